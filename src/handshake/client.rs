@@ -1,0 +1,212 @@
+//! Client role: write the upgrade request, validate the response.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+
+use super::{
+    AcceptKey, HandshakeError, Header, Limits, Response, accept_key, check_extra_headers,
+    has_token, is_token, single,
+};
+use crate::Status;
+
+/// What to ask the server for: where, and with which subprotocols and extra
+/// headers. Everything is borrowed; nothing is copied until it is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientRequest<'a> {
+    /// Host name or address, without port (IPv6 without brackets is fine).
+    pub host: &'a str,
+    /// TCP port; written into `Host` when it is not the scheme's default.
+    pub port: u16,
+    /// Whether the scheme is `wss` (default port 443) rather than `ws` (80).
+    pub secure: bool,
+    /// Path and query, e.g. `/ws?token=1`; empty means `/`.
+    pub resource: &'a str,
+    /// Subprotocols to offer, in order of preference.
+    pub protocols: &'a [&'a str],
+    /// Extra header fields, e.g. `("Origin", "http://device")` or
+    /// `("Authorization", "Bearer ...")`.
+    pub headers: &'a [(&'a str, &'a str)],
+}
+
+impl<'a> ClientRequest<'a> {
+    /// A `ws://host:80/resource` request with no subprotocol and no extra
+    /// header.
+    pub const fn new(host: &'a str, resource: &'a str) -> Self {
+        Self {
+            host,
+            port: 80,
+            secure: false,
+            resource,
+            protocols: &[],
+            headers: &[],
+        }
+    }
+
+    /// The default port of the scheme: 443 for `wss`, 80 for `ws`.
+    pub const fn default_port(&self) -> u16 {
+        if self.secure { 443 } else { 80 }
+    }
+
+    fn check(&self) -> Result<(), HandshakeError> {
+        let host = self.host.as_bytes();
+        let host_ok = !host.is_empty()
+            && host
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b"-._~:%[]!$&'()*+,;=".contains(&b));
+        if !host_ok {
+            return Err(HandshakeError::InvalidInput("host"));
+        }
+        let r = self.resource.as_bytes();
+        if !(r.is_empty() || (r[0] == b'/' && r.iter().all(|&b| b > 0x20 && b != 0x7f))) {
+            return Err(HandshakeError::InvalidInput("resource"));
+        }
+        if self.protocols.iter().any(|p| !is_token(p.as_bytes())) {
+            return Err(HandshakeError::InvalidInput("subprotocol"));
+        }
+        check_extra_headers(self.headers)
+    }
+}
+
+/// One client handshake: the key it sent and the accept value it expects.
+///
+/// ```
+/// use sansws::{Status, handshake::{ClientHandshake, ClientRequest, EMPTY_HEADER, Limits}};
+/// // The caller supplies 16 random bytes (here: RFC 6455 section 1.3's nonce).
+/// let hs = ClientHandshake::new(*b"the sample nonce");
+/// assert_eq!(hs.key(), "dGhlIHNhbXBsZSBub25jZQ==");
+///
+/// let req = ClientRequest::new("server.example.com", "/chat");
+/// let mut out = [0u8; 256];
+/// let n = hs.write_request(&req, &mut out)?;
+/// assert!(out[..n].starts_with(b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\n"));
+///
+/// let input = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+///     Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n\
+///     \x81\x02hi";
+/// let mut headers = [EMPTY_HEADER; 16];
+/// let Status::Complete(res) = hs.parse_response(&req, input, &mut headers, &Limits::DEFAULT)? else {
+///     unreachable!()
+/// };
+/// assert_eq!(&input[res.len()..], b"\x81\x02hi"); // the first frame, for the connection
+/// # Ok::<(), sansws::handshake::HandshakeError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientHandshake {
+    key: [u8; 24],
+    accept: AcceptKey,
+}
+
+impl ClientHandshake {
+    /// A handshake whose `Sec-WebSocket-Key` is the base64 of `nonce`.
+    /// The nonce must be fresh random bytes for every connection.
+    pub fn new(nonce: [u8; 16]) -> Self {
+        let mut key = [0u8; 24];
+        // 16 bytes always encode to exactly 24 characters.
+        let _ = B64.encode_slice(nonce, &mut key);
+        Self {
+            key,
+            accept: accept_key(&key),
+        }
+    }
+
+    /// The `Sec-WebSocket-Key` this handshake sends.
+    pub fn key(&self) -> &str {
+        core::str::from_utf8(&self.key).unwrap_or("")
+    }
+
+    /// The `Sec-WebSocket-Accept` this handshake expects.
+    pub fn expected_accept(&self) -> AcceptKey {
+        self.accept
+    }
+
+    /// Writes the upgrade request into `buf`; returns its length. Writes
+    /// nothing on error.
+    pub fn write_request(
+        &self,
+        req: &ClientRequest<'_>,
+        buf: &mut [u8],
+    ) -> Result<usize, HandshakeError> {
+        req.check()?;
+        super::write_head(buf, |w| {
+            let resource = if req.resource.is_empty() {
+                "/"
+            } else {
+                req.resource
+            };
+            write!(w, "GET {resource} HTTP/1.1\r\nHost: ")?;
+            if req.host.contains(':') && !req.host.starts_with('[') {
+                write!(w, "[{}]", req.host)?;
+            } else {
+                w.write_str(req.host)?;
+            }
+            if req.port != req.default_port() {
+                write!(w, ":{}", req.port)?;
+            }
+            w.write_str("\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n")?;
+            write!(
+                w,
+                "Sec-WebSocket-Key: {}\r\nSec-WebSocket-Version: 13\r\n",
+                self.key()
+            )?;
+            if let Some((first, rest)) = req.protocols.split_first() {
+                write!(w, "Sec-WebSocket-Protocol: {first}")?;
+                for p in rest {
+                    write!(w, ", {p}")?;
+                }
+                w.write_str("\r\n")?;
+            }
+            for (n, v) in req.headers {
+                write!(w, "{n}: {v}\r\n")?;
+            }
+            w.write_str("\r\n")
+        })
+    }
+
+    /// Parses and validates the server's response to `req`.
+    ///
+    /// Complete and valid: the [`Response`], whose
+    /// [`len`](Response::len) says where the WebSocket stream starts in
+    /// `buf`. A status other than 101 is [`HandshakeError::Status`] (parse
+    /// again with [`Response::parse`] for its reason and headers).
+    pub fn parse_response<'h, 'b>(
+        &self,
+        req: &ClientRequest<'_>,
+        buf: &'b [u8],
+        headers: &'h mut [Header<'b>],
+        limits: &Limits,
+    ) -> Result<Status<Response<'h, 'b>>, HandshakeError> {
+        let res = match Response::parse(buf, headers, limits)? {
+            Status::Complete(r) => r,
+            Status::Partial { needed } => return Ok(Status::Partial { needed }),
+        };
+        if res.code() != 101 {
+            return Err(HandshakeError::Status(res.code()));
+        }
+        if res.minor_version() < 1 {
+            return Err(HandshakeError::HttpVersion);
+        }
+        let h = res.headers();
+        if !has_token(h, "upgrade", "websocket") {
+            return Err(HandshakeError::NoUpgradeWebSocket);
+        }
+        if !has_token(h, "connection", "upgrade") {
+            return Err(HandshakeError::NoConnectionUpgrade);
+        }
+        match single(h, "sec-websocket-accept") {
+            Ok(Some(v)) if v.trim_ascii() == self.accept.as_bytes() => {}
+            _ => return Err(HandshakeError::BadAccept),
+        }
+        match single(h, "sec-websocket-protocol") {
+            Ok(None) => {}
+            Ok(Some(p)) if req.protocols.iter().any(|o| o.as_bytes() == p.trim_ascii()) => {}
+            _ => return Err(HandshakeError::UnexpectedProtocol),
+        }
+        if super::list_elements(h, "sec-websocket-extensions")
+            .next()
+            .is_some()
+        {
+            return Err(HandshakeError::UnexpectedExtension);
+        }
+        Ok(Status::Complete(res))
+    }
+}

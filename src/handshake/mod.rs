@@ -1,0 +1,357 @@
+//! The opening handshake (RFC 6455 section 4), both roles, into and out of
+//! caller buffers.
+//!
+//! - [`accept_key`]: `Sec-WebSocket-Accept` from `Sec-WebSocket-Key`.
+//! - Server: [`parse_request`] reads a request head zero-copy and tells a
+//!   WebSocket upgrade ([`Outcome::Upgrade`], fully validated) from a plain
+//!   HTTP request ([`Outcome::Http`], e.g. `GET /` for a page); a broken
+//!   upgrade is an error that knows its HTTP status. [`ServerResponse`]
+//!   writes the `101`, [`HttpResponse`] a rejection or any other answer.
+//! - Client: [`ClientHandshake`] writes the upgrade request for a
+//!   [`ClientRequest`] and validates the server's response.
+//!
+//! Parsers need storage for header slots, lent by the caller
+//! (`[EMPTY_HEADER; N]`): the parsed request borrows both it and the input.
+//! A head longer than [`Limits::max_len`] is refused, also while it is still
+//! incomplete, so a peer can never make the caller buffer without bound.
+
+mod client;
+mod http;
+mod server;
+
+pub use client::{ClientHandshake, ClientRequest};
+pub use http::{HttpResponse, Request, Response, reason_phrase};
+pub use httparse::{EMPTY_HEADER, Header};
+pub use server::{Outcome, ServerResponse, UpgradeRequest, parse_request};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use sha1::{Digest as _, Sha1};
+
+use crate::BufferTooSmall;
+
+/// The GUID RFC 6455 appends to the key before hashing.
+pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// Size limits for a handshake head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The most bytes a request or response head (up to and including the
+    /// blank line) may have. ESP-IDF's HTTP server allows 512; the default
+    /// here is 4096, room for cookies and an `Authorization` header.
+    pub max_len: usize,
+}
+
+impl Limits {
+    /// `max_len` 4096.
+    pub const DEFAULT: Self = Self { max_len: 4096 };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// A `Sec-WebSocket-Accept` value: 28 base64 characters.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AcceptKey([u8; 28]);
+
+impl AcceptKey {
+    /// The value as text.
+    pub fn as_str(&self) -> &str {
+        // Base64 output is ASCII; the fallback is never taken.
+        core::str::from_utf8(&self.0).unwrap_or("")
+    }
+
+    /// The value as bytes.
+    pub fn as_bytes(&self) -> &[u8; 28] {
+        &self.0
+    }
+}
+
+impl core::fmt::Debug for AcceptKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "AcceptKey({})", self.as_str())
+    }
+}
+
+/// `base64(SHA-1(key + GUID))`, the `Sec-WebSocket-Accept` for a
+/// `Sec-WebSocket-Key`.
+///
+/// ```
+/// // RFC 6455 section 1.3.
+/// let accept = sansws::handshake::accept_key(b"dGhlIHNhbXBsZSBub25jZQ==");
+/// assert_eq!(accept.as_str(), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+/// ```
+pub fn accept_key(key: &[u8]) -> AcceptKey {
+    let mut h = Sha1::new();
+    h.update(key);
+    h.update(GUID.as_bytes());
+    let digest: [u8; 20] = h.finalize().into();
+    let mut out = [0u8; 28];
+    // 20 bytes always encode to exactly 28 characters.
+    let _ = B64.encode_slice(digest, &mut out);
+    AcceptKey(out)
+}
+
+/// Why a handshake failed, or could not be written.
+///
+/// Errors a peer's request can cause know the HTTP status a server answers
+/// with ([`HandshakeError::http_status`]); [`HttpResponse::from_error`]
+/// writes that answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// The head is longer than [`Limits::max_len`].
+    #[error("handshake head exceeds {limit} bytes")]
+    TooLarge {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// More header lines than the caller lent slots for.
+    #[error("too many header fields")]
+    TooManyHeaders,
+    /// Not HTTP/1.x.
+    #[error("malformed HTTP head: {0}")]
+    Malformed(httparse::Error),
+    /// An upgrade request whose method is not `GET`.
+    #[error("WebSocket upgrade with a method other than GET")]
+    NotGet,
+    /// HTTP/1.0: an upgrade needs HTTP/1.1 or later.
+    #[error("WebSocket handshake needs HTTP/1.1")]
+    HttpVersion,
+    /// No `Host` header, or more than one.
+    #[error("missing or repeated Host header")]
+    BadHost,
+    /// `Upgrade` lacks the `websocket` token.
+    #[error("Upgrade header lacks the websocket token")]
+    NoUpgradeWebSocket,
+    /// `Connection` lacks the `upgrade` token.
+    #[error("Connection header lacks the upgrade token")]
+    NoConnectionUpgrade,
+    /// `Sec-WebSocket-Version` missing, repeated, or not `13`.
+    #[error("unsupported Sec-WebSocket-Version (13 is supported)")]
+    UnsupportedVersion,
+    /// `Sec-WebSocket-Key` missing, repeated, or not base64 of 16 bytes.
+    #[error("missing or invalid Sec-WebSocket-Key")]
+    InvalidKey,
+    /// A `Sec-WebSocket-Protocol` value is not a list of tokens.
+    #[error("invalid Sec-WebSocket-Protocol")]
+    InvalidProtocol,
+    /// The server answered with a status other than 101.
+    #[error("server answered HTTP {0} instead of 101")]
+    Status(u16),
+    /// `Sec-WebSocket-Accept` missing, repeated, or not the expected value.
+    #[error("missing or wrong Sec-WebSocket-Accept")]
+    BadAccept,
+    /// The server chose a subprotocol the client did not offer, or several.
+    #[error("server chose a subprotocol that was not offered")]
+    UnexpectedProtocol,
+    /// The server answered with an extension the client did not offer.
+    #[error("server answered with an extension that was not offered")]
+    UnexpectedExtension,
+    /// Something given to a writer would make an invalid or ambiguous head:
+    /// a control character, a header name that is no token, a header the
+    /// handshake writes itself, a resource not starting with `/`.
+    #[error("invalid {0} for a handshake head")]
+    InvalidInput(&'static str),
+    /// The output buffer is too small; nothing was written.
+    #[error(transparent)]
+    BufferTooSmall(#[from] BufferTooSmall),
+}
+
+impl HandshakeError {
+    /// The HTTP status a server answers this error with: 431 for an
+    /// oversized head, 426 (with `Sec-WebSocket-Version: 13`) for a wrong
+    /// version, 400 for other request errors, 500 for local errors.
+    pub const fn http_status(&self) -> u16 {
+        match self {
+            HandshakeError::TooLarge { .. } | HandshakeError::TooManyHeaders => 431,
+            HandshakeError::UnsupportedVersion => 426,
+            HandshakeError::Malformed(_)
+            | HandshakeError::NotGet
+            | HandshakeError::HttpVersion
+            | HandshakeError::BadHost
+            | HandshakeError::NoUpgradeWebSocket
+            | HandshakeError::NoConnectionUpgrade
+            | HandshakeError::InvalidKey
+            | HandshakeError::InvalidProtocol => 400,
+            HandshakeError::Status(_)
+            | HandshakeError::BadAccept
+            | HandshakeError::UnexpectedProtocol
+            | HandshakeError::UnexpectedExtension
+            | HandshakeError::InvalidInput(_)
+            | HandshakeError::BufferTooSmall(_) => 500,
+        }
+    }
+}
+
+/// Header field names that the handshake writers set themselves and callers
+/// may not add.
+const HANDSHAKE_HEADERS: [&str; 7] = [
+    "host",
+    "upgrade",
+    "connection",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-accept",
+    "sec-websocket-protocol",
+];
+
+/// An RFC 9110 token character.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// A non-empty RFC 9110 token.
+pub(crate) fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
+}
+
+/// A header field value we are willing to write: visible ASCII, spaces,
+/// tabs and obs-text, no CR, LF or other control character, no
+/// leading or trailing white space.
+fn is_field_value(s: &[u8]) -> bool {
+    s.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+        && !s.first().is_some_and(|b| *b == b' ' || *b == b'\t')
+        && !s.last().is_some_and(|b| *b == b' ' || *b == b'\t')
+}
+
+/// Checks caller-supplied extra headers before they are written.
+fn check_extra_headers(headers: &[(&str, &str)]) -> Result<(), HandshakeError> {
+    for (name, value) in headers {
+        if !is_token(name.as_bytes()) {
+            return Err(HandshakeError::InvalidInput("header name"));
+        }
+        if HANDSHAKE_HEADERS
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(name))
+        {
+            return Err(HandshakeError::InvalidInput(
+                "header (set by the handshake itself)",
+            ));
+        }
+        if !is_field_value(value.as_bytes()) {
+            return Err(HandshakeError::InvalidInput("header value"));
+        }
+    }
+    Ok(())
+}
+
+/// The comma-separated elements of every header named `name`, trimmed,
+/// empty elements skipped (RFC 9110 section 5.6.1).
+pub(crate) fn list_elements<'h, 'b>(
+    headers: &'h [Header<'b>],
+    name: &'static str,
+) -> impl Iterator<Item = &'b [u8]> + 'h {
+    headers
+        .iter()
+        .filter(move |h| h.name.eq_ignore_ascii_case(name))
+        .flat_map(|h| h.value.split(|&b| b == b','))
+        .map(|e| e.trim_ascii())
+        .filter(|e| !e.is_empty())
+}
+
+/// Whether some header `name` lists `token` (ASCII case-insensitive).
+pub(crate) fn has_token(headers: &[Header<'_>], name: &'static str, token: &str) -> bool {
+    list_elements(headers, name).any(|e| e.eq_ignore_ascii_case(token.as_bytes()))
+}
+
+/// The value of the only header `name`: `Ok(None)` if absent, `Err(())` if
+/// repeated.
+pub(crate) fn single<'b>(headers: &[Header<'b>], name: &str) -> Result<Option<&'b [u8]>, ()> {
+    let mut found = None;
+    for h in headers.iter().filter(|h| h.name.eq_ignore_ascii_case(name)) {
+        if found.is_some() {
+            return Err(());
+        }
+        found = Some(h.value);
+    }
+    Ok(found)
+}
+
+/// Runs `f` once against a counter, then, if the result fits, against `buf`,
+/// so nothing is written when the buffer is too small.
+pub(crate) fn write_head(
+    buf: &mut [u8],
+    f: impl Fn(&mut dyn core::fmt::Write) -> core::fmt::Result,
+) -> Result<usize, HandshakeError> {
+    let mut count = Counter(0);
+    // Counting cannot fail.
+    let _ = f(&mut count);
+    let needed = count.0;
+    let out = buf.get_mut(..needed).ok_or(BufferTooSmall { needed })?;
+    let mut w = SliceWriter { buf: out, at: 0 };
+    f(&mut w).map_err(|_| BufferTooSmall { needed })?;
+    Ok(w.at)
+}
+
+pub(crate) struct Counter(pub(crate) usize);
+
+impl core::fmt::Write for Counter {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0 += s.len();
+        Ok(())
+    }
+}
+
+struct SliceWriter<'a> {
+    buf: &'a mut [u8],
+    at: usize,
+}
+
+impl core::fmt::Write for SliceWriter<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.at + s.len();
+        let dst = self.buf.get_mut(self.at..end).ok_or(core::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.at = end;
+        Ok(())
+    }
+}
+
+/// Runs an httparse parse over at most `limits.max_len` bytes.
+pub(crate) fn bounded<'b, T>(
+    buf: &'b [u8],
+    limits: &Limits,
+    parse: impl FnOnce(&'b [u8]) -> Result<httparse::Status<T>, httparse::Error>,
+) -> Result<crate::Status<T>, HandshakeError> {
+    let window = &buf[..buf.len().min(limits.max_len)];
+    match parse(window) {
+        Ok(httparse::Status::Complete(v)) => Ok(crate::Status::Complete(v)),
+        Ok(httparse::Status::Partial) if buf.len() >= limits.max_len => {
+            Err(HandshakeError::TooLarge {
+                limit: limits.max_len,
+            })
+        }
+        Ok(httparse::Status::Partial) => Ok(crate::Status::Partial { needed: 1 }),
+        Err(httparse::Error::TooManyHeaders) => Err(HandshakeError::TooManyHeaders),
+        Err(e) => Err(HandshakeError::Malformed(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc_accept_example() {
+        assert_eq!(
+            accept_key(b"dGhlIHNhbXBsZSBub25jZQ==").as_str(),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+
+    #[test]
+    fn tokens_and_values() {
+        assert!(is_token(b"chat.v2"));
+        assert!(!is_token(b""));
+        assert!(!is_token(b"a b"));
+        assert!(!is_token(b"a,b"));
+        assert!(is_field_value(b"Bearer abc=="));
+        assert!(!is_field_value(b"x\r\nEvil: 1"));
+        assert!(!is_field_value(b" x"));
+        assert!(is_field_value(b""));
+    }
+}

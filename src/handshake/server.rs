@@ -1,0 +1,260 @@
+//! Server role: read an upgrade request, answer it.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+
+use super::{
+    AcceptKey, HandshakeError, Header, Limits, Request, accept_key, check_extra_headers, has_token,
+    is_token, list_elements, single,
+};
+use crate::Status;
+
+/// What a complete request head turned out to be.
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome<'h, 'b> {
+    /// A valid WebSocket upgrade request.
+    Upgrade(UpgradeRequest<'h, 'b>),
+    /// A plain HTTP request that asks for no WebSocket at all (no
+    /// `Upgrade: websocket`, no `Sec-WebSocket-*`): serve it, e.g. a page
+    /// at `/`, or answer with [`HttpResponse`](super::HttpResponse).
+    Http(Request<'h, 'b>),
+}
+
+/// Parses and classifies a request head from the start of `buf`.
+///
+/// - `Ok(Status::Partial { .. })`: read more and call again with all bytes.
+/// - `Ok(Status::Complete(Outcome::Upgrade(r)))`: a valid upgrade; answer
+///   with [`ServerResponse::accept`] or reject with
+///   [`HttpResponse`](super::HttpResponse).
+/// - `Ok(Status::Complete(Outcome::Http(r)))`: no upgrade attempted.
+/// - `Err(e)`: malformed HTTP, too large, or a broken upgrade (any of
+///   `Upgrade: websocket`, `Sec-WebSocket-Key` or `Sec-WebSocket-Version`
+///   present but the rest not right); answer with
+///   [`HttpResponse::from_error`](super::HttpResponse::from_error).
+///
+/// ```
+/// use sansws::{Status, handshake::{EMPTY_HEADER, Limits, Outcome, parse_request}};
+/// let mut headers = [EMPTY_HEADER; 16];
+/// let page = b"GET /index.html HTTP/1.1\r\nHost: esp32.local\r\n\r\n";
+/// match parse_request(page, &mut headers, &Limits::DEFAULT).unwrap() {
+///     Status::Complete(Outcome::Http(r)) => assert_eq!(r.path(), "/index.html"),
+///     _ => unreachable!(),
+/// }
+/// ```
+pub fn parse_request<'h, 'b>(
+    buf: &'b [u8],
+    headers: &'h mut [Header<'b>],
+    limits: &Limits,
+) -> Result<Status<Outcome<'h, 'b>>, HandshakeError> {
+    let req = match Request::parse(buf, headers, limits)? {
+        Status::Complete(r) => r,
+        Status::Partial { needed } => return Ok(Status::Partial { needed }),
+    };
+    let h = req.headers();
+    let attempted = has_token(h, "upgrade", "websocket")
+        || h.iter().any(|x| {
+            x.name.eq_ignore_ascii_case("sec-websocket-key")
+                || x.name.eq_ignore_ascii_case("sec-websocket-version")
+        });
+    if !attempted {
+        return Ok(Status::Complete(Outcome::Http(req)));
+    }
+    UpgradeRequest::validate(req).map(|u| Status::Complete(Outcome::Upgrade(u)))
+}
+
+/// A validated WebSocket upgrade request.
+#[derive(Debug, Clone, Copy)]
+pub struct UpgradeRequest<'h, 'b> {
+    request: Request<'h, 'b>,
+    key: &'b [u8],
+}
+
+impl<'h, 'b> UpgradeRequest<'h, 'b> {
+    fn validate(req: Request<'h, 'b>) -> Result<Self, HandshakeError> {
+        let h = req.headers();
+        if req.method() != "GET" {
+            return Err(HandshakeError::NotGet);
+        }
+        if req.minor_version() < 1 {
+            return Err(HandshakeError::HttpVersion);
+        }
+        match single(h, "host") {
+            Ok(Some(v)) if !v.is_empty() => {}
+            _ => return Err(HandshakeError::BadHost),
+        }
+        if !has_token(h, "upgrade", "websocket") {
+            return Err(HandshakeError::NoUpgradeWebSocket);
+        }
+        if !has_token(h, "connection", "upgrade") {
+            return Err(HandshakeError::NoConnectionUpgrade);
+        }
+        match single(h, "sec-websocket-version") {
+            Ok(Some(v)) if v.trim_ascii() == b"13" => {}
+            _ => return Err(HandshakeError::UnsupportedVersion),
+        }
+        let key = match single(h, "sec-websocket-key") {
+            Ok(Some(k)) => k.trim_ascii(),
+            _ => return Err(HandshakeError::InvalidKey),
+        };
+        let mut nonce = [0u8; 18];
+        if key.len() != 24 || B64.decode_slice(key, &mut nonce) != Ok(16) {
+            return Err(HandshakeError::InvalidKey);
+        }
+        if !list_elements(h, "sec-websocket-protocol").all(is_token) {
+            return Err(HandshakeError::InvalidProtocol);
+        }
+        Ok(Self { request: req, key })
+    }
+
+    /// The request underneath: method, target, every header.
+    pub fn request(&self) -> &Request<'h, 'b> {
+        &self.request
+    }
+
+    /// The path (target before `?`), to route on, e.g. `/ws`.
+    pub fn path(&self) -> &'b str {
+        self.request.path()
+    }
+
+    /// The query (target after `?`), if any.
+    pub fn query(&self) -> Option<&'b str> {
+        self.request.query()
+    }
+
+    /// The `Host` header.
+    pub fn host(&self) -> &'b str {
+        self.request.host().unwrap_or("")
+    }
+
+    /// The `Origin` header, which browsers send: check it to refuse pages of
+    /// other sites (answer 403).
+    pub fn origin(&self) -> Option<&'b str> {
+        self.request.origin()
+    }
+
+    /// The `Sec-WebSocket-Key`, as sent (24 base64 characters).
+    pub fn key(&self) -> &'b [u8] {
+        self.key
+    }
+
+    /// The `Sec-WebSocket-Accept` answering this request.
+    pub fn accept_key(&self) -> AcceptKey {
+        accept_key(self.key)
+    }
+
+    /// The subprotocols offered, in the client's order of preference.
+    pub fn protocols(&self) -> impl Iterator<Item = &'b str> + 'h {
+        list_elements(self.request.headers(), "sec-websocket-protocol")
+            .filter_map(|p| core::str::from_utf8(p).ok())
+    }
+
+    /// Whether the client offered `protocol` (exact match).
+    pub fn offers_protocol(&self, protocol: &str) -> bool {
+        self.protocols().any(|p| p == protocol)
+    }
+
+    /// The extension offers (`Sec-WebSocket-Extensions` elements, with
+    /// their parameters). sansws negotiates none of them.
+    pub fn extensions(&self) -> impl Iterator<Item = &'b [u8]> + 'h {
+        list_elements(self.request.headers(), "sec-websocket-extensions")
+    }
+
+    /// Every header, in order.
+    pub fn headers(&self) -> &'h [Header<'b>] {
+        self.request.headers()
+    }
+
+    /// The first header named `name`.
+    pub fn header(&self, name: &str) -> Option<&'b [u8]> {
+        self.request.header(name)
+    }
+
+    /// The bytes of the request head. A client must wait for the 101 before
+    /// sending frames, so anything after these bytes is a protocol error,
+    /// unless the client sent frames early; hand it to the connection.
+    pub fn len(&self) -> usize {
+        self.request.len()
+    }
+
+    /// Always false.
+    pub fn is_empty(&self) -> bool {
+        self.request.is_empty()
+    }
+}
+
+/// The `101 Switching Protocols` answer to an [`UpgradeRequest`].
+///
+/// ```
+/// # use sansws::{Status, handshake::*};
+/// # let input = b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+/// #   Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+/// #   Sec-WebSocket-Protocol: chat, superchat\r\n\r\n";
+/// # let mut headers = [EMPTY_HEADER; 16];
+/// # let Ok(Status::Complete(Outcome::Upgrade(req))) = parse_request(input, &mut headers, &Limits::DEFAULT) else { panic!() };
+/// let mut out = [0u8; 256];
+/// let n = ServerResponse::accept(&req).protocol(Some("chat")).write(&mut out)?;
+/// assert_eq!(&out[..n], &b"HTTP/1.1 101 Switching Protocols\r\n\
+///     Upgrade: websocket\r\nConnection: Upgrade\r\n\
+///     Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
+///     Sec-WebSocket-Protocol: chat\r\n\r\n"[..]);
+/// # Ok::<(), HandshakeError>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ServerResponse<'a> {
+    accept: AcceptKey,
+    protocol: Option<&'a str>,
+    headers: &'a [(&'a str, &'a str)],
+}
+
+impl<'a> ServerResponse<'a> {
+    /// Accepts `req`, with no subprotocol and no extra header.
+    pub fn accept(req: &UpgradeRequest<'_, '_>) -> Self {
+        Self::with_accept_key(req.accept_key())
+    }
+
+    /// Accepts a request whose accept key the caller computed.
+    pub fn with_accept_key(accept: AcceptKey) -> Self {
+        Self {
+            accept,
+            protocol: None,
+            headers: &[],
+        }
+    }
+
+    /// The chosen subprotocol: one of those the client offered
+    /// ([`UpgradeRequest::offers_protocol`]), or a client will fail.
+    pub fn protocol(mut self, protocol: Option<&'a str>) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// Extra header fields, e.g. `("Set-Cookie", "...")`.
+    pub fn headers(mut self, headers: &'a [(&'a str, &'a str)]) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// Writes the response into `buf`; returns its length. Writes nothing
+    /// on error.
+    pub fn write(&self, buf: &mut [u8]) -> Result<usize, HandshakeError> {
+        if self.protocol.is_some_and(|p| !is_token(p.as_bytes())) {
+            return Err(HandshakeError::InvalidInput("subprotocol"));
+        }
+        check_extra_headers(self.headers)?;
+        super::write_head(buf, |w| {
+            w.write_str("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n")?;
+            write!(
+                w,
+                "Connection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n",
+                self.accept.as_str()
+            )?;
+            if let Some(p) = self.protocol {
+                write!(w, "Sec-WebSocket-Protocol: {p}\r\n")?;
+            }
+            for (n, v) in self.headers {
+                write!(w, "{n}: {v}\r\n")?;
+            }
+            w.write_str("\r\n")
+        })
+    }
+}

@@ -1,0 +1,122 @@
+//! # sansws
+//!
+//! A strict WebSocket ([RFC 6455]) protocol library that runs the same on an
+//! ESP32 and on a desktop. Its heart is a **sans-IO core**: bytes in, events
+//! out; messages in, bytes out. The core never touches a socket, a clock or
+//! an allocator, and never panics on any input: it builds with `#![no_std]`
+//! and without `alloc`, down to `riscv32imc-unknown-none-elf` (ESP32-C3).
+//!
+//! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
+//!
+//! ## Layers
+//!
+//! ```text
+//!  handshake/  opening handshake, both roles: request and response
+//!      |       parse (httparse, zero-copy) and write; Sec-WebSocket-Accept
+//!      v
+//!  wire/       frame header parse/emit, OpCode, CloseCode, close payload,
+//!              masking
+//! ```
+//!
+//! Arrows point down only. Every layer works on caller buffers:
+//!
+//! - input is a byte slice; a parser says how many bytes it used, and a
+//!   short input is [`Status::Partial`], not an error, so any chunk boundary
+//!   (down to one byte at a time) gives the same result as one big read;
+//! - output is written into a caller's `&mut [u8]`; too small a buffer is
+//!   [`BufferTooSmall`], which names the size needed, and nothing is written;
+//! - each layer has one small error enum; errors a peer can cause know the
+//!   close code (wire) or HTTP status (handshake) to answer with.
+//!
+//! ## A server's first steps, sans IO
+//!
+//! ```
+//! use sansws::handshake::{self, EMPTY_HEADER, Limits, Outcome, ServerResponse};
+//! use sansws::{Status, wire::{FrameHeader, OpCode, ParseOptions, apply_mask}};
+//!
+//! // 1. Bytes read from the socket (here: RFC 6455 section 1.3's request).
+//! let input = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\n\
+//!     Upgrade: websocket\r\nConnection: Upgrade\r\n\
+//!     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+//!     Sec-WebSocket-Version: 13\r\n\r\n";
+//! let mut headers = [EMPTY_HEADER; 16];
+//! let Status::Complete(Outcome::Upgrade(req)) =
+//!     handshake::parse_request(input, &mut headers, &Limits::DEFAULT)?
+//! else {
+//!     panic!("read more bytes, or serve a plain HTTP request");
+//! };
+//! assert_eq!(req.path(), "/chat");
+//!
+//! // 2. Accept: write the 101 response and send it.
+//! let mut out = [0u8; 256];
+//! let n = ServerResponse::accept(&req).write(&mut out)?;
+//! assert!(out[..n].ends_with(b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"));
+//!
+//! // 3. Frames: parse a header, unmask the payload in place.
+//! let mut frame = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+//! let Status::Complete((h, len)) = FrameHeader::parse(&frame, &ParseOptions::DEFAULT)? else {
+//!     panic!("read more bytes");
+//! };
+//! assert_eq!(h.opcode, OpCode::Text);
+//! let payload = &mut frame[len..len + h.payload_len as usize];
+//! apply_mask(payload, h.mask.unwrap(), 0);
+//! assert_eq!(payload, b"Hello");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Features
+//!
+//! | feature | default | what it adds |
+//! |---------|---------|--------------|
+//! | `std`   | yes     | implies `alloc`; std adapters (later) |
+//! | `alloc` | via std | message assembly (later) |
+//!
+//! With `default-features = false` the crate is `no_std` and allocation
+//! free.
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod handshake;
+pub mod wire;
+
+/// The result of parsing input that may be incomplete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status<T> {
+    /// Enough input: the parsed value.
+    Complete(T),
+    /// The input ends too early. At least `needed` more bytes are required
+    /// (a lower bound: `1` where the parser cannot tell). Nothing was
+    /// consumed; call again with the same bytes and more.
+    Partial {
+        /// A lower bound on the bytes still missing; always at least 1.
+        needed: usize,
+    },
+}
+
+impl<T> Status<T> {
+    /// Whether this is [`Status::Complete`].
+    pub const fn is_complete(&self) -> bool {
+        matches!(self, Status::Complete(_))
+    }
+
+    /// The complete value, if any.
+    pub fn complete(self) -> Option<T> {
+        match self {
+            Status::Complete(v) => Some(v),
+            Status::Partial { .. } => None,
+        }
+    }
+}
+
+/// An output buffer was too small; nothing was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("output buffer too small: {needed} bytes needed")]
+pub struct BufferTooSmall {
+    /// The buffer length that would have been enough.
+    pub needed: usize,
+}
