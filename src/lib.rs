@@ -81,6 +81,7 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod conn;
 pub mod handshake;
 pub mod wire;
 

@@ -1,0 +1,1184 @@
+//! The sans-IO connection: what a firmware task or a host thread drives
+//! after the opening handshake.
+//!
+//! A [`Connection`] never does IO, never reads a clock and never allocates.
+//! It has four kinds of methods:
+//!
+//! - **getters**: [`role`](Connection::role), [`state`](Connection::state),
+//!   [`end`](Connection::end), [`local_close`](Connection::local_close),
+//!   [`remote_close`](Connection::remote_close);
+//! - **inputs**: [`handle_read`](Connection::handle_read) (bytes from the
+//!   transport), [`handle_timeout`](Connection::handle_timeout) (the clock
+//!   reached [`poll_timeout`](Connection::poll_timeout)),
+//!   [`handle_eof`](Connection::handle_eof) (the transport ended);
+//! - **commands**: [`send_text`](Connection::send_text),
+//!   [`send_binary`](Connection::send_binary),
+//!   [`send_fragment`](Connection::send_fragment),
+//!   [`encode_in_place`](Connection::encode_in_place) write data frames into
+//!   a caller's buffer; [`ping`](Connection::ping),
+//!   [`pong`](Connection::pong), [`close`](Connection::close) queue control
+//!   frames;
+//! - **outputs**: [`poll_transmit`](Connection::poll_transmit) (control
+//!   frames owed: pongs, close echoes, keepalive pings),
+//!   [`poll_timeout`](Connection::poll_timeout) (when to call
+//!   `handle_timeout`).
+//!
+//! # Drive loop
+//!
+//! ```no_run
+//! # use sansws::conn::{Connection, Config, Event, Instant};
+//! # fn read(_: &mut [u8]) -> usize { 0 }
+//! # fn write(_: &[u8]) {}
+//! # fn now() -> Instant { Instant(0) }
+//! # fn wait_readable_until(_: Option<Instant>) -> bool { true }
+//! let mut conn = Connection::server(Config::DEFAULT, now());
+//! let mut input = [0u8; 1024];
+//! let mut out = [0u8; 256];
+//! 'run: loop {
+//!     // 1. Send what is owed before sleeping.
+//!     while let Some(n) = conn.poll_transmit(now(), &mut out).unwrap() {
+//!         write(&out[..n]);
+//!     }
+//!     if conn.is_closed() {
+//!         break; // close the transport
+//!     }
+//!     // 2. Sleep until readable or until the next timer.
+//!     if !wait_readable_until(conn.poll_timeout()) {
+//!         conn.handle_timeout(now());
+//!         continue;
+//!     }
+//!     // 3. Feed what was read; one event per call.
+//!     let n = read(&mut input);
+//!     if n == 0 {
+//!         conn.handle_eof();
+//!         continue;
+//!     }
+//!     let mut at = 0;
+//!     while at < n {
+//!         let Ok(r) = conn.handle_read(&mut input[at..n]) else { continue 'run };
+//!         at += r.consumed;
+//!         match r.event {
+//!             Some(Event::Data(d)) => { /* d.payload: a chunk of d.frame_len bytes at d.offset */ }
+//!             Some(Event::Close(_)) => { /* the echo is queued */ }
+//!             Some(_) | None => {}
+//!         }
+//!     }
+//! }
+//! ```
+
+mod time;
+mod utf8;
+
+pub use time::{Duration, Instant};
+
+use crate::wire::{
+    CloseCode, CloseError, CloseFrame, FrameError, FrameHeader, MAX_CONTROL_PAYLOAD, OpCode,
+    ParseOptions, Rsv, apply_mask,
+};
+use crate::{BufferTooSmall, Status};
+use utf8::Utf8Validator;
+
+/// Which end of the connection this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Masks every frame it sends; rejects masked frames.
+    Client,
+    /// Never masks; rejects unmasked frames.
+    Server,
+}
+
+/// A source of masking keys for a client: fresh unpredictable 4-byte keys
+/// (RFC 6455 section 5.3). Any `FnMut() -> [u8; 4]` is one.
+pub trait MaskKeys {
+    /// The key for the next frame.
+    fn next_key(&mut self) -> [u8; 4];
+}
+
+impl<F: FnMut() -> [u8; 4]> MaskKeys for F {
+    fn next_key(&mut self) -> [u8; 4] {
+        self()
+    }
+}
+
+/// The key source of a server, which never masks. It cannot be built
+/// outside this crate, so no client can end up with a constant key.
+#[derive(Debug, Clone, Copy)]
+pub struct NoMasking(());
+
+impl MaskKeys for NoMasking {
+    fn next_key(&mut self) -> [u8; 4] {
+        [0; 4]
+    }
+}
+
+/// Limits, timers and behaviour of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Largest payload of one received data frame; larger is refused with
+    /// 1009 as soon as its header is read.
+    pub max_frame_len: u64,
+    /// Largest received message (all its fragments); larger is refused with
+    /// 1009 as soon as the header that would cross it is read.
+    pub max_message_len: u64,
+    /// Split outgoing messages into frames of at most this many bytes of
+    /// payload ([`Connection::send_text`], [`Connection::send_binary`]).
+    pub max_send_frame_len: usize,
+    /// Answer pings with pongs by itself.
+    pub auto_pong: bool,
+    /// Send a ping this often while open (keepalive), if set.
+    pub ping_interval: Option<Duration>,
+    /// With `ping_interval`: the connection ends
+    /// ([`End::PongTimeout`]) if no pong arrives this long after a
+    /// keepalive ping was sent.
+    pub pong_timeout: Duration,
+    /// After our close frame was sent, how long to wait for the peer's
+    /// ([`End::CloseTimeout`]).
+    pub close_timeout: Duration,
+    /// Frame header rules (strict lengths; no extension bits are allowed
+    /// since no extension is negotiated).
+    pub parse: ParseOptions,
+}
+
+impl Config {
+    /// For a device: 64 KiB frames, 256 KiB messages (streamed payloads
+    /// need no buffer of that size), 4 KiB outgoing frames, auto pong, no
+    /// keepalive, 10 s pong and 5 s close timeouts.
+    pub const DEFAULT: Self = Self {
+        max_frame_len: 64 << 10,
+        max_message_len: 256 << 10,
+        max_send_frame_len: 4 << 10,
+        auto_pong: true,
+        ping_interval: None,
+        pong_timeout: Duration::from_secs(10),
+        close_timeout: Duration::from_secs(5),
+        parse: ParseOptions::DEFAULT,
+    };
+
+    /// For a host: 16 MiB frames, 64 MiB messages, outgoing messages in one
+    /// frame; otherwise as [`Config::DEFAULT`].
+    pub const HOST: Self = Self {
+        max_frame_len: 16 << 20,
+        max_message_len: 64 << 20,
+        max_send_frame_len: usize::MAX,
+        ..Self::DEFAULT
+    };
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// The type of a data message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DataKind {
+    /// UTF-8 text (validated as it arrives).
+    Text,
+    /// Bytes.
+    Binary,
+}
+
+impl DataKind {
+    fn opcode(self) -> OpCode {
+        match self {
+            DataKind::Text => OpCode::Text,
+            DataKind::Binary => OpCode::Binary,
+        }
+    }
+}
+
+/// A chunk of a data frame's payload, unmasked, in the caller's buffer.
+///
+/// What esp_websocket_client's DATA event gives: the chunk, its offset in
+/// the frame and the frame's total length, so a large frame can be processed
+/// piece by piece through a small buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Data<'a> {
+    /// Text or binary: the message's type, also for continuation frames.
+    pub kind: DataKind,
+    /// This chunk's bytes. For text, the message so far is valid UTF-8, but
+    /// a chunk may end inside a code point.
+    pub payload: &'a [u8],
+    /// Where this chunk starts in the frame's payload.
+    pub offset: u64,
+    /// The frame's payload length.
+    pub frame_len: u64,
+    /// Where this chunk starts in the message (all fragments so far).
+    pub message_offset: u64,
+    /// Whether the frame is the last of its message (FIN).
+    pub fin: bool,
+}
+
+impl Data<'_> {
+    /// Whether this chunk ends its frame.
+    pub fn is_frame_end(&self) -> bool {
+        self.offset + self.payload.len() as u64 == self.frame_len
+    }
+
+    /// Whether this chunk ends its message.
+    pub fn is_message_end(&self) -> bool {
+        self.fin && self.is_frame_end()
+    }
+}
+
+/// Something the peer sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// A chunk of a text or binary message.
+    Data(Data<'a>),
+    /// A ping and its payload (answered by itself if
+    /// [`Config::auto_pong`]).
+    Ping(&'a [u8]),
+    /// A pong and its payload.
+    Pong(&'a [u8]),
+    /// The peer's close frame: `None` if it carried no code. The echo is
+    /// queued (if we had not sent a close already); fetch it with
+    /// [`Connection::poll_transmit`].
+    Close(Option<CloseFrame<'a>>),
+}
+
+/// What [`Connection::handle_read`] did with the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received<'a> {
+    /// Bytes of the input used; the rest must be offered again.
+    pub consumed: usize,
+    /// At most one event.
+    pub event: Option<Event<'a>>,
+}
+
+/// A violation of the protocol by the peer. Each knows the close code it
+/// is answered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// A header that can never be valid.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// A server received an unmasked frame.
+    #[error("client frame not masked")]
+    Unmasked,
+    /// A client received a masked frame.
+    #[error("server frame masked")]
+    Masked,
+    /// A continuation frame with no message to continue.
+    #[error("continuation frame without a message to continue")]
+    UnexpectedContinuation,
+    /// A new text or binary frame while a fragmented message is open.
+    #[error("new data frame inside a fragmented message")]
+    ExpectedContinuation,
+    /// Text that is not UTF-8 (found at the first bad byte, or a code point
+    /// cut off at the end of the message).
+    #[error("invalid UTF-8 in a text message")]
+    InvalidUtf8,
+    /// A data frame over [`Config::max_frame_len`].
+    #[error("frame of {len} bytes exceeds the limit of {limit}")]
+    FrameTooLarge {
+        /// The frame's announced payload length.
+        len: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A message over [`Config::max_message_len`].
+    #[error("message of at least {len} bytes exceeds the limit of {limit}")]
+    MessageTooLarge {
+        /// The message length the frame would bring it to.
+        len: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// An invalid close frame payload.
+    #[error(transparent)]
+    Close(#[from] CloseError),
+}
+
+impl ProtocolError {
+    /// The close code sent for this error: 1009 for the limits, 1007 for
+    /// bad UTF-8, 1002 otherwise.
+    pub const fn close_code(&self) -> CloseCode {
+        match self {
+            ProtocolError::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
+                CloseCode::MESSAGE_TOO_BIG
+            }
+            ProtocolError::Close(e) => e.close_code(),
+            _ => CloseCode::PROTOCOL_ERROR,
+        }
+    }
+}
+
+/// A command that cannot be carried out. Nothing was written or queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// A close was sent or received, or the connection ended: no more data
+    /// or pings may be sent.
+    #[error("connection is closing or closed")]
+    Closed,
+    /// A whole message was sent while a fragmented one is open.
+    #[error("a fragmented message is in progress")]
+    FragmentInProgress,
+    /// A fragment of the other type than the open fragmented message.
+    #[error("fragment type differs from the message in progress")]
+    FragmentKind,
+    /// A ping or pong payload over 125 bytes.
+    #[error("control payload over 125 bytes")]
+    ControlTooLong,
+    /// An invalid close code or reason.
+    #[error(transparent)]
+    Close(#[from] CloseError),
+    /// The output buffer is too small; nothing was written.
+    #[error(transparent)]
+    BufferTooSmall(#[from] BufferTooSmall),
+}
+
+/// Where the connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Data flows both ways.
+    Open,
+    /// We started the close (a [`Connection::close`] or a protocol error):
+    /// our close is queued or sent, the peer's is awaited. Data may still
+    /// arrive; none may be sent.
+    CloseSent,
+    /// The peer started the close; our echo is queued until
+    /// [`Connection::poll_transmit`] hands it out.
+    CloseReceived,
+    /// Done: see [`Connection::end`]. Drain `poll_transmit`, then end the
+    /// transport (a server first; a client waits for the server's FIN).
+    Closed,
+}
+
+/// How a closed connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Both close frames were exchanged.
+    Clean,
+    /// The peer broke the protocol; our close carried the error's code.
+    Failed(ProtocolError),
+    /// A keepalive ping got no pong in time.
+    PongTimeout,
+    /// Our close got no answer in time.
+    CloseTimeout,
+    /// The transport ended before the close handshake finished (1006).
+    Abnormal,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Rx {
+    /// Reading a header; `len` bytes of it are in `hdr`.
+    Header { len: u8 },
+    /// Delivering a data frame's payload.
+    Data {
+        kind: DataKind,
+        fin: bool,
+        mask: Option<[u8; 4]>,
+        len: u64,
+        offset: u64,
+    },
+    /// Collecting a control frame's payload into `ctrl`.
+    Control {
+        opcode: OpCode,
+        mask: Option<[u8; 4]>,
+        len: u8,
+        got: u8,
+    },
+    /// After the peer's close or a failure: input is swallowed.
+    Discard,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Payload {
+    buf: [u8; MAX_CONTROL_PAYLOAD],
+    len: u8,
+}
+
+impl Payload {
+    const EMPTY: Self = Self {
+        buf: [0; MAX_CONTROL_PAYLOAD],
+        len: 0,
+    };
+
+    fn set(&mut self, data: &[u8]) {
+        let n = data.len().min(MAX_CONTROL_PAYLOAD);
+        self.buf[..n].copy_from_slice(&data[..n]);
+        self.len = n as u8;
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Initiator {
+    Local,
+    Remote,
+}
+
+/// The WebSocket state machine for one connection, after the handshake.
+/// See the [module docs](self) for the call order.
+#[derive(Debug, Clone)]
+pub struct Connection<K: MaskKeys = NoMasking> {
+    role: Role,
+    config: Config,
+    keys: K,
+
+    // Receive.
+    rx: Rx,
+    hdr: [u8; FrameHeader::MAX_LEN],
+    ctrl: Payload,
+    /// Type of the message being received, if one is open.
+    rx_msg: Option<DataKind>,
+    rx_msg_len: u64,
+    utf8: Utf8Validator,
+
+    // Send.
+    tx_msg: Option<DataKind>,
+    pong: Option<Payload>,
+    ping: Option<(Payload, bool)>,
+    /// Our close: `Some(None)` an empty close, `Some(Some(code))` with
+    /// `close_reason`.
+    close: Option<Option<CloseCode>>,
+    close_reason: Payload,
+    close_sent: bool,
+    close_received: bool,
+    initiator: Option<Initiator>,
+
+    // End.
+    failure: Option<ProtocolError>,
+    timed_out: Option<End>,
+    eof: bool,
+
+    // Timers.
+    next_ping: Option<Instant>,
+    pong_deadline: Option<Instant>,
+    close_deadline: Option<Instant>,
+}
+
+impl Connection<NoMasking> {
+    /// A server connection, open at `now`.
+    pub fn server(config: Config, now: Instant) -> Self {
+        Self::new(Role::Server, config, NoMasking(()), now)
+    }
+}
+
+impl<K: MaskKeys> Connection<K> {
+    /// A client connection, open at `now`, masking with keys from `keys`.
+    pub fn client(config: Config, keys: K, now: Instant) -> Self {
+        Self::new(Role::Client, config, keys, now)
+    }
+
+    fn new(role: Role, config: Config, keys: K, now: Instant) -> Self {
+        Self {
+            role,
+            config,
+            keys,
+            rx: Rx::Header { len: 0 },
+            hdr: [0; FrameHeader::MAX_LEN],
+            ctrl: Payload::EMPTY,
+            rx_msg: None,
+            rx_msg_len: 0,
+            utf8: Utf8Validator::default(),
+            tx_msg: None,
+            pong: None,
+            ping: None,
+            close: None,
+            close_reason: Payload::EMPTY,
+            close_sent: false,
+            close_received: false,
+            initiator: None,
+            failure: None,
+            timed_out: None,
+            eof: false,
+            next_ping: config.ping_interval.map(|i| now + i),
+            pong_deadline: None,
+            close_deadline: None,
+        }
+    }
+
+    // ----- getters -------------------------------------------------------
+
+    /// Client or server.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Where the connection is in its life.
+    pub fn state(&self) -> State {
+        if self.end().is_some() {
+            return State::Closed;
+        }
+        match self.initiator {
+            None => State::Open,
+            Some(Initiator::Local) => State::CloseSent,
+            Some(Initiator::Remote) => State::CloseReceived,
+        }
+    }
+
+    /// Whether data can still be sent and received.
+    pub fn is_open(&self) -> bool {
+        self.state() == State::Open
+    }
+
+    /// Whether the connection is over ([`State::Closed`]).
+    pub fn is_closed(&self) -> bool {
+        self.end().is_some()
+    }
+
+    /// How the connection ended, once [`State::Closed`].
+    pub fn end(&self) -> Option<End> {
+        if let Some(t) = self.timed_out {
+            return Some(t);
+        }
+        if let Some(e) = self.failure {
+            return (self.close_sent || self.eof).then_some(End::Failed(e));
+        }
+        if self.close_sent && self.close_received {
+            return Some(End::Clean);
+        }
+        self.eof.then_some(End::Abnormal)
+    }
+
+    /// The close we sent or queued: its code (`NO_STATUS_RECEIVED` for an
+    /// empty close) and reason.
+    pub fn local_close(&self) -> Option<(CloseCode, &str)> {
+        let code = self.close?;
+        let reason = core::str::from_utf8(self.close_reason.as_slice()).unwrap_or("");
+        Some(match code {
+            Some(c) => (c, reason),
+            None => (CloseCode::NO_STATUS_RECEIVED, ""),
+        })
+    }
+
+    /// The close the peer sent: its code (`NO_STATUS_RECEIVED` if it had
+    /// none) and reason.
+    pub fn remote_close(&self) -> Option<(CloseCode, &str)> {
+        if !self.close_received {
+            return None;
+        }
+        Some(match CloseFrame::parse(self.ctrl.as_slice()) {
+            Ok(Some(f)) => (f.code(), f.reason()),
+            _ => (CloseCode::NO_STATUS_RECEIVED, ""),
+        })
+    }
+
+    // ----- inputs --------------------------------------------------------
+
+    /// Feeds bytes read from the transport. Payload is unmasked in place.
+    ///
+    /// Returns how many bytes were consumed and at most one event; call
+    /// again with the rest (`&mut input[consumed..]`) until all is
+    /// consumed. Any split of the byte stream gives the same events, as
+    /// data chunks cut at other places.
+    ///
+    /// A protocol violation queues a close frame with the error's code and
+    /// is returned now and by every later call (the error latches). After
+    /// the peer's close, input is consumed and ignored.
+    pub fn handle_read<'a>(&'a mut self, input: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
+        if let Some(e) = self.failure {
+            return Err(e);
+        }
+        let mut pos = 0;
+        loop {
+            match self.rx {
+                Rx::Discard => {
+                    return Ok(Received {
+                        consumed: input.len(),
+                        event: None,
+                    });
+                }
+                Rx::Header { len } => {
+                    if pos == input.len() {
+                        return Ok(Received {
+                            consumed: pos,
+                            event: None,
+                        });
+                    }
+                    match self.read_header(len, &input[pos..]) {
+                        Ok(n) => pos += n,
+                        Err(e) => return Err(self.fail(e)),
+                    }
+                }
+                Rx::Data { .. } => return self.read_data(input, pos),
+                Rx::Control { .. } => return self.read_control(input, pos),
+            }
+        }
+    }
+
+    /// Consumes header bytes; on a complete header moves `rx` on.
+    fn read_header(&mut self, have: u8, input: &[u8]) -> Result<usize, ProtocolError> {
+        let opts = self.config.parse;
+        if have == 0 {
+            // Fast path: the whole header is in the input.
+            match FrameHeader::parse(input, &opts)? {
+                Status::Complete((h, n)) => {
+                    self.start_frame(h)?;
+                    return Ok(n);
+                }
+                Status::Partial { .. } => {}
+            }
+        }
+        let mut have = have as usize;
+        let mut used = 0;
+        loop {
+            match FrameHeader::parse(&self.hdr[..have], &opts)? {
+                Status::Complete((h, _)) => {
+                    self.start_frame(h)?;
+                    return Ok(used);
+                }
+                Status::Partial { needed } => {
+                    let take = needed.min(input.len() - used);
+                    if take == 0 {
+                        self.rx = Rx::Header { len: have as u8 };
+                        return Ok(used);
+                    }
+                    self.hdr[have..have + take].copy_from_slice(&input[used..used + take]);
+                    have += take;
+                    used += take;
+                }
+            }
+        }
+    }
+
+    /// Applies the rules that need the connection's state to a new header.
+    fn start_frame(&mut self, h: FrameHeader) -> Result<(), ProtocolError> {
+        match (self.role, h.mask.is_some()) {
+            (Role::Server, false) => return Err(ProtocolError::Unmasked),
+            (Role::Client, true) => return Err(ProtocolError::Masked),
+            _ => {}
+        }
+        if h.opcode.is_control() {
+            self.rx = Rx::Control {
+                opcode: h.opcode,
+                mask: h.mask,
+                // Parsing guarantees at most 125.
+                len: h.payload_len as u8,
+                got: 0,
+            };
+            return Ok(());
+        }
+        let kind = match (h.opcode, self.rx_msg) {
+            (OpCode::Continuation, Some(k)) => k,
+            (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+            (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
+            (op, None) => {
+                let k = if op == OpCode::Text {
+                    DataKind::Text
+                } else {
+                    DataKind::Binary
+                };
+                self.rx_msg_len = 0;
+                self.utf8.reset();
+                k
+            }
+        };
+        if h.payload_len > self.config.max_frame_len {
+            return Err(ProtocolError::FrameTooLarge {
+                len: h.payload_len,
+                limit: self.config.max_frame_len,
+            });
+        }
+        let total = self.rx_msg_len.saturating_add(h.payload_len);
+        if total > self.config.max_message_len {
+            return Err(ProtocolError::MessageTooLarge {
+                len: total,
+                limit: self.config.max_message_len,
+            });
+        }
+        self.rx_msg = Some(kind);
+        self.rx = Rx::Data {
+            kind,
+            fin: h.fin,
+            mask: h.mask,
+            len: h.payload_len,
+            offset: 0,
+        };
+        Ok(())
+    }
+
+    fn read_data<'a>(
+        &'a mut self,
+        input: &'a mut [u8],
+        pos: usize,
+    ) -> Result<Received<'a>, ProtocolError> {
+        let Rx::Data {
+            kind,
+            fin,
+            mask,
+            len,
+            offset,
+        } = self.rx
+        else {
+            return Ok(Received {
+                consumed: pos,
+                event: None,
+            });
+        };
+        let avail = input.len() - pos;
+        let left = len - offset;
+        if left > 0 && avail == 0 {
+            return Ok(Received {
+                consumed: pos,
+                event: None,
+            });
+        }
+        let take = usize::try_from(left).map_or(avail, |l| l.min(avail));
+        let chunk = &mut input[pos..pos + take];
+        if let Some(key) = mask {
+            apply_mask(chunk, key, (offset & 3) as usize);
+        }
+        let end = offset + take as u64;
+        let message_end = fin && end == len;
+        if kind == DataKind::Text
+            && (self.utf8.feed(chunk).is_err() || (message_end && self.utf8.is_incomplete()))
+        {
+            return Err(self.fail(ProtocolError::InvalidUtf8));
+        }
+        let message_offset = self.rx_msg_len;
+        self.rx_msg_len += take as u64;
+        if end == len {
+            self.rx = Rx::Header { len: 0 };
+            if fin {
+                self.rx_msg = None;
+            }
+        } else {
+            self.rx = Rx::Data {
+                kind,
+                fin,
+                mask,
+                len,
+                offset: end,
+            };
+        }
+        Ok(Received {
+            consumed: pos + take,
+            event: Some(Event::Data(Data {
+                kind,
+                payload: chunk,
+                offset,
+                frame_len: len,
+                message_offset,
+                fin,
+            })),
+        })
+    }
+
+    fn read_control<'a>(
+        &'a mut self,
+        input: &'a mut [u8],
+        pos: usize,
+    ) -> Result<Received<'a>, ProtocolError> {
+        let Rx::Control {
+            opcode,
+            mask,
+            len,
+            got,
+        } = self.rx
+        else {
+            return Ok(Received {
+                consumed: pos,
+                event: None,
+            });
+        };
+        let take = usize::from(len - got).min(input.len() - pos);
+        let at = usize::from(got);
+        self.ctrl.buf[at..at + take].copy_from_slice(&input[pos..pos + take]);
+        if let Some(key) = mask {
+            apply_mask(&mut self.ctrl.buf[at..at + take], key, at & 3);
+        }
+        let got = got + take as u8;
+        let consumed = pos + take;
+        if got < len {
+            self.rx = Rx::Control {
+                opcode,
+                mask,
+                len,
+                got,
+            };
+            return Ok(Received {
+                consumed,
+                event: None,
+            });
+        }
+        self.ctrl.len = len;
+        self.rx = Rx::Header { len: 0 };
+        let event = match opcode {
+            OpCode::Ping => {
+                if self.config.auto_pong && self.initiator.is_none() {
+                    self.pong = Some(self.ctrl);
+                }
+                Event::Ping(self.ctrl.as_slice())
+            }
+            OpCode::Pong => {
+                self.pong_deadline = None;
+                Event::Pong(self.ctrl.as_slice())
+            }
+            _ => {
+                let frame = match CloseFrame::parse(self.ctrl.as_slice()) {
+                    Ok(f) => f.map(|f| f.code()),
+                    Err(e) => return Err(self.fail(e.into())),
+                };
+                self.close_received = true;
+                self.rx = Rx::Discard;
+                self.rx_msg = None;
+                if self.initiator.is_none() {
+                    self.initiator = Some(Initiator::Remote);
+                    // Echo the code, without the reason.
+                    self.close = Some(frame);
+                    self.close_reason.len = 0;
+                    self.pong = None;
+                    self.ping = None;
+                }
+                Event::Close(CloseFrame::parse(self.ctrl.as_slice()).ok().flatten())
+            }
+        };
+        Ok(Received {
+            consumed,
+            event: Some(event),
+        })
+    }
+
+    /// Latches a protocol error and queues the close that reports it.
+    fn fail(&mut self, e: ProtocolError) -> ProtocolError {
+        self.failure = Some(e);
+        self.rx = Rx::Discard;
+        if !self.close_sent {
+            self.close = Some(Some(e.close_code()));
+            self.close_reason.len = 0;
+            self.initiator = Some(Initiator::Local);
+        }
+        self.pong = None;
+        self.ping = None;
+        e
+    }
+
+    /// The clock reached (or passed) [`Connection::poll_timeout`]: sends a
+    /// keepalive ping when due, or ends the connection when the peer failed
+    /// to answer a ping or a close in time.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.is_closed() {
+            return;
+        }
+        if self.close_deadline.is_some_and(|d| now >= d) {
+            self.timed_out = Some(End::CloseTimeout);
+            return;
+        }
+        if self.pong_deadline.is_some_and(|d| now >= d) {
+            self.timed_out = Some(End::PongTimeout);
+            return;
+        }
+        if let (Some(t), Some(interval)) = (self.next_ping, self.config.ping_interval) {
+            if now >= t {
+                self.next_ping = Some(now + interval);
+                if self.initiator.is_none() && self.ping.is_none() {
+                    self.ping = Some((Payload::EMPTY, true));
+                }
+            }
+        }
+    }
+
+    /// The transport ended (read returned 0 or the peer reset). Unless the
+    /// close handshake had finished, the connection ends as
+    /// [`End::Abnormal`].
+    pub fn handle_eof(&mut self) {
+        self.eof = true;
+        self.rx = Rx::Discard;
+    }
+
+    /// When [`Connection::handle_timeout`] should next be called, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.is_closed() {
+            return None;
+        }
+        let ping = if self.initiator.is_none() {
+            self.next_ping
+        } else {
+            None
+        };
+        [ping, self.pong_deadline, self.close_deadline]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    // ----- outputs -------------------------------------------------------
+
+    /// Whether [`Connection::poll_transmit`] has a frame to hand out.
+    pub fn wants_transmit(&self) -> bool {
+        !self.close_sent
+            && self.timed_out.is_none()
+            && (self.close.is_some() || (self.failure.is_none() && (self.pong.is_some() || self.ping.is_some())))
+    }
+
+    /// Writes the next control frame owed (pong, ping, then close) into
+    /// `out` and returns its length; `None` when nothing is owed. Call until
+    /// `None` before sleeping. 139 bytes always suffice for one frame; a
+    /// smaller `out` may give [`BufferTooSmall`], and the frame stays owed.
+    pub fn poll_transmit(
+        &mut self,
+        now: Instant,
+        out: &mut [u8],
+    ) -> Result<Option<usize>, BufferTooSmall> {
+        if !self.wants_transmit() {
+            return Ok(None);
+        }
+        if self.failure.is_none() {
+            if let Some(p) = self.pong {
+                let n = self.write_control(OpCode::Pong, p.as_slice(), out)?;
+                self.pong = None;
+                return Ok(Some(n));
+            }
+            if let Some((p, keepalive)) = self.ping {
+                let n = self.write_control(OpCode::Ping, p.as_slice(), out)?;
+                self.ping = None;
+                if keepalive && self.pong_deadline.is_none() {
+                    self.pong_deadline = Some(now + self.config.pong_timeout);
+                }
+                return Ok(Some(n));
+            }
+        }
+        let Some(code) = self.close else {
+            return Ok(None);
+        };
+        let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+        let len = match code {
+            None => 0,
+            Some(c) => {
+                let reason = self.close_reason.as_slice();
+                payload[..2].copy_from_slice(&c.0.to_be_bytes());
+                payload[2..2 + reason.len()].copy_from_slice(reason);
+                2 + reason.len()
+            }
+        };
+        let n = self.write_control(OpCode::Close, &payload[..len], out)?;
+        self.close_sent = true;
+        if !self.close_received {
+            self.close_deadline = Some(now + self.config.close_timeout);
+        }
+        Ok(Some(n))
+    }
+
+    fn write_control(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, BufferTooSmall> {
+        self.write_frame(opcode, true, payload, out)
+    }
+
+    /// Writes one frame (header, then the payload copied and masked).
+    fn write_frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        payload: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, BufferTooSmall> {
+        let mut h = FrameHeader {
+            fin,
+            rsv: Rsv::NONE,
+            opcode,
+            mask: (self.role == Role::Client).then_some([0; 4]),
+            payload_len: payload.len() as u64,
+        };
+        let n = h.encoded_len();
+        let total = n + payload.len();
+        let out = out.get_mut(..total).ok_or(BufferTooSmall { needed: total })?;
+        if self.role == Role::Client {
+            h.mask = Some(self.keys.next_key());
+        }
+        let (head, body) = out.split_at_mut(n);
+        h.emit(head)?;
+        body.copy_from_slice(payload);
+        if let Some(key) = h.mask {
+            apply_mask(body, key, 0);
+        }
+        Ok(total)
+    }
+
+    // ----- commands ------------------------------------------------------
+
+    fn check_can_send(&self) -> Result<(), SendError> {
+        if self.initiator.is_some() || self.is_closed() {
+            return Err(SendError::Closed);
+        }
+        Ok(())
+    }
+
+    /// The bytes [`Connection::send_text`] or [`Connection::send_binary`]
+    /// write for a payload of `len` bytes (headers of every frame included).
+    pub fn message_len(&self, len: usize) -> usize {
+        let max = self.config.max_send_frame_len.max(1);
+        let mask = if self.role == Role::Client { 4 } else { 0 };
+        let full = len / max;
+        let rest = len % max;
+        let hdr = |l: usize| {
+            2 + mask
+                + if l < 126 {
+                    0
+                } else if l <= 0xffff {
+                    2
+                } else {
+                    8
+                }
+        };
+        let mut total = len + full * hdr(max);
+        if rest > 0 || len == 0 {
+            total += hdr(rest);
+        }
+        total
+    }
+
+    /// Writes a whole text message into `out` (split into frames of
+    /// [`Config::max_send_frame_len`]); returns the bytes written.
+    pub fn send_text(&mut self, text: &str, out: &mut [u8]) -> Result<usize, SendError> {
+        self.send_message(DataKind::Text, text.as_bytes(), out)
+    }
+
+    /// Writes a whole binary message into `out`; returns the bytes written.
+    pub fn send_binary(&mut self, data: &[u8], out: &mut [u8]) -> Result<usize, SendError> {
+        self.send_message(DataKind::Binary, data, out)
+    }
+
+    fn send_message(
+        &mut self,
+        kind: DataKind,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
+        self.check_can_send()?;
+        if self.tx_msg.is_some() {
+            return Err(SendError::FragmentInProgress);
+        }
+        let needed = self.message_len(data.len());
+        if out.len() < needed {
+            return Err(BufferTooSmall { needed }.into());
+        }
+        let max = self.config.max_send_frame_len.max(1);
+        let mut at = 0;
+        let mut opcode = kind.opcode();
+        let mut chunks = data.chunks(max).peekable();
+        if chunks.peek().is_none() {
+            return Ok(self.write_frame(opcode, true, &[], out)?);
+        }
+        while let Some(chunk) = chunks.next() {
+            let fin = chunks.peek().is_none();
+            at += self.write_frame(opcode, fin, chunk, &mut out[at..])?;
+            opcode = OpCode::Continuation;
+        }
+        Ok(at)
+    }
+
+    /// Writes one fragment of a message produced piece by piece: the first
+    /// call opens a message of type `kind`, later ones continue it (the same
+    /// `kind` is required), and `fin` ends it. This is what
+    /// esp_websocket_client's `send_text_partial`, `send_cont_msg` and
+    /// `send_fin` do. A text message's fragments may split a code point;
+    /// only the whole message must be UTF-8.
+    pub fn send_fragment(
+        &mut self,
+        kind: DataKind,
+        data: &[u8],
+        fin: bool,
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
+        let opcode = self.fragment_opcode(kind)?;
+        let n = self.write_frame(opcode, fin, data, out)?;
+        self.tx_msg = if fin { None } else { Some(kind) };
+        Ok(n)
+    }
+
+    fn fragment_opcode(&self, kind: DataKind) -> Result<OpCode, SendError> {
+        self.check_can_send()?;
+        match self.tx_msg {
+            None => Ok(kind.opcode()),
+            Some(k) if k == kind => Ok(OpCode::Continuation),
+            Some(_) => Err(SendError::FragmentKind),
+        }
+    }
+
+    /// Zero-copy send: writes the header of one data frame into `header`
+    /// (14 bytes always suffice) and masks `payload` in place (clients), so
+    /// the transport can write both with one vectored write. Fragments as
+    /// [`Connection::send_fragment`]; `fin = true` with no message open is
+    /// a whole message in one frame. Returns the header's length.
+    pub fn encode_in_place(
+        &mut self,
+        kind: DataKind,
+        fin: bool,
+        payload: &mut [u8],
+        header: &mut [u8],
+    ) -> Result<usize, SendError> {
+        let opcode = self.fragment_opcode(kind)?;
+        let mut h = FrameHeader {
+            fin,
+            rsv: Rsv::NONE,
+            opcode,
+            mask: (self.role == Role::Client).then_some([0; 4]),
+            payload_len: payload.len() as u64,
+        };
+        let needed = h.encoded_len();
+        if header.len() < needed {
+            return Err(BufferTooSmall { needed }.into());
+        }
+        if self.role == Role::Client {
+            let key = self.keys.next_key();
+            h.mask = Some(key);
+            apply_mask(payload, key, 0);
+        }
+        let n = h.emit(header)?;
+        self.tx_msg = if fin { None } else { Some(kind) };
+        Ok(n)
+    }
+
+    /// Queues a ping (at most 125 bytes of payload) for
+    /// [`Connection::poll_transmit`]; replaces a ping still queued.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlTooLong);
+        }
+        let mut p = Payload::EMPTY;
+        p.set(payload);
+        self.ping = Some((p, false));
+        Ok(())
+    }
+
+    /// Queues a pong (an answer when [`Config::auto_pong`] is off, or an
+    /// unsolicited heartbeat); replaces a pong still queued.
+    pub fn pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlTooLong);
+        }
+        let mut p = Payload::EMPTY;
+        p.set(payload);
+        self.pong = Some(p);
+        Ok(())
+    }
+
+    /// Starts the close handshake, as esp_websocket_client's `close` does:
+    /// queues a close frame with `code` and `reason` (checked: allowed on
+    /// the wire, at most 123 bytes of reason), then waits for the peer's
+    /// close ([`State::CloseSent`], with [`Config::close_timeout`]). Data
+    /// still arrives meanwhile; no more can be sent.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        let frame = CloseFrame::new(code, reason)?;
+        self.check_can_send()?;
+        self.close = Some(Some(frame.code()));
+        self.close_reason.set(reason.as_bytes());
+        self.initiator = Some(Initiator::Local);
+        self.ping = None;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
