@@ -21,7 +21,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut wire = [0u8; 512];
     let n = client.write_request(&req, &mut wire)?;
-    println!("client -> server ({n} bytes):\n{}", String::from_utf8_lossy(&wire[..n]));
+    println!(
+        "client -> server ({n} bytes):\n{}",
+        String::from_utf8_lossy(&wire[..n])
+    );
 
     // Server: parse, route on the path, pick the subprotocol, answer 101.
     let mut headers = [EMPTY_HEADER; 16];
@@ -36,7 +39,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let m = ServerResponse::accept(&upgrade)
         .protocol(chosen)
         .write(&mut answer)?;
-    println!("server -> client ({m} bytes):\n{}", String::from_utf8_lossy(&answer[..m]));
+    println!(
+        "server -> client ({m} bytes):\n{}",
+        String::from_utf8_lossy(&answer[..m])
+    );
 
     // Client: validate the answer.
     let mut headers = [EMPTY_HEADER; 16];
@@ -68,6 +74,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let payload = &mut wire[len..len + got.payload_len as usize];
     apply_mask(payload, got.mask.ok_or("client frames are masked")?, 0);
-    println!("server got {:?} {:?}", got.opcode, std::str::from_utf8(payload)?);
+    println!(
+        "server got {:?} {:?}",
+        got.opcode,
+        std::str::from_utf8(payload)?
+    );
     Ok(())
 }

@@ -580,7 +580,10 @@ impl<K: MaskKeys> Connection<K> {
     /// A protocol violation queues a close frame with the error's code and
     /// is returned now and by every later call (the error latches). After
     /// the peer's close, input is consumed and ignored.
-    pub fn handle_read<'a>(&'a mut self, input: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
+    pub fn handle_read<'a>(
+        &'a mut self,
+        input: &'a mut [u8],
+    ) -> Result<Received<'a>, ProtocolError> {
         if let Some(e) = self.failure {
             return Err(e);
         }
@@ -913,7 +916,8 @@ impl<K: MaskKeys> Connection<K> {
     pub fn wants_transmit(&self) -> bool {
         !self.close_sent
             && self.timed_out.is_none()
-            && (self.close.is_some() || (self.failure.is_none() && (self.pong.is_some() || self.ping.is_some())))
+            && (self.close.is_some()
+                || (self.failure.is_none() && (self.pong.is_some() || self.ping.is_some())))
     }
 
     /// Writes the next control frame owed (pong, ping, then close) into
@@ -990,7 +994,9 @@ impl<K: MaskKeys> Connection<K> {
         };
         let n = h.encoded_len();
         let total = n + payload.len();
-        let out = out.get_mut(..total).ok_or(BufferTooSmall { needed: total })?;
+        let out = out
+            .get_mut(..total)
+            .ok_or(BufferTooSmall { needed: total })?;
         if self.role == Role::Client {
             h.mask = Some(self.keys.next_key());
         }

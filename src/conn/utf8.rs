@@ -105,7 +105,10 @@ mod tests {
                             // Fails in the chunk holding the first byte after
                             // which the input is no longer a valid prefix.
                             let bad = (0..s.len())
-                                .find(|&k| core::str::from_utf8(&s[..=k]).is_err_and(|e| e.error_len().is_some()))
+                                .find(|&k| {
+                                    core::str::from_utf8(&s[..=k])
+                                        .is_err_and(|e| e.error_len().is_some())
+                                })
                                 .unwrap();
                             let at = got.unwrap_err();
                             let chunk_end = [i, j, s.len()].into_iter().find(|&c| c > bad).unwrap();
