@@ -78,11 +78,15 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
 pub mod conn;
 pub mod handshake;
+#[cfg(feature = "alloc")]
+pub mod message;
 pub mod wire;
 
 /// The result of parsing input that may be incomplete.

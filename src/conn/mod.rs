@@ -876,12 +876,12 @@ impl<K: MaskKeys> Connection<K> {
             self.timed_out = Some(End::PongTimeout);
             return;
         }
-        if let (Some(t), Some(interval)) = (self.next_ping, self.config.ping_interval) {
-            if now >= t {
-                self.next_ping = Some(now + interval);
-                if self.initiator.is_none() && self.ping.is_none() {
-                    self.ping = Some((Payload::EMPTY, true));
-                }
+        if let (Some(t), Some(interval)) = (self.next_ping, self.config.ping_interval)
+            && now >= t
+        {
+            self.next_ping = Some(now + interval);
+            if self.initiator.is_none() && self.ping.is_none() {
+                self.ping = Some((Payload::EMPTY, true));
             }
         }
     }

@@ -162,18 +162,17 @@ pub fn normalize(events: Vec<Ev>) -> Vec<Ev> {
             Some(Ev::Data {
                 payload: p0,
                 offset: o0,
-                frame_len: l0,
                 ..
             }),
             Ev::Data {
                 payload, offset, ..
             },
         ) = (out.last_mut(), &e)
+            && *offset > 0
+            && *o0 + p0.len() as u64 == *offset
         {
-            if *offset > 0 && *o0 + p0.len() as u64 == *offset && *offset < *l0 {
-                p0.extend_from_slice(payload);
-                continue;
-            }
+            p0.extend_from_slice(payload);
+            continue;
         }
         out.push(e);
     }

@@ -1,0 +1,174 @@
+//! Whole messages (feature `alloc`): an [`Assembler`] turns the
+//! connection's events into [`Message`]s, checking the size limit before it
+//! grows a buffer.
+//!
+//! ```
+//! use sansws::conn::{Config, Connection, Instant};
+//! use sansws::message::{Assembler, Message};
+//! let mut conn = Connection::server(Config::DEFAULT, Instant::ZERO);
+//! let mut asm = Assembler::new(1 << 20);
+//! // RFC 6455 section 5.7: masked "Hello".
+//! let mut input = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+//! let r = conn.handle_read(&mut input)?;
+//! let msg = asm.push(&r.event.unwrap())?;
+//! assert_eq!(msg, Some(Message::Text("Hello".into())));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use bytes::Bytes;
+
+use crate::conn::{DataKind, Event};
+use crate::wire::CloseCode;
+
+/// A whole message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A text message, validated UTF-8.
+    Text(String),
+    /// A binary message.
+    Binary(Bytes),
+    /// A ping and its payload.
+    Ping(Bytes),
+    /// A pong and its payload.
+    Pong(Bytes),
+    /// The peer's close: its code and reason, or `None` if it had no code.
+    Close(Option<(CloseCode, String)>),
+}
+
+impl Message {
+    /// The text, for a text message.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Message::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The payload bytes (empty for a close).
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Message::Text(s) => s.as_bytes(),
+            Message::Binary(b) | Message::Ping(b) | Message::Pong(b) => b,
+            Message::Close(_) => &[],
+        }
+    }
+
+    /// Whether this is a text or binary message.
+    pub fn is_data(&self) -> bool {
+        matches!(self, Message::Text(_) | Message::Binary(_))
+    }
+}
+
+/// Why an event could not be assembled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MessageError {
+    /// The message would exceed the assembler's limit (answer with 1009).
+    #[error("message of at least {len} bytes exceeds the limit of {limit}")]
+    TooLarge {
+        /// The length the message would reach.
+        len: u64,
+        /// The limit.
+        limit: usize,
+    },
+    /// A chunk that does not continue the message being assembled (events
+    /// skipped or fed from two connections).
+    #[error("chunk out of order")]
+    OutOfOrder,
+    /// A text message that is not UTF-8 (cannot happen with events from a
+    /// [`Connection`](crate::conn::Connection), which validates as it goes).
+    #[error("text message is not valid UTF-8")]
+    InvalidUtf8,
+}
+
+impl MessageError {
+    /// The close code to answer with.
+    pub const fn close_code(&self) -> CloseCode {
+        match self {
+            MessageError::TooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
+            MessageError::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            MessageError::OutOfOrder => CloseCode::INTERNAL_ERROR,
+        }
+    }
+}
+
+/// Collects data chunks into whole messages.
+#[derive(Debug, Clone, Default)]
+pub struct Assembler {
+    limit: usize,
+    buf: Vec<u8>,
+    kind: Option<DataKind>,
+}
+
+impl Assembler {
+    /// An assembler for messages of at most `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            buf: Vec::new(),
+            kind: None,
+        }
+    }
+
+    /// The limit.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Bytes of the message being assembled so far.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Takes one event; returns the message it completes, if any. Control
+    /// events are messages by themselves. The buffer grows by a frame's
+    /// length at the frame's first chunk, after the limit is checked.
+    pub fn push(&mut self, event: &Event<'_>) -> Result<Option<Message>, MessageError> {
+        let d = match event {
+            Event::Data(d) => d,
+            Event::Ping(p) => return Ok(Some(Message::Ping(Bytes::copy_from_slice(p)))),
+            Event::Pong(p) => return Ok(Some(Message::Pong(Bytes::copy_from_slice(p)))),
+            Event::Close(c) => {
+                return Ok(Some(Message::Close(
+                    c.map(|c| (c.code(), String::from(c.reason()))),
+                )));
+            }
+        };
+        if d.message_offset == 0 {
+            self.buf.clear();
+            self.kind = Some(d.kind);
+        }
+        if self.kind != Some(d.kind) || d.message_offset != self.buf.len() as u64 {
+            return Err(MessageError::OutOfOrder);
+        }
+        if d.offset == 0 {
+            // The frame's first chunk: the message will reach `len`.
+            let len = d.message_offset.saturating_add(d.frame_len);
+            if len > self.limit as u64 {
+                self.buf = Vec::new();
+                self.kind = None;
+                return Err(MessageError::TooLarge {
+                    len,
+                    limit: self.limit,
+                });
+            }
+            // Within the limit, so it fits in usize.
+            self.buf.reserve(d.frame_len as usize);
+        }
+        self.buf.extend_from_slice(d.payload);
+        if !d.is_message_end() {
+            return Ok(None);
+        }
+        let buf = core::mem::take(&mut self.buf);
+        let kind = self.kind.take();
+        Ok(Some(match kind {
+            Some(DataKind::Text) => {
+                Message::Text(String::from_utf8(buf).map_err(|_| MessageError::InvalidUtf8)?)
+            }
+            _ => Message::Binary(Bytes::from(buf)),
+        }))
+    }
+}
