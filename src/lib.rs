@@ -11,6 +11,12 @@
 //! ## Layers
 //!
 //! ```text
+//!  message/    (alloc) Assembler: data chunks -> Message::{Text, Binary,
+//!      |       Ping, Pong, Close}, size limit checked before growing
+//!      v
+//!  conn/       Connection: the sans-IO state machine (role, state, limits,
+//!      |       timers); bytes in -> events out, commands in -> bytes out
+//!      v
 //!  handshake/  opening handshake, both roles: request and response
 //!      |       parse (httparse, zero-copy) and write; Sec-WebSocket-Accept
 //!      v
@@ -26,7 +32,18 @@
 //! - output is written into a caller's `&mut [u8]`; too small a buffer is
 //!   [`BufferTooSmall`], which names the size needed, and nothing is written;
 //! - each layer has one small error enum; errors a peer can cause know the
-//!   close code (wire) or HTTP status (handshake) to answer with.
+//!   close code (wire, conn) or HTTP status (handshake) to answer with;
+//! - time comes in as an argument ([`conn::Instant`], milliseconds); the
+//!   core never reads a clock.
+//!
+//! The [`conn`] module documentation shows the drive loop of a connection
+//! after the handshake: `poll_transmit` until empty, wait until readable or
+//! `poll_timeout`, then `handle_read` (one event per call) or
+//! `handle_timeout`.
+//!
+//! What the crate does not do (yet): IO (adapters for std sockets, lwIP and
+//! embedded-io come as separate modules), TLS (bring a TLS stream), and
+//! extensions such as permessage-deflate (RSV bits are refused).
 //!
 //! ## A server's first steps, sans IO
 //!
@@ -68,8 +85,8 @@
 //!
 //! | feature | default | what it adds |
 //! |---------|---------|--------------|
-//! | `std`   | yes     | implies `alloc`; std adapters (later) |
-//! | `alloc` | via std | message assembly (later) |
+//! | `std`   | yes     | implies `alloc`; conversions to `std::time::Duration`; std adapters (later) |
+//! | `alloc` | via std | [`message`]: whole messages, with `bytes` |
 //!
 //! With `default-features = false` the crate is `no_std` and allocation
 //! free.

@@ -1,3 +1,4 @@
+#![cfg(feature = "alloc")]
 //! Round trips through the whole core: arbitrary messages, sent with
 //! arbitrary fragmentation, delivered in arbitrary chunks, come back whole
 //! and identical through the assembler.
