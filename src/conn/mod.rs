@@ -369,22 +369,31 @@ enum Rx {
     /// Reading a header; `len` bytes of it are in `hdr`.
     Header { len: u8 },
     /// Delivering a data frame's payload.
-    Data {
-        kind: DataKind,
-        fin: bool,
-        mask: Option<[u8; 4]>,
-        len: u64,
-        offset: u64,
-    },
+    Data(DataRx),
     /// Collecting a control frame's payload into `ctrl`.
-    Control {
-        opcode: OpCode,
-        mask: Option<[u8; 4]>,
-        len: u8,
-        got: u8,
-    },
+    Control(ControlRx),
     /// After the peer's close or a failure: input is swallowed.
     Discard,
+}
+
+/// A data frame being received.
+#[derive(Debug, Clone, Copy)]
+struct DataRx {
+    kind: DataKind,
+    fin: bool,
+    mask: Option<[u8; 4]>,
+    len: u64,
+    /// Payload bytes delivered so far.
+    offset: u64,
+}
+
+/// A control frame being received.
+#[derive(Debug, Clone, Copy)]
+struct ControlRx {
+    opcode: OpCode,
+    mask: Option<[u8; 4]>,
+    len: u8,
+    got: u8,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -608,8 +617,8 @@ impl<K: MaskKeys> Connection<K> {
                         Err(e) => return Err(self.fail(e)),
                     }
                 }
-                Rx::Data { .. } => return self.read_data(input, pos),
-                Rx::Control { .. } => return self.read_control(input, pos),
+                Rx::Data(d) => return self.read_data(input, pos, d),
+                Rx::Control(c) => return self.read_control(input, pos, c),
             }
         }
     }
@@ -657,13 +666,13 @@ impl<K: MaskKeys> Connection<K> {
             _ => {}
         }
         if h.opcode.is_control() {
-            self.rx = Rx::Control {
+            self.rx = Rx::Control(ControlRx {
                 opcode: h.opcode,
                 mask: h.mask,
                 // Parsing guarantees at most 125.
                 len: h.payload_len as u8,
                 got: 0,
-            };
+            });
             return Ok(());
         }
         let kind = match (h.opcode, self.rx_msg) {
@@ -695,13 +704,13 @@ impl<K: MaskKeys> Connection<K> {
             });
         }
         self.rx_msg = Some(kind);
-        self.rx = Rx::Data {
+        self.rx = Rx::Data(DataRx {
             kind,
             fin: h.fin,
             mask: h.mask,
             len: h.payload_len,
             offset: 0,
-        };
+        });
         Ok(())
     }
 
@@ -709,20 +718,15 @@ impl<K: MaskKeys> Connection<K> {
         &'a mut self,
         input: &'a mut [u8],
         pos: usize,
+        d: DataRx,
     ) -> Result<Received<'a>, ProtocolError> {
-        let Rx::Data {
+        let DataRx {
             kind,
             fin,
             mask,
             len,
             offset,
-        } = self.rx
-        else {
-            return Ok(Received {
-                consumed: pos,
-                event: None,
-            });
-        };
+        } = d;
         let avail = input.len() - pos;
         let left = len - offset;
         if left > 0 && avail == 0 {
@@ -751,13 +755,7 @@ impl<K: MaskKeys> Connection<K> {
                 self.rx_msg = None;
             }
         } else {
-            self.rx = Rx::Data {
-                kind,
-                fin,
-                mask,
-                len,
-                offset: end,
-            };
+            self.rx = Rx::Data(DataRx { offset: end, ..d });
         }
         Ok(Received {
             consumed: pos + take,
@@ -776,19 +774,14 @@ impl<K: MaskKeys> Connection<K> {
         &'a mut self,
         input: &'a mut [u8],
         pos: usize,
+        c: ControlRx,
     ) -> Result<Received<'a>, ProtocolError> {
-        let Rx::Control {
+        let ControlRx {
             opcode,
             mask,
             len,
             got,
-        } = self.rx
-        else {
-            return Ok(Received {
-                consumed: pos,
-                event: None,
-            });
-        };
+        } = c;
         let take = usize::from(len - got).min(input.len() - pos);
         let at = usize::from(got);
         self.ctrl.buf[at..at + take].copy_from_slice(&input[pos..pos + take]);
@@ -798,12 +791,7 @@ impl<K: MaskKeys> Connection<K> {
         let got = got + take as u8;
         let consumed = pos + take;
         if got < len {
-            self.rx = Rx::Control {
-                opcode,
-                mask,
-                len,
-                got,
-            };
+            self.rx = Rx::Control(ControlRx { got, ..c });
             return Ok(Received {
                 consumed,
                 event: None,
