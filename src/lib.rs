@@ -100,6 +100,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "std")]
+pub mod adapter;
 pub mod conn;
 pub mod handshake;
 #[cfg(feature = "alloc")]

@@ -478,6 +478,13 @@ impl<K: MaskKeys> Connection<K> {
         Self::new(Role::Client, config, keys, now)
     }
 
+    /// A connection of either role with a key source of type `K`, for
+    /// adapters that want one type for both roles. A server never asks
+    /// `keys` for a key.
+    pub fn with_keys(role: Role, config: Config, keys: K, now: Instant) -> Self {
+        Self::new(role, config, keys, now)
+    }
+
     fn new(role: Role, config: Config, keys: K, now: Instant) -> Self {
         Self {
             role,
