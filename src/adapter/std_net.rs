@@ -462,6 +462,20 @@ fn linger<T: Transport>(stream: &mut T, half_close_first: bool, timeout: StdDura
     let _ = stream.shutdown(Shutdown::Both);
 }
 
+/// Ends the transport once the connection is over: after a clean close a
+/// server closes first and a client waits (bounded) for the server's FIN;
+/// after our error close both half-close and drain, so the close frame is
+/// not lost to a reset; a peer that timed out or vanished gets no wait.
+fn close_transport<T: Transport>(stream: &mut T, end: Option<End>, role: Role, wait: StdDuration) {
+    match end {
+        Some(End::Clean) => linger(stream, role == Role::Server, wait),
+        Some(End::Failed(_)) | None => linger(stream, true, wait),
+        Some(End::PongTimeout | End::CloseTimeout | End::Abnormal) => {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
 /// A blocking WebSocket over a [`Transport`].
 pub struct WebSocket<S: Transport> {
     inner: Inner<S>,
@@ -650,9 +664,9 @@ impl<S: Transport> WebSocket<S> {
     fn finish(&mut self) {
         if !self.finished {
             self.finished = true;
-            let server = self.inner.conn.role() == Role::Server;
-            let wait = self.inner.conn.config().close_timeout.into();
-            linger(&mut self.inner.stream, server, wait);
+            let c = &self.inner.conn;
+            let (end, role, wait) = (c.end(), c.role(), c.config().close_timeout.into());
+            close_transport(&mut self.inner.stream, end, role, wait);
         }
     }
 

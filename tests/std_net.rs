@@ -1,0 +1,424 @@
+//! The std adapter over real loopback sockets. Every test binds its own
+//! ephemeral port on 127.0.0.1 and bounds its waits.
+#![cfg(feature = "std")]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use sansws::Status;
+use sansws::adapter::std_net::{self, Accepted, Decision, Error, Options};
+use sansws::conn::{Config, DataKind, End};
+use sansws::handshake::{ClientHandshake, ClientRequest, EMPTY_HEADER, Limits};
+use sansws::message::Message;
+use sansws::wire::{CloseCode, FrameHeader, OpCode, Rsv, apply_mask};
+
+fn opts() -> Options {
+    Options {
+        read_timeout: Some(Duration::from_secs(20)),
+        handshake_timeout: Some(Duration::from_secs(5)),
+        ..Options::default()
+    }
+}
+
+/// An echo server on an ephemeral port; each connection's end is sent on
+/// the returned channel.
+fn echo_server(opts: Options) -> (SocketAddr, mpsc::Receiver<Option<End>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(s) = s else { continue };
+            let (opts, tx) = (opts.clone(), tx.clone());
+            thread::spawn(move || {
+                let Ok(Accepted::WebSocket(mut ws)) = std_net::accept(s, &opts) else {
+                    return;
+                };
+                loop {
+                    match ws.read() {
+                        Ok(Some(m)) if m.is_data() => {
+                            if ws.send(&m).is_err() {
+                                break;
+                            }
+                        }
+                        Ok(Some(_)) => {}
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+                let _ = tx.send(ws.end());
+            });
+        }
+    });
+    (addr, rx)
+}
+
+fn text(m: Option<Message>) -> String {
+    match m {
+        Some(Message::Text(t)) => t,
+        other => panic!("expected text, got {other:?}"),
+    }
+}
+
+#[test]
+fn client_and_server_example_flows() {
+    let (addr, ends) = echo_server(opts());
+    let mut ws = std_net::connect_with(&format!("ws://{addr}/"), &opts()).unwrap();
+    assert!(ws.is_connected());
+    for i in 0..5 {
+        ws.send_text(&format!("hello {i:04}")).unwrap();
+        assert_eq!(text(ws.read().unwrap()), format!("hello {i:04}"));
+    }
+    ws.send_fragment(DataKind::Text, b"frag", false).unwrap();
+    ws.send_fragment(DataKind::Text, b"mented", true).unwrap();
+    assert_eq!(text(ws.read().unwrap()), "fragmented");
+    ws.send_binary(&[1, 2, 3]).unwrap();
+    assert_eq!(
+        ws.read().unwrap(),
+        Some(Message::Binary(vec![1, 2, 3].into()))
+    );
+    ws.ping(b"are you there").unwrap();
+    assert_eq!(
+        ws.read().unwrap(),
+        Some(Message::Pong(b"are you there".to_vec().into()))
+    );
+    assert_eq!(
+        ws.close(CloseCode::NORMAL, "bye").unwrap(),
+        Some(End::Clean)
+    );
+    assert!(!ws.is_connected());
+    assert_eq!(
+        ws.connection().remote_close(),
+        Some((CloseCode::NORMAL, ""))
+    );
+    assert_eq!(
+        ends.recv_timeout(Duration::from_secs(10)).unwrap(),
+        Some(End::Clean)
+    );
+}
+
+#[test]
+fn fifty_clients_at_once_a_hundred_messages_each() {
+    let (addr, ends) = echo_server(opts());
+    let started = Instant::now();
+    let clients: Vec<_> = (0..50)
+        .map(|c| {
+            thread::spawn(move || {
+                let mut ws = std_net::connect_with(&format!("ws://{addr}/c{c}"), &opts()).unwrap();
+                for i in 0..100usize {
+                    if i % 2 == 0 {
+                        let t = format!("client {c} message {i} {}", "x".repeat(i));
+                        ws.send_text(&t).unwrap();
+                        assert_eq!(text(ws.read().unwrap()), t);
+                    } else {
+                        let b: Vec<u8> = (0..i * 37).map(|k| (k * c) as u8).collect();
+                        ws.send_binary(&b).unwrap();
+                        assert_eq!(ws.read().unwrap(), Some(Message::Binary(b.into())));
+                    }
+                }
+                ws.close(CloseCode::NORMAL, "").unwrap()
+            })
+        })
+        .collect();
+    for c in clients {
+        assert_eq!(c.join().unwrap(), Some(End::Clean));
+    }
+    for _ in 0..50 {
+        assert_eq!(
+            ends.recv_timeout(Duration::from_secs(10)).unwrap(),
+            Some(End::Clean)
+        );
+    }
+    eprintln!("50 x 100 messages in {:?}", started.elapsed());
+}
+
+#[test]
+fn a_sixteen_mib_message() {
+    let (addr, _ends) = echo_server(opts());
+    let mut ws = std_net::connect_with(&format!("ws://{addr}/"), &opts()).unwrap();
+    let big: Vec<u8> = (0..16u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    ws.send_binary(&big).unwrap();
+    match ws.read().unwrap() {
+        Some(Message::Binary(b)) => assert!(b[..] == big[..], "16 MiB came back different"),
+        other => panic!("{:?}", other.map(|m| m.as_bytes().len())),
+    }
+    // One byte over the frame limit is refused with 1009.
+    let too_big = vec![0u8; (16 << 20) + 1];
+    ws.send_binary(&too_big).unwrap();
+    assert_eq!(
+        ws.read().unwrap(),
+        Some(Message::Close(Some((
+            CloseCode::MESSAGE_TOO_BIG,
+            String::new()
+        ))))
+    );
+    assert!(ws.read().unwrap().is_none());
+    assert_eq!(
+        ws.connection().remote_close().map(|c| c.0),
+        Some(CloseCode::MESSAGE_TOO_BIG)
+    );
+}
+
+#[test]
+fn server_pushes_from_another_thread_while_the_reader_blocks() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        let Ok(Accepted::WebSocket(ws)) = std_net::accept(s, &opts()) else {
+            panic!()
+        };
+        let (mut reader, sender) = ws.split().unwrap();
+        let pusher = {
+            let sender = sender.clone();
+            thread::spawn(move || {
+                for i in 0..20 {
+                    sender.send_text(&format!("reading {i}")).unwrap();
+                    thread::sleep(Duration::from_millis(5));
+                }
+            })
+        };
+        // The reader blocks here the whole time the pusher runs.
+        let got = reader.read().unwrap();
+        pusher.join().unwrap();
+        assert_eq!(text(got), "stop");
+        sender.close(CloseCode::GOING_AWAY, "done").unwrap();
+        assert_eq!(
+            reader.read().unwrap(),
+            Some(Message::Close(Some((CloseCode::GOING_AWAY, String::new()))))
+        );
+        assert!(reader.read().unwrap().is_none());
+        reader.end()
+    });
+    let mut ws = std_net::connect_with(&format!("ws://{addr}/ws"), &opts()).unwrap();
+    for i in 0..20 {
+        assert_eq!(text(ws.read().unwrap()), format!("reading {i}"));
+    }
+    ws.send_text("stop").unwrap();
+    assert_eq!(
+        ws.read().unwrap(),
+        Some(Message::Close(Some((CloseCode::GOING_AWAY, "done".into()))))
+    );
+    assert!(ws.read().unwrap().is_none());
+    assert_eq!(ws.end(), Some(End::Clean));
+    assert_eq!(server.join().unwrap(), Some(End::Clean));
+}
+
+/// Opens a WebSocket by hand on a raw TcpStream (to misbehave later).
+fn raw_client(addr: SocketAddr) -> TcpStream {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let hs = ClientHandshake::new([9; 16]);
+    let req = ClientRequest::new("127.0.0.1", "/");
+    let mut buf = [0u8; 512];
+    let n = hs.write_request(&req, &mut buf).unwrap();
+    s.write_all(&buf[..n]).unwrap();
+    let mut len = 0;
+    loop {
+        len += s.read(&mut buf[len..]).unwrap();
+        let mut h = [EMPTY_HEADER; 16];
+        if let Status::Complete(_) = hs
+            .parse_response(&req, &buf[..len], &mut h, &Limits::DEFAULT)
+            .unwrap()
+        {
+            return s;
+        }
+    }
+}
+
+#[test]
+fn a_peer_vanishing_mid_frame_leaves_the_others_running() {
+    let (addr, ends) = echo_server(opts());
+    let mut healthy = std_net::connect_with(&format!("ws://{addr}/"), &opts()).unwrap();
+    healthy.send_text("before").unwrap();
+    assert_eq!(text(healthy.read().unwrap()), "before");
+
+    let mut raw = raw_client(addr);
+    let h = FrameHeader {
+        fin: true,
+        rsv: Rsv::NONE,
+        opcode: OpCode::Binary,
+        mask: Some([1, 2, 3, 4]),
+        payload_len: 1000,
+    };
+    let mut frame = [0u8; 14 + 10];
+    let n = h.emit(&mut frame).unwrap();
+    apply_mask(&mut frame[n..n + 10], [1, 2, 3, 4], 0);
+    raw.write_all(&frame[..n + 10]).unwrap();
+    drop(raw);
+    assert_eq!(
+        ends.recv_timeout(Duration::from_secs(10)).unwrap(),
+        Some(End::Abnormal)
+    );
+
+    healthy.send_text("after").unwrap();
+    assert_eq!(text(healthy.read().unwrap()), "after");
+    assert_eq!(
+        healthy.close(CloseCode::NORMAL, "").unwrap(),
+        Some(End::Clean)
+    );
+}
+
+#[test]
+fn handshake_timeouts_on_both_sides() {
+    let short = Options {
+        handshake_timeout: Some(Duration::from_millis(300)),
+        ..opts()
+    };
+    // Server: a client that connects and says nothing.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _silent = TcpStream::connect(addr).unwrap();
+    let (s, _) = listener.accept().unwrap();
+    let t = Instant::now();
+    match std_net::accept(s, &short) {
+        Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::TimedOut),
+        other => panic!("{other:?}"),
+    }
+    assert!(t.elapsed() < Duration::from_secs(3));
+    // Client: a server that accepts and never answers.
+    let t = Instant::now();
+    match std_net::connect_with(&format!("ws://{addr}/"), &short) {
+        Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::TimedOut),
+        other => panic!("{other:?}"),
+    }
+    assert!(t.elapsed() < Duration::from_secs(3));
+    drop(listener);
+}
+
+#[test]
+fn rejection_status_subprotocols_and_plain_http() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            let r = std_net::accept_with(s, &opts(), |req| {
+                if req.path() != "/ws" {
+                    Decision::reject(404, "no such endpoint")
+                } else if req.origin().is_some_and(|o| o != "http://device.local") {
+                    Decision::reject(403, "foreign origin")
+                } else if req.offers_protocol("led.v2") {
+                    Decision::accept_protocol("led.v2")
+                } else {
+                    Decision::accept()
+                }
+            });
+            match r {
+                Ok(Accepted::WebSocket(mut ws)) => {
+                    let p = ws.protocol().unwrap_or("none").to_string();
+                    let _ = ws.send_text(&p);
+                    while let Ok(Some(_)) = ws.read() {}
+                }
+                Ok(Accepted::Http(req, mut s)) => {
+                    let body = format!("plain {}", req.path());
+                    let _ = write!(
+                        s,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                }
+                _ => {}
+            }
+        }
+    });
+    match std_net::connect_with(&format!("ws://{addr}/other"), &opts()) {
+        Err(Error::HttpStatus { status, reason }) => {
+            assert_eq!((status, reason.as_str()), (404, "Not Found"))
+        }
+        other => panic!("{other:?}"),
+    }
+    let foreign = Options {
+        headers: vec![("Origin".into(), "http://evil.example".into())],
+        ..opts()
+    };
+    assert!(matches!(
+        std_net::connect_with(&format!("ws://{addr}/ws"), &foreign),
+        Err(Error::HttpStatus { status: 403, .. })
+    ));
+    let offer = Options {
+        protocols: vec!["led.v1".into(), "led.v2".into()],
+        ..opts()
+    };
+    let mut ws = std_net::connect_with(&format!("ws://{addr}/ws"), &offer).unwrap();
+    assert_eq!(ws.protocol(), Some("led.v2"));
+    assert_eq!(text(ws.read().unwrap()), "led.v2");
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    // A page request gets a plain answer.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    assert!(out.ends_with("plain /index.html"), "{out}");
+}
+
+#[test]
+fn urls_and_tls() {
+    assert!(matches!(
+        std_net::connect("wss://example.com/"),
+        Err(Error::TlsRequired)
+    ));
+    for bad in [
+        "http://x/",
+        "ws://",
+        "ws://u@h/",
+        "ws://h/#frag",
+        "ws://h:99999/",
+        "ws://[::1/",
+    ] {
+        assert!(
+            matches!(std_net::Url::parse(bad), Err(Error::Url(_))),
+            "{bad}"
+        );
+    }
+    let u = std_net::Url::parse("ws://[::1]:9001?x=1").unwrap();
+    assert_eq!(
+        (u.host.as_str(), u.port, u.resource.as_str()),
+        ("::1", 9001, "/?x=1")
+    );
+    let u = std_net::Url::parse("WSS://device.local/ws").unwrap();
+    assert_eq!((u.secure, u.port), (true, 443));
+}
+
+#[test]
+fn keepalive_pings_and_a_silent_peer() {
+    let keep = Options {
+        config: Config {
+            ping_interval: Some(sansws::conn::Duration::from_millis(100)),
+            pong_timeout: sansws::conn::Duration::from_millis(300),
+            ..Config::HOST
+        },
+        ..opts()
+    };
+    // A live server answers the keepalive ping.
+    let (addr, _ends) = echo_server(opts());
+    let mut ws = std_net::connect_with(&format!("ws://{addr}/"), &keep).unwrap();
+    let t = Instant::now();
+    assert_eq!(ws.read().unwrap(), Some(Message::Pong(Vec::new().into())));
+    assert!(t.elapsed() >= Duration::from_millis(90));
+    ws.close(CloseCode::NORMAL, "").unwrap();
+
+    // A server that completes the handshake, then never reads again.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (hold_tx, hold_rx) = mpsc::channel::<()>();
+    thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        let Ok(Accepted::WebSocket(ws)) = std_net::accept(s, &opts()) else {
+            panic!()
+        };
+        let _ = hold_rx.recv_timeout(Duration::from_secs(10));
+        drop(ws);
+    });
+    let mut ws = std_net::connect_with(&format!("ws://{addr}/"), &keep).unwrap();
+    let t = Instant::now();
+    assert!(ws.read().unwrap().is_none());
+    assert_eq!(ws.end(), Some(End::PongTimeout));
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    drop(hold_tx);
+}
