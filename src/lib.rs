@@ -11,6 +11,9 @@
 //! ## Layers
 //!
 //! ```text
+//!  adapter/    (std) std_net: blocking client/server over Read + Write
+//!      |
+//!      v
 //!  message/    (alloc) Assembler: data chunks -> Message::{Text, Binary,
 //!      |       Ping, Pong, Close}, size limit checked before growing
 //!      v
@@ -41,9 +44,10 @@
 //! `poll_timeout`, then `handle_read` (one event per call) or
 //! `handle_timeout`.
 //!
-//! What the crate does not do (yet): IO (adapters for std sockets, lwIP and
-//! embedded-io come as separate modules), TLS (bring a TLS stream), and
-//! extensions such as permessage-deflate (RSV bits are refused).
+//! What the crate does not do: IO in the core (the [`adapter`] modules do
+//! it: std sockets now; lwIP and embedded-io to come), TLS (bring a TLS
+//! stream to `adapter::std_net::client`), and extensions such as
+//! permessage-deflate (RSV bits are refused).
 //!
 //! ## A server's first steps, sans IO
 //!
@@ -85,7 +89,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---------|---------|--------------|
-//! | `std`   | yes     | implies `alloc`; conversions to `std::time::Duration`; std adapters (later) |
+//! | `std`   | yes     | implies `alloc`; `adapter::std_net` (blocking std sockets, getrandom mask keys) |
 //! | `alloc` | via std | [`message`]: whole messages, with `bytes` |
 //!
 //! With `default-features = false` the crate is `no_std` and allocation

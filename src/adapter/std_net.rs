@@ -765,7 +765,7 @@ pub enum Accepted<S: Transport> {
     /// An accepted WebSocket (boxed: it holds the connection state).
     WebSocket(Box<WebSocket<S>>),
     /// A plain HTTP request, for the caller to answer (e.g. with
-    /// [`HttpResponse`](crate::handshake::HttpResponse)) on the stream.
+    /// [`HttpResponse`]) on the stream.
     Http(HttpRequest, S),
     /// An upgrade the decision refused; the refusal was sent.
     Rejected(u16),
