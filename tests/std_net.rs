@@ -422,3 +422,39 @@ fn keepalive_pings_and_a_silent_peer() {
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     drop(hold_tx);
 }
+
+#[test]
+fn caller_supplied_mask_keys_are_used() {
+    // A server that reports the first frame's masking key.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = vec![0u8; 4096];
+        let mut len = 0;
+        loop {
+            len += s.read(&mut buf[len..]).unwrap();
+            let mut h = [EMPTY_HEADER; 16];
+            if let Ok(Status::Complete(sansws::handshake::Outcome::Upgrade(r))) =
+                sansws::handshake::parse_request(&buf[..len], &mut h, &Limits::DEFAULT)
+            {
+                let mut out = [0u8; 256];
+                let n = sansws::handshake::ServerResponse::accept(&r)
+                    .write(&mut out)
+                    .unwrap();
+                s.write_all(&out[..n]).unwrap();
+                break;
+            }
+        }
+        let mut frame = [0u8; 6];
+        s.read_exact(&mut frame).unwrap();
+        [frame[2], frame[3], frame[4], frame[5]]
+    });
+    let stream = TcpStream::connect(addr).unwrap();
+    let keys: std_net::Keys = Box::new(|| [0xde, 0xad, 0xbe, 0xef]);
+    let mut ws =
+        std_net::client_with_keys(stream, &format!("ws://{addr}/"), &opts(), keys).unwrap();
+    ws.send_text("x").unwrap();
+    assert_eq!(server.join().unwrap(), [0xde, 0xad, 0xbe, 0xef]);
+}

@@ -997,11 +997,20 @@ pub fn connect_with(url: &str, opts: &Options) -> Result<WebSocket<TcpStream>, E
 }
 
 /// Runs the client handshake for `url` on a stream the caller opened (a
-/// `TcpStream`, or a TLS stream for `wss://`).
-pub fn client<S: Transport>(
+/// `TcpStream`, or a TLS stream for `wss://`). Mask keys come from
+/// [`OsKeys`].
+pub fn client<S: Transport>(stream: S, url: &str, opts: &Options) -> Result<WebSocket<S>, Error> {
+    let mut keys = OsKeys::new()?;
+    client_with_keys(stream, url, opts, Box::new(move || keys.next_key()))
+}
+
+/// [`client`] with mask keys from a source the caller gives (a hardware
+/// RNG, say). They must be unpredictable: RFC 6455 section 10.3.
+pub fn client_with_keys<S: Transport>(
     mut stream: S,
     url: &str,
     opts: &Options,
+    keys: Keys,
 ) -> Result<WebSocket<S>, Error> {
     let u = Url::parse(url)?;
     let mut nonce = [0u8; 16];
@@ -1048,8 +1057,6 @@ pub fn client<S: Transport>(
                 let protocol = res.protocol().map(String::from);
                 let early = buf[res.len()..len].to_vec();
                 stream.set_read_timeout(None)?;
-                let mut keys = OsKeys::new()?;
-                let keys: Keys = Box::new(move || keys.next_key());
                 let mut ws = WebSocket::from_raw(stream, Role::Client, opts, &early, keys);
                 ws.protocol = protocol;
                 return Ok(ws);
