@@ -104,7 +104,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", feature = "embedded-io"))]
 pub mod adapter;
 pub mod conn;
 pub mod handshake;

@@ -3,6 +3,12 @@
 //!
 //! - [`std_net`] (feature `std`): blocking client and server over any
 //!   `Read + Write` stream, with `TcpStream` conveniences.
+//! - [`embedded_io`] (feature `embedded-io`): blocking, over
+//!   `embedded_io::{Read, Write}`; no_std, no alloc, caller buffers.
 
+#[cfg(feature = "embedded-io")]
+pub mod embedded_io;
+#[cfg(feature = "embedded-io")]
+mod session;
 #[cfg(feature = "std")]
 pub mod std_net;

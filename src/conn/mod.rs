@@ -238,6 +238,15 @@ pub enum Event<'a> {
     Close(Option<CloseFrame<'a>>),
 }
 
+/// What [`Connection::encode_header`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameStart {
+    /// Bytes of header written.
+    pub header_len: usize,
+    /// The key to mask the payload with (clients), `None` for servers.
+    pub mask: Option<[u8; 4]>,
+}
+
 /// What [`Connection::handle_read`] did with the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Received<'a> {
@@ -1117,26 +1126,48 @@ impl<K: MaskKeys> Connection<K> {
         payload: &mut [u8],
         header: &mut [u8],
     ) -> Result<usize, SendError> {
+        let start = self.encode_header(kind, fin, payload.len() as u64, header)?;
+        if let Some(key) = start.mask {
+            apply_mask(payload, key, 0);
+        }
+        Ok(start.header_len)
+    }
+
+    /// Streaming send: writes the header of one data frame of
+    /// `payload_len` bytes into `header` (14 bytes always suffice) and
+    /// returns the masking key the payload must be masked with (clients),
+    /// so the payload can follow in chunks through a small buffer, each
+    /// masked with [`apply_mask`] at its offset. The caller must then send
+    /// exactly `payload_len` bytes. Fragments as
+    /// [`Connection::send_fragment`].
+    pub fn encode_header(
+        &mut self,
+        kind: DataKind,
+        fin: bool,
+        payload_len: u64,
+        header: &mut [u8],
+    ) -> Result<FrameStart, SendError> {
         let opcode = self.fragment_opcode(kind)?;
         let mut h = FrameHeader {
             fin,
             rsv: Rsv::NONE,
             opcode,
             mask: (self.role == Role::Client).then_some([0; 4]),
-            payload_len: payload.len() as u64,
+            payload_len,
         };
         let needed = h.encoded_len();
         if header.len() < needed {
             return Err(BufferTooSmall { needed }.into());
         }
         if self.role == Role::Client {
-            let key = self.keys.next_key();
-            h.mask = Some(key);
-            apply_mask(payload, key, 0);
+            h.mask = Some(self.keys.next_key());
         }
-        let n = h.emit(header)?;
+        let header_len = h.emit(header)?;
         self.tx_msg = if fin { None } else { Some(kind) };
-        Ok(n)
+        Ok(FrameStart {
+            header_len,
+            mask: h.mask,
+        })
     }
 
     /// Queues a ping (at most 125 bytes of payload) for
