@@ -401,6 +401,46 @@ pub mod testing {
         }
     }
 
+    #[cfg(feature = "embedded-io-async")]
+    impl embedded_io_async::Read for Pipe {
+        /// Blocks the thread: run each end on its own thread.
+        async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+            embedded_io::Read::read(self, buf)
+        }
+    }
+
+    #[cfg(feature = "embedded-io-async")]
+    impl embedded_io_async::Write for Pipe {
+        async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+            embedded_io::Write::write(self, buf)
+        }
+        async fn flush(&mut self) -> Result<(), Self::Error> {
+            Ok(())
+        }
+    }
+
+    /// Runs a future to completion on this thread (a minimal executor for
+    /// tests: park until woken).
+    pub fn block_on<F: core::future::Future>(fut: F) -> F::Output {
+        use std::sync::Arc;
+        use std::task::{Context, Poll, Wake, Waker};
+        struct Unpark(std::thread::Thread);
+        impl Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        let mut fut = core::pin::pin!(fut);
+        loop {
+            match fut.as_mut().poll(&mut cx) {
+                Poll::Ready(v) => return v,
+                Poll::Pending => std::thread::park(),
+            }
+        }
+    }
+
     impl embedded_io::Write for Pipe {
         fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
             let (m, c) = &*self.tx;

@@ -5,9 +5,13 @@
 //!   `Read + Write` stream, with `TcpStream` conveniences.
 //! - [`embedded_io`] (feature `embedded-io`): blocking, over
 //!   `embedded_io::{Read, Write}`; no_std, no alloc, caller buffers.
+//! - [`embedded_io_async`] (feature `embedded-io-async`): the same over
+//!   `embedded_io_async::{Read, Write}` (embassy-net).
 
 #[cfg(feature = "embedded-io")]
 pub mod embedded_io;
+#[cfg(feature = "embedded-io-async")]
+pub mod embedded_io_async;
 #[cfg(feature = "embedded-io")]
 mod session;
 #[cfg(feature = "std")]
