@@ -7,11 +7,16 @@
 //!   `embedded_io::{Read, Write}`; no_std, no alloc, caller buffers.
 //! - [`embedded_io_async`] (feature `embedded-io-async`): the same over
 //!   `embedded_io_async::{Read, Write}` (embassy-net).
+//! - [`lwip`] (feature `lwip`): lwIP's netconn API as an embedded-io
+//!   transport, through a small C shim; the one module with `unsafe`.
 
 #[cfg(feature = "embedded-io")]
 pub mod embedded_io;
 #[cfg(feature = "embedded-io-async")]
 pub mod embedded_io_async;
+#[cfg(feature = "lwip")]
+#[allow(unsafe_code)]
+pub mod lwip;
 #[cfg(feature = "embedded-io")]
 mod session;
 #[cfg(feature = "std")]

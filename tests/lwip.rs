@@ -1,0 +1,271 @@
+//! WebSockets over a real lwIP (Debian's liblwip-dev) started in this
+//! process on its own loopback netif: a sansws server and client over
+//! netconn. `cargo test --features lwip`.
+#![cfg(all(feature = "lwip", feature = "std"))]
+
+use std::sync::Once;
+use std::thread;
+
+use sansws::adapter::lwip::{self, Accepted, Decision, Error, Listener, LwipError, Netconn};
+use sansws::conn::{Config, DataKind, End, Event, Instant, MaskKeys};
+use sansws::handshake::{ClientRequest, HttpResponse};
+use sansws::wire::CloseCode;
+
+const LOCALHOST: [u8; 4] = [127, 0, 0, 1];
+
+fn stack() {
+    static START: Once = Once::new();
+    START.call_once(|| lwip::host_stack_init().expect("lwIP stack"));
+}
+
+fn keys() -> impl FnMut() -> [u8; 4] {
+    let mut s = 0x2545_f491u32;
+    move || {
+        s ^= s << 13;
+        s ^= s >> 17;
+        s ^= s << 5;
+        s.to_le_bytes()
+    }
+}
+
+const BIG: Config = Config {
+    max_frame_len: 2 << 20,
+    max_message_len: 2 << 20,
+    ..Config::DEFAULT
+};
+
+#[derive(Debug, PartialEq)]
+enum Got {
+    Text(String),
+    Binary(Vec<u8>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    Close(Option<u16>),
+}
+
+fn read_msg<K: MaskKeys>(
+    w: &mut lwip::WebSocket<'_, Netconn, K>,
+) -> Result<Option<Got>, Error<LwipError>> {
+    let mut data = Vec::new();
+    let mut chunks = 0;
+    loop {
+        let mut done = None;
+        let r = w.read_event(|e| match e {
+            Event::Data(d) => {
+                chunks += 1;
+                data.extend_from_slice(d.payload);
+                if d.is_message_end() {
+                    done = Some(d.kind);
+                }
+                None
+            }
+            Event::Ping(p) => Some(Got::Ping(p.to_vec())),
+            Event::Pong(p) => Some(Got::Pong(p.to_vec())),
+            Event::Close(c) => Some(Got::Close(c.map(|c| c.code().0))),
+        })?;
+        match (r, done) {
+            (None, _) => return Ok(None),
+            (Some(Some(g)), _) => return Ok(Some(g)),
+            (Some(None), Some(DataKind::Text)) => {
+                return Ok(Some(Got::Text(String::from_utf8(data).unwrap())));
+            }
+            (Some(None), Some(DataKind::Binary)) => {
+                if data.len() > 4096 {
+                    assert!(chunks > data.len() / 512, "read through the small buffer");
+                }
+                return Ok(Some(Got::Binary(data)));
+            }
+            (Some(None), None) => {}
+        }
+    }
+}
+
+/// Echo server for `n` connections on `port`; returns each one's end.
+fn echo_server(port: u16, n: usize) -> thread::JoinHandle<Vec<Result<Option<End>, String>>> {
+    let listener = Listener::bind(LOCALHOST, port).unwrap();
+    thread::spawn(move || {
+        (0..n)
+            .map(|_| {
+                let conn = listener.accept().map_err(|e| e.to_string())?;
+                let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+                let a = lwip::accept(
+                    conn,
+                    &mut rx,
+                    &mut tx,
+                    BIG,
+                    Instant::ZERO,
+                    |_| Decision::Accept(None),
+                    |_| HttpResponse::new(404),
+                );
+                let Ok(Accepted::WebSocket(mut ws)) = a else {
+                    return Err("handshake".into());
+                };
+                loop {
+                    match read_msg(&mut ws).map_err(|e| format!("{e:?}"))? {
+                        Some(Got::Text(t)) => ws.send_text(&t).map_err(|e| format!("{e:?}"))?,
+                        Some(Got::Binary(b)) => ws.send_binary(&b).map_err(|e| format!("{e:?}"))?,
+                        Some(_) => {}
+                        None => return Ok(ws.end()),
+                    }
+                }
+            })
+            .collect()
+    })
+}
+
+#[test]
+fn handshake_messages_fragments_a_mebibyte_ping_and_client_close() {
+    stack();
+    let server = echo_server(7001, 1);
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let req = ClientRequest::new("127.0.0.1", "/ws");
+    let mut ws = lwip::connect(
+        LOCALHOST,
+        7001,
+        &mut rx,
+        &mut tx,
+        &req,
+        [1; 16],
+        keys(),
+        BIG,
+        Instant::ZERO,
+    )
+    .unwrap();
+    ws.send_text("hello lwIP").unwrap();
+    assert_eq!(
+        read_msg(&mut ws).unwrap(),
+        Some(Got::Text("hello lwIP".into()))
+    );
+    ws.send_binary(&[1, 2, 3]).unwrap();
+    assert_eq!(read_msg(&mut ws).unwrap(), Some(Got::Binary(vec![1, 2, 3])));
+    ws.send_fragment(DataKind::Text, b"frag", false).unwrap();
+    ws.send_fragment(DataKind::Text, b"ment", false).unwrap();
+    ws.send_fragment(DataKind::Text, b"ed", true).unwrap();
+    assert_eq!(
+        read_msg(&mut ws).unwrap(),
+        Some(Got::Text("fragmented".into()))
+    );
+    let big: Vec<u8> = (0..1u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    ws.send_binary(&big).unwrap();
+    assert_eq!(read_msg(&mut ws).unwrap(), Some(Got::Binary(big)));
+    ws.ping(b"ping?").unwrap();
+    assert_eq!(
+        read_msg(&mut ws).unwrap(),
+        Some(Got::Pong(b"ping?".to_vec()))
+    );
+    assert_eq!(
+        ws.close(CloseCode::NORMAL, "bye").unwrap(),
+        Some(End::Clean)
+    );
+    drop(ws);
+    assert_eq!(server.join().unwrap(), vec![Ok(Some(End::Clean))]);
+}
+
+#[test]
+fn server_initiated_close() {
+    stack();
+    let listener = Listener::bind(LOCALHOST, 7002).unwrap();
+    let server = thread::spawn(move || {
+        let conn = listener.accept().unwrap();
+        let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+        let Ok(Accepted::WebSocket(mut ws)) = lwip::accept(
+            conn,
+            &mut rx,
+            &mut tx,
+            Config::DEFAULT,
+            Instant::ZERO,
+            |_| Decision::Accept(None),
+            |_| HttpResponse::new(404),
+        ) else {
+            panic!()
+        };
+        ws.send_text("bye soon").unwrap();
+        ws.close(CloseCode::GOING_AWAY, "restart").unwrap()
+    });
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let req = ClientRequest::new("127.0.0.1", "/");
+    let mut ws = lwip::connect(
+        LOCALHOST,
+        7002,
+        &mut rx,
+        &mut tx,
+        &req,
+        [2; 16],
+        keys(),
+        Config::DEFAULT,
+        Instant::ZERO,
+    )
+    .unwrap();
+    assert_eq!(
+        read_msg(&mut ws).unwrap(),
+        Some(Got::Text("bye soon".into()))
+    );
+    assert_eq!(read_msg(&mut ws).unwrap(), Some(Got::Close(Some(1001))));
+    assert_eq!(read_msg(&mut ws).unwrap(), None);
+    assert_eq!(ws.end(), Some(End::Clean));
+    drop(ws);
+    assert_eq!(server.join().unwrap(), Some(End::Clean));
+}
+
+#[test]
+fn twenty_connections_one_after_another() {
+    stack();
+    let server = echo_server(7003, 20);
+    for i in 0..20u8 {
+        let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+        let req = ClientRequest::new("127.0.0.1", "/");
+        let mut ws = lwip::connect(
+            LOCALHOST,
+            7003,
+            &mut rx,
+            &mut tx,
+            &req,
+            [i; 16],
+            keys(),
+            Config::DEFAULT,
+            Instant::ZERO,
+        )
+        .unwrap();
+        ws.send_text(&format!("conn {i}")).unwrap();
+        assert_eq!(
+            read_msg(&mut ws).unwrap(),
+            Some(Got::Text(format!("conn {i}")))
+        );
+        assert_eq!(ws.close(CloseCode::NORMAL, "").unwrap(), Some(End::Clean));
+    }
+    let ends = server.join().unwrap();
+    assert_eq!(ends.len(), 20);
+    assert!(ends.iter().all(|e| *e == Ok(Some(End::Clean))), "{ends:?}");
+}
+
+#[test]
+fn a_peer_that_resets() {
+    stack();
+    let server = echo_server(7004, 1);
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let req = ClientRequest::new("127.0.0.1", "/");
+    let mut ws = lwip::connect(
+        LOCALHOST,
+        7004,
+        &mut rx,
+        &mut tx,
+        &req,
+        [3; 16],
+        keys(),
+        Config::DEFAULT,
+        Instant::ZERO,
+    )
+    .unwrap();
+    ws.send_text("then I crash").unwrap();
+    assert_eq!(
+        read_msg(&mut ws).unwrap(),
+        Some(Got::Text("then I crash".into()))
+    );
+    ws.into_io().abort();
+    let ends = server.join().unwrap();
+    eprintln!("server saw: {:?}", ends[0]);
+    // The server gets the reset as a typed transport error (ERR_RST).
+    assert_eq!(ends[0], Err("Io(LwipError(-14))".to_string()));
+}
