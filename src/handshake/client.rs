@@ -133,32 +133,30 @@ impl ClientHandshake {
             } else {
                 req.resource
             };
-            write!(w, "GET {resource} HTTP/1.1\r\nHost: ")?;
+            w.str("GET ").str(resource).str(" HTTP/1.1\r\nHost: ");
             if req.host.contains(':') && !req.host.starts_with('[') {
-                write!(w, "[{}]", req.host)?;
+                w.str("[").str(req.host).str("]");
             } else {
-                w.write_str(req.host)?;
+                w.str(req.host);
             }
             if req.port != req.default_port() {
-                write!(w, ":{}", req.port)?;
+                w.str(":").num(req.port.into());
             }
-            w.write_str("\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n")?;
-            write!(
-                w,
-                "Sec-WebSocket-Key: {}\r\nSec-WebSocket-Version: 13\r\n",
-                self.key()
-            )?;
+            w.str("\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n")
+                .str("Sec-WebSocket-Key: ")
+                .str(self.key())
+                .str("\r\nSec-WebSocket-Version: 13\r\n");
             if let Some((first, rest)) = req.protocols.split_first() {
-                write!(w, "Sec-WebSocket-Protocol: {first}")?;
+                w.str("Sec-WebSocket-Protocol: ").str(first);
                 for p in rest {
-                    write!(w, ", {p}")?;
+                    w.str(", ").str(p);
                 }
-                w.write_str("\r\n")?;
+                w.str("\r\n");
             }
             for (n, v) in req.headers {
-                write!(w, "{n}: {v}\r\n")?;
+                w.str(n).str(": ").str(v).str("\r\n");
             }
-            w.write_str("\r\n")
+            w.str("\r\n");
         })
     }
 

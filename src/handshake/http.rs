@@ -303,9 +303,11 @@ impl<'a> HttpResponse<'a> {
     /// nothing if they do not fit.
     pub fn write(&self, buf: &mut [u8]) -> Result<usize, HandshakeError> {
         self.check()?;
-        let mut count = super::Counter(0);
-        let _ = self.fmt_head(&mut count);
-        let total = count.0 + self.body.len();
+        let head_len = match super::write_head(&mut [], |w| self.fmt_head(w)) {
+            Err(HandshakeError::BufferTooSmall(b)) => b.needed,
+            _ => 0,
+        };
+        let total = head_len + self.body.len();
         if buf.len() < total {
             return Err(crate::BufferTooSmall { needed: total }.into());
         }
@@ -334,26 +336,25 @@ impl<'a> HttpResponse<'a> {
         check_extra_headers(self.headers)
     }
 
-    fn fmt_head(&self, w: &mut dyn core::fmt::Write) -> core::fmt::Result {
-        write!(
-            w,
-            "HTTP/1.1 {} {}\r\n",
-            self.status,
-            reason_phrase(self.status)
-        )?;
+    fn fmt_head(&self, w: &mut super::Head<'_>) {
+        w.str("HTTP/1.1 ")
+            .num(self.status.into())
+            .str(" ")
+            .str(reason_phrase(self.status))
+            .str("\r\n");
         if let Some(ct) = self.content_type {
-            write!(w, "Content-Type: {ct}\r\n")?;
+            w.str("Content-Type: ").str(ct).str("\r\n");
         }
-        write!(w, "Content-Length: {}\r\n", self.body.len())?;
+        w.str("Content-Length: ").num(self.body.len()).str("\r\n");
         if self.status == 426 {
-            w.write_str("Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n")?;
+            w.str("Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
         }
         if self.close {
-            w.write_str("Connection: close\r\n")?;
+            w.str("Connection: close\r\n");
         }
         for (n, v) in self.headers {
-            write!(w, "{n}: {v}\r\n")?;
+            w.str(n).str(": ").str(v).str("\r\n");
         }
-        w.write_str("\r\n")
+        w.str("\r\n");
     }
 }

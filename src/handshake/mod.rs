@@ -271,43 +271,57 @@ pub(crate) fn single<'b>(headers: &[Header<'b>], name: &str) -> Result<Option<&'
     Ok(found)
 }
 
-/// Runs `f` once against a counter, then, if the result fits, against `buf`,
+/// Runs `f` once to count the bytes, then, if they fit, again into `buf`,
 /// so nothing is written when the buffer is too small.
 pub(crate) fn write_head(
     buf: &mut [u8],
-    f: impl Fn(&mut dyn core::fmt::Write) -> core::fmt::Result,
+    f: impl Fn(&mut Head<'_>),
 ) -> Result<usize, HandshakeError> {
-    let mut count = Counter(0);
-    // Counting cannot fail.
-    let _ = f(&mut count);
-    let needed = count.0;
+    let mut count = Head {
+        buf: &mut [],
+        len: 0,
+    };
+    f(&mut count);
+    let needed = count.len;
     let out = buf.get_mut(..needed).ok_or(BufferTooSmall { needed })?;
-    let mut w = SliceWriter { buf: out, at: 0 };
-    f(&mut w).map_err(|_| BufferTooSmall { needed })?;
-    Ok(w.at)
+    let mut w = Head { buf: out, len: 0 };
+    f(&mut w);
+    Ok(w.len)
 }
 
-pub(crate) struct Counter(pub(crate) usize);
-
-impl core::fmt::Write for Counter {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        self.0 += s.len();
-        Ok(())
-    }
-}
-
-struct SliceWriter<'a> {
+/// Writes a head's text into a buffer, or only counts it when the buffer
+/// is empty. Plain byte copies: no `core::fmt` in a device's image.
+pub(crate) struct Head<'a> {
     buf: &'a mut [u8],
-    at: usize,
+    len: usize,
 }
 
-impl core::fmt::Write for SliceWriter<'_> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let end = self.at + s.len();
-        let dst = self.buf.get_mut(self.at..end).ok_or(core::fmt::Error)?;
-        dst.copy_from_slice(s.as_bytes());
-        self.at = end;
-        Ok(())
+impl Head<'_> {
+    /// Appends `s`.
+    pub(crate) fn str(&mut self, s: &str) -> &mut Self {
+        let end = self.len + s.len();
+        if let Some(dst) = self.buf.get_mut(self.len..end) {
+            dst.copy_from_slice(s.as_bytes());
+        }
+        self.len = end;
+        self
+    }
+
+    /// Appends `n` in decimal (`usize`: no 64-bit division on a 32-bit
+    /// device).
+    pub(crate) fn num(&mut self, mut n: usize) -> &mut Self {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        // Digits are ASCII.
+        self.str(core::str::from_utf8(&digits[at..]).unwrap_or("0"))
     }
 }
 

@@ -242,19 +242,17 @@ impl<'a> ServerResponse<'a> {
         }
         check_extra_headers(self.headers)?;
         super::write_head(buf, |w| {
-            w.write_str("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n")?;
-            write!(
-                w,
-                "Connection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n",
-                self.accept.as_str()
-            )?;
+            w.str("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n")
+                .str("Connection: Upgrade\r\nSec-WebSocket-Accept: ")
+                .str(self.accept.as_str())
+                .str("\r\n");
             if let Some(p) = self.protocol {
-                write!(w, "Sec-WebSocket-Protocol: {p}\r\n")?;
+                w.str("Sec-WebSocket-Protocol: ").str(p).str("\r\n");
             }
             for (n, v) in self.headers {
-                write!(w, "{n}: {v}\r\n")?;
+                w.str(n).str(": ").str(v).str("\r\n");
             }
-            w.write_str("\r\n")
+            w.str("\r\n");
         })
     }
 }
