@@ -436,11 +436,14 @@ enum Initiator {
 
 /// The WebSocket state machine for one connection, after the handshake.
 /// See the [module docs](self) for the call order.
+///
+/// The work is done once, on `Connection<dyn MaskKeys>`; the methods of
+/// `Connection<K>` forward to it, so a device that runs both roles (two key
+/// source types) carries one copy of the state machine.
 #[derive(Debug, Clone)]
-pub struct Connection<K: MaskKeys = NoMasking> {
+pub struct Connection<K: MaskKeys + ?Sized = NoMasking> {
     role: Role,
     config: Config,
-    keys: K,
 
     // Receive.
     rx: Rx,
@@ -472,6 +475,9 @@ pub struct Connection<K: MaskKeys = NoMasking> {
     next_ping: Option<Instant>,
     pong_deadline: Option<Instant>,
     close_deadline: Option<Instant>,
+
+    // Last, so that `Connection<K>` unsizes to `Connection<dyn MaskKeys>`.
+    keys: K,
 }
 
 impl Connection<NoMasking> {
@@ -521,21 +527,240 @@ impl<K: MaskKeys> Connection<K> {
             close_deadline: None,
         }
     }
+}
 
-    // ----- getters -------------------------------------------------------
+impl<K: MaskKeys> Connection<K> {
+    /// This connection with its key source type erased: the one copy of
+    /// the state machine's code works on it.
+    #[inline]
+    fn erased_mut(&mut self) -> &mut Connection<dyn MaskKeys + '_> {
+        self
+    }
+
+    #[inline]
+    fn erased(&self) -> &Connection<dyn MaskKeys + '_> {
+        self
+    }
 
     /// Client or server.
+    #[inline]
     pub fn role(&self) -> Role {
-        self.role
+        self.erased().role()
     }
 
     /// The configuration.
+    #[inline]
     pub fn config(&self) -> &Config {
-        &self.config
+        self.erased().config()
     }
 
     /// Where the connection is in its life.
+    #[inline]
     pub fn state(&self) -> State {
+        self.erased().state()
+    }
+
+    /// Whether data can still be sent and received.
+    #[inline]
+    pub fn is_open(&self) -> bool {
+        self.erased().is_open()
+    }
+
+    /// Whether the connection is over ([`State::Closed`]).
+    #[inline]
+    pub fn is_closed(&self) -> bool {
+        self.erased().is_closed()
+    }
+
+    /// How the connection ended, once [`State::Closed`].
+    #[inline]
+    pub fn end(&self) -> Option<End> {
+        self.erased().end()
+    }
+
+    /// The close we sent or queued: its code (`NO_STATUS_RECEIVED` for an
+    /// empty close) and reason.
+    #[inline]
+    pub fn local_close(&self) -> Option<(CloseCode, &str)> {
+        self.erased().local_close()
+    }
+
+    /// The close the peer sent: its code (`NO_STATUS_RECEIVED` if it had
+    /// none) and reason.
+    #[inline]
+    pub fn remote_close(&self) -> Option<(CloseCode, &str)> {
+        self.erased().remote_close()
+    }
+
+    /// Feeds bytes read from the transport. Payload is unmasked in place.
+    ///
+    /// Returns how many bytes were consumed and at most one event; call
+    /// again with the rest (`&mut input[consumed..]`) until all is
+    /// consumed. Any split of the byte stream gives the same events, as
+    /// data chunks cut at other places.
+    ///
+    /// A protocol violation queues a close frame with the error's code and
+    /// is returned now and by every later call (the error latches). After
+    /// the peer's close, input is consumed and ignored.
+    #[inline]
+    pub fn handle_read<'a>(
+        &'a mut self,
+        input: &'a mut [u8],
+    ) -> Result<Received<'a>, ProtocolError> {
+        self.erased_mut().handle_read(input)
+    }
+
+    /// The clock reached (or passed) [`Connection::poll_timeout`]: sends a
+    /// keepalive ping when due, or ends the connection when the peer failed
+    /// to answer a ping or a close in time.
+    #[inline]
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.erased_mut().handle_timeout(now)
+    }
+
+    /// The transport ended (read returned 0 or the peer reset). Unless the
+    /// close handshake had finished, the connection ends as
+    /// [`End::Abnormal`].
+    #[inline]
+    pub fn handle_eof(&mut self) {
+        self.erased_mut().handle_eof()
+    }
+
+    /// When [`Connection::handle_timeout`] should next be called, if ever.
+    #[inline]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.erased().poll_timeout()
+    }
+
+    /// Whether [`Connection::poll_transmit`] has a frame to hand out.
+    #[inline]
+    pub fn wants_transmit(&self) -> bool {
+        self.erased().wants_transmit()
+    }
+
+    /// Writes the next control frame owed (pong, ping, then close) into
+    /// `out` and returns its length; `None` when nothing is owed. Call until
+    /// `None` before sleeping. 139 bytes always suffice for one frame; a
+    /// smaller `out` may give [`BufferTooSmall`], and the frame stays owed.
+    #[inline]
+    pub fn poll_transmit(
+        &mut self,
+        now: Instant,
+        out: &mut [u8],
+    ) -> Result<Option<usize>, BufferTooSmall> {
+        self.erased_mut().poll_transmit(now, out)
+    }
+
+    /// The bytes [`Connection::send_text`] or [`Connection::send_binary`]
+    /// write for a payload of `len` bytes (headers of every frame included).
+    #[inline]
+    pub fn message_len(&self, len: usize) -> usize {
+        self.erased().message_len(len)
+    }
+
+    /// Writes a whole text message into `out` (split into frames of
+    /// [`Config::max_send_frame_len`]); returns the bytes written.
+    #[inline]
+    pub fn send_text(&mut self, text: &str, out: &mut [u8]) -> Result<usize, SendError> {
+        self.erased_mut().send_text(text, out)
+    }
+
+    /// Writes a whole binary message into `out`; returns the bytes written.
+    #[inline]
+    pub fn send_binary(&mut self, data: &[u8], out: &mut [u8]) -> Result<usize, SendError> {
+        self.erased_mut().send_binary(data, out)
+    }
+
+    /// Writes one fragment of a message produced piece by piece: the first
+    /// call opens a message of type `kind`, later ones continue it (the same
+    /// `kind` is required), and `fin` ends it. This is what
+    /// esp_websocket_client's `send_text_partial`, `send_cont_msg` and
+    /// `send_fin` do. A text message's fragments may split a code point;
+    /// only the whole message must be UTF-8.
+    #[inline]
+    pub fn send_fragment(
+        &mut self,
+        kind: DataKind,
+        data: &[u8],
+        fin: bool,
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
+        self.erased_mut().send_fragment(kind, data, fin, out)
+    }
+
+    /// Zero-copy send: writes the header of one data frame into `header`
+    /// (14 bytes always suffice) and masks `payload` in place (clients), so
+    /// the transport can write both with one vectored write. Fragments as
+    /// [`Connection::send_fragment`]; `fin = true` with no message open is
+    /// a whole message in one frame. Returns the header's length.
+    #[inline]
+    pub fn encode_in_place(
+        &mut self,
+        kind: DataKind,
+        fin: bool,
+        payload: &mut [u8],
+        header: &mut [u8],
+    ) -> Result<usize, SendError> {
+        self.erased_mut()
+            .encode_in_place(kind, fin, payload, header)
+    }
+
+    /// Streaming send: writes the header of one data frame of
+    /// `payload_len` bytes into `header` (14 bytes always suffice) and
+    /// returns the masking key the payload must be masked with (clients),
+    /// so the payload can follow in chunks through a small buffer, each
+    /// masked with [`apply_mask`] at its offset. The caller must then send
+    /// exactly `payload_len` bytes. Fragments as
+    /// [`Connection::send_fragment`].
+    #[inline]
+    pub fn encode_header(
+        &mut self,
+        kind: DataKind,
+        fin: bool,
+        payload_len: u64,
+        header: &mut [u8],
+    ) -> Result<FrameStart, SendError> {
+        self.erased_mut()
+            .encode_header(kind, fin, payload_len, header)
+    }
+
+    /// Queues a ping (at most 125 bytes of payload) for
+    /// [`Connection::poll_transmit`]; replaces a ping still queued.
+    #[inline]
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.erased_mut().ping(payload)
+    }
+
+    /// Queues a pong (an answer when [`Config::auto_pong`] is off, or an
+    /// unsolicited heartbeat); replaces a pong still queued.
+    #[inline]
+    pub fn pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.erased_mut().pong(payload)
+    }
+
+    /// Starts the close handshake, as esp_websocket_client's `close` does:
+    /// queues a close frame with `code` and `reason` (checked: allowed on
+    /// the wire, at most 123 bytes of reason), then waits for the peer's
+    /// close ([`State::CloseSent`], with [`Config::close_timeout`]). Data
+    /// still arrives meanwhile; no more can be sent.
+    #[inline]
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.erased_mut().close(code, reason)
+    }
+}
+
+impl Connection<dyn MaskKeys + '_> {
+    // ----- getters -------------------------------------------------------
+
+    fn role(&self) -> Role {
+        self.role
+    }
+
+    fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn state(&self) -> State {
         if self.end().is_some() {
             return State::Closed;
         }
@@ -546,18 +771,15 @@ impl<K: MaskKeys> Connection<K> {
         }
     }
 
-    /// Whether data can still be sent and received.
-    pub fn is_open(&self) -> bool {
+    fn is_open(&self) -> bool {
         self.state() == State::Open
     }
 
-    /// Whether the connection is over ([`State::Closed`]).
-    pub fn is_closed(&self) -> bool {
+    fn is_closed(&self) -> bool {
         self.end().is_some()
     }
 
-    /// How the connection ended, once [`State::Closed`].
-    pub fn end(&self) -> Option<End> {
+    fn end(&self) -> Option<End> {
         if let Some(t) = self.timed_out {
             return Some(t);
         }
@@ -570,9 +792,7 @@ impl<K: MaskKeys> Connection<K> {
         self.eof.then_some(End::Abnormal)
     }
 
-    /// The close we sent or queued: its code (`NO_STATUS_RECEIVED` for an
-    /// empty close) and reason.
-    pub fn local_close(&self) -> Option<(CloseCode, &str)> {
+    fn local_close(&self) -> Option<(CloseCode, &str)> {
         let code = self.close?;
         let reason = core::str::from_utf8(self.close_reason.as_slice()).unwrap_or("");
         Some(match code {
@@ -581,9 +801,7 @@ impl<K: MaskKeys> Connection<K> {
         })
     }
 
-    /// The close the peer sent: its code (`NO_STATUS_RECEIVED` if it had
-    /// none) and reason.
-    pub fn remote_close(&self) -> Option<(CloseCode, &str)> {
+    fn remote_close(&self) -> Option<(CloseCode, &str)> {
         if !self.close_received {
             return None;
         }
@@ -595,20 +813,7 @@ impl<K: MaskKeys> Connection<K> {
 
     // ----- inputs --------------------------------------------------------
 
-    /// Feeds bytes read from the transport. Payload is unmasked in place.
-    ///
-    /// Returns how many bytes were consumed and at most one event; call
-    /// again with the rest (`&mut input[consumed..]`) until all is
-    /// consumed. Any split of the byte stream gives the same events, as
-    /// data chunks cut at other places.
-    ///
-    /// A protocol violation queues a close frame with the error's code and
-    /// is returned now and by every later call (the error latches). After
-    /// the peer's close, input is consumed and ignored.
-    pub fn handle_read<'a>(
-        &'a mut self,
-        input: &'a mut [u8],
-    ) -> Result<Received<'a>, ProtocolError> {
+    fn handle_read<'a>(&'a mut self, input: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
         if let Some(e) = self.failure {
             return Err(e);
         }
@@ -865,10 +1070,7 @@ impl<K: MaskKeys> Connection<K> {
         e
     }
 
-    /// The clock reached (or passed) [`Connection::poll_timeout`]: sends a
-    /// keepalive ping when due, or ends the connection when the peer failed
-    /// to answer a ping or a close in time.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    fn handle_timeout(&mut self, now: Instant) {
         if self.is_closed() {
             return;
         }
@@ -890,16 +1092,12 @@ impl<K: MaskKeys> Connection<K> {
         }
     }
 
-    /// The transport ended (read returned 0 or the peer reset). Unless the
-    /// close handshake had finished, the connection ends as
-    /// [`End::Abnormal`].
-    pub fn handle_eof(&mut self) {
+    fn handle_eof(&mut self) {
         self.eof = true;
         self.rx = Rx::Discard;
     }
 
-    /// When [`Connection::handle_timeout`] should next be called, if ever.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    fn poll_timeout(&self) -> Option<Instant> {
         if self.is_closed() {
             return None;
         }
@@ -916,19 +1114,14 @@ impl<K: MaskKeys> Connection<K> {
 
     // ----- outputs -------------------------------------------------------
 
-    /// Whether [`Connection::poll_transmit`] has a frame to hand out.
-    pub fn wants_transmit(&self) -> bool {
+    fn wants_transmit(&self) -> bool {
         !self.close_sent
             && self.timed_out.is_none()
             && (self.close.is_some()
                 || (self.failure.is_none() && (self.pong.is_some() || self.ping.is_some())))
     }
 
-    /// Writes the next control frame owed (pong, ping, then close) into
-    /// `out` and returns its length; `None` when nothing is owed. Call until
-    /// `None` before sleeping. 139 bytes always suffice for one frame; a
-    /// smaller `out` may give [`BufferTooSmall`], and the frame stays owed.
-    pub fn poll_transmit(
+    fn poll_transmit(
         &mut self,
         now: Instant,
         out: &mut [u8],
@@ -1022,9 +1215,7 @@ impl<K: MaskKeys> Connection<K> {
         Ok(())
     }
 
-    /// The bytes [`Connection::send_text`] or [`Connection::send_binary`]
-    /// write for a payload of `len` bytes (headers of every frame included).
-    pub fn message_len(&self, len: usize) -> usize {
+    fn message_len(&self, len: usize) -> usize {
         let max = self.config.max_send_frame_len.max(1);
         let mask = if self.role == Role::Client { 4 } else { 0 };
         let full = len / max;
@@ -1046,14 +1237,11 @@ impl<K: MaskKeys> Connection<K> {
         total
     }
 
-    /// Writes a whole text message into `out` (split into frames of
-    /// [`Config::max_send_frame_len`]); returns the bytes written.
-    pub fn send_text(&mut self, text: &str, out: &mut [u8]) -> Result<usize, SendError> {
+    fn send_text(&mut self, text: &str, out: &mut [u8]) -> Result<usize, SendError> {
         self.send_message(DataKind::Text, text.as_bytes(), out)
     }
 
-    /// Writes a whole binary message into `out`; returns the bytes written.
-    pub fn send_binary(&mut self, data: &[u8], out: &mut [u8]) -> Result<usize, SendError> {
+    fn send_binary(&mut self, data: &[u8], out: &mut [u8]) -> Result<usize, SendError> {
         self.send_message(DataKind::Binary, data, out)
     }
 
@@ -1086,13 +1274,7 @@ impl<K: MaskKeys> Connection<K> {
         Ok(at)
     }
 
-    /// Writes one fragment of a message produced piece by piece: the first
-    /// call opens a message of type `kind`, later ones continue it (the same
-    /// `kind` is required), and `fin` ends it. This is what
-    /// esp_websocket_client's `send_text_partial`, `send_cont_msg` and
-    /// `send_fin` do. A text message's fragments may split a code point;
-    /// only the whole message must be UTF-8.
-    pub fn send_fragment(
+    fn send_fragment(
         &mut self,
         kind: DataKind,
         data: &[u8],
@@ -1114,12 +1296,7 @@ impl<K: MaskKeys> Connection<K> {
         }
     }
 
-    /// Zero-copy send: writes the header of one data frame into `header`
-    /// (14 bytes always suffice) and masks `payload` in place (clients), so
-    /// the transport can write both with one vectored write. Fragments as
-    /// [`Connection::send_fragment`]; `fin = true` with no message open is
-    /// a whole message in one frame. Returns the header's length.
-    pub fn encode_in_place(
+    fn encode_in_place(
         &mut self,
         kind: DataKind,
         fin: bool,
@@ -1133,14 +1310,7 @@ impl<K: MaskKeys> Connection<K> {
         Ok(start.header_len)
     }
 
-    /// Streaming send: writes the header of one data frame of
-    /// `payload_len` bytes into `header` (14 bytes always suffice) and
-    /// returns the masking key the payload must be masked with (clients),
-    /// so the payload can follow in chunks through a small buffer, each
-    /// masked with [`apply_mask`] at its offset. The caller must then send
-    /// exactly `payload_len` bytes. Fragments as
-    /// [`Connection::send_fragment`].
-    pub fn encode_header(
+    fn encode_header(
         &mut self,
         kind: DataKind,
         fin: bool,
@@ -1170,9 +1340,7 @@ impl<K: MaskKeys> Connection<K> {
         })
     }
 
-    /// Queues a ping (at most 125 bytes of payload) for
-    /// [`Connection::poll_transmit`]; replaces a ping still queued.
-    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+    fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
         self.check_can_send()?;
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(SendError::ControlTooLong);
@@ -1183,9 +1351,7 @@ impl<K: MaskKeys> Connection<K> {
         Ok(())
     }
 
-    /// Queues a pong (an answer when [`Config::auto_pong`] is off, or an
-    /// unsolicited heartbeat); replaces a pong still queued.
-    pub fn pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+    fn pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
         self.check_can_send()?;
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(SendError::ControlTooLong);
@@ -1196,12 +1362,7 @@ impl<K: MaskKeys> Connection<K> {
         Ok(())
     }
 
-    /// Starts the close handshake, as esp_websocket_client's `close` does:
-    /// queues a close frame with `code` and `reason` (checked: allowed on
-    /// the wire, at most 123 bytes of reason), then waits for the peer's
-    /// close ([`State::CloseSent`], with [`Config::close_timeout`]). Data
-    /// still arrives meanwhile; no more can be sent.
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+    fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
         let frame = CloseFrame::new(code, reason)?;
         self.check_can_send()?;
         self.close = Some(Some(frame.code()));
