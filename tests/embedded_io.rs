@@ -4,65 +4,25 @@
 //! connections in a row, a peer that vanishes.
 #![cfg(all(feature = "embedded-io", feature = "std"))]
 
+mod support;
+
 use std::thread;
+
+use support::{Got, TestKeys};
 
 use sansws::adapter::embedded_io::testing::Pipe;
 use sansws::adapter::embedded_io::{self as ws, Accepted, Decision, Error};
-use sansws::conn::{Config, DataKind, End, Event, Instant};
+use sansws::conn::{Config, DataKind, End, Instant};
 use sansws::handshake::{ClientRequest, HttpResponse};
 use sansws::wire::CloseCode;
 
-fn keys() -> impl FnMut() -> [u8; 4] {
-    let mut s = 0x1234_5678u32;
-    move || {
-        s ^= s << 13;
-        s ^= s >> 17;
-        s ^= s << 5;
-        s.to_le_bytes()
-    }
+fn keys() -> TestKeys {
+    TestKeys(0x1234_5678)
 }
 
-/// What a reader saw, owned.
-#[derive(Debug, PartialEq)]
-enum Got {
-    Text(String),
-    Binary(Vec<u8>),
-    Ping(Vec<u8>),
-    Pong(Vec<u8>),
-    Close(Option<u16>),
-}
-
-/// Reads one whole message (assembling data chunks).
-fn read_msg<T: embedded_io::Read + embedded_io::Write, K: sansws::conn::MaskKeys>(
-    w: &mut ws::WebSocket<'_, T, K>,
-) -> Option<Got> {
-    let mut data = Vec::new();
-    loop {
-        let mut done = None;
-        let r = w
-            .read_event(|e| match e {
-                Event::Data(d) => {
-                    data.extend_from_slice(d.payload);
-                    if d.is_message_end() {
-                        done = Some(d.kind);
-                    }
-                    None
-                }
-                Event::Ping(p) => Some(Got::Ping(p.to_vec())),
-                Event::Pong(p) => Some(Got::Pong(p.to_vec())),
-                Event::Close(c) => Some(Got::Close(c.map(|c| c.code().0))),
-            })
-            .unwrap();
-        match (r, done) {
-            (None, _) => return None,
-            (Some(Some(g)), _) => return Some(g),
-            (Some(None), Some(DataKind::Text)) => {
-                return Some(Got::Text(String::from_utf8(data).unwrap()));
-            }
-            (Some(None), Some(DataKind::Binary)) => return Some(Got::Binary(data)),
-            (Some(None), None) => {}
-        }
-    }
+/// Reads one message (assembling data chunks).
+fn read_msg<K: sansws::conn::MaskKeys>(w: &mut ws::WebSocket<'_, Pipe, K>) -> Option<Got> {
+    support::read_msg(w).unwrap()
 }
 
 /// An echo server on one end of a pipe pair; returns how it ended.

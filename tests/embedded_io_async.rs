@@ -2,60 +2,28 @@
 //! each end on its own thread under a minimal executor.
 #![cfg(all(feature = "embedded-io-async", feature = "std"))]
 
+mod support;
+
 use std::thread;
+
+use support::{Collector, Got, TestKeys};
 
 use sansws::adapter::embedded_io::testing::{Pipe, block_on};
 use sansws::adapter::embedded_io_async::{self as ws, Accepted, Decision};
-use sansws::conn::{Config, DataKind, End, Event, Instant, MaskKeys};
+use sansws::conn::{Config, DataKind, End, Instant, MaskKeys};
 use sansws::handshake::{ClientRequest, HttpResponse};
 use sansws::wire::CloseCode;
 
-fn keys() -> impl FnMut() -> [u8; 4] {
-    let mut s = 0x9e37_79b9u32;
-    move || {
-        s ^= s << 13;
-        s ^= s >> 17;
-        s ^= s << 5;
-        s.to_le_bytes()
-    }
-}
-
-#[derive(Debug, PartialEq)]
-enum Got {
-    Text(String),
-    Binary(Vec<u8>),
-    Pong(Vec<u8>),
-    Ping,
-    Close(Option<u16>),
+fn keys() -> TestKeys {
+    TestKeys(0x9e37_79b9)
 }
 
 async fn read_msg<K: MaskKeys>(w: &mut ws::WebSocket<'_, Pipe, K>) -> Option<Got> {
-    let mut data = Vec::new();
+    let mut c = Collector::default();
     loop {
-        let mut done = None;
-        let r = w
-            .read_event(|e| match e {
-                Event::Data(d) => {
-                    data.extend_from_slice(d.payload);
-                    if d.is_message_end() {
-                        done = Some(d.kind);
-                    }
-                    None
-                }
-                Event::Ping(_) => Some(Got::Ping),
-                Event::Pong(p) => Some(Got::Pong(p.to_vec())),
-                Event::Close(c) => Some(Got::Close(c.map(|c| c.code().0))),
-            })
-            .await
-            .unwrap();
-        match (r, done) {
-            (None, _) => return None,
-            (Some(Some(g)), _) => return Some(g),
-            (Some(None), Some(DataKind::Text)) => {
-                return Some(Got::Text(String::from_utf8(data).unwrap()));
-            }
-            (Some(None), Some(DataKind::Binary)) => return Some(Got::Binary(data)),
-            (Some(None), None) => {}
+        let r = w.read_event(|e| c.on_event(e)).await.unwrap();
+        if let Some(m) = c.finish(r) {
+            return m;
         }
     }
 }
@@ -203,5 +171,4 @@ fn async_server_close_twenty_times_and_a_vanishing_peer() {
         drop(w);
     });
     assert_eq!(server.join().unwrap(), Some(End::Abnormal));
-    let _ = Got::Ping;
 }

@@ -3,13 +3,16 @@
 //! netconn. `cargo test --features lwip`.
 #![cfg(all(feature = "lwip", feature = "std"))]
 
+mod support;
+
 use std::sync::Once;
 use std::thread;
 
 use sansws::adapter::lwip::{self, Accepted, Decision, Error, Listener, LwipError, Netconn};
-use sansws::conn::{Config, DataKind, End, Event, Instant, MaskKeys};
+use sansws::conn::{Config, DataKind, End, Instant, MaskKeys};
 use sansws::handshake::{ClientRequest, HttpResponse};
 use sansws::wire::CloseCode;
+use support::{Got, TestKeys};
 
 const LOCALHOST: [u8; 4] = [127, 0, 0, 1];
 
@@ -18,14 +21,8 @@ fn stack() {
     START.call_once(|| lwip::host_stack_init().expect("lwIP stack"));
 }
 
-fn keys() -> impl FnMut() -> [u8; 4] {
-    let mut s = 0x2545_f491u32;
-    move || {
-        s ^= s << 13;
-        s ^= s >> 17;
-        s ^= s << 5;
-        s.to_le_bytes()
-    }
+fn keys() -> TestKeys {
+    TestKeys(0x2545_f491)
 }
 
 const BIG: Config = Config {
@@ -34,50 +31,10 @@ const BIG: Config = Config {
     ..Config::DEFAULT
 };
 
-#[derive(Debug, PartialEq)]
-enum Got {
-    Text(String),
-    Binary(Vec<u8>),
-    Ping(Vec<u8>),
-    Pong(Vec<u8>),
-    Close(Option<u16>),
-}
-
 fn read_msg<K: MaskKeys>(
     w: &mut lwip::WebSocket<'_, Netconn, K>,
 ) -> Result<Option<Got>, Error<LwipError>> {
-    let mut data = Vec::new();
-    let mut chunks = 0;
-    loop {
-        let mut done = None;
-        let r = w.read_event(|e| match e {
-            Event::Data(d) => {
-                chunks += 1;
-                data.extend_from_slice(d.payload);
-                if d.is_message_end() {
-                    done = Some(d.kind);
-                }
-                None
-            }
-            Event::Ping(p) => Some(Got::Ping(p.to_vec())),
-            Event::Pong(p) => Some(Got::Pong(p.to_vec())),
-            Event::Close(c) => Some(Got::Close(c.map(|c| c.code().0))),
-        })?;
-        match (r, done) {
-            (None, _) => return Ok(None),
-            (Some(Some(g)), _) => return Ok(Some(g)),
-            (Some(None), Some(DataKind::Text)) => {
-                return Ok(Some(Got::Text(String::from_utf8(data).unwrap())));
-            }
-            (Some(None), Some(DataKind::Binary)) => {
-                if data.len() > 4096 {
-                    assert!(chunks > data.len() / 512, "read through the small buffer");
-                }
-                return Ok(Some(Got::Binary(data)));
-            }
-            (Some(None), None) => {}
-        }
-    }
+    support::read_msg(w)
 }
 
 /// Echo server for `n` connections on `port`; returns each one's end.

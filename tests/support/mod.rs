@@ -347,3 +347,81 @@ impl Pair {
         self.run();
     }
 }
+
+/// A whole message or control frame as the adapters' tests see it.
+#[derive(Debug, PartialEq)]
+pub enum Got {
+    Text(String),
+    Binary(Vec<u8>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    Close(Option<u16>),
+}
+
+/// Gathers streamed events into [`Got`] messages, for the adapters'
+/// `read_event(|e| ...)` loops.
+#[derive(Default)]
+pub struct Collector {
+    data: Vec<u8>,
+    done: Option<DataKind>,
+    /// Data chunks seen for the current message.
+    pub chunks: usize,
+}
+
+impl Collector {
+    /// The callback's body: a control frame is a message by itself.
+    pub fn on_event(&mut self, e: Event<'_>) -> Option<Got> {
+        match e {
+            Event::Data(d) => {
+                self.chunks += 1;
+                self.data.extend_from_slice(d.payload);
+                if d.is_message_end() {
+                    self.done = Some(d.kind);
+                }
+                None
+            }
+            Event::Ping(p) => Some(Got::Ping(p.to_vec())),
+            Event::Pong(p) => Some(Got::Pong(p.to_vec())),
+            Event::Close(c) => Some(Got::Close(c.map(|c| c.code().0))),
+        }
+    }
+
+    /// After `read_event` returned `r`: `Some(Some(msg))` a message,
+    /// `Some(None)` the connection is over, `None` read on.
+    pub fn finish(&mut self, r: Option<Option<Got>>) -> Option<Option<Got>> {
+        let whole = match (r, self.done.take()) {
+            (None, _) => return Some(None),
+            (Some(Some(g)), _) => g,
+            (Some(None), Some(DataKind::Text)) => {
+                Got::Text(String::from_utf8(std::mem::take(&mut self.data)).unwrap())
+            }
+            (Some(None), Some(DataKind::Binary)) => Got::Binary(std::mem::take(&mut self.data)),
+            (Some(None), None) => return None,
+        };
+        self.chunks = 0;
+        Some(Some(whole))
+    }
+}
+
+/// Reads one message through the blocking embedded-io adapter.
+#[cfg(feature = "embedded-io")]
+pub fn read_msg<T: embedded_io::Read + embedded_io::Write, K: MaskKeys>(
+    w: &mut sansws::adapter::embedded_io::WebSocket<'_, T, K>,
+) -> Result<Option<Got>, sansws::adapter::embedded_io::Error<T::Error>> {
+    let mut c = Collector::default();
+    loop {
+        let r = w.read_event(|e| c.on_event(e))?;
+        let chunks = c.chunks;
+        if let Some(m) = c.finish(r) {
+            if let Some(Got::Binary(b)) = &m {
+                // Large payloads arrive through the small buffer in pieces.
+                assert!(
+                    b.len() <= 4096 || chunks > 1,
+                    "{} bytes in one chunk",
+                    b.len()
+                );
+            }
+            return Ok(m);
+        }
+    }
+}
