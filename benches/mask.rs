@@ -10,8 +10,32 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sansws::wire::{apply_mask, apply_mask_bytewise};
 
-const SIZES: [usize; 6] = [16, 125, 1024, 4096, 64 * 1024, 1024 * 1024];
+const SIZES: [usize; 7] = [
+    16,
+    125,
+    1024,
+    4096,
+    64 * 1024,
+    1024 * 1024,
+    16 * 1024 * 1024,
+];
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+/// The plain reference: XOR eight bytes at a time, no blocking, no SIMD.
+fn u64_loop(buf: &mut [u8], key: [u8; 4]) {
+    let k = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
+    let mut chunks = buf.chunks_exact_mut(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        c.copy_from_slice(&(u64::from_ne_bytes(w) ^ k).to_ne_bytes());
+    }
+    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
+        *b ^= key[i & 3];
+    }
+}
 
 fn mask(c: &mut Criterion) {
     for size in SIZES {
@@ -34,6 +58,9 @@ fn mask(c: &mut Criterion) {
                 b.iter(|| black_box(apply_mask(black_box(&mut buf[o..o + size]), KEY, 0)))
             });
         }
+        g.bench_function("u64 loop", |b| {
+            b.iter(|| black_box(u64_loop(black_box(&mut buf[..size]), KEY)))
+        });
         g.bench_function("bytewise", |b| {
             b.iter(|| black_box(apply_mask_bytewise(black_box(&mut buf[..size]), KEY, 0)))
         });

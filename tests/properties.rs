@@ -100,6 +100,24 @@ proptest! {
     }
 
     #[test]
+    fn apply_mask_equals_the_byte_loop(
+        len in 0usize..5000,
+        offset in 0usize..64,
+        phase in 0usize..8,
+        key: [u8; 4],
+        seed: u8,
+    ) {
+        // Every vector path (and the word loop around it) at any alignment.
+        let src: Vec<u8> = (0..len + offset).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect();
+        let mut fast = src.clone();
+        let mut slow = src;
+        let a = apply_mask(&mut fast[offset..], key, phase);
+        let b = apply_mask_bytewise(&mut slow[offset..], key, phase);
+        prop_assert_eq!(a, b);
+        prop_assert_eq!(fast, slow);
+    }
+
+    #[test]
     fn close_payload_round_trip(code in 0u16..=u16::MAX, reason in "\\PC{0,40}") {
         match CloseFrame::new(CloseCode(code), &reason) {
             Ok(f) => {

@@ -20,8 +20,11 @@
 /// XORs `buf` in place with `key`, starting at key byte `phase % 4`, and
 /// returns the phase for the byte after `buf` (`(phase + buf.len()) % 4`).
 ///
-/// Safe code, eight bytes at a time; the compiler vectorizes the inner loop
-/// where the target has vectors.
+/// Without `std` (devices): safe code, eight bytes at a time, which the
+/// compiler vectorizes where the target has vectors. With `std`: payloads
+/// of 64 bytes or more go through a vector kernel chosen at run time
+/// (AVX-512, AVX2 or SSE2 on x86-64; NEON on aarch64), the rest through the
+/// word loop.
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
     let phase = phase & 3;
@@ -37,6 +40,15 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
         key[(phase + 2) & 3],
         key[(phase + 3) & 3],
     ];
+    // Hosts: vector kernels chosen at run time for all but short payloads
+    // (below 64 bytes the word loop wins: no dispatch at all).
+    #[cfg(feature = "std")]
+    let buf = if buf.len() >= 64 {
+        let done = super::mask_simd::apply(buf, r);
+        &mut buf[done..]
+    } else {
+        buf
+    };
     let k8 = u64::from_ne_bytes([r[0], r[1], r[2], r[3], r[0], r[1], r[2], r[3]]);
     // 32-byte blocks of four words: the compiler turns these into vector
     // XORs with whatever the target baseline has (SSE2 on x86-64).

@@ -16,6 +16,8 @@
 mod close;
 mod header;
 mod mask;
+#[cfg(feature = "std")]
+mod mask_simd;
 mod opcode;
 
 pub use close::{CloseCode, CloseError, CloseFrame};
