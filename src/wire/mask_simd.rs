@@ -26,6 +26,10 @@ pub(super) fn apply(buf: &mut [u8], rot: [u8; 4]) -> usize {
     imp::apply(buf, rot)
 }
 
+/// A named kernel, for tests.
+#[cfg(test)]
+type Kernel = (&'static str, fn(&mut [u8], [u8; 4]) -> usize);
+
 #[cfg(target_arch = "x86_64")]
 mod imp {
     use core::arch::x86_64::*;
@@ -155,8 +159,8 @@ mod imp {
     /// Every kernel, for tests that must cover paths this CPU would not
     /// pick.
     #[cfg(test)]
-    pub(crate) fn kernels() -> std::vec::Vec<(&'static str, fn(&mut [u8], [u8; 4]) -> usize)> {
-        let mut v: std::vec::Vec<(&'static str, fn(&mut [u8], [u8; 4]) -> usize)> =
+    pub(crate) fn kernels() -> std::vec::Vec<super::Kernel> {
+        let mut v: std::vec::Vec<super::Kernel> =
             std::vec![("sse2", |b, r| unsafe { sse2(b, i32::from_ne_bytes(r)) })];
         if std::is_x86_feature_detected!("avx2") {
             v.push(("avx2", |b, r| unsafe { avx2(b, i32::from_ne_bytes(r)) }));
@@ -203,7 +207,7 @@ mod imp {
     }
 
     #[cfg(test)]
-    pub(crate) fn kernels() -> std::vec::Vec<(&'static str, fn(&mut [u8], [u8; 4]) -> usize)> {
+    pub(crate) fn kernels() -> std::vec::Vec<super::Kernel> {
         std::vec![("neon", |b, r| unsafe { neon(b, r) })]
     }
 }
@@ -216,7 +220,7 @@ mod imp {
     }
 
     #[cfg(test)]
-    pub(crate) fn kernels() -> std::vec::Vec<(&'static str, fn(&mut [u8], [u8; 4]) -> usize)> {
+    pub(crate) fn kernels() -> std::vec::Vec<super::Kernel> {
         std::vec::Vec::new()
     }
 }
