@@ -40,7 +40,7 @@
 //! [`Reader`] and a cloneable [`Sender`]. They share the connection state
 //! behind a mutex; the reader never holds it while blocked in the read.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::string::String;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -60,7 +60,7 @@ use crate::handshake::{
     Outcome, ServerResponse, UpgradeRequest,
 };
 use crate::message::{Assembler, Message, MessageError};
-use crate::wire::CloseCode;
+use crate::wire::{CloseCode, apply_mask};
 
 /// A byte stream a WebSocket runs over.
 pub trait Transport: Read + Write {
@@ -282,36 +282,62 @@ impl<W: Transport> Inner<W> {
         self.flush_owed()
     }
 
+    /// A whole message: one frame, or frames of `max_send_frame_len`.
     fn send_message(&mut self, kind: DataKind, data: &[u8]) -> Result<(), Error> {
         self.flush_owed()?;
-        let n = self.conn.message_len(data.len());
-        self.out.resize(n, 0);
-        let n = match kind {
-            DataKind::Binary => self.conn.send_binary(data, &mut self.out)?,
-            DataKind::Text => self
-                .conn
-                .send_fragment(DataKind::Text, data, true, &mut self.out)?,
-        };
-        self.write_out(n)
+        let max = self.conn.config().max_send_frame_len.max(1);
+        if data.len() <= max {
+            return self.send_frame(kind, data, true);
+        }
+        let mut chunks = data.chunks(max).peekable();
+        while let Some(chunk) = chunks.next() {
+            self.send_frame(kind, chunk, chunks.peek().is_none())?;
+        }
+        Ok(())
     }
 
     fn send_fragment(&mut self, kind: DataKind, data: &[u8], fin: bool) -> Result<(), Error> {
         self.flush_owed()?;
-        self.out.resize(data.len() + 14, 0);
-        let n = self.conn.send_fragment(kind, data, fin, &mut self.out)?;
-        self.write_out(n)
+        self.send_frame(kind, data, fin)
     }
 
-    fn write_out(&mut self, n: usize) -> Result<(), Error> {
-        let r = self
-            .stream
-            .write_all(&self.out[..n])
-            .and_then(|()| self.stream.flush());
-        // A large message's buffer does not stay around.
-        if self.out.capacity() > 1 << 20 {
-            self.out = Vec::new();
+    /// One data frame. A server writes header and payload with one
+    /// vectored write, no copy; a client masks the payload through a
+    /// reusable buffer, the header in front of the first chunk.
+    fn send_frame(&mut self, kind: DataKind, data: &[u8], fin: bool) -> Result<(), Error> {
+        let mut header = [0u8; 14];
+        let start = self
+            .conn
+            .encode_header(kind, fin, data.len() as u64, &mut header)?;
+        let head = &header[..start.header_len];
+        match start.mask {
+            None => write_all_vectored(
+                &mut self.stream,
+                &mut [IoSlice::new(head), IoSlice::new(data)],
+            )?,
+            Some(key) => {
+                let cap = (head.len() + data.len()).min(MASK_CHUNK);
+                if self.out.len() < cap {
+                    self.out.resize(cap, 0);
+                }
+                self.out[..head.len()].copy_from_slice(head);
+                let mut at = head.len();
+                let mut sent = 0;
+                loop {
+                    let n = (cap - at).min(data.len() - sent);
+                    let chunk = &mut self.out[at..at + n];
+                    chunk.copy_from_slice(&data[sent..sent + n]);
+                    apply_mask(chunk, key, sent & 3);
+                    self.stream.write_all(&self.out[..at + n])?;
+                    sent += n;
+                    at = 0;
+                    if sent == data.len() {
+                        break;
+                    }
+                }
+            }
         }
-        Ok(r?)
+        Ok(self.stream.flush()?)
     }
 
     fn control(
@@ -321,6 +347,24 @@ impl<W: Transport> Inner<W> {
         f(&mut self.conn)?;
         self.flush_owed()
     }
+}
+
+/// How much of a client's payload is masked per write.
+const MASK_CHUNK: usize = 64 << 10;
+
+/// `write_all` for several buffers: one `write_vectored` when the
+/// transport takes everything at once (a `TcpStream`: `writev`).
+fn write_all_vectored<W: Write>(w: &mut W, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+    IoSlice::advance_slices(&mut bufs, 0);
+    while !bufs.is_empty() {
+        match w.write_vectored(bufs) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Input buffer of the read side.

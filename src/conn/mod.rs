@@ -1209,7 +1209,10 @@ impl Connection<dyn MaskKeys + '_> {
     // ----- commands ------------------------------------------------------
 
     fn check_can_send(&self) -> Result<(), SendError> {
-        if self.initiator.is_some() || self.is_closed() {
+        // Every way of ending sets one of these (a failure or a close sets
+        // `initiator`), so this is `initiator.is_some() || is_closed()`
+        // without computing `end()`.
+        if self.initiator.is_some() || self.timed_out.is_some() || self.eof {
             return Err(SendError::Closed);
         }
         Ok(())
@@ -1218,8 +1221,6 @@ impl Connection<dyn MaskKeys + '_> {
     fn message_len(&self, len: usize) -> usize {
         let max = self.config.max_send_frame_len.max(1);
         let mask = if self.role == Role::Client { 4 } else { 0 };
-        let full = len / max;
-        let rest = len % max;
         let hdr = |l: usize| {
             2 + mask
                 + if l < 126 {
@@ -1230,6 +1231,12 @@ impl Connection<dyn MaskKeys + '_> {
                     8
                 }
         };
+        if len <= max {
+            // One frame: no division on the common path.
+            return hdr(len) + len;
+        }
+        let full = len / max;
+        let rest = len % max;
         let mut total = len + full * hdr(max);
         if rest > 0 || len == 0 {
             total += hdr(rest);
@@ -1254,6 +1261,11 @@ impl Connection<dyn MaskKeys + '_> {
         self.check_can_send()?;
         if self.tx_msg.is_some() {
             return Err(SendError::FragmentInProgress);
+        }
+        if data.len() <= self.config.max_send_frame_len {
+            // One frame (the common case); it writes nothing if `out` is
+            // short and names the same size `message_len` would.
+            return Ok(self.write_frame(kind.opcode(), true, data, out)?);
         }
         let needed = self.message_len(data.len());
         if out.len() < needed {
