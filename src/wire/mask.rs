@@ -22,36 +22,91 @@
 ///
 /// Without `std` (devices): safe code, eight bytes at a time, which the
 /// compiler vectorizes where the target has vectors. With `std`: payloads
-/// of 64 bytes or more go through a vector kernel chosen at run time
-/// (AVX-512, AVX2 or SSE2 on x86-64; NEON on aarch64), the rest through the
-/// word loop.
+/// over 32 bytes go through a vector kernel chosen at run time (AVX-512,
+/// AVX2 or SSE2 on x86-64; NEON on aarch64) and the word loop does the
+/// tail; short ones (most WebSocket messages) take a small inlined path
+/// with no dispatch at all.
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
     let phase = phase & 3;
     let next = (phase + buf.len()) & 3;
-    if buf.len() < 8 {
-        mask_bytes(buf, key, phase);
-        return next;
-    }
-    // The key as seen from the first byte of `buf`, repeated over a block.
-    let r = [
-        key[phase],
-        key[(phase + 1) & 3],
-        key[(phase + 2) & 3],
-        key[(phase + 3) & 3],
-    ];
-    // Hosts: vector kernels chosen at run time for all but short payloads
-    // (below 64 bytes the word loop wins: no dispatch at all).
-    #[cfg(feature = "std")]
-    let buf = if buf.len() >= 64 {
-        let done = super::mask_simd::apply(buf, r);
-        &mut buf[done..]
+    // The key as seen from the first byte of `buf`: byte i of `rot` masks
+    // byte 4n + i.
+    let rot = (u32::from_le_bytes(key).rotate_right(8 * phase as u32)).to_le_bytes();
+    if buf.len() <= 32 {
+        mask_short(buf, rot);
     } else {
-        buf
+        mask_long(buf, rot);
+    }
+    next
+}
+
+/// Up to a few words: whole words, then one `u32`, then up to 3 bytes, all
+/// at phase 0 relative to `rot`.
+#[inline(always)]
+fn mask_short(buf: &mut [u8], rot: [u8; 4]) {
+    let k8 = u64::from_ne_bytes([
+        rot[0], rot[1], rot[2], rot[3], rot[0], rot[1], rot[2], rot[3],
+    ]);
+    let (words, tail) = buf.as_chunks_mut::<8>();
+    for w in words {
+        *w = (u64::from_ne_bytes(*w) ^ k8).to_ne_bytes();
+    }
+    let tail = if tail.len() >= 4 {
+        let (w, rest) = tail.split_at_mut(4);
+        if let Ok(w) = <&mut [u8; 4]>::try_from(w) {
+            *w = (u32::from_ne_bytes(*w) ^ u32::from_ne_bytes(rot)).to_ne_bytes();
+        }
+        rest
+    } else {
+        tail
     };
-    let k8 = u64::from_ne_bytes([r[0], r[1], r[2], r[3], r[0], r[1], r[2], r[3]]);
-    // 32-byte blocks of four words: the compiler turns these into vector
-    // XORs with whatever the target baseline has (SSE2 on x86-64).
+    for (b, k) in tail.iter_mut().zip(rot) {
+        *b ^= k;
+    }
+}
+
+/// From this length on, hosts use a vector kernel (below it, the call into
+/// a `target_feature` function costs more than it saves).
+#[cfg(feature = "std")]
+const VECTOR_MIN: usize = 256;
+
+/// Longer payloads. On hosts from [`VECTOR_MIN`] bytes: the head up to a
+/// 64-byte boundary in words, the body with a vector kernel on aligned
+/// addresses (no load straddles two cache lines), the tail in words.
+/// Otherwise all in words.
+#[inline(never)]
+fn mask_long(buf: &mut [u8], rot: [u8; 4]) {
+    #[cfg(feature = "std")]
+    if buf.len() >= VECTOR_MIN {
+        let head = buf.as_ptr().align_offset(64).min(buf.len());
+        let (h, body) = buf.split_at_mut(head);
+        mask_words(h, rot);
+        let rot = rotate(rot, head);
+        let done = super::mask_simd::apply(body, rot);
+        // Kernels take whole vectors (multiples of 4): same phase after.
+        mask_words(&mut body[done..], rot);
+        return;
+    }
+    mask_words(buf, rot);
+}
+
+/// `rot` as seen `n` bytes later.
+#[cfg(feature = "std")]
+#[inline(always)]
+fn rotate(rot: [u8; 4], n: usize) -> [u8; 4] {
+    u32::from_le_bytes(rot)
+        .rotate_right(8 * (n & 3) as u32)
+        .to_le_bytes()
+}
+
+/// 32-byte blocks of words (which the compiler vectorizes with the
+/// target's baseline), then the short path.
+#[inline(always)]
+fn mask_words(buf: &mut [u8], rot: [u8; 4]) {
+    let k8 = u64::from_ne_bytes([
+        rot[0], rot[1], rot[2], rot[3], rot[0], rot[1], rot[2], rot[3],
+    ]);
     let (blocks, rest) = buf.as_chunks_mut::<32>();
     for b in blocks {
         let (words, _) = b.as_chunks_mut::<8>();
@@ -59,13 +114,8 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
             *w = (u64::from_ne_bytes(*w) ^ k8).to_ne_bytes();
         }
     }
-    let (words, tail) = rest.as_chunks_mut::<8>();
-    for w in words {
-        *w = (u64::from_ne_bytes(*w) ^ k8).to_ne_bytes();
-    }
-    // 8 is a multiple of 4, so the tail starts at the same phase as `buf`.
-    mask_bytes(tail, key, phase);
-    next
+    // 32 is a multiple of 4: the rest starts at phase 0 too.
+    mask_short(rest, rot);
 }
 
 /// The byte-at-a-time reference: what [`apply_mask`] must equal.
