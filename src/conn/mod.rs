@@ -385,6 +385,17 @@ enum Rx {
     Discard,
 }
 
+/// A whole small data frame found at the start of the input.
+#[derive(Debug, Clone, Copy)]
+struct SmallFrame {
+    kind: DataKind,
+    fin: bool,
+    continues: bool,
+    header: usize,
+    len: usize,
+    mask: Option<[u8; 4]>,
+}
+
 /// A data frame being received.
 #[derive(Debug, Clone, Copy)]
 struct DataRx {
@@ -476,6 +487,9 @@ pub struct Connection<K: MaskKeys + ?Sized = NoMasking> {
     pong_deadline: Option<Instant>,
     close_deadline: Option<Instant>,
 
+    /// The limits cannot refuse a new message's 7-bit frame (both >= 125).
+    small_ok: bool,
+
     // Last, so that `Connection<K>` unsizes to `Connection<dyn MaskKeys>`.
     keys: K,
 }
@@ -525,6 +539,7 @@ impl<K: MaskKeys> Connection<K> {
             next_ping: config.ping_interval.map(|i| now + i),
             pong_deadline: None,
             close_deadline: None,
+            small_ok: config.max_frame_len >= 125 && config.max_message_len >= 125,
         }
     }
 }
@@ -813,7 +828,22 @@ impl Connection<dyn MaskKeys + '_> {
 
     // ----- inputs --------------------------------------------------------
 
+    /// Whole small frames inline (the common case), the rest out of line.
+    #[inline]
     fn handle_read<'a>(&'a mut self, input: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
+        if self.failure.is_none()
+            && let Some(f) = self.small_frame(input)
+        {
+            return self.read_small_frame(input, f);
+        }
+        self.handle_read_general(input)
+    }
+
+    #[inline(never)]
+    fn handle_read_general<'a>(
+        &'a mut self,
+        input: &'a mut [u8],
+    ) -> Result<Received<'a>, ProtocolError> {
         if let Some(e) = self.failure {
             return Err(e);
         }
@@ -842,6 +872,99 @@ impl Connection<dyn MaskKeys + '_> {
                 Rx::Control(c) => return self.read_control(input, pos, c),
             }
         }
+    }
+
+    /// The common case, checked without borrowing: a whole data frame with
+    /// a 7-bit length at the start of `input`, masked as the role needs,
+    /// allowed by the continuation rules and the limits. Anything else
+    /// (including every error) goes through the general path.
+    #[inline(always)]
+    fn small_frame(&self, input: &[u8]) -> Option<SmallFrame> {
+        if !matches!(self.rx, Rx::Header { len: 0 }) {
+            return None;
+        }
+        let [b0, b1, ..] = *input else {
+            return None;
+        };
+        let masked = b1 & 0x80 != 0;
+        let len = usize::from(b1 & 0x7f);
+        // No RSV bit, a data opcode, a 7-bit length, the role's masking.
+        if b0 & 0x70 != 0 || b0 & 0x0f > 2 || len > 125 || masked != (self.role == Role::Server) {
+            return None;
+        }
+        let (header, mask) = if masked {
+            let key = <[u8; 4]>::try_from(input.get(2..6)?).ok()?;
+            (6, Some(key))
+        } else {
+            (2, None)
+        };
+        if input.len() < header + len {
+            return None;
+        }
+        let opcode = b0 & 0x0f;
+        let kind = match (opcode, self.rx_msg) {
+            (0, Some(k)) => k,
+            (1, None) => DataKind::Text,
+            (2, None) => DataKind::Binary,
+            _ => return None,
+        };
+        let continues = opcode == 0;
+        // Limits of at least 125 bytes can never refuse a new message's
+        // 7-bit frame; otherwise check as the general path does.
+        let limits = &self.config;
+        if (continues || !self.small_ok)
+            && (len as u64 > limits.max_frame_len
+                || (if continues { self.rx_msg_len } else { 0 }) + len as u64
+                    > limits.max_message_len)
+        {
+            return None;
+        }
+        Some(SmallFrame {
+            kind,
+            fin: b0 & 0x80 != 0,
+            continues,
+            header,
+            len,
+            mask,
+        })
+    }
+
+    /// Decodes a frame [`Self::small_frame`] accepted: the same state
+    /// changes and event as the general path.
+    #[inline]
+    fn read_small_frame<'a>(
+        &'a mut self,
+        input: &'a mut [u8],
+        f: SmallFrame,
+    ) -> Result<Received<'a>, ProtocolError> {
+        let end = f.header + f.len;
+        let payload = &mut input[f.header..end];
+        if let Some(key) = f.mask {
+            apply_mask(payload, key, 0);
+        }
+        if !f.continues {
+            self.rx_msg_len = 0;
+            self.utf8.reset();
+        }
+        if f.kind == DataKind::Text
+            && (self.utf8.feed(payload).is_err() || (f.fin && self.utf8.is_incomplete()))
+        {
+            return Err(self.fail(ProtocolError::InvalidUtf8));
+        }
+        let message_offset = self.rx_msg_len;
+        self.rx_msg_len += f.len as u64;
+        self.rx_msg = if f.fin { None } else { Some(f.kind) };
+        Ok(Received {
+            consumed: end,
+            event: Some(Event::Data(Data {
+                kind: f.kind,
+                payload,
+                offset: 0,
+                frame_len: f.len as u64,
+                message_offset,
+                fin: f.fin,
+            })),
+        })
     }
 
     /// Consumes header bytes; on a complete header moves `rx` on.

@@ -41,27 +41,36 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
     next
 }
 
-/// Up to a few words: whole words, then one `u32`, then up to 3 bytes, all
-/// at phase 0 relative to `rot`.
+/// Short payloads (or tails): at most two 16-byte steps, then 8, 4 and
+/// single bytes, all at phase 0 relative to `rot`; straight-line code for
+/// the up to 32 bytes it gets from [`apply_mask`] and [`mask_words`].
 #[inline(always)]
 fn mask_short(buf: &mut [u8], rot: [u8; 4]) {
-    let k8 = u64::from_ne_bytes([
-        rot[0], rot[1], rot[2], rot[3], rot[0], rot[1], rot[2], rot[3],
-    ]);
-    let (words, tail) = buf.as_chunks_mut::<8>();
-    for w in words {
-        *w = (u64::from_ne_bytes(*w) ^ k8).to_ne_bytes();
-    }
-    let tail = if tail.len() >= 4 {
-        let (w, rest) = tail.split_at_mut(4);
-        if let Ok(w) = <&mut [u8; 4]>::try_from(w) {
-            *w = (u32::from_ne_bytes(*w) ^ u32::from_ne_bytes(rot)).to_ne_bytes();
+    let k4 = u32::from_ne_bytes(rot);
+    // Both halves equal: the same in either byte order.
+    let k8 = u64::from(k4) | (u64::from(k4) << 32);
+    let k16 = u128::from(k8) | (u128::from(k8) << 64);
+    let n = buf.len();
+    let mut i = 0;
+    while n - i >= 16 {
+        if let Ok(c) = <&mut [u8; 16]>::try_from(&mut buf[i..i + 16]) {
+            *c = (u128::from_ne_bytes(*c) ^ k16).to_ne_bytes();
         }
-        rest
-    } else {
-        tail
-    };
-    for (b, k) in tail.iter_mut().zip(rot) {
+        i += 16;
+    }
+    if n - i >= 8 {
+        if let Ok(c) = <&mut [u8; 8]>::try_from(&mut buf[i..i + 8]) {
+            *c = (u64::from_ne_bytes(*c) ^ k8).to_ne_bytes();
+        }
+        i += 8;
+    }
+    if n - i >= 4 {
+        if let Ok(c) = <&mut [u8; 4]>::try_from(&mut buf[i..i + 4]) {
+            *c = (u32::from_ne_bytes(*c) ^ k4).to_ne_bytes();
+        }
+        i += 4;
+    }
+    for (b, k) in buf[i..].iter_mut().zip(rot.iter()) {
         *b ^= k;
     }
 }
@@ -100,22 +109,19 @@ fn rotate(rot: [u8; 4], n: usize) -> [u8; 4] {
         .to_le_bytes()
 }
 
-/// 32-byte blocks of words (which the compiler vectorizes with the
-/// target's baseline), then the short path.
+/// Words, then the short path for the last few bytes.
 #[inline(always)]
 fn mask_words(buf: &mut [u8], rot: [u8; 4]) {
-    let k8 = u64::from_ne_bytes([
-        rot[0], rot[1], rot[2], rot[3], rot[0], rot[1], rot[2], rot[3],
-    ]);
-    let (blocks, rest) = buf.as_chunks_mut::<32>();
-    for b in blocks {
-        let (words, _) = b.as_chunks_mut::<8>();
-        for w in words {
+    let k4 = u32::from_ne_bytes(rot);
+    let k8 = u64::from(k4) | (u64::from(k4) << 32);
+    let mut words = buf.chunks_exact_mut(8);
+    for w in &mut words {
+        if let Ok(w) = <&mut [u8; 8]>::try_from(w) {
             *w = (u64::from_ne_bytes(*w) ^ k8).to_ne_bytes();
         }
     }
-    // 32 is a multiple of 4: the rest starts at phase 0 too.
-    mask_short(rest, rot);
+    // 8 is a multiple of 4: the rest starts at phase 0 too.
+    mask_short(words.into_remainder(), rot);
 }
 
 /// The byte-at-a-time reference: what [`apply_mask`] must equal.
