@@ -1367,15 +1367,53 @@ impl Connection<dyn MaskKeys + '_> {
         total
     }
 
+    #[inline]
     fn send_text(&mut self, text: &str, out: &mut [u8]) -> Result<usize, SendError> {
         self.send_message(DataKind::Text, text.as_bytes(), out)
     }
 
+    #[inline]
     fn send_binary(&mut self, data: &[u8], out: &mut [u8]) -> Result<usize, SendError> {
         self.send_message(DataKind::Binary, data, out)
     }
 
+    /// A whole message. One small frame (the commonest case) inline, with
+    /// its header written by hand; the rest out of line.
+    #[inline]
     fn send_message(
+        &mut self,
+        kind: DataKind,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
+        let open = self.initiator.is_none() && self.timed_out.is_none() && !self.eof;
+        if open
+            && self.tx_msg.is_none()
+            && data.len() < 126
+            && data.len() <= self.config.max_send_frame_len
+        {
+            let masked = self.role == Role::Client;
+            let head = if masked { 6 } else { 2 };
+            let total = head + data.len();
+            let out = out
+                .get_mut(..total)
+                .ok_or(BufferTooSmall { needed: total })?;
+            out[0] = 0x80 | u8::from(kind.opcode());
+            out[1] = data.len() as u8;
+            out[head..].copy_from_slice(data);
+            if masked {
+                out[1] |= 0x80;
+                let key = self.keys.next_key();
+                out[2..6].copy_from_slice(&key);
+                apply_mask(&mut out[6..], key, 0);
+            }
+            return Ok(total);
+        }
+        self.send_message_general(kind, data, out)
+    }
+
+    #[inline(never)]
+    fn send_message_general(
         &mut self,
         kind: DataKind,
         data: &[u8],
@@ -1386,8 +1424,8 @@ impl Connection<dyn MaskKeys + '_> {
             return Err(SendError::FragmentInProgress);
         }
         if data.len() <= self.config.max_send_frame_len {
-            // One frame (the common case); it writes nothing if `out` is
-            // short and names the same size `message_len` would.
+            // One frame; it writes nothing if `out` is short and names the
+            // same size `message_len` would.
             return Ok(self.write_frame(kind.opcode(), true, data, out)?);
         }
         let needed = self.message_len(data.len());
