@@ -257,8 +257,11 @@ impl<W: Transport> Inner<W> {
             .map(|t| self.epoch + StdDuration::from_millis(t.0))
     }
 
-    /// Writes every control frame owed.
+    /// Writes every control frame owed (the clock is read only if one is).
     fn flush_owed(&mut self) -> Result<(), Error> {
+        if !self.conn.wants_transmit() {
+            return Ok(());
+        }
         let mut buf = [0u8; 139];
         let now = self.now();
         let mut wrote = false;
