@@ -321,7 +321,7 @@ fn u64_loop(buf: &mut [u8], key: [u8; 4]) {
 fn masking(runs: usize) {
     println!("\n## masking (in place), GB/s; in brackets sansws's speed as a multiple of that column's\n");
     println!("| size | sansws apply_mask | fastwebsockets unmask | u64 loop | memcpy |");
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|");
     for size in [16usize, 125, 1024, 4096, 64 << 10, 1 << 20, 16 << 20] {
         // Enough repetitions for about 256 MiB per measurement.
         let reps = ((256usize << 20) / size).max(1);
