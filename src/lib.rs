@@ -89,13 +89,18 @@
 //!
 //! | feature | default | what it adds |
 //! |---------|---------|--------------|
-//! | `std`   | yes     | implies `alloc`; `adapter::std_net` (blocking std sockets, getrandom mask keys) |
+//! | `std`   | yes     | implies `alloc`; `adapter::std_net` (blocking std sockets, getrandom mask keys); masking with SIMD chosen at run time |
 //! | `alloc` | via std | [`message`]: whole messages, with `bytes` |
+//! | `embedded-io` | no | `adapter::embedded_io`: blocking, over `embedded_io` traits; no_std, no alloc |
+//! | `embedded-io-async` | no | `adapter::embedded_io_async`: the same, async |
+//! | `lwip` | no | `adapter::lwip`: lwIP netconn through a C shim (the one module with `unsafe` besides std's SIMD masking) |
 //!
 //! With `default-features = false` the crate is `no_std` and allocation
 //! free.
 
 #![no_std]
+// `unsafe` is denied everywhere but in two documented modules: the lwIP
+// FFI and the SIMD masking kernels.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
