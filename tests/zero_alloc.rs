@@ -130,110 +130,116 @@ fn no_allocation_in_the_core_send_and_receive_paths() {
     assert!(ALLOCS.load(Ordering::SeqCst) > after, "{v:?}");
 }
 
-/// An in-memory transport: reads from a slice, counts writes.
-struct Mem<'a> {
-    input: &'a [u8],
-    pos: usize,
-    written: usize,
-}
+/// The std adapter's streaming path (feature `std`).
+#[cfg(feature = "std")]
+mod std_adapter {
+    use super::{ALLOCS, COUNTING, Event, Ordering};
 
-impl std::io::Read for Mem<'_> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let n = (self.input.len() - self.pos).min(out.len());
-        out[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+    /// An in-memory transport: reads from a slice, counts writes.
+    struct Mem<'a> {
+        input: &'a [u8],
+        pos: usize,
+        written: usize,
     }
-}
 
-impl std::io::Write for Mem<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.written += buf.len();
-        Ok(buf.len())
-    }
-    fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-        let n = bufs.iter().map(|b| b.len()).sum();
-        self.written += n;
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl sansws::adapter::std_net::Transport for Mem<'_> {}
-
-#[test]
-fn no_allocation_per_message_in_the_std_adapter_streaming_path() {
-    use sansws::adapter::std_net::{Options, WebSocket};
-    use sansws::conn::Role;
-    use sansws::wire::{FrameHeader, OpCode, Rsv, apply_mask};
-
-    // 10,000 masked binary frames of 100 bytes, as a client sends them.
-    let mut input = Vec::new();
-    for i in 0..10_000u32 {
-        let key = i.wrapping_mul(2_654_435_761).to_le_bytes();
-        let h = FrameHeader {
-            fin: true,
-            rsv: Rsv::NONE,
-            opcode: OpCode::Binary,
-            mask: Some(key),
-            payload_len: 100,
-        };
-        let mut hdr = [0u8; 14];
-        let n = h.emit(&mut hdr).unwrap();
-        input.extend_from_slice(&hdr[..n]);
-        let at = input.len();
-        input.extend_from_slice(&[i as u8; 100]);
-        apply_mask(&mut input[at..], key, 0);
-    }
-    let io = Mem {
-        input: &input,
-        pos: 0,
-        written: 0,
-    };
-    let mut ws = WebSocket::from_raw(
-        io,
-        Role::Server,
-        &Options::default(),
-        &[],
-        Box::new(|| [0; 4]),
-    );
-    let mut echo = [0u8; 100];
-    // The first message sizes the buffers; count from the second on.
-    let mut seen = 0;
-    let mut before = 0;
-    loop {
-        let mut len = None;
-        let got = ws
-            .read_event(|e| {
-                if let Event::Data(d) = e {
-                    echo[d.offset as usize..d.offset as usize + d.payload.len()]
-                        .copy_from_slice(d.payload);
-                    if d.is_message_end() {
-                        len = Some(d.frame_len as usize);
-                    }
-                }
-            })
-            .unwrap();
-        if got.is_none() {
-            break;
+    impl std::io::Read for Mem<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = (self.input.len() - self.pos).min(out.len());
+            out[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
         }
-        if let Some(n) = len {
-            ws.send_binary(&echo[..n]).unwrap();
-            seen += 1;
-            if seen == 1 {
-                COUNTING.with(|c| c.set(true));
-                before = ALLOCS.load(Ordering::SeqCst);
-            }
-            if seen == 10_000 {
+    }
+
+    impl std::io::Write for Mem<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.written += buf.len();
+            Ok(buf.len())
+        }
+        fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+            let n = bufs.iter().map(|b| b.len()).sum();
+            self.written += n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl sansws::adapter::std_net::Transport for Mem<'_> {}
+
+    #[test]
+    fn no_allocation_per_message_in_the_std_adapter_streaming_path() {
+        use sansws::adapter::std_net::{Options, WebSocket};
+        use sansws::conn::Role;
+        use sansws::wire::{FrameHeader, OpCode, Rsv, apply_mask};
+
+        // 10,000 masked binary frames of 100 bytes, as a client sends them.
+        let mut input = Vec::new();
+        for i in 0..10_000u32 {
+            let key = i.wrapping_mul(2_654_435_761).to_le_bytes();
+            let h = FrameHeader {
+                fin: true,
+                rsv: Rsv::NONE,
+                opcode: OpCode::Binary,
+                mask: Some(key),
+                payload_len: 100,
+            };
+            let mut hdr = [0u8; 14];
+            let n = h.emit(&mut hdr).unwrap();
+            input.extend_from_slice(&hdr[..n]);
+            let at = input.len();
+            input.extend_from_slice(&[i as u8; 100]);
+            apply_mask(&mut input[at..], key, 0);
+        }
+        let io = Mem {
+            input: &input,
+            pos: 0,
+            written: 0,
+        };
+        let mut ws = WebSocket::from_raw(
+            io,
+            Role::Server,
+            &Options::default(),
+            &[],
+            Box::new(|| [0; 4]),
+        );
+        let mut echo = [0u8; 100];
+        // The first message sizes the buffers; count from the second on.
+        let mut seen = 0;
+        let mut before = 0;
+        loop {
+            let mut len = None;
+            let got = ws
+                .read_event(|e| {
+                    if let Event::Data(d) = e {
+                        echo[d.offset as usize..d.offset as usize + d.payload.len()]
+                            .copy_from_slice(d.payload);
+                        if d.is_message_end() {
+                            len = Some(d.frame_len as usize);
+                        }
+                    }
+                })
+                .unwrap();
+            if got.is_none() {
                 break;
             }
+            if let Some(n) = len {
+                ws.send_binary(&echo[..n]).unwrap();
+                seen += 1;
+                if seen == 1 {
+                    COUNTING.with(|c| c.set(true));
+                    before = ALLOCS.load(Ordering::SeqCst);
+                }
+                if seen == 10_000 {
+                    break;
+                }
+            }
         }
+        let after = ALLOCS.load(Ordering::SeqCst);
+        COUNTING.with(|c| c.set(false));
+        assert_eq!(seen, 10_000);
+        assert_eq!(ws.get_ref().written, 10_000 * 102, "every echo written");
+        assert_eq!(after - before, 0, "allocations over 9,999 messages");
     }
-    let after = ALLOCS.load(Ordering::SeqCst);
-    COUNTING.with(|c| c.set(false));
-    assert_eq!(seen, 10_000);
-    assert_eq!(ws.get_ref().written, 10_000 * 102, "every echo written");
-    assert_eq!(after - before, 0, "allocations over 9,999 messages");
 }
