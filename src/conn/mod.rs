@@ -386,6 +386,7 @@ enum Rx {
 }
 
 /// A whole small data frame found at the start of the input.
+#[cfg(feature = "std")]
 #[derive(Debug, Clone, Copy)]
 struct SmallFrame {
     kind: DataKind,
@@ -488,6 +489,7 @@ pub struct Connection<K: MaskKeys + ?Sized = NoMasking> {
     close_deadline: Option<Instant>,
 
     /// The limits cannot refuse a new message's 7-bit frame (both >= 125).
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     small_ok: bool,
 
     // Last, so that `Connection<K>` unsizes to `Connection<dyn MaskKeys>`.
@@ -831,6 +833,8 @@ impl Connection<dyn MaskKeys + '_> {
     /// Whole small frames inline (the common case), the rest out of line.
     #[inline]
     fn handle_read<'a>(&'a mut self, input: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
+        // Hosts only: on a device the general path alone is smaller.
+        #[cfg(feature = "std")]
         if self.failure.is_none()
             && let Some(f) = self.small_frame(input)
         {
@@ -878,6 +882,7 @@ impl Connection<dyn MaskKeys + '_> {
     /// a 7-bit length at the start of `input`, masked as the role needs,
     /// allowed by the continuation rules and the limits. Anything else
     /// (including every error) goes through the general path.
+    #[cfg(feature = "std")]
     #[inline(always)]
     fn small_frame(&self, input: &[u8]) -> Option<SmallFrame> {
         if !matches!(self.rx, Rx::Header { len: 0 }) {
@@ -931,6 +936,7 @@ impl Connection<dyn MaskKeys + '_> {
 
     /// Decodes a frame [`Self::small_frame`] accepted: the same state
     /// changes and event as the general path.
+    #[cfg(feature = "std")]
     #[inline]
     fn read_small_frame<'a>(
         &'a mut self,
@@ -1386,8 +1392,10 @@ impl Connection<dyn MaskKeys + '_> {
         data: &[u8],
         out: &mut [u8],
     ) -> Result<usize, SendError> {
+        // Hosts only: on a device the general path alone is smaller.
         let open = self.initiator.is_none() && self.timed_out.is_none() && !self.eof;
-        if open
+        if cfg!(feature = "std")
+            && open
             && self.tx_msg.is_none()
             && data.len() < 126
             && data.len() <= self.config.max_send_frame_len

@@ -41,30 +41,34 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
     next
 }
 
-/// Short payloads (or tails): at most two 16-byte steps, then 8, 4 and
-/// single bytes, all at phase 0 relative to `rot`; straight-line code for
-/// the up to 32 bytes it gets from [`apply_mask`] and [`mask_words`].
+/// Short payloads (or tails), all at phase 0 relative to `rot`:
+/// straight-line code for the up to 32 bytes it gets from [`apply_mask`]
+/// and [`mask_words`]. 64-bit targets take 16- and 8-byte steps; 32-bit
+/// ones (the ESP32-C3) 4-byte steps, which is all their registers hold.
 #[inline(always)]
 fn mask_short(buf: &mut [u8], rot: [u8; 4]) {
     let k4 = u32::from_ne_bytes(rot);
-    // Both halves equal: the same in either byte order.
-    let k8 = u64::from(k4) | (u64::from(k4) << 32);
-    let k16 = u128::from(k8) | (u128::from(k8) << 64);
     let n = buf.len();
     let mut i = 0;
-    while n - i >= 16 {
-        if let Ok(c) = <&mut [u8; 16]>::try_from(&mut buf[i..i + 16]) {
-            *c = (u128::from_ne_bytes(*c) ^ k16).to_ne_bytes();
+    #[cfg(target_pointer_width = "64")]
+    {
+        // Both halves equal: the same in either byte order.
+        let k8 = u64::from(k4) | (u64::from(k4) << 32);
+        let k16 = u128::from(k8) | (u128::from(k8) << 64);
+        while n - i >= 16 {
+            if let Ok(c) = <&mut [u8; 16]>::try_from(&mut buf[i..i + 16]) {
+                *c = (u128::from_ne_bytes(*c) ^ k16).to_ne_bytes();
+            }
+            i += 16;
         }
-        i += 16;
-    }
-    if n - i >= 8 {
-        if let Ok(c) = <&mut [u8; 8]>::try_from(&mut buf[i..i + 8]) {
-            *c = (u64::from_ne_bytes(*c) ^ k8).to_ne_bytes();
+        if n - i >= 8 {
+            if let Ok(c) = <&mut [u8; 8]>::try_from(&mut buf[i..i + 8]) {
+                *c = (u64::from_ne_bytes(*c) ^ k8).to_ne_bytes();
+            }
+            i += 8;
         }
-        i += 8;
     }
-    if n - i >= 4 {
+    while n - i >= 4 {
         if let Ok(c) = <&mut [u8; 4]>::try_from(&mut buf[i..i + 4]) {
             *c = (u32::from_ne_bytes(*c) ^ k4).to_ne_bytes();
         }
