@@ -488,8 +488,9 @@ pub struct Connection<K: MaskKeys + ?Sized = NoMasking> {
     pong_deadline: Option<Instant>,
     close_deadline: Option<Instant>,
 
-    /// The limits cannot refuse a new message's 7-bit frame (both >= 125).
-    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    /// The limits cannot refuse a new message's 7-bit frame (both >= 125);
+    /// for the host fast path.
+    #[cfg(feature = "std")]
     small_ok: bool,
 
     // Last, so that `Connection<K>` unsizes to `Connection<dyn MaskKeys>`.
@@ -541,6 +542,7 @@ impl<K: MaskKeys> Connection<K> {
             next_ping: config.ping_interval.map(|i| now + i),
             pong_deadline: None,
             close_deadline: None,
+            #[cfg(feature = "std")]
             small_ok: config.max_frame_len >= 125 && config.max_message_len >= 125,
         }
     }
