@@ -26,7 +26,10 @@
 /// AVX2 or SSE2 on x86-64; NEON on aarch64) and the word loop does the
 /// tail; short ones (most WebSocket messages) take a small inlined path
 /// with no dispatch at all.
-#[inline]
+// Hosts: always inline (a call costs as much as masking 16 bytes); devices:
+// the compiler decides, to keep images small.
+#[cfg_attr(feature = "std", inline(always))]
+#[cfg_attr(not(feature = "std"), inline)]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
     let phase = phase & 3;
     let next = (phase + buf.len()) & 3;
