@@ -375,6 +375,9 @@ struct RxBuf {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// The read timeout last set on the transport (`None`: not yet), so
+    /// that an unchanged one costs no system call per read.
+    timeout: Option<Option<StdDuration>>,
 }
 
 impl RxBuf {
@@ -385,6 +388,7 @@ impl RxBuf {
             buf,
             start: 0,
             end: early.len(),
+            timeout: None,
         }
     }
 
@@ -458,14 +462,23 @@ fn fill<R: Transport>(
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let now = StdInstant::now();
-    if deadline.is_some_and(|d| now >= d) {
-        return Err(io::Error::new(io::ErrorKind::TimedOut, "read timed out").into());
+    let timeout = match wake {
+        None => None,
+        Some(w) => {
+            let now = StdInstant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "read timed out").into());
+            }
+            if timer.is_some_and(|t| now >= t) {
+                return Ok(Filled::Timer);
+            }
+            Some((w - now).max(StdDuration::from_millis(1)))
+        }
+    };
+    if rx.timeout != Some(timeout) {
+        src.set_read_timeout(timeout)?;
+        rx.timeout = Some(timeout);
     }
-    if timer.is_some_and(|t| now >= t) {
-        return Ok(Filled::Timer);
-    }
-    src.set_read_timeout(wake.map(|w| (w - now).max(StdDuration::from_millis(1))))?;
     if rx.is_empty() {
         rx.start = 0;
         rx.end = 0;
@@ -1140,13 +1153,15 @@ impl<S: Split> WebSocket<S> {
     pub fn split(self) -> io::Result<SplitHalves<S>> {
         let WebSocket {
             inner,
-            rx,
+            mut rx,
             asm,
             read_timeout,
             protocol,
             finished,
         } = self;
         let (r, w) = inner.stream.split()?;
+        // The read half may be a new object: its timeout is not known.
+        rx.timeout = None;
         let shared = Arc::new(Mutex::new(Inner {
             conn: inner.conn,
             stream: w,
