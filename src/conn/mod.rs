@@ -1339,14 +1339,20 @@ impl Connection<dyn MaskKeys + '_> {
 
     // ----- commands ------------------------------------------------------
 
+    /// Whether data and pings may still be sent. Every way of ending sets
+    /// one of these (a failure or a close sets `initiator`), so this is
+    /// `initiator.is_none() && !is_closed()` without computing `end()`.
+    #[inline]
+    fn can_send(&self) -> bool {
+        self.initiator.is_none() && self.timed_out.is_none() && !self.eof
+    }
+
     fn check_can_send(&self) -> Result<(), SendError> {
-        // Every way of ending sets one of these (a failure or a close sets
-        // `initiator`), so this is `initiator.is_some() || is_closed()`
-        // without computing `end()`.
-        if self.initiator.is_some() || self.timed_out.is_some() || self.eof {
-            return Err(SendError::Closed);
+        if self.can_send() {
+            Ok(())
+        } else {
+            Err(SendError::Closed)
         }
-        Ok(())
     }
 
     fn message_len(&self, len: usize) -> usize {
@@ -1395,9 +1401,8 @@ impl Connection<dyn MaskKeys + '_> {
         out: &mut [u8],
     ) -> Result<usize, SendError> {
         // Hosts only: on a device the general path alone is smaller.
-        let open = self.initiator.is_none() && self.timed_out.is_none() && !self.eof;
         if cfg!(feature = "std")
-            && open
+            && self.can_send()
             && self.tx_msg.is_none()
             && data.len() < 126
             && data.len() <= self.config.max_send_frame_len
