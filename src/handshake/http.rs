@@ -303,16 +303,14 @@ impl<'a> HttpResponse<'a> {
     /// nothing if they do not fit.
     pub fn write(&self, buf: &mut [u8]) -> Result<usize, HandshakeError> {
         self.check()?;
-        let head_len = match super::write_head(&mut [], |w| self.fmt_head(w)) {
-            Err(HandshakeError::BufferTooSmall(b)) => b.needed,
-            _ => 0,
-        };
-        let total = head_len + self.body.len();
-        if buf.len() < total {
-            return Err(crate::BufferTooSmall { needed: total }.into());
-        }
-        let head = super::write_head(buf, |w| self.fmt_head(w))?;
-        buf[head..total].copy_from_slice(self.body);
+        let head = super::head_len(|w| self.fmt_head(w));
+        let total = head + self.body.len();
+        let out = buf
+            .get_mut(..total)
+            .ok_or(crate::BufferTooSmall { needed: total })?;
+        let (h, body) = out.split_at_mut(head);
+        super::fill_head(h, |w| self.fmt_head(w));
+        body.copy_from_slice(self.body);
         Ok(total)
     }
 

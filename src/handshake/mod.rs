@@ -277,16 +277,26 @@ pub(crate) fn write_head(
     buf: &mut [u8],
     f: impl Fn(&mut Head<'_>),
 ) -> Result<usize, HandshakeError> {
+    let needed = head_len(&f);
+    let out = buf.get_mut(..needed).ok_or(BufferTooSmall { needed })?;
+    Ok(fill_head(out, f))
+}
+
+/// The bytes `f` writes.
+pub(crate) fn head_len(f: impl Fn(&mut Head<'_>)) -> usize {
     let mut count = Head {
         buf: &mut [],
         len: 0,
     };
     f(&mut count);
-    let needed = count.len;
-    let out = buf.get_mut(..needed).ok_or(BufferTooSmall { needed })?;
+    count.len
+}
+
+/// Writes `f`'s text into `out`, which [`head_len`] said is long enough.
+pub(crate) fn fill_head(out: &mut [u8], f: impl Fn(&mut Head<'_>)) -> usize {
     let mut w = Head { buf: out, len: 0 };
     f(&mut w);
-    Ok(w.len)
+    w.len
 }
 
 /// Writes a head's text into a buffer, or only counts it when the buffer
