@@ -145,7 +145,7 @@ pub fn accept<'b, T: Read + Write>(
                 io.flush().map_err(Error::Io)?;
                 return Ok(match then {
                     Then::Upgrade(early) => {
-                        let conn = session::server_conn(config, now);
+                        let conn = Connection::server(config, now);
                         Accepted::WebSocket(WebSocket {
                             io,
                             s: Session::new(conn, rx, early, tx, now),
@@ -180,7 +180,7 @@ pub fn connect<'b, T: Read + Write, K: MaskKeys>(
     now: Instant,
 ) -> Res<WebSocket<'b, T, K>, T> {
     let hs = ClientHandshake::new(nonce);
-    let n = session::client_request(&hs, req, tx)?;
+    let n = hs.write_request(req, tx)?;
     write_all(&mut io, &tx[..n])?;
     io.flush().map_err(Error::Io)?;
     let limits = session::limits_for(rx.len());

@@ -4,9 +4,7 @@
 //! only add the reads and writes.
 
 use crate::Status;
-use crate::conn::{
-    Config, Connection, DataKind, Event, Instant, MaskKeys, ProtocolError, SendError,
-};
+use crate::conn::{Connection, DataKind, Event, Instant, MaskKeys, ProtocolError, SendError};
 use crate::handshake::{
     self, ClientHandshake, ClientRequest, EMPTY_HEADER, HandshakeError, HttpResponse, Limits,
     Outcome, Request, ServerResponse, UpgradeRequest,
@@ -249,15 +247,6 @@ pub(crate) fn rejection(e: &HandshakeError, tx: &mut [u8]) -> Option<usize> {
     HttpResponse::from_error(e).write(tx).ok()
 }
 
-/// Writes the client's request into `tx`.
-pub(crate) fn client_request(
-    hs: &ClientHandshake,
-    req: &ClientRequest<'_>,
-    tx: &mut [u8],
-) -> Result<usize, HandshakeError> {
-    hs.write_request(req, tx)
-}
-
 /// One step of a client handshake over `rx[..len]`: `Some((head, len))`
 /// when the response is complete and valid.
 pub(crate) fn client_step(
@@ -282,9 +271,4 @@ pub(crate) fn limits_for(len: usize) -> Limits {
     Limits {
         max_len: len.min(Limits::DEFAULT.max_len),
     }
-}
-
-/// A connection for a role.
-pub(crate) fn server_conn(config: Config, now: Instant) -> Connection<crate::conn::NoMasking> {
-    Connection::server(config, now)
 }
