@@ -45,11 +45,21 @@ impl embedded_io::Write for Scripted {
     }
 }
 
+/// The connection's buffers, in static memory as on a device (not on a
+/// task's small stack), reused by the server and then the client.
+static mut RX: [u8; 512] = [0; 512];
+static mut TX: [u8; 256] = [0; 256];
+
 /// Both roles; returns (messages the server got, messages the client got,
 /// both ended cleanly).
 fn run() -> (u32, u32, bool) {
-    let mut rx = [0u8; 512];
-    let mut tx = [0u8; 256];
+    // SAFETY: `run` is the only code that touches RX and TX, and it runs
+    // once (from `main` or `_start`), so these are the only references.
+    let (Some(rx), Some(tx)) = (unsafe { (&raw mut RX).as_mut() }, unsafe {
+        (&raw mut TX).as_mut()
+    }) else {
+        return (0, 0, false);
+    };
 
     // Server: accept /chat, echo text, see the close through.
     let io = Scripted {
@@ -59,8 +69,8 @@ fn run() -> (u32, u32, bool) {
     };
     let accepted = ws::accept(
         io,
-        &mut rx,
-        &mut tx,
+        &mut rx[..],
+        &mut tx[..],
         Config::DEFAULT,
         Instant::ZERO,
         |req| {
@@ -107,8 +117,8 @@ fn run() -> (u32, u32, bool) {
     let mut client_clean = false;
     if let Ok(mut c) = ws::connect(
         io,
-        &mut rx,
-        &mut tx,
+        &mut rx[..],
+        &mut tx[..],
         &req,
         canned::NONCE,
         canned::keys(),
