@@ -20,12 +20,11 @@
 /// XORs `buf` in place with `key`, starting at key byte `phase % 4`, and
 /// returns the phase for the byte after `buf` (`(phase + buf.len()) % 4`).
 ///
-/// Without `std` (devices): safe code, eight bytes at a time, which the
-/// compiler vectorizes where the target has vectors. With `std`: payloads
-/// over 32 bytes go through a vector kernel chosen at run time (AVX-512,
-/// AVX2 or SSE2 on x86-64; NEON on aarch64) and the word loop does the
-/// tail; short ones (most WebSocket messages) take a small inlined path
-/// with no dispatch at all.
+/// Safe code word at a time everywhere (16 bytes on 64-bit targets, 4 on
+/// 32-bit ones such as the ESP32-C3). Up to 32 bytes (most WebSocket
+/// messages) it is straight-line code with no loop on 64-bit targets. With
+/// `std`, payloads from 256 bytes go through a vector kernel chosen at run
+/// time (AVX-512, AVX2 or SSE2 on x86-64; NEON on aarch64).
 // Hosts: always inline (a call costs as much as masking 16 bytes); devices:
 // the compiler decides, to keep images small.
 #[cfg_attr(feature = "std", inline(always))]
@@ -35,7 +34,7 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
     let next = (phase + buf.len()) & 3;
     // The key as seen from the first byte of `buf`: byte i of `rot` masks
     // byte 4n + i.
-    let rot = (u32::from_le_bytes(key).rotate_right(8 * phase as u32)).to_le_bytes();
+    let rot = rotate(key, phase);
     if buf.len() <= 32 {
         mask_short(buf, rot);
     } else {
@@ -44,71 +43,7 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
     next
 }
 
-/// Short payloads (or tails), all at phase 0 relative to `rot`:
-/// straight-line code for the up to 32 bytes it gets from [`apply_mask`]
-/// and [`mask_words`]. 64-bit targets take 16- and 8-byte steps; 32-bit
-/// ones (the ESP32-C3) 4-byte steps, which is all their registers hold.
-#[inline(always)]
-fn mask_short(buf: &mut [u8], rot: [u8; 4]) {
-    let k4 = u32::from_ne_bytes(rot);
-    let n = buf.len();
-    let mut i = 0;
-    #[cfg(target_pointer_width = "64")]
-    {
-        // Both halves equal: the same in either byte order.
-        let k8 = u64::from(k4) | (u64::from(k4) << 32);
-        let k16 = u128::from(k8) | (u128::from(k8) << 64);
-        while n - i >= 16 {
-            if let Ok(c) = <&mut [u8; 16]>::try_from(&mut buf[i..i + 16]) {
-                *c = (u128::from_ne_bytes(*c) ^ k16).to_ne_bytes();
-            }
-            i += 16;
-        }
-        if n - i >= 8 {
-            if let Ok(c) = <&mut [u8; 8]>::try_from(&mut buf[i..i + 8]) {
-                *c = (u64::from_ne_bytes(*c) ^ k8).to_ne_bytes();
-            }
-            i += 8;
-        }
-    }
-    while n - i >= 4 {
-        if let Ok(c) = <&mut [u8; 4]>::try_from(&mut buf[i..i + 4]) {
-            *c = (u32::from_ne_bytes(*c) ^ k4).to_ne_bytes();
-        }
-        i += 4;
-    }
-    for (b, k) in buf[i..].iter_mut().zip(rot.iter()) {
-        *b ^= k;
-    }
-}
-
-/// From this length on, hosts use a vector kernel (below it, the call into
-/// a `target_feature` function costs more than it saves).
-#[cfg(feature = "std")]
-const VECTOR_MIN: usize = 256;
-
-/// Longer payloads. On hosts from [`VECTOR_MIN`] bytes: the head up to a
-/// 64-byte boundary in words, the body with a vector kernel on aligned
-/// addresses (no load straddles two cache lines), the tail in words.
-/// Otherwise all in words.
-#[inline(never)]
-fn mask_long(buf: &mut [u8], rot: [u8; 4]) {
-    #[cfg(feature = "std")]
-    if buf.len() >= VECTOR_MIN {
-        let head = buf.as_ptr().align_offset(64).min(buf.len());
-        let (h, body) = buf.split_at_mut(head);
-        mask_words(h, rot);
-        let rot = rotate(rot, head);
-        let done = super::mask_simd::apply(body, rot);
-        // Kernels take whole vectors (multiples of 4): same phase after.
-        mask_words(&mut body[done..], rot);
-        return;
-    }
-    mask_words(buf, rot);
-}
-
 /// `rot` as seen `n` bytes later.
-#[cfg(feature = "std")]
 #[inline(always)]
 fn rotate(rot: [u8; 4], n: usize) -> [u8; 4] {
     u32::from_le_bytes(rot)
@@ -116,19 +51,134 @@ fn rotate(rot: [u8; 4], n: usize) -> [u8; 4] {
         .to_le_bytes()
 }
 
-/// Words, then the short path for the last few bytes.
+/// Up to 32 bytes, at phase 0 relative to `rot`, on 64-bit targets: two
+/// pieces of the largest size that fits, the first at the start and the
+/// second ending at the end, both read before either is written. Where
+/// they overlap both stores write the same masked bytes, so any length
+/// takes a fixed handful of instructions and no loop.
+#[cfg(target_pointer_width = "64")]
 #[inline(always)]
-fn mask_words(buf: &mut [u8], rot: [u8; 4]) {
-    let k4 = u32::from_ne_bytes(rot);
-    let k8 = u64::from(k4) | (u64::from(k4) << 32);
-    let mut words = buf.chunks_exact_mut(8);
-    for w in &mut words {
-        if let Ok(w) = <&mut [u8; 8]>::try_from(w) {
-            *w = (u64::from_ne_bytes(*w) ^ k8).to_ne_bytes();
+fn mask_short(buf: &mut [u8], rot: [u8; 4]) {
+    let n = buf.len();
+    // The second piece starts at n - 16, n - 8 or n - 4: phase n % 4.
+    let later = rotate(rot, n);
+    if n >= 16 {
+        // Four words rather than two 16-byte pieces: the compiler would put
+        // some in vector registers and some in pairs of words, and a later
+        // load that spans two stores of different widths stalls.
+        let (ka, kb) = (repeat(rot).0, repeat(later).0);
+        let head = head_of::<16>(buf);
+        let (a0, a1) = (word(&head[..8]), word(&head[8..]));
+        let tail = tail_of::<16>(buf);
+        let (b0, b1) = (word(&tail[..8]), word(&tail[8..]));
+        let head = head_of::<16>(buf);
+        head[..8].copy_from_slice(&(a0 ^ ka).to_ne_bytes());
+        head[8..].copy_from_slice(&(a1 ^ ka).to_ne_bytes());
+        let tail = tail_of::<16>(buf);
+        tail[..8].copy_from_slice(&(b0 ^ kb).to_ne_bytes());
+        tail[8..].copy_from_slice(&(b1 ^ kb).to_ne_bytes());
+    } else if n >= 8 {
+        let (a, b) = (*head_of::<8>(buf), *tail_of::<8>(buf));
+        let (ka, kb) = (repeat(rot).0, repeat(later).0);
+        *head_of(buf) = (u64::from_ne_bytes(a) ^ ka).to_ne_bytes();
+        *tail_of(buf) = (u64::from_ne_bytes(b) ^ kb).to_ne_bytes();
+    } else if n >= 4 {
+        let (a, b) = (*head_of::<4>(buf), *tail_of::<4>(buf));
+        *head_of(buf) = (u32::from_ne_bytes(a) ^ u32::from_ne_bytes(rot)).to_ne_bytes();
+        *tail_of(buf) = (u32::from_ne_bytes(b) ^ u32::from_ne_bytes(later)).to_ne_bytes();
+    } else {
+        for (b, k) in buf.iter_mut().zip(rot) {
+            *b ^= k;
         }
     }
-    // 8 is a multiple of 4: the rest starts at phase 0 too.
-    mask_short(words.into_remainder(), rot);
+}
+
+/// Up to 32 bytes on 32-bit targets (the ESP32-C3): 4-byte steps, which is
+/// all their registers hold, in a loop that keeps the image small.
+#[cfg(not(target_pointer_width = "64"))]
+#[inline(always)]
+fn mask_short(buf: &mut [u8], rot: [u8; 4]) {
+    let k4 = u32::from_ne_bytes(rot);
+    let mut words = buf.chunks_exact_mut(4);
+    for w in &mut words {
+        if let Ok(w) = <&mut [u8; 4]>::try_from(w) {
+            *w = (u32::from_ne_bytes(*w) ^ k4).to_ne_bytes();
+        }
+    }
+    for (b, k) in words.into_remainder().iter_mut().zip(rot) {
+        *b ^= k;
+    }
+}
+
+/// The 4-byte pattern repeated to 8 and to 16 bytes, as native-endian
+/// words (both halves of each are equal, so byte order does not matter).
+#[cfg(target_pointer_width = "64")]
+#[inline(always)]
+fn repeat(rot: [u8; 4]) -> (u64, u128) {
+    let k8 = u64::from(u32::from_ne_bytes(rot)) * 0x1_0000_0001;
+    (k8, u128::from(k8) * 0x1_0000_0000_0000_0001)
+}
+
+/// The native-endian word in `bytes` (8 of them).
+#[cfg(target_pointer_width = "64")]
+#[inline(always)]
+fn word(bytes: &[u8]) -> u64 {
+    let mut w = [0; 8];
+    w.copy_from_slice(bytes);
+    u64::from_ne_bytes(w)
+}
+
+/// The first `N` bytes of `buf` (`N <= buf.len()`, which callers check).
+#[cfg(target_pointer_width = "64")]
+#[inline(always)]
+fn head_of<const N: usize>(buf: &mut [u8]) -> &mut [u8; N] {
+    let (head, _) = buf.split_first_chunk_mut::<N>().expect("N <= len");
+    head
+}
+
+/// The last `N` bytes of `buf` (`N <= buf.len()`, which callers check).
+#[cfg(target_pointer_width = "64")]
+#[inline(always)]
+fn tail_of<const N: usize>(buf: &mut [u8]) -> &mut [u8; N] {
+    let (_, tail) = buf.split_last_chunk_mut::<N>().expect("N <= len");
+    tail
+}
+
+/// From this length on, hosts use a vector kernel (below it, the call into
+/// a `target_feature` function costs more than it saves).
+#[cfg(feature = "std")]
+const VECTOR_MIN: usize = 256;
+
+/// Longer payloads: on hosts from [`VECTOR_MIN`] bytes a vector kernel,
+/// otherwise words.
+#[inline(never)]
+fn mask_long(buf: &mut [u8], rot: [u8; 4]) {
+    #[cfg(feature = "std")]
+    if buf.len() >= VECTOR_MIN && super::mask_simd::apply(buf, rot) {
+        return;
+    }
+    mask_words(buf, rot);
+}
+
+/// More than 32 bytes in words. On 64-bit targets 16 bytes at a time, the
+/// last 16 read first and written last (as in [`mask_short`]); on 32-bit
+/// ones 4 bytes at a time.
+#[inline(always)]
+fn mask_words(buf: &mut [u8], rot: [u8; 4]) {
+    #[cfg(target_pointer_width = "64")]
+    if buf.len() >= 16 {
+        let k = repeat(rot).1;
+        let kt = repeat(rotate(rot, buf.len())).1;
+        let last = u128::from_ne_bytes(*tail_of::<16>(buf));
+        for w in buf.chunks_exact_mut(16) {
+            if let Ok(w) = <&mut [u8; 16]>::try_from(w) {
+                *w = (u128::from_ne_bytes(*w) ^ k).to_ne_bytes();
+            }
+        }
+        *tail_of::<16>(buf) = (last ^ kt).to_ne_bytes();
+        return;
+    }
+    mask_short(buf, rot);
 }
 
 /// The byte-at-a-time reference: what [`apply_mask`] must equal.

@@ -2,10 +2,12 @@
 //!
 //! x86-64: AVX-512F, AVX2 or SSE2 (the baseline), by
 //! `is_x86_feature_detected!`, detected once and cached. aarch64: NEON (the
-//! baseline). Each kernel masks the longest prefix that is a whole number of
-//! its vectors and returns its length; [`super::mask::apply_mask`] does the
-//! rest with the safe word loop. Vector widths are multiples of 4, so the
-//! key phase of the rest is unchanged.
+//! baseline). Each kernel masks a whole buffer of at least one vector: the
+//! first and the last vector are loaded unaligned before anything is
+//! written, the body in between is masked on aligned addresses (no access
+//! straddles two cache lines), and the first and last vectors are stored
+//! last. Where they overlap the body, both stores write the same masked
+//! bytes, so no byte is masked twice and no scalar loop is needed.
 //!
 //! # Safety
 //!
@@ -13,22 +15,82 @@
 //! Here it is used for exactly two things:
 //! - calling `#[target_feature]` functions, only after the feature was
 //!   detected on this CPU (or is part of the target's baseline);
-//! - unaligned vector loads and stores through `buf.as_mut_ptr()` at
-//!   offsets `i` with `i + WIDTH <= len`, so every access is inside `buf`,
-//!   which is exclusively borrowed for the call.
+//! - vector loads and stores through `buf.as_mut_ptr()` at offsets `i` with
+//!   `i + WIDTH <= len`, so every access is inside `buf`, which is
+//!   exclusively borrowed for the call.
 
 #![allow(unsafe_code)]
 
-/// Masks a prefix of `buf` with the 4-byte pattern `rot` (the key already
-/// rotated to `buf`'s phase); returns how many bytes it masked.
+/// The widest vector of any kernel: [`apply`] needs at least this many
+/// bytes.
+pub(super) const MIN_LEN: usize = 64;
+
+/// Masks all of `buf` (at least [`MIN_LEN`] bytes) with the 4-byte pattern
+/// `rot` (the key already rotated to `buf`'s phase). Returns false, having
+/// done nothing, where there is no kernel for this target.
 #[inline]
-pub(super) fn apply(buf: &mut [u8], rot: [u8; 4]) -> usize {
-    imp::apply(buf, rot)
+pub(super) fn apply(buf: &mut [u8], rot: [u8; 4]) -> bool {
+    buf.len() >= MIN_LEN && imp::apply(buf, rot)
 }
 
-/// A named kernel, for tests.
-#[cfg(test)]
-type Kernel = (&'static str, fn(&mut [u8], [u8; 4]) -> usize);
+/// `k` (a pattern as a native-endian word) as seen `n` bytes later.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64", test))]
+#[inline(always)]
+fn rotate(k: u32, n: usize) -> u32 {
+    let shift = 8 * (n & 3) as u32;
+    if cfg!(target_endian = "little") {
+        k.rotate_right(shift)
+    } else {
+        k.rotate_left(shift)
+    }
+}
+
+/// The body of a kernel of width `$w` bytes: `$load`/`$store` a vector at
+/// a pointer, `$xor` two vectors, `$splat` a native-endian 4-byte pattern
+/// into a vector. See the module docs for the shape.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+macro_rules! kernel {
+    ($buf:ident, $k:ident, $w:expr, $load:expr, $store:expr, $xor:expr, $splat:expr) => {{
+        const W: usize = $w;
+        let n = $buf.len();
+        debug_assert!(n >= W);
+        let p = $buf.as_mut_ptr();
+        // The first aligned byte, at most W - 1 in.
+        let start = p.addr().wrapping_neg() & (W - 1);
+        let body = $splat(super::rotate($k, start));
+        // SAFETY (all accesses): W <= n; the first and last vectors are at
+        // 0 and n - W; body vectors at i with start <= i and i + W <= n.
+        unsafe {
+            let first = $load(p);
+            let last = $load(p.add(n - W));
+            let mut i = start;
+            while i + 4 * W <= n {
+                let a = $load(p.add(i));
+                let b = $load(p.add(i + W));
+                let c = $load(p.add(i + 2 * W));
+                let d = $load(p.add(i + 3 * W));
+                $store(p.add(i), $xor(a, body));
+                $store(p.add(i + W), $xor(b, body));
+                $store(p.add(i + 2 * W), $xor(c, body));
+                $store(p.add(i + 3 * W), $xor(d, body));
+                i += 4 * W;
+            }
+            while i + W <= n {
+                $store(p.add(i), $xor($load(p.add(i)), body));
+                i += W;
+            }
+            // Only where the body left bytes out: an aligned buffer gets
+            // no extra store.
+            if start != 0 {
+                $store(p, $xor(first, $splat($k)));
+            }
+            if i != n {
+                $store(p.add(n - W), $xor(last, $splat(super::rotate($k, n - W))));
+            }
+        }
+        true
+    }};
+}
 
 #[cfg(target_arch = "x86_64")]
 mod imp {
@@ -56,14 +118,14 @@ mod imp {
     }
 
     #[inline]
-    pub(super) fn apply(buf: &mut [u8], rot: [u8; 4]) -> usize {
+    pub(super) fn apply(buf: &mut [u8], rot: [u8; 4]) -> bool {
         let level = match LEVEL.load(Ordering::Relaxed) {
             UNKNOWN => detect(),
             l => l,
         };
-        let k = i32::from_ne_bytes(rot);
+        let k = u32::from_ne_bytes(rot);
         // SAFETY: each kernel's target feature was detected above (SSE2 is
-        // part of the x86-64 baseline).
+        // part of the x86-64 baseline); `apply` checked the length.
         unsafe {
             match level {
                 AVX512 => avx512(buf, k),
@@ -74,99 +136,62 @@ mod imp {
     }
 
     /// # Safety
-    /// The CPU must have AVX-512F.
+    /// The CPU must have AVX-512F; `buf` must hold at least 64 bytes.
     #[target_feature(enable = "avx512f")]
-    unsafe fn avx512(buf: &mut [u8], k: i32) -> usize {
-        let key = _mm512_set1_epi32(k);
-        let n = buf.len() / 64 * 64;
-        let p = buf.as_mut_ptr();
-        let mut i = 0;
-        // SAFETY (all accesses): i + 64 * m <= n <= buf.len().
-        while i + 256 <= n {
-            unsafe {
-                let a = _mm512_loadu_si512(p.add(i).cast());
-                let b = _mm512_loadu_si512(p.add(i + 64).cast());
-                let c = _mm512_loadu_si512(p.add(i + 128).cast());
-                let d = _mm512_loadu_si512(p.add(i + 192).cast());
-                _mm512_storeu_si512(p.add(i).cast(), _mm512_xor_si512(a, key));
-                _mm512_storeu_si512(p.add(i + 64).cast(), _mm512_xor_si512(b, key));
-                _mm512_storeu_si512(p.add(i + 128).cast(), _mm512_xor_si512(c, key));
-                _mm512_storeu_si512(p.add(i + 192).cast(), _mm512_xor_si512(d, key));
-            }
-            i += 256;
-        }
-        while i < n {
-            unsafe {
-                let a = _mm512_loadu_si512(p.add(i).cast());
-                _mm512_storeu_si512(p.add(i).cast(), _mm512_xor_si512(a, key));
-            }
-            i += 64;
-        }
-        n
+    unsafe fn avx512(buf: &mut [u8], k: u32) -> bool {
+        kernel!(
+            buf,
+            k,
+            64,
+            |p: *mut u8| _mm512_loadu_si512(p.cast()),
+            |p: *mut u8, v| _mm512_storeu_si512(p.cast(), v),
+            |a, b| _mm512_xor_si512(a, b),
+            |k: u32| _mm512_set1_epi32(k as i32)
+        )
     }
 
     /// # Safety
-    /// The CPU must have AVX2.
+    /// The CPU must have AVX2; `buf` must hold at least 32 bytes.
     #[target_feature(enable = "avx2")]
-    unsafe fn avx2(buf: &mut [u8], k: i32) -> usize {
-        let key = _mm256_set1_epi32(k);
-        let n = buf.len() / 32 * 32;
-        let p = buf.as_mut_ptr();
-        let mut i = 0;
-        // SAFETY (all accesses): i + 32 * m <= n <= buf.len().
-        while i + 128 <= n {
-            unsafe {
-                let a = _mm256_loadu_si256(p.add(i).cast());
-                let b = _mm256_loadu_si256(p.add(i + 32).cast());
-                let c = _mm256_loadu_si256(p.add(i + 64).cast());
-                let d = _mm256_loadu_si256(p.add(i + 96).cast());
-                _mm256_storeu_si256(p.add(i).cast(), _mm256_xor_si256(a, key));
-                _mm256_storeu_si256(p.add(i + 32).cast(), _mm256_xor_si256(b, key));
-                _mm256_storeu_si256(p.add(i + 64).cast(), _mm256_xor_si256(c, key));
-                _mm256_storeu_si256(p.add(i + 96).cast(), _mm256_xor_si256(d, key));
-            }
-            i += 128;
-        }
-        while i < n {
-            unsafe {
-                let a = _mm256_loadu_si256(p.add(i).cast());
-                _mm256_storeu_si256(p.add(i).cast(), _mm256_xor_si256(a, key));
-            }
-            i += 32;
-        }
-        n
+    unsafe fn avx2(buf: &mut [u8], k: u32) -> bool {
+        kernel!(
+            buf,
+            k,
+            32,
+            |p: *mut u8| _mm256_loadu_si256(p.cast()),
+            |p: *mut u8, v| _mm256_storeu_si256(p.cast(), v),
+            |a, b| _mm256_xor_si256(a, b),
+            |k: u32| _mm256_set1_epi32(k as i32)
+        )
     }
 
     /// # Safety
-    /// SSE2 is part of the x86-64 baseline; kept `unsafe` for uniformity.
+    /// SSE2 is part of the x86-64 baseline; `buf` must hold at least 16
+    /// bytes.
     #[target_feature(enable = "sse2")]
-    unsafe fn sse2(buf: &mut [u8], k: i32) -> usize {
-        let key = _mm_set1_epi32(k);
-        let n = buf.len() / 16 * 16;
-        let p = buf.as_mut_ptr();
-        let mut i = 0;
-        // SAFETY (all accesses): i + 16 <= n <= buf.len().
-        while i < n {
-            unsafe {
-                let a = _mm_loadu_si128(p.add(i).cast());
-                _mm_storeu_si128(p.add(i).cast(), _mm_xor_si128(a, key));
-            }
-            i += 16;
-        }
-        n
+    unsafe fn sse2(buf: &mut [u8], k: u32) -> bool {
+        kernel!(
+            buf,
+            k,
+            16,
+            |p: *mut u8| _mm_loadu_si128(p.cast()),
+            |p: *mut u8, v| _mm_storeu_si128(p.cast(), v),
+            |a, b| _mm_xor_si128(a, b),
+            |k: u32| _mm_set1_epi32(k as i32)
+        )
     }
 
-    /// Every kernel, for tests that must cover paths this CPU would not
-    /// pick.
+    /// Every kernel with its smallest length, for tests that must cover
+    /// paths this CPU would not pick.
     #[cfg(test)]
     pub(crate) fn kernels() -> std::vec::Vec<super::Kernel> {
         let mut v: std::vec::Vec<super::Kernel> =
-            std::vec![("sse2", |b, r| unsafe { sse2(b, i32::from_ne_bytes(r)) })];
+            std::vec![("sse2", 16, |b, k| unsafe { sse2(b, k) })];
         if std::is_x86_feature_detected!("avx2") {
-            v.push(("avx2", |b, r| unsafe { avx2(b, i32::from_ne_bytes(r)) }));
+            v.push(("avx2", 32, |b, k| unsafe { avx2(b, k) }));
         }
         if std::is_x86_feature_detected!("avx512f") {
-            v.push(("avx512", |b, r| unsafe { avx512(b, i32::from_ne_bytes(r)) }));
+            v.push(("avx512", 64, |b, k| unsafe { avx512(b, k) }));
         }
         v
     }
@@ -177,46 +202,39 @@ mod imp {
     use core::arch::aarch64::*;
 
     #[inline]
-    pub(super) fn apply(buf: &mut [u8], rot: [u8; 4]) -> usize {
-        // SAFETY: NEON is part of the aarch64 baseline.
-        unsafe { neon(buf, rot) }
+    pub(super) fn apply(buf: &mut [u8], rot: [u8; 4]) -> bool {
+        // SAFETY: NEON is part of the aarch64 baseline; `apply` checked the
+        // length.
+        unsafe { neon(buf, u32::from_ne_bytes(rot)) }
     }
 
     /// # Safety
-    /// NEON is part of the aarch64 baseline.
+    /// NEON is part of the aarch64 baseline; `buf` must hold at least 16
+    /// bytes.
     #[target_feature(enable = "neon")]
-    unsafe fn neon(buf: &mut [u8], rot: [u8; 4]) -> usize {
-        let pattern = [
-            rot[0], rot[1], rot[2], rot[3], rot[0], rot[1], rot[2], rot[3], rot[0], rot[1], rot[2],
-            rot[3], rot[0], rot[1], rot[2], rot[3],
-        ];
-        let n = buf.len() / 16 * 16;
-        let p = buf.as_mut_ptr();
-        let mut i = 0;
-        // SAFETY (all accesses): i + 16 <= n <= buf.len(); `pattern` is 16
-        // bytes.
-        unsafe {
-            let key = vld1q_u8(pattern.as_ptr());
-            while i < n {
-                let a = vld1q_u8(p.add(i));
-                vst1q_u8(p.add(i), veorq_u8(a, key));
-                i += 16;
-            }
-        }
-        n
+    unsafe fn neon(buf: &mut [u8], k: u32) -> bool {
+        kernel!(
+            buf,
+            k,
+            16,
+            |p: *mut u8| vld1q_u8(p),
+            |p: *mut u8, v| vst1q_u8(p, v),
+            |a, b| veorq_u8(a, b),
+            |k: u32| vreinterpretq_u8_u32(vdupq_n_u32(k))
+        )
     }
 
     #[cfg(test)]
     pub(crate) fn kernels() -> std::vec::Vec<super::Kernel> {
-        std::vec![("neon", |b, r| unsafe { neon(b, r) })]
+        std::vec![("neon", 16, |b, k| unsafe { neon(b, k) })]
     }
 }
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 mod imp {
     #[inline]
-    pub(super) fn apply(_buf: &mut [u8], _rot: [u8; 4]) -> usize {
-        0
+    pub(super) fn apply(_buf: &mut [u8], _rot: [u8; 4]) -> bool {
+        false
     }
 
     #[cfg(test)]
@@ -224,6 +242,10 @@ mod imp {
         std::vec::Vec::new()
     }
 }
+
+/// A named kernel with the smallest buffer it takes, for tests.
+#[cfg(test)]
+type Kernel = (&'static str, usize, fn(&mut [u8], u32) -> bool);
 
 #[cfg(test)]
 mod tests {
@@ -233,9 +255,10 @@ mod tests {
     fn every_kernel_matches_the_byte_loop() {
         let key = [0x37, 0xfa, 0x21, 0x3d];
         let src: std::vec::Vec<u8> = (0..1200u32).map(|i| (i * 7 + 3) as u8).collect();
-        for (name, kernel) in kernels() {
-            for start in 0..8 {
-                for len in (0..=600).chain([1023, 1024, 1025]) {
+        for (name, min, kernel) in kernels() {
+            // Every alignment of the start within a 64-byte line.
+            for start in 0..64 {
+                for len in (min..=600).chain([1023, 1024, 1025]) {
                     for phase in 0..4 {
                         let rot = [
                             key[phase],
@@ -245,13 +268,27 @@ mod tests {
                         ];
                         let mut fast = src.clone();
                         let mut slow = src.clone();
-                        let n = kernel(&mut fast[start..start + len], rot);
-                        assert!(n <= len && n % 4 == 0, "{name}: masked {n} of {len}");
-                        crate::wire::apply_mask_bytewise(&mut slow[start..start + n], key, phase);
+                        assert!(kernel(
+                            &mut fast[start..start + len],
+                            u32::from_ne_bytes(rot)
+                        ));
+                        crate::wire::apply_mask_bytewise(&mut slow[start..start + len], key, phase);
                         assert_eq!(fast, slow, "{name} start {start} len {len} phase {phase}");
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn rotate_matches_the_byte_pattern() {
+        let rot = [1u8, 2, 3, 4];
+        for n in 0..8 {
+            let want: [u8; 4] = core::array::from_fn(|i| rot[(n + i) & 3]);
+            assert_eq!(
+                super::rotate(u32::from_ne_bytes(rot), n),
+                u32::from_ne_bytes(want)
+            );
         }
     }
 }
