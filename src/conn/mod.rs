@@ -375,7 +375,9 @@ pub enum End {
 
 #[derive(Debug, Clone, Copy)]
 enum Rx {
-    /// Reading a header; `len` bytes of it are in `hdr`.
+    /// Between frames: no byte of the next header yet.
+    Idle,
+    /// Reading a header; `len` (at least 1) bytes of it are in `hdr`.
     Header { len: u8 },
     /// Delivering a data frame's payload.
     Data(DataRx),
@@ -522,7 +524,7 @@ impl<K: MaskKeys> Connection<K> {
             role,
             config,
             keys,
-            rx: Rx::Header { len: 0 },
+            rx: Rx::Idle,
             hdr: [0; FrameHeader::MAX_LEN],
             ctrl: Payload::EMPTY,
             rx_msg: None,
@@ -836,10 +838,9 @@ impl Connection<dyn MaskKeys + '_> {
     #[inline]
     fn handle_read<'a>(&'a mut self, input: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
         // Hosts only: on a device the general path alone is smaller.
+        // A failure sets `rx` to `Discard`, so `small_frame` refuses.
         #[cfg(feature = "std")]
-        if self.failure.is_none()
-            && let Some(f) = self.small_frame(input)
-        {
+        if let Some(f) = self.small_frame(input) {
             return self.read_small_frame(input, f);
         }
         self.handle_read_general(input)
@@ -862,13 +863,17 @@ impl Connection<dyn MaskKeys + '_> {
                         event: None,
                     });
                 }
-                Rx::Header { len } => {
+                Rx::Idle | Rx::Header { .. } => {
                     if pos == input.len() {
                         return Ok(Received {
                             consumed: pos,
                             event: None,
                         });
                     }
+                    let len = match self.rx {
+                        Rx::Header { len } => len,
+                        _ => 0,
+                    };
                     match self.read_header(len, &input[pos..]) {
                         Ok(n) => pos += n,
                         Err(e) => return Err(self.fail(e)),
@@ -887,32 +892,34 @@ impl Connection<dyn MaskKeys + '_> {
     #[cfg(feature = "std")]
     #[inline(always)]
     fn small_frame(&self, input: &[u8]) -> Option<SmallFrame> {
-        if !matches!(self.rx, Rx::Header { len: 0 }) {
+        if !matches!(self.rx, Rx::Idle) {
             return None;
         }
         let [b0, b1, ..] = *input else {
             return None;
         };
-        let masked = b1 & 0x80 != 0;
-        let len = usize::from(b1 & 0x7f);
-        // No RSV bit, a data opcode, a 7-bit length, the role's masking.
-        if b0 & 0x70 != 0 || b0 & 0x0f > 2 || len > 125 || masked != (self.role == Role::Server) {
+        // The mask bit the role needs, flipped away: what is left is the
+        // length if the bit was right, 128 or more if not.
+        let masked = self.role == Role::Server;
+        let len = usize::from(b1 ^ (u8::from(masked) << 7));
+        if len > 125 {
             return None;
         }
-        let (header, mask) = if masked {
-            let key = <[u8; 4]>::try_from(input.get(2..6)?).ok()?;
-            (6, Some(key))
-        } else {
-            (2, None)
-        };
+        let header = if masked { 6 } else { 2 };
         if input.len() < header + len {
             return None;
         }
-        let opcode = b0 & 0x0f;
+        let mask = if masked {
+            Some(<[u8; 4]>::try_from(input.get(2..6)?).ok()?)
+        } else {
+            None
+        };
+        // No RSV bit, and a data opcode the continuation rules allow.
+        let opcode = b0 & 0x7f;
         let kind = match (opcode, self.rx_msg) {
-            (0, Some(k)) => k,
             (1, None) => DataKind::Text,
             (2, None) => DataKind::Binary,
+            (0, Some(k)) => k,
             _ => return None,
         };
         let continues = opcode == 0;
@@ -999,7 +1006,11 @@ impl Connection<dyn MaskKeys + '_> {
                 Status::Partial { needed } => {
                     let take = needed.min(input.len() - used);
                     if take == 0 {
-                        self.rx = Rx::Header { len: have as u8 };
+                        self.rx = if have == 0 {
+                            Rx::Idle
+                        } else {
+                            Rx::Header { len: have as u8 }
+                        };
                         return Ok(used);
                     }
                     self.hdr[have..have + take].copy_from_slice(&input[used..used + take]);
@@ -1102,7 +1113,7 @@ impl Connection<dyn MaskKeys + '_> {
         let message_offset = self.rx_msg_len;
         self.rx_msg_len += take as u64;
         if end == len {
-            self.rx = Rx::Header { len: 0 };
+            self.rx = Rx::Idle;
             if fin {
                 self.rx_msg = None;
             }
@@ -1150,7 +1161,7 @@ impl Connection<dyn MaskKeys + '_> {
             });
         }
         self.ctrl.len = len;
-        self.rx = Rx::Header { len: 0 };
+        self.rx = Rx::Idle;
         let event = match opcode {
             OpCode::Ping => {
                 if self.config.auto_pong && self.initiator.is_none() {
