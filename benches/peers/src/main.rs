@@ -1,10 +1,12 @@
 //! sansws next to tungstenite, fastwebsockets, tokio-websockets and
-//! embedded-websocket: the same input bytes for every library, medians of
-//! several runs in one process, and each library's rate as a ratio to
-//! sansws's. Async libraries run on a current-thread tokio runtime over an
+//! embedded-websocket: the same input bytes for every library, several
+//! runs in one process with the contenders interleaved in each run, median
+//! times, and each library's time as a ratio to sansws's (the median of the
+//! run-by-run ratios). Async libraries run on a current-thread tokio runtime over an
 //! in-memory stream; sync ones over an in-memory `Read + Write`.
 //!
-//! `cd benches/peers && cargo run --release` (RUNS=n for more runs).
+//! `cd benches/peers && cargo run --release` (RUNS=n for more runs;
+//! ONLY=mask,decode,encode for some sections).
 
 mod mem;
 
@@ -22,7 +24,13 @@ fn frames(count: usize, len: usize, masked: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(count * (len + 14));
     for i in 0..count {
         let mask = masked.then(|| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes());
-        let h = FrameHeader { fin: true, rsv: Rsv::NONE, opcode: OpCode::Binary, mask, payload_len: len as u64 };
+        let h = FrameHeader {
+            fin: true,
+            rsv: Rsv::NONE,
+            opcode: OpCode::Binary,
+            mask,
+            payload_len: len as u64,
+        };
         let mut hdr = [0u8; 14];
         let n = h.emit(&mut hdr).unwrap();
         out.extend_from_slice(&hdr[..n]);
@@ -35,30 +43,88 @@ fn frames(count: usize, len: usize, masked: bool) -> Vec<u8> {
     out
 }
 
-/// Median wall time of `runs` runs (after one warm-up); each run returns a
-/// count that is checked to be `expect`.
-fn measure(runs: usize, expect: usize, mut f: impl FnMut() -> usize) -> Duration {
-    assert_eq!(f(), expect, "warm-up result");
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let t = Instant::now();
-            let got = black_box(f());
-            let d = t.elapsed();
-            assert_eq!(got, expect);
-            d
-        })
-        .collect();
-    times.sort();
-    times[runs / 2]
+/// Contenders measured together: each run times every contender once, in
+/// an order that rotates from run to run, so a burst of load on this
+/// shared machine hits all of them alike instead of one library's whole
+/// series.
+struct Group<'a> {
+    entries: Vec<Entry<'a>>,
 }
 
+struct Entry<'a> {
+    lib: &'static str,
+    /// What every call must return (a count of messages or bytes).
+    expect: usize,
+    f: Box<dyn FnMut() -> usize + 'a>,
+}
+
+/// A contender's median time and its median time ratio to the first
+/// contender (sansws), taken run by run.
 struct Row {
     lib: &'static str,
     time: Duration,
+    ratio: f64,
+}
+
+impl<'a> Group<'a> {
+    fn new() -> Self {
+        Self {
+            entries: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, lib: &'static str, expect: usize, f: impl FnMut() -> usize + 'a) {
+        self.entries.push(Entry {
+            lib,
+            expect,
+            f: Box::new(f),
+        });
+    }
+
+    fn run(mut self, runs: usize) -> Vec<Row> {
+        let k = self.entries.len();
+        for e in &mut self.entries {
+            assert_eq!((e.f)(), e.expect, "{}: warm-up result", e.lib);
+        }
+        let mut times = vec![Vec::with_capacity(runs); k];
+        for r in 0..runs {
+            for j in 0..k {
+                let e = &mut self.entries[(r + j) % k];
+                let t = Instant::now();
+                let got = black_box((e.f)());
+                let d = t.elapsed();
+                assert_eq!(got, e.expect, "{}", e.lib);
+                times[(r + j) % k].push(d);
+            }
+        }
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let base = times[0].clone();
+        self.entries
+            .iter()
+            .zip(times)
+            .map(|(e, t)| {
+                let ratio = median(
+                    t.iter()
+                        .zip(&base)
+                        .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
+                        .collect(),
+                );
+                let mut t = t;
+                t.sort();
+                Row {
+                    lib: e.lib,
+                    time: t[runs / 2],
+                    ratio,
+                }
+            })
+            .collect()
+    }
 }
 
 fn table(title: &str, units: f64, unit: &str, bytes: usize, rows: &[Row]) {
-    let base = rows.iter().find(|r| r.lib.starts_with("sansws")).map(|r| r.time).unwrap();
     println!("\n## {title}\n");
     println!("| library | time | {unit}/s | GB/s | sansws is this many times faster |");
     println!("|---|---|---|---|---|");
@@ -70,243 +136,261 @@ fn table(title: &str, units: f64, unit: &str, bytes: usize, rows: &[Row]) {
             s * 1e3,
             units / s / 1e6,
             bytes as f64 / s / 1e9,
-            s / base.as_secs_f64()
+            r.ratio
         );
     }
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
 }
 
 fn decode(runs: usize, count: usize, len: usize) {
     let input = frames(count, len, true);
     let bytes = input.len();
-    let mut rows = Vec::new();
+    let mut buf = input.clone();
+    let mut to = vec![0u8; len.max(1024)];
+    let mut dst = vec![0u8; bytes];
+    let mut g = Group::new();
 
     // sansws, sans-IO: unmask in place in the caller's buffer (masking is
     // its own inverse, so decoding the same bytes again is the same work).
-    let mut buf = input.clone();
-    rows.push(Row {
-        lib: "sansws (Connection, in place)",
-        time: measure(runs, count, || {
-            use sansws::conn::{Config, Connection, Event, Instant as I};
-            let mut conn = Connection::server(Config::HOST, I::ZERO);
-            let (mut at, mut n) = (0, 0);
-            while at < buf.len() {
-                let r = conn.handle_read(&mut buf[at..]).unwrap();
-                at += r.consumed;
-                if let Some(Event::Data(d)) = r.event {
-                    n += usize::from(d.is_message_end());
-                }
+    g.add("sansws (Connection, in place)", count, || {
+        use sansws::conn::{Config, Connection, Event, Instant as I};
+        let mut conn = Connection::server(Config::HOST, I::ZERO);
+        let (mut at, mut n) = (0, 0);
+        while at < buf.len() {
+            let r = conn.handle_read(&mut buf[at..]).unwrap();
+            at += r.consumed;
+            if let Some(Event::Data(d)) = r.event {
+                n += usize::from(d.is_message_end());
             }
-            n
-        }),
+        }
+        n
     });
 
     // sansws std adapter: reads into its buffer like the others.
-    rows.push(Row {
-        lib: "sansws (std_net, read copy)",
-        time: measure(runs, count, || {
-            use sansws::adapter::std_net::{Options, WebSocket};
-            use sansws::conn::{Event, Role};
-            let opts = Options { config: sansws::conn::Config::HOST, ..Options::default() };
-            let mut ws = WebSocket::from_raw(Mem::new(&input), Role::Server, &opts, &[], Box::new(|| [0; 4]));
+    g.add("sansws (std_net, read copy)", count, || {
+        use sansws::adapter::std_net::{Options, WebSocket};
+        use sansws::conn::{Event, Role};
+        let opts = Options {
+            config: sansws::conn::Config::HOST,
+            ..Options::default()
+        };
+        let mut ws = WebSocket::from_raw(
+            Mem::new(&input),
+            Role::Server,
+            &opts,
+            &[],
+            Box::new(|| [0; 4]),
+        );
+        let mut n = 0;
+        while let Ok(Some(end)) =
+            ws.read_event(|e| matches!(e, Event::Data(d) if d.is_message_end()))
+        {
+            n += usize::from(end);
+            if n == count {
+                break;
+            }
+        }
+        n
+    });
+
+    g.add("tungstenite 0.30", count, || {
+        use tungstenite::protocol::{Role, WebSocket, WebSocketConfig};
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(64 << 20))
+            .max_frame_size(Some(16 << 20));
+        let mut ws = WebSocket::from_raw_socket(Mem::new(&input), Role::Server, Some(config));
+        (0..count)
+            .filter(|_| ws.read().unwrap().is_binary())
+            .count()
+    });
+
+    g.add("fastwebsockets 0.10", count, || {
+        rt().block_on(async {
+            use fastwebsockets::{Role, WebSocket};
+            let mut ws = WebSocket::after_handshake(Mem::new(&input), Role::Server);
+            ws.set_auto_close(false);
+            ws.set_auto_pong(false);
+            ws.set_max_message_size(64 << 20);
             let mut n = 0;
-            while let Ok(Some(end)) = ws.read_event(|e| matches!(e, Event::Data(d) if d.is_message_end())) {
-                n += usize::from(end);
-                if n == count {
-                    break;
-                }
+            for _ in 0..count {
+                let f = ws.read_frame().await.unwrap();
+                n += usize::from(f.fin);
             }
             n
-        }),
+        })
     });
 
-    rows.push(Row {
-        lib: "tungstenite 0.30",
-        time: measure(runs, count, || {
-            use tungstenite::protocol::{Role, WebSocket, WebSocketConfig};
-            let config = WebSocketConfig::default().max_message_size(Some(64 << 20)).max_frame_size(Some(16 << 20));
-            let mut ws = WebSocket::from_raw_socket(Mem::new(&input), Role::Server, Some(config));
-            (0..count).filter(|_| ws.read().unwrap().is_binary()).count()
-        }),
-    });
-
-    rows.push(Row {
-        lib: "fastwebsockets 0.10",
-        time: measure(runs, count, || {
-            rt().block_on(async {
-                use fastwebsockets::{Role, WebSocket};
-                let mut ws = WebSocket::after_handshake(Mem::new(&input), Role::Server);
-                ws.set_auto_close(false);
-                ws.set_auto_pong(false);
-                ws.set_max_message_size(64 << 20);
-                let mut n = 0;
-                for _ in 0..count {
-                    let f = ws.read_frame().await.unwrap();
-                    n += usize::from(f.fin);
-                }
-                n
-            })
-        }),
-    });
-
-    rows.push(Row {
-        lib: "tokio-websockets 0.13",
-        time: measure(runs, count, || {
-            rt().block_on(async {
-                use futures_util::StreamExt;
-                let mut ws = tokio_websockets::ServerBuilder::new().serve(Mem::new(&input));
-                let mut n = 0;
-                for _ in 0..count {
-                    let m = ws.next().await.unwrap().unwrap();
-                    n += usize::from(m.is_binary());
-                }
-                n
-            })
-        }),
-    });
-
-    let mut to = vec![0u8; len.max(1024)];
-    rows.push(Row {
-        lib: "embedded-websocket 0.9",
-        time: measure(runs, count, || {
-            use embedded_websocket::{WebSocketKey, WebSocketReceiveMessageType, WebSocketServer};
-            let mut ws = WebSocketServer::new_server();
-            let key = WebSocketKey::try_from("dGhlIHNhbXBsZSBub25jZQ==").unwrap();
-            let mut scratch = [0u8; 256];
-            ws.server_accept(&key, None, &mut scratch).unwrap();
-            let (mut at, mut n) = (0, 0);
-            while at < input.len() {
-                let r = ws.read(&input[at..], &mut to).unwrap();
-                at += r.len_from;
-                n += usize::from(r.end_of_message && r.message_type == WebSocketReceiveMessageType::Binary);
+    g.add("tokio-websockets 0.13", count, || {
+        rt().block_on(async {
+            use futures_util::StreamExt;
+            let mut ws = tokio_websockets::ServerBuilder::new().serve(Mem::new(&input));
+            let mut n = 0;
+            for _ in 0..count {
+                let m = ws.next().await.unwrap().unwrap();
+                n += usize::from(m.is_binary());
             }
             n
-        }),
+        })
     });
 
-    let mut dst = vec![0u8; bytes];
-    rows.push(Row {
-        lib: "memcpy of the same bytes",
-        time: measure(runs, 0, || {
-            dst.copy_from_slice(black_box(&input));
-            black_box(&dst);
-            0
-        }),
+    g.add("embedded-websocket 0.9", count, || {
+        use embedded_websocket::{WebSocketKey, WebSocketReceiveMessageType, WebSocketServer};
+        let mut ws = WebSocketServer::new_server();
+        let key = WebSocketKey::try_from("dGhlIHNhbXBsZSBub25jZQ==").unwrap();
+        let mut scratch = [0u8; 256];
+        ws.server_accept(&key, None, &mut scratch).unwrap();
+        let (mut at, mut n) = (0, 0);
+        while at < input.len() {
+            let r = ws.read(&input[at..], &mut to).unwrap();
+            at += r.len_from;
+            n += usize::from(
+                r.end_of_message && r.message_type == WebSocketReceiveMessageType::Binary,
+            );
+        }
+        n
     });
-    table(&format!("decode {count} masked {len}-byte binary frames (server role)"), count as f64, "msg", bytes, &rows);
+
+    g.add("memcpy of the same bytes", 0, || {
+        dst.copy_from_slice(black_box(&input));
+        black_box(&dst);
+        0
+    });
+    table(
+        &format!("decode {count} masked {len}-byte binary frames (server role)"),
+        count as f64,
+        "msg",
+        bytes,
+        &g.run(runs),
+    );
 }
 
 fn encode(runs: usize, count: usize, len: usize) {
     let payload = vec![0x5au8; len];
-    let bytes = count * (len + if len < 126 { 2 } else if len < 65536 { 4 } else { 10 });
+    let bytes = count
+        * (len
+            + if len < 126 {
+                2
+            } else if len < 65536 {
+                4
+            } else {
+                10
+            });
     let mut out = vec![0u8; bytes];
-    let mut rows = Vec::new();
+    let mut out2 = vec![0u8; bytes];
+    let src = vec![0x5au8; bytes];
+    let mut dst = vec![0u8; bytes];
+    let mut g = Group::new();
 
-    rows.push(Row {
-        lib: "sansws (Connection, into buffer)",
-        time: measure(runs, bytes, || {
-            use sansws::conn::{Config, Connection, Instant as I};
-            let mut conn = Connection::server(Config::HOST, I::ZERO);
-            let mut at = 0;
-            for _ in 0..count {
-                at += conn.send_binary(black_box(&payload), &mut out[at..]).unwrap();
-            }
-            at
-        }),
+    g.add("sansws (Connection, into buffer)", bytes, || {
+        use sansws::conn::{Config, Connection, Instant as I};
+        let mut conn = Connection::server(Config::HOST, I::ZERO);
+        let mut at = 0;
+        for _ in 0..count {
+            at += conn
+                .send_binary(black_box(&payload), &mut out[at..])
+                .unwrap();
+        }
+        at
     });
 
-    rows.push(Row {
-        lib: "sansws (std_net, write)",
-        time: measure(runs, bytes, || {
-            use sansws::adapter::std_net::{Options, WebSocket};
-            use sansws::conn::Role;
-            let opts = Options { config: sansws::conn::Config::HOST, ..Options::default() };
-            let mut ws = WebSocket::from_raw(Mem::new(&[]), Role::Server, &opts, &[], Box::new(|| [0; 4]));
-            for _ in 0..count {
-                ws.send_binary(black_box(&payload)).unwrap();
-            }
-            ws.get_ref().written()
-        }),
+    g.add("sansws (std_net, write)", bytes, || {
+        use sansws::adapter::std_net::{Options, WebSocket};
+        use sansws::conn::Role;
+        let opts = Options {
+            config: sansws::conn::Config::HOST,
+            ..Options::default()
+        };
+        let mut ws =
+            WebSocket::from_raw(Mem::new(&[]), Role::Server, &opts, &[], Box::new(|| [0; 4]));
+        for _ in 0..count {
+            ws.send_binary(black_box(&payload)).unwrap();
+        }
+        ws.get_ref().written()
     });
 
-    rows.push(Row {
-        lib: "tungstenite 0.30",
-        time: measure(runs, bytes, || {
-            use tungstenite::protocol::{Message, Role, WebSocket};
-            let mut ws = WebSocket::from_raw_socket(Mem::new(&[]), Role::Server, None);
+    g.add("tungstenite 0.30", bytes, || {
+        use tungstenite::protocol::{Message, Role, WebSocket};
+        let mut ws = WebSocket::from_raw_socket(Mem::new(&[]), Role::Server, None);
+        let data = bytes::Bytes::from(payload.clone());
+        for _ in 0..count {
+            ws.write(Message::Binary(data.clone())).unwrap();
+        }
+        ws.flush().unwrap();
+        ws.get_ref().written()
+    });
+
+    g.add("fastwebsockets 0.10", bytes, || {
+        rt().block_on(async {
+            use fastwebsockets::{Frame, Payload, Role, WebSocket};
+            let mut ws = WebSocket::after_handshake(Mem::new(&[]), Role::Server);
+            for _ in 0..count {
+                ws.write_frame(Frame::binary(Payload::Borrowed(&payload)))
+                    .await
+                    .unwrap();
+            }
+            ws.into_inner().written()
+        })
+    });
+
+    g.add("tokio-websockets 0.13", bytes, || {
+        rt().block_on(async {
+            use futures_util::SinkExt;
+            let mut ws = tokio_websockets::ServerBuilder::new().serve(Mem::new(&[]));
             let data = bytes::Bytes::from(payload.clone());
             for _ in 0..count {
-                ws.write(Message::Binary(data.clone())).unwrap();
+                ws.feed(tokio_websockets::Message::binary(data.clone()))
+                    .await
+                    .unwrap();
             }
-            ws.flush().unwrap();
+            ws.flush().await.unwrap();
             ws.get_ref().written()
-        }),
+        })
     });
 
-    rows.push(Row {
-        lib: "fastwebsockets 0.10",
-        time: measure(runs, bytes, || {
-            rt().block_on(async {
-                use fastwebsockets::{Frame, Payload, Role, WebSocket};
-                let mut ws = WebSocket::after_handshake(Mem::new(&[]), Role::Server);
-                for _ in 0..count {
-                    ws.write_frame(Frame::binary(Payload::Borrowed(&payload))).await.unwrap();
-                }
-                ws.into_inner().written()
-            })
-        }),
+    g.add("embedded-websocket 0.9", bytes, || {
+        use embedded_websocket::{WebSocketKey, WebSocketSendMessageType, WebSocketServer};
+        let mut ws = WebSocketServer::new_server();
+        let key = WebSocketKey::try_from("dGhlIHNhbXBsZSBub25jZQ==").unwrap();
+        let mut scratch = [0u8; 256];
+        ws.server_accept(&key, None, &mut scratch).unwrap();
+        let mut at = 0;
+        for _ in 0..count {
+            at += ws
+                .write(
+                    WebSocketSendMessageType::Binary,
+                    true,
+                    black_box(&payload),
+                    &mut out2[at..],
+                )
+                .unwrap();
+        }
+        at
     });
 
-    rows.push(Row {
-        lib: "tokio-websockets 0.13",
-        time: measure(runs, bytes, || {
-            rt().block_on(async {
-                use futures_util::SinkExt;
-                let mut ws = tokio_websockets::ServerBuilder::new().serve(Mem::new(&[]));
-                let data = bytes::Bytes::from(payload.clone());
-                for _ in 0..count {
-                    ws.feed(tokio_websockets::Message::binary(data.clone())).await.unwrap();
-                }
-                ws.flush().await.unwrap();
-                ws.get_ref().written()
-            })
-        }),
+    g.add("memcpy of the same bytes", 0, || {
+        dst.copy_from_slice(black_box(&src));
+        black_box(&dst);
+        0
     });
-
-    rows.push(Row {
-        lib: "embedded-websocket 0.9",
-        time: measure(runs, bytes, || {
-            use embedded_websocket::{WebSocketKey, WebSocketSendMessageType, WebSocketServer};
-            let mut ws = WebSocketServer::new_server();
-            let key = WebSocketKey::try_from("dGhlIHNhbXBsZSBub25jZQ==").unwrap();
-            let mut scratch = [0u8; 256];
-            ws.server_accept(&key, None, &mut scratch).unwrap();
-            let mut at = 0;
-            for _ in 0..count {
-                at += ws.write(WebSocketSendMessageType::Binary, true, black_box(&payload), &mut out[at..]).unwrap();
-            }
-            at
-        }),
-    });
-
-    let src = vec![0x5au8; bytes];
-    rows.push(Row {
-        lib: "memcpy of the same bytes",
-        time: measure(runs, 0, || {
-            out.copy_from_slice(black_box(&src));
-            black_box(&out);
-            0
-        }),
-    });
-    table(&format!("encode {count} {len}-byte binary frames (server role, unmasked)"), count as f64, "msg", bytes, &rows);
+    table(
+        &format!("encode {count} {len}-byte binary frames (server role, unmasked)"),
+        count as f64,
+        "msg",
+        bytes,
+        &g.run(runs),
+    );
 }
 
 /// The plain reference: XOR eight bytes at a time.
 fn u64_loop(buf: &mut [u8], key: [u8; 4]) {
-    let k = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
+    let k = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
     let mut chunks = buf.chunks_exact_mut(8);
     for c in &mut chunks {
         let mut w = [0u8; 8];
@@ -319,53 +403,85 @@ fn u64_loop(buf: &mut [u8], key: [u8; 4]) {
 }
 
 fn masking(runs: usize) {
-    println!("\n## masking (in place), GB/s; in brackets sansws's speed as a multiple of that column's\n");
+    println!(
+        "\n## masking (in place), GB/s; in brackets sansws's speed as a multiple of that column's\n"
+    );
     println!("| size | sansws apply_mask | fastwebsockets unmask | u64 loop | memcpy |");
     println!("|---|---|---|---|---|");
     for size in [16usize, 125, 1024, 4096, 64 << 10, 1 << 20, 16 << 20] {
         // Enough repetitions for about 256 MiB per measurement.
         let reps = ((256usize << 20) / size).max(1);
-        let mut buf = vec![0x5au8; size];
-        let src = vec![0x5au8; size];
-        let mut dst = vec![0u8; size];
-        let t = |f: &mut dyn FnMut()| {
-            measure(runs, 0, || {
-                for _ in 0..reps {
-                    f();
-                }
-                0
-            })
-            .as_secs_f64()
-        };
-        let ours = t(&mut || {
-            sansws::wire::apply_mask(black_box(&mut buf[..]), KEY, 0);
+        // One buffer per contender, all at the same offset from a 64-byte
+        // line (the arena's), so alignment favours none of them.
+        let stride = size.div_ceil(64) * 64 + 64;
+        let mut arena = vec![0x5au8; 5 * stride];
+        let mut parts = arena.chunks_exact_mut(stride).map(|c| &mut c[..size]);
+        let (ours, fast, plain, src, dst) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
+        let mut g = Group::new();
+        g.add("sansws", 0, || {
+            for _ in 0..reps {
+                sansws::wire::apply_mask(black_box(&mut ours[..]), KEY, 0);
+            }
+            0
         });
-        let fast = t(&mut || fastwebsockets::unmask(black_box(&mut buf[..]), KEY));
-        let plain = t(&mut || u64_loop(black_box(&mut buf[..]), KEY));
-        let copy = t(&mut || {
-            dst.copy_from_slice(black_box(&src));
-            black_box(&dst);
+        g.add("fastwebsockets", 0, || {
+            for _ in 0..reps {
+                fastwebsockets::unmask(black_box(&mut fast[..]), KEY);
+            }
+            0
         });
-        let gbs = |s: f64| (size * reps) as f64 / s / 1e9;
+        g.add("u64 loop", 0, || {
+            for _ in 0..reps {
+                u64_loop(black_box(&mut plain[..]), KEY);
+            }
+            0
+        });
+        g.add("memcpy", 0, || {
+            for _ in 0..reps {
+                dst.copy_from_slice(black_box(&src[..]));
+                black_box(&dst);
+            }
+            0
+        });
+        let rows = g.run(runs);
+        let gbs = |r: &Row| (size * reps) as f64 / r.time.as_secs_f64() / 1e9;
         println!(
             "| {size} B | {:.2} | {:.2} ({:.2}x) | {:.2} ({:.2}x) | {:.2} ({:.2}x) |",
-            gbs(ours),
-            gbs(fast),
-            fast / ours,
-            gbs(plain),
-            plain / ours,
-            gbs(copy),
-            copy / ours
+            gbs(&rows[0]),
+            gbs(&rows[1]),
+            rows[1].ratio,
+            gbs(&rows[2]),
+            rows[2].ratio,
+            gbs(&rows[3]),
+            rows[3].ratio
         );
     }
 }
 
 fn main() {
-    let runs: usize = std::env::var("RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+    let runs: usize = std::env::var("RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
+    // ONLY=mask,decode,encode picks sections (all by default).
+    let only = std::env::var("ONLY").unwrap_or_default();
+    let on = |s: &str| only.is_empty() || only.split(',').any(|o| o == s);
     println!("# sansws and its peers, one process, median of {runs} runs");
-    masking(runs);
-    decode(runs, 1_000_000, 16);
-    decode(runs, 1000, 64 << 10);
-    encode(runs, 1_000_000, 16);
-    encode(runs, 1000, 64 << 10);
+    if on("mask") {
+        masking(runs);
+    }
+    if on("decode") {
+        decode(runs, 1_000_000, 16);
+        decode(runs, 1000, 64 << 10);
+    }
+    if on("encode") {
+        encode(runs, 1_000_000, 16);
+        encode(runs, 1000, 64 << 10);
+    }
 }

@@ -14,7 +14,11 @@ pub struct Mem<'a> {
 
 impl<'a> Mem<'a> {
     pub fn new(input: &'a [u8]) -> Self {
-        Self { input, pos: 0, written: 0 }
+        Self {
+            input,
+            pos: 0,
+            written: 0,
+        }
     }
 
     pub fn written(&self) -> usize {
@@ -53,7 +57,11 @@ impl Write for Mem<'_> {
 impl sansws::adapter::std_net::Transport for Mem<'_> {}
 
 impl tokio::io::AsyncRead for Mem<'_> {
-    fn poll_read(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let n = self.copy_out(buf.initialize_unfilled());
         buf.advance(n);
         Poll::Ready(Ok(()))
@@ -61,11 +69,19 @@ impl tokio::io::AsyncRead for Mem<'_> {
 }
 
 impl tokio::io::AsyncWrite for Mem<'_> {
-    fn poll_write(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.written += buf.len();
         Poll::Ready(Ok(buf.len()))
     }
-    fn poll_write_vectored(mut self: Pin<&mut Self>, _: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         let n = bufs.iter().map(|b| b.len()).sum();
         self.written += n;
         Poll::Ready(Ok(n))
