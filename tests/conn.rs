@@ -725,3 +725,73 @@ fn client_masks_every_frame_with_fresh_keys() {
     let n = s.send_text("same", &mut out).unwrap();
     assert_eq!(&out[..n], b"\x81\x04same");
 }
+
+/// Every way sending can end refuses the next small message (hosts take a
+/// fast path for those with its own cached check), and a fragmented
+/// message blocks whole ones only until its last fragment.
+#[test]
+fn small_sends_stop_at_every_way_of_ending() {
+    let mut out = [0u8; 64];
+    let ended = |mut s: Server| {
+        let mut o = [0u8; 64];
+        assert_eq!(s.send_binary(b"x", &mut o), Err(SendError::Closed));
+        assert_eq!(s.send_text("", &mut o), Err(SendError::Closed));
+    };
+    let mut s = srv();
+    assert_eq!(s.send_binary(b"x", &mut out), Ok(3));
+    s.close(CloseCode::NORMAL, "").unwrap();
+    ended(s);
+
+    let mut s = srv();
+    feed(&mut s, &cframe(OpCode::Close, true, &[0x03, 0xe8]), &[]);
+    ended(s);
+
+    let mut s = srv();
+    assert!(
+        s.handle_read(&mut sframe(OpCode::Text, true, b"unmasked"))
+            .is_err()
+    );
+    ended(s);
+
+    let mut s = srv();
+    s.handle_eof();
+    ended(s);
+
+    let config = Config {
+        ping_interval: Some(Duration::from_secs(10)),
+        pong_timeout: Duration::from_secs(3),
+        ..Config::DEFAULT
+    };
+    let mut s = server(config);
+    s.handle_timeout(Instant(10_000));
+    drain(&mut s, Instant(10_000));
+    assert_eq!(s.send_binary(b"still open", &mut out), Ok(12));
+    s.handle_timeout(Instant(13_000));
+    assert_eq!(s.end(), Some(End::PongTimeout));
+    ended(s);
+
+    let mut s = srv();
+    s.send_fragment(DataKind::Text, b"a", false, &mut out)
+        .unwrap();
+    assert_eq!(
+        s.send_text("x", &mut out),
+        Err(SendError::FragmentInProgress)
+    );
+    s.send_fragment(DataKind::Text, b"b", true, &mut out)
+        .unwrap();
+    assert_eq!(s.send_text("x", &mut out), Ok(3));
+    assert_eq!(out[..3], [0x81, 0x01, b'x']);
+
+    // A small send limit: whole messages above it are split, below it
+    // take one frame.
+    let mut s = server(Config {
+        max_send_frame_len: 4,
+        ..Config::DEFAULT
+    });
+    assert_eq!(s.send_binary(b"abcd", &mut out), Ok(6));
+    assert_eq!(s.send_binary(b"abcde", &mut out), Ok(9));
+    assert_eq!(
+        out[..9],
+        [0x02, 0x04, b'a', b'b', b'c', b'd', 0x80, 0x01, b'e']
+    );
+}

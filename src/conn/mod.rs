@@ -71,6 +71,8 @@ mod utf8;
 
 pub use time::{Duration, Instant};
 
+#[cfg(feature = "std")]
+use crate::wire::copy_short;
 use crate::wire::{
     CloseCode, CloseError, CloseFrame, FrameError, FrameHeader, MAX_CONTROL_PAYLOAD, OpCode,
     ParseOptions, Rsv, apply_mask,
@@ -494,6 +496,11 @@ pub struct Connection<K: MaskKeys + ?Sized = NoMasking> {
     /// for the host fast path.
     #[cfg(feature = "std")]
     small_ok: bool,
+    /// One more than the longest payload the host send fast path may
+    /// write as one whole frame now: 0 once sending has ended or while a
+    /// fragmented message is open. Kept by [`Self::refresh_tx_fast`].
+    #[cfg(feature = "std")]
+    tx_fast: u8,
 
     // Last, so that `Connection<K>` unsizes to `Connection<dyn MaskKeys>`.
     keys: K,
@@ -517,6 +524,13 @@ impl<K: MaskKeys> Connection<K> {
     /// `keys` for a key.
     pub fn with_keys(role: Role, config: Config, keys: K, now: Instant) -> Self {
         Self::new(role, config, keys, now)
+    }
+
+    /// [`Connection::tx_fast`] while sending is open and no fragmented
+    /// message is.
+    #[cfg(feature = "std")]
+    fn tx_fast_limit(config: &Config) -> u8 {
+        (config.max_send_frame_len.min(125) + 1) as u8
     }
 
     fn new(role: Role, config: Config, keys: K, now: Instant) -> Self {
@@ -546,6 +560,8 @@ impl<K: MaskKeys> Connection<K> {
             close_deadline: None,
             #[cfg(feature = "std")]
             small_ok: config.max_frame_len >= 125 && config.max_message_len >= 125,
+            #[cfg(feature = "std")]
+            tx_fast: Self::tx_fast_limit(&config),
         }
     }
 }
@@ -1183,6 +1199,7 @@ impl Connection<dyn MaskKeys + '_> {
                 self.rx_msg = None;
                 if self.initiator.is_none() {
                     self.initiator = Some(Initiator::Remote);
+                    self.refresh_tx_fast();
                     // Echo the code, without the reason.
                     self.close = Some(frame);
                     self.close_reason.len = 0;
@@ -1206,6 +1223,7 @@ impl Connection<dyn MaskKeys + '_> {
             self.close = Some(Some(e.close_code()));
             self.close_reason.len = 0;
             self.initiator = Some(Initiator::Local);
+            self.refresh_tx_fast();
         }
         self.pong = None;
         self.ping = None;
@@ -1218,10 +1236,12 @@ impl Connection<dyn MaskKeys + '_> {
         }
         if self.close_deadline.is_some_and(|d| now >= d) {
             self.timed_out = Some(End::CloseTimeout);
+            self.refresh_tx_fast();
             return;
         }
         if self.pong_deadline.is_some_and(|d| now >= d) {
             self.timed_out = Some(End::PongTimeout);
+            self.refresh_tx_fast();
             return;
         }
         if let (Some(t), Some(interval)) = (self.next_ping, self.config.ping_interval)
@@ -1236,6 +1256,7 @@ impl Connection<dyn MaskKeys + '_> {
 
     fn handle_eof(&mut self) {
         self.eof = true;
+        self.refresh_tx_fast();
         self.rx = Rx::Discard;
     }
 
@@ -1358,6 +1379,20 @@ impl Connection<dyn MaskKeys + '_> {
         self.initiator.is_none() && self.timed_out.is_none() && !self.eof
     }
 
+    /// Recomputes [`Connection::tx_fast`] after a change to what
+    /// [`Self::can_send`] or `tx_msg` read.
+    #[inline]
+    fn refresh_tx_fast(&mut self) {
+        #[cfg(feature = "std")]
+        {
+            self.tx_fast = if self.can_send() && self.tx_msg.is_none() {
+                Connection::<NoMasking>::tx_fast_limit(&self.config)
+            } else {
+                0
+            };
+        }
+    }
+
     fn check_can_send(&self) -> Result<(), SendError> {
         if self.can_send() {
             Ok(())
@@ -1412,28 +1447,36 @@ impl Connection<dyn MaskKeys + '_> {
         out: &mut [u8],
     ) -> Result<usize, SendError> {
         // Hosts only: on a device the general path alone is smaller.
-        if cfg!(feature = "std")
-            && self.can_send()
-            && self.tx_msg.is_none()
-            && data.len() < 126
-            && data.len() <= self.config.max_send_frame_len
-        {
-            let masked = self.role == Role::Client;
-            let head = if masked { 6 } else { 2 };
-            let total = head + data.len();
-            let out = out
-                .get_mut(..total)
-                .ok_or(BufferTooSmall { needed: total })?;
-            out[0] = 0x80 | u8::from(kind.opcode());
-            out[1] = data.len() as u8;
-            out[head..].copy_from_slice(data);
-            if masked {
-                out[1] |= 0x80;
-                let key = self.keys.next_key();
-                out[2..6].copy_from_slice(&key);
-                apply_mask(&mut out[6..], key, 0);
-            }
-            return Ok(total);
+        #[cfg(feature = "std")]
+        if data.len() < usize::from(self.tx_fast) {
+            debug_assert!(self.can_send() && self.tx_msg.is_none());
+            debug_assert!(data.len() <= self.config.max_send_frame_len.min(125));
+            let first = 0x80 | u8::from(kind.opcode());
+            let len = data.len();
+            // One copy of the code per role, so that offsets are constants.
+            return match self.role {
+                Role::Server => {
+                    let out = out
+                        .get_mut(..2 + len)
+                        .ok_or(BufferTooSmall { needed: 2 + len })?;
+                    out[0] = first;
+                    out[1] = len as u8;
+                    copy_short(&mut out[2..], data);
+                    Ok(2 + len)
+                }
+                Role::Client => {
+                    let out = out
+                        .get_mut(..6 + len)
+                        .ok_or(BufferTooSmall { needed: 6 + len })?;
+                    let key = self.keys.next_key();
+                    out[0] = first;
+                    out[1] = 0x80 | len as u8;
+                    out[2..6].copy_from_slice(&key);
+                    copy_short(&mut out[6..], data);
+                    apply_mask(&mut out[6..], key, 0);
+                    Ok(6 + len)
+                }
+            };
         }
         self.send_message_general(kind, data, out)
     }
@@ -1483,6 +1526,7 @@ impl Connection<dyn MaskKeys + '_> {
         let opcode = self.fragment_opcode(kind)?;
         let n = self.write_frame(opcode, fin, data, out)?;
         self.tx_msg = if fin { None } else { Some(kind) };
+        self.refresh_tx_fast();
         Ok(n)
     }
 
@@ -1533,6 +1577,7 @@ impl Connection<dyn MaskKeys + '_> {
         }
         let header_len = h.emit(header)?;
         self.tx_msg = if fin { None } else { Some(kind) };
+        self.refresh_tx_fast();
         Ok(FrameStart {
             header_len,
             mask: h.mask,
@@ -1567,6 +1612,7 @@ impl Connection<dyn MaskKeys + '_> {
         self.close = Some(Some(frame.code()));
         self.close_reason.set(reason.as_bytes());
         self.initiator = Some(Initiator::Local);
+        self.refresh_tx_fast();
         self.ping = None;
         Ok(())
     }

@@ -110,6 +110,38 @@ fn mask_short(buf: &mut [u8], rot: [u8; 4]) {
     }
 }
 
+/// Copies `src` into `dst` (the same length): up to 32 bytes as at most
+/// four words, first and last read before any is written (as in
+/// [`mask_short`]), with no call; longer with `copy_from_slice`. For small
+/// frames written on hosts, where a call to `memcpy` costs more than the
+/// copy.
+#[cfg(feature = "std")]
+#[inline(always)]
+pub(crate) fn copy_short(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    if n > 32 || dst.len() != n || cfg!(not(target_pointer_width = "64")) {
+        dst.copy_from_slice(src);
+    } else if n >= 16 {
+        let (a0, a1) = (word(&src[..8]), word(&src[8..16]));
+        let (b0, b1) = (word(&src[n - 16..n - 8]), word(&src[n - 8..]));
+        dst[..8].copy_from_slice(&a0.to_ne_bytes());
+        dst[8..16].copy_from_slice(&a1.to_ne_bytes());
+        dst[n - 16..n - 8].copy_from_slice(&b0.to_ne_bytes());
+        dst[n - 8..].copy_from_slice(&b1.to_ne_bytes());
+    } else if n >= 8 {
+        let (a, b) = (word(&src[..8]), word(&src[n - 8..]));
+        dst[..8].copy_from_slice(&a.to_ne_bytes());
+        dst[n - 8..].copy_from_slice(&b.to_ne_bytes());
+    } else if n >= 4 {
+        dst[..4].copy_from_slice(&src[..4]);
+        dst[n - 4..].copy_from_slice(&src[n - 4..]);
+    } else {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = *s;
+        }
+    }
+}
+
 /// The 4-byte pattern repeated to 8 and to 16 bytes, as native-endian
 /// words (both halves of each are equal, so byte order does not matter).
 #[cfg(target_pointer_width = "64")]
@@ -120,7 +152,7 @@ fn repeat(rot: [u8; 4]) -> (u64, u128) {
 }
 
 /// The native-endian word in `bytes` (8 of them).
-#[cfg(target_pointer_width = "64")]
+#[cfg(any(target_pointer_width = "64", feature = "std"))]
 #[inline(always)]
 fn word(bytes: &[u8]) -> u64 {
     let mut w = [0; 8];
@@ -214,6 +246,22 @@ mod tests {
                     assert_eq!(fast, slow, "start {start} len {len} phase {phase}");
                 }
             }
+        }
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn copy_short_copies_every_length() {
+        let src: [u8; 48] = core::array::from_fn(|i| i as u8 + 1);
+        for len in 0..=48 {
+            let mut dst = [0xa5u8; 50];
+            copy_short(&mut dst[1..1 + len], &src[..len]);
+            assert_eq!(&dst[1..1 + len], &src[..len], "len {len}");
+            assert_eq!(
+                (dst[0], dst[1 + len]),
+                (0xa5, 0xa5),
+                "len {len}: wrote outside"
+            );
         }
     }
 

@@ -22,6 +22,8 @@ mod opcode;
 
 pub use close::{CloseCode, CloseError, CloseFrame};
 pub use header::{FrameHeader, MAX_CONTROL_PAYLOAD, ParseOptions, Rsv};
+#[cfg(feature = "std")]
+pub(crate) use mask::copy_short;
 pub use mask::{apply_mask, apply_mask_bytewise};
 pub use opcode::OpCode;
 
