@@ -854,10 +854,17 @@ impl Connection<dyn MaskKeys + '_> {
     #[inline]
     fn handle_read<'a>(&'a mut self, input: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
         // Hosts only: on a device the general path alone is smaller.
-        // A failure sets `rx` to `Discard`, so `small_frame` refuses.
+        // A failure sets `rx` to `Discard`, so `small_frame` refuses. One
+        // copy per role, so that the header length is a constant.
         #[cfg(feature = "std")]
-        if let Some(f) = self.small_frame(input) {
-            return self.read_small_frame(input, f);
+        {
+            let small = match self.role {
+                Role::Server => self.small_frame::<true>(input),
+                Role::Client => self.small_frame::<false>(input),
+            };
+            if let Some(f) = small {
+                return self.read_small_frame(input, f);
+            }
         }
         self.handle_read_general(input)
     }
@@ -907,7 +914,7 @@ impl Connection<dyn MaskKeys + '_> {
     /// (including every error) goes through the general path.
     #[cfg(feature = "std")]
     #[inline(always)]
-    fn small_frame(&self, input: &[u8]) -> Option<SmallFrame> {
+    fn small_frame<const MASKED: bool>(&self, input: &[u8]) -> Option<SmallFrame> {
         if !matches!(self.rx, Rx::Idle) {
             return None;
         }
@@ -916,29 +923,33 @@ impl Connection<dyn MaskKeys + '_> {
         };
         // The mask bit the role needs, flipped away: what is left is the
         // length if the bit was right, 128 or more if not.
-        let masked = self.role == Role::Server;
-        let len = usize::from(b1 ^ (u8::from(masked) << 7));
+        let len = usize::from(b1 ^ if MASKED { 0x80 } else { 0 });
         if len > 125 {
             return None;
         }
-        let header = if masked { 6 } else { 2 };
+        let header = if MASKED { 6 } else { 2 };
         if input.len() < header + len {
             return None;
         }
-        let mask = if masked {
+        let mask = if MASKED {
             Some(<[u8; 4]>::try_from(input.get(2..6)?).ok()?)
         } else {
             None
         };
         // No RSV bit, and a data opcode the continuation rules allow.
         let opcode = b0 & 0x7f;
-        let kind = match (opcode, self.rx_msg) {
-            (1, None) => DataKind::Text,
-            (2, None) => DataKind::Binary,
-            (0, Some(k)) => k,
-            _ => return None,
-        };
         let continues = opcode == 0;
+        let kind = if opcode.wrapping_sub(1) < 2 && self.rx_msg.is_none() {
+            if opcode == 1 {
+                DataKind::Text
+            } else {
+                DataKind::Binary
+            }
+        } else if continues && let Some(k) = self.rx_msg {
+            k
+        } else {
+            return None;
+        };
         // Limits of at least 125 bytes can never refuse a new message's
         // 7-bit frame; otherwise check as the general path does.
         let limits = &self.config;
@@ -973,17 +984,18 @@ impl Connection<dyn MaskKeys + '_> {
         if let Some(key) = f.mask {
             apply_mask(payload, key, 0);
         }
-        if !f.continues {
-            self.rx_msg_len = 0;
-            self.utf8.reset();
+        // The validator's state matters only within text messages, which
+        // reset it when they start.
+        let message_offset = if f.continues { self.rx_msg_len } else { 0 };
+        if f.kind == DataKind::Text {
+            if !f.continues {
+                self.utf8.reset();
+            }
+            if self.utf8.feed(payload).is_err() || (f.fin && self.utf8.is_incomplete()) {
+                return Err(self.fail(ProtocolError::InvalidUtf8));
+            }
         }
-        if f.kind == DataKind::Text
-            && (self.utf8.feed(payload).is_err() || (f.fin && self.utf8.is_incomplete()))
-        {
-            return Err(self.fail(ProtocolError::InvalidUtf8));
-        }
-        let message_offset = self.rx_msg_len;
-        self.rx_msg_len += f.len as u64;
+        self.rx_msg_len = message_offset + f.len as u64;
         self.rx_msg = if f.fin { None } else { Some(f.kind) };
         Ok(Received {
             consumed: end,

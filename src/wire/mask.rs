@@ -61,12 +61,12 @@ fn rotate(rot: [u8; 4], n: usize) -> [u8; 4] {
 fn mask_short(buf: &mut [u8], rot: [u8; 4]) {
     let n = buf.len();
     // The second piece starts at n - 16, n - 8 or n - 4: phase n % 4.
-    let later = rotate(rot, n);
     if n >= 16 {
         // Four words rather than two 16-byte pieces: the compiler would put
         // some in vector registers and some in pairs of words, and a later
         // load that spans two stores of different widths stalls.
-        let (ka, kb) = (repeat(rot).0, repeat(later).0);
+        let ka = repeat(rot).0;
+        let kb = later_word(ka, n);
         let head = head_of::<16>(buf);
         let (a0, a1) = (word(&head[..8]), word(&head[8..]));
         let tail = tail_of::<16>(buf);
@@ -79,13 +79,14 @@ fn mask_short(buf: &mut [u8], rot: [u8; 4]) {
         tail[8..].copy_from_slice(&(b1 ^ kb).to_ne_bytes());
     } else if n >= 8 {
         let (a, b) = (*head_of::<8>(buf), *tail_of::<8>(buf));
-        let (ka, kb) = (repeat(rot).0, repeat(later).0);
+        let ka = repeat(rot).0;
+        let kb = later_word(ka, n);
         *head_of(buf) = (u64::from_ne_bytes(a) ^ ka).to_ne_bytes();
         *tail_of(buf) = (u64::from_ne_bytes(b) ^ kb).to_ne_bytes();
     } else if n >= 4 {
         let (a, b) = (*head_of::<4>(buf), *tail_of::<4>(buf));
         *head_of(buf) = (u32::from_ne_bytes(a) ^ u32::from_ne_bytes(rot)).to_ne_bytes();
-        *tail_of(buf) = (u32::from_ne_bytes(b) ^ u32::from_ne_bytes(later)).to_ne_bytes();
+        *tail_of(buf) = (u32::from_ne_bytes(b) ^ u32::from_ne_bytes(rotate(rot, n))).to_ne_bytes();
     } else {
         for (b, k) in buf.iter_mut().zip(rot) {
             *b ^= k;
@@ -149,6 +150,18 @@ pub(crate) fn copy_short(dst: &mut [u8], src: &[u8]) {
 fn repeat(rot: [u8; 4]) -> (u64, u128) {
     let k8 = u64::from(u32::from_ne_bytes(rot)) * 0x1_0000_0001;
     (k8, u128::from(k8) * 0x1_0000_0000_0000_0001)
+}
+
+/// `k`, a word of the repeated pattern, as seen `n` bytes later.
+#[cfg(target_pointer_width = "64")]
+#[inline(always)]
+fn later_word(k: u64, n: usize) -> u64 {
+    let shift = 8 * (n & 3) as u32;
+    if cfg!(target_endian = "little") {
+        k.rotate_right(shift)
+    } else {
+        k.rotate_left(shift)
+    }
 }
 
 /// The native-endian word in `bytes` (8 of them).
