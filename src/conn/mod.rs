@@ -855,15 +855,19 @@ impl Connection<dyn MaskKeys + '_> {
     fn handle_read<'a>(&'a mut self, input: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
         // Hosts only: on a device the general path alone is smaller.
         // A failure sets `rx` to `Discard`, so `small_frame` refuses. One
-        // copy per role, so that the header length is a constant.
+        // copy per role, so that the header length and the mask's presence
+        // are constants.
         #[cfg(feature = "std")]
-        {
-            let small = match self.role {
-                Role::Server => self.small_frame::<true>(input),
-                Role::Client => self.small_frame::<false>(input),
-            };
-            if let Some(f) = small {
-                return self.read_small_frame(input, f);
+        match self.role {
+            Role::Server => {
+                if let Some(f) = self.small_frame::<true>(input) {
+                    return self.read_small_frame(input, f);
+                }
+            }
+            Role::Client => {
+                if let Some(f) = self.small_frame::<false>(input) {
+                    return self.read_small_frame(input, f);
+                }
             }
         }
         self.handle_read_general(input)
@@ -973,7 +977,7 @@ impl Connection<dyn MaskKeys + '_> {
     /// Decodes a frame [`Self::small_frame`] accepted: the same state
     /// changes and event as the general path.
     #[cfg(feature = "std")]
-    #[inline]
+    #[inline(always)]
     fn read_small_frame<'a>(
         &'a mut self,
         input: &'a mut [u8],
@@ -984,19 +988,14 @@ impl Connection<dyn MaskKeys + '_> {
         if let Some(key) = f.mask {
             apply_mask(payload, key, 0);
         }
-        // The validator's state matters only within text messages, which
-        // reset it when they start.
-        let message_offset = if f.continues { self.rx_msg_len } else { 0 };
-        if f.kind == DataKind::Text {
-            if !f.continues {
-                self.utf8.reset();
-            }
-            if self.utf8.feed(payload).is_err() || (f.fin && self.utf8.is_incomplete()) {
-                return Err(self.fail(ProtocolError::InvalidUtf8));
-            }
-        }
-        self.rx_msg_len = message_offset + f.len as u64;
-        self.rx_msg = if f.fin { None } else { Some(f.kind) };
+        let message_offset = if !f.continues && f.fin && f.kind == DataKind::Binary {
+            // A whole binary message, the commonest frame: nothing else to
+            // track.
+            self.rx_msg_len = f.len as u64;
+            0
+        } else {
+            self.small_frame_state(f, payload)?
+        };
         Ok(Received {
             consumed: end,
             event: Some(Event::Data(Data {
@@ -1008,6 +1007,27 @@ impl Connection<dyn MaskKeys + '_> {
                 fin: f.fin,
             })),
         })
+    }
+
+    /// The rest of [`Self::read_small_frame`]'s state changes, for
+    /// anything but a whole binary message; returns the message offset.
+    #[cfg(feature = "std")]
+    #[inline(always)]
+    fn small_frame_state(&mut self, f: SmallFrame, payload: &[u8]) -> Result<u64, ProtocolError> {
+        let message_offset = if f.continues { self.rx_msg_len } else { 0 };
+        // The validator's state matters only within text messages, which
+        // reset it when they start.
+        if f.kind == DataKind::Text {
+            if !f.continues {
+                self.utf8.reset();
+            }
+            if self.utf8.feed(payload).is_err() || (f.fin && self.utf8.is_incomplete()) {
+                return Err(self.fail(ProtocolError::InvalidUtf8));
+            }
+        }
+        self.rx_msg_len = message_offset + f.len as u64;
+        self.rx_msg = if f.fin { None } else { Some(f.kind) };
+        Ok(message_offset)
     }
 
     /// Consumes header bytes; on a complete header moves `rx` on.

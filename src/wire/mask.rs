@@ -51,33 +51,31 @@ fn rotate(rot: [u8; 4], n: usize) -> [u8; 4] {
         .to_le_bytes()
 }
 
-/// Up to 32 bytes, at phase 0 relative to `rot`, on 64-bit targets: two
-/// pieces of the largest size that fits, the first at the start and the
-/// second ending at the end, both read before either is written. Where
-/// they overlap both stores write the same masked bytes, so any length
-/// takes a fixed handful of instructions and no loop.
+/// Up to 32 bytes, at phase 0 relative to `rot`, on 64-bit targets: the
+/// first 16 bytes (if there are) as two words in place, then the at most
+/// 16 left as two pieces of the largest size that fits, the first at the
+/// start and the second ending at the end, both read before either is
+/// written. Where they overlap both stores write the same masked bytes, so
+/// any length takes a fixed handful of instructions and no loop.
 #[cfg(target_pointer_width = "64")]
 #[inline(always)]
 fn mask_short(buf: &mut [u8], rot: [u8; 4]) {
+    let mut buf = buf;
+    if buf.len() >= 16 {
+        // The first 16 bytes in place; 16 is a multiple of 4, so the rest
+        // starts at phase 0 again.
+        let k = repeat(rot).0;
+        let (head, rest) = buf.split_at_mut(16);
+        for w in head.chunks_exact_mut(8) {
+            let v = word(w) ^ k;
+            w.copy_from_slice(&v.to_ne_bytes());
+        }
+        buf = rest;
+    }
+    // At most 16 bytes left. The second piece starts at n - 8 or n - 4:
+    // phase n % 4.
     let n = buf.len();
-    // The second piece starts at n - 16, n - 8 or n - 4: phase n % 4.
-    if n >= 16 {
-        // Four words rather than two 16-byte pieces: the compiler would put
-        // some in vector registers and some in pairs of words, and a later
-        // load that spans two stores of different widths stalls.
-        let ka = repeat(rot).0;
-        let kb = later_word(ka, n);
-        let head = head_of::<16>(buf);
-        let (a0, a1) = (word(&head[..8]), word(&head[8..]));
-        let tail = tail_of::<16>(buf);
-        let (b0, b1) = (word(&tail[..8]), word(&tail[8..]));
-        let head = head_of::<16>(buf);
-        head[..8].copy_from_slice(&(a0 ^ ka).to_ne_bytes());
-        head[8..].copy_from_slice(&(a1 ^ ka).to_ne_bytes());
-        let tail = tail_of::<16>(buf);
-        tail[..8].copy_from_slice(&(b0 ^ kb).to_ne_bytes());
-        tail[8..].copy_from_slice(&(b1 ^ kb).to_ne_bytes());
-    } else if n >= 8 {
+    if n >= 8 {
         let (a, b) = (*head_of::<8>(buf), *tail_of::<8>(buf));
         let ka = repeat(rot).0;
         let kb = later_word(ka, n);
