@@ -393,6 +393,8 @@ enum Rx {
 #[cfg(feature = "std")]
 #[derive(Debug, Clone, Copy)]
 struct SmallFrame {
+    /// FIN, binary, not a continuation: a whole binary message.
+    whole_binary: bool,
     kind: DataKind,
     fin: bool,
     continues: bool,
@@ -965,6 +967,7 @@ impl Connection<dyn MaskKeys + '_> {
             return None;
         }
         Some(SmallFrame {
+            whole_binary: b0 == 0x82,
             kind,
             fin: b0 & 0x80 != 0,
             continues,
@@ -988,7 +991,7 @@ impl Connection<dyn MaskKeys + '_> {
         if let Some(key) = f.mask {
             apply_mask(payload, key, 0);
         }
-        let message_offset = if !f.continues && f.fin && f.kind == DataKind::Binary {
+        let message_offset = if f.whole_binary {
             // A whole binary message, the commonest frame: nothing else to
             // track.
             self.rx_msg_len = f.len as u64;

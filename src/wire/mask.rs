@@ -75,6 +75,9 @@ fn mask_short(buf: &mut [u8], rot: [u8; 4]) {
     // At most 16 bytes left. The second piece starts at n - 8 or n - 4:
     // phase n % 4.
     let n = buf.len();
+    if n == 0 {
+        return;
+    }
     if n >= 8 {
         let (a, b) = (*head_of::<8>(buf), *tail_of::<8>(buf));
         let ka = repeat(rot).0;
