@@ -494,10 +494,10 @@ pub struct Connection<K: MaskKeys + ?Sized = NoMasking> {
     pong_deadline: Option<Instant>,
     close_deadline: Option<Instant>,
 
-    /// The limits cannot refuse a new message's 7-bit frame (both >= 125);
-    /// for the host fast path.
+    /// The longest 7-bit frame the limits can never refuse as a new
+    /// message (125, or less under smaller limits); for the host fast path.
     #[cfg(feature = "std")]
-    small_ok: bool,
+    small_max: u8,
     /// One more than the longest payload the host send fast path may
     /// write as one whole frame now: 0 once sending has ended or while a
     /// fragmented message is open. Kept by [`Self::refresh_tx_fast`].
@@ -561,7 +561,7 @@ impl<K: MaskKeys> Connection<K> {
             pong_deadline: None,
             close_deadline: None,
             #[cfg(feature = "std")]
-            small_ok: config.max_frame_len >= 125 && config.max_message_len >= 125,
+            small_max: config.max_frame_len.min(config.max_message_len).min(125) as u8,
             #[cfg(feature = "std")]
             tx_fast: Self::tx_fast_limit(&config),
         }
@@ -929,8 +929,10 @@ impl Connection<dyn MaskKeys + '_> {
         };
         // The mask bit the role needs, flipped away: what is left is the
         // length if the bit was right, 128 or more if not.
+        // At most `small_max` (<= 125: a 7-bit length): a new message of
+        // this length is within the limits.
         let len = usize::from(b1 ^ if MASKED { 0x80 } else { 0 });
-        if len > 125 {
+        if len > usize::from(self.small_max) {
             return None;
         }
         let header = if MASKED { 6 } else { 2 };
@@ -956,14 +958,9 @@ impl Connection<dyn MaskKeys + '_> {
         } else {
             return None;
         };
-        // Limits of at least 125 bytes can never refuse a new message's
-        // 7-bit frame; otherwise check as the general path does.
-        let limits = &self.config;
-        if (continues || !self.small_ok)
-            && (len as u64 > limits.max_frame_len
-                || (if continues { self.rx_msg_len } else { 0 }) + len as u64
-                    > limits.max_message_len)
-        {
+        // A continuation adds to the message: check its total as the
+        // general path does (`small_max` covered the frame's own length).
+        if continues && self.rx_msg_len + len as u64 > self.config.max_message_len {
             return None;
         }
         Some(SmallFrame {
