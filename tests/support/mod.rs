@@ -133,6 +133,12 @@ pub fn feed<K: MaskKeys>(conn: &mut Connection<K>, bytes: &[u8], cuts: &[usize])
                     at += r.consumed;
                     let progressed = r.consumed > 0 || r.event.is_some();
                     if let Some(e) = r.event {
+                        if let Event::Data(d) = &e {
+                            // The cached flag says what its definition says.
+                            let end = d.offset + d.payload.len() as u64 == d.frame_len;
+                            assert_eq!(d.is_frame_end(), end, "{d:?}");
+                            assert_eq!(d.is_message_end(), end && d.fin, "{d:?}");
+                        }
                         events.push(Ev::of(&e));
                     }
                     if at == len && !progressed {
