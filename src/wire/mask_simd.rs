@@ -5,9 +5,11 @@
 //! baseline). Each kernel masks a whole buffer of at least one vector: the
 //! first and the last vector are loaded unaligned before anything is
 //! written, the body in between is masked on aligned addresses (no access
-//! straddles two cache lines), and the first and last vectors are stored
-//! last. Where they overlap the body, both stores write the same masked
-//! bytes, so no byte is masked twice and no scalar loop is needed.
+//! straddles two cache lines), the first vector is stored with the first
+//! aligned one and the last vector at the end. Where they overlap the body,
+//! both stores write the same masked bytes (every overlapping byte is
+//! loaded before either store), so no byte is masked twice and no scalar
+//! loop is needed.
 //!
 //! # Safety
 //!
@@ -64,6 +66,19 @@ macro_rules! kernel {
             let first = $load(p);
             let last = $load(p.add(n - W));
             let mut i = start;
+            if start != 0 && start + W <= n {
+                // The first vector is stored early, together with the first
+                // aligned one (loaded before either store): a later load
+                // of these bytes then finds both stores long retired
+                // instead of stalling on a store still in flight.
+                let a = $load(p.add(i));
+                $store(p, $xor(first, $splat($k)));
+                $store(p.add(i), $xor(a, body));
+                i += W;
+            } else if start != 0 {
+                // No aligned vector fits: the first and the last cover all.
+                $store(p, $xor(first, $splat($k)));
+            }
             while i + 4 * W <= n {
                 let a = $load(p.add(i));
                 let b = $load(p.add(i + W));
@@ -79,11 +94,9 @@ macro_rules! kernel {
                 $store(p.add(i), $xor($load(p.add(i)), body));
                 i += W;
             }
-            // Only where the body left bytes out: an aligned buffer gets
-            // no extra store.
-            if start != 0 {
-                $store(p, $xor(first, $splat($k)));
-            }
+            // The last vector last (its bytes may overlap the last aligned
+            // vector, which had to be loaded first); skipped when the body
+            // reached the end.
             if i != n {
                 $store(p.add(n - W), $xor(last, $splat(super::rotate($k, n - W))));
             }
