@@ -795,3 +795,49 @@ fn small_sends_stop_at_every_way_of_ending() {
         [0x02, 0x04, b'a', b'b', b'c', b'd', 0x80, 0x01, b'e']
     );
 }
+
+/// Headers from `encode_header` (hosts write whole-message headers up to
+/// 64 KiB by hand) parse back to exactly what was asked, in both roles,
+/// at every length form's edges, whole and fragmented; a short buffer
+/// names the size.
+#[test]
+fn encode_header_writes_the_shortest_valid_header() {
+    use sansws::Status;
+    use sansws::wire::FrameHeader;
+    for len in [0u64, 1, 125, 126, 127, 65535, 65536, 1 << 40] {
+        for role_client in [false, true] {
+            for fin in [true, false] {
+                let mut c = cli();
+                let mut s = srv();
+                let mut header = [0u8; 14];
+                let start = if role_client {
+                    c.encode_header(DataKind::Text, fin, len, &mut header)
+                } else {
+                    s.encode_header(DataKind::Text, fin, len, &mut header)
+                }
+                .unwrap();
+                let opts = ParseOptions::STRICT;
+                let Status::Complete((h, n)) =
+                    FrameHeader::parse(&header[..start.header_len], &opts).unwrap()
+                else {
+                    panic!("partial header for {len}");
+                };
+                assert_eq!(n, start.header_len);
+                assert_eq!((h.fin, h.opcode, h.payload_len), (fin, OpCode::Text, len));
+                assert_eq!(h.mask, start.mask);
+                assert_eq!(h.mask.is_some(), role_client);
+                let mut short = [0u8; 14];
+                let short = &mut short[..start.header_len - 1];
+                let err = if role_client {
+                    cli().encode_header(DataKind::Text, fin, len, short)
+                } else {
+                    srv().encode_header(DataKind::Text, fin, len, short)
+                };
+                assert!(
+                    matches!(err, Err(SendError::BufferTooSmall(b)) if b.needed == start.header_len),
+                    "{err:?}"
+                );
+            }
+        }
+    }
+}

@@ -740,7 +740,8 @@ impl<K: MaskKeys> Connection<K> {
     /// the transport can write both with one vectored write. Fragments as
     /// [`Connection::send_fragment`]; `fin = true` with no message open is
     /// a whole message in one frame. Returns the header's length.
-    #[inline]
+    #[cfg_attr(feature = "std", inline(always))]
+    #[cfg_attr(not(feature = "std"), inline)]
     pub fn encode_in_place(
         &mut self,
         kind: DataKind,
@@ -759,7 +760,8 @@ impl<K: MaskKeys> Connection<K> {
     /// masked with [`apply_mask`] at its offset. The caller must then send
     /// exactly `payload_len` bytes. Fragments as
     /// [`Connection::send_fragment`].
-    #[inline]
+    #[cfg_attr(feature = "std", inline(always))]
+    #[cfg_attr(not(feature = "std"), inline)]
     pub fn encode_header(
         &mut self,
         kind: DataKind,
@@ -1589,6 +1591,8 @@ impl Connection<dyn MaskKeys + '_> {
         }
     }
 
+    #[cfg_attr(feature = "std", inline(always))]
+    #[cfg_attr(not(feature = "std"), inline)]
     fn encode_in_place(
         &mut self,
         kind: DataKind,
@@ -1603,7 +1607,51 @@ impl Connection<dyn MaskKeys + '_> {
         Ok(start.header_len)
     }
 
+    /// A whole message's header up to 64 KiB inline on hosts (the usual
+    /// case for a vectored write), the rest out of line.
+    #[cfg_attr(feature = "std", inline(always))]
+    #[cfg_attr(not(feature = "std"), inline)]
     fn encode_header(
+        &mut self,
+        kind: DataKind,
+        fin: bool,
+        payload_len: u64,
+        header: &mut [u8],
+    ) -> Result<FrameStart, SendError> {
+        // `tx_fast != 0`: sending is open and no fragmented message is, so
+        // a FIN frame is a whole message and changes no state.
+        #[cfg(feature = "std")]
+        if fin && self.tx_fast != 0 && payload_len <= 0xffff {
+            let masked = self.role == Role::Client;
+            let (extra, code) = if payload_len < 126 {
+                (0, payload_len as u8)
+            } else {
+                (2, 126)
+            };
+            let needed = 2 + extra + if masked { 4 } else { 0 };
+            let header = header.get_mut(..needed).ok_or(BufferTooSmall { needed })?;
+            header[0] = 0x80 | u8::from(kind.opcode());
+            header[1] = code | if masked { 0x80 } else { 0 };
+            if extra == 2 {
+                header[2..4].copy_from_slice(&(payload_len as u16).to_be_bytes());
+            }
+            let mask = if masked {
+                let key = self.keys.next_key();
+                header[2 + extra..].copy_from_slice(&key);
+                Some(key)
+            } else {
+                None
+            };
+            return Ok(FrameStart {
+                header_len: needed,
+                mask,
+            });
+        }
+        self.encode_header_general(kind, fin, payload_len, header)
+    }
+
+    #[inline(never)]
+    fn encode_header_general(
         &mut self,
         kind: DataKind,
         fin: bool,

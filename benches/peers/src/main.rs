@@ -292,6 +292,7 @@ fn encode(runs: usize, count: usize, len: usize) {
             });
     let mut out = vec![0u8; bytes];
     let mut out2 = vec![0u8; bytes];
+    let mut own = payload.clone();
     let src = vec![0x5au8; bytes];
     let mut dst = vec![0u8; bytes];
     let mut g = Group::new();
@@ -306,6 +307,23 @@ fn encode(runs: usize, count: usize, len: usize) {
                 .unwrap();
         }
         at
+    });
+
+    // The zero-copy sans-IO form: only the header is written; the payload
+    // stays where it is (a server does not mask), for a vectored write.
+    g.add("sansws (Connection, encode_in_place: header only)", bytes, || {
+        use sansws::conn::{Config, Connection, DataKind, Instant as I};
+        let mut conn = Connection::server(Config::HOST, I::ZERO);
+        let mut hdr = [0u8; 14];
+        let mut total = 0;
+        for _ in 0..count {
+            let n = conn
+                .encode_in_place(DataKind::Binary, true, black_box(&mut own[..]), &mut hdr)
+                .unwrap();
+            black_box(&hdr);
+            total += n + own.len();
+        }
+        total
     });
 
     g.add("sansws (std_net, write)", bytes, || {
