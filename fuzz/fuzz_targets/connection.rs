@@ -2,10 +2,15 @@
 //! client, default or strict limits), drained after every chunk, with the
 //! clock moving: no panic, `consumed` never exceeds the input, every call
 //! makes progress, an error latches, and the assembler agrees.
+//!
+//! Then differentially, without timers: the whole input in one buffer
+//! (hosts decode whole small frames on a fast path) and the same input one
+//! byte at a time (never that path) give the same frames, control events,
+//! error and end.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sansws::conn::{Config, Connection, Duration, Instant, MaskKeys};
+use sansws::conn::{Config, Connection, Duration, Event, Instant, MaskKeys};
 use sansws::message::Assembler;
 use sansws::wire::ParseOptions;
 
@@ -32,10 +37,59 @@ fuzz_target!(|data: &[u8]| {
     if flags & 32 != 0 {
         let keys = move || [1, 2, 3, 4];
         run(Connection::client(config, keys, Instant::ZERO), bytes, &mut next, flags);
+        let whole = trace(Connection::client(config, keys, Instant::ZERO), bytes, usize::MAX);
+        let bytewise = trace(Connection::client(config, keys, Instant::ZERO), bytes, 1);
+        assert_eq!(whole, bytewise);
     } else {
         run(Connection::server(config, Instant::ZERO), bytes, &mut next, flags);
+        let whole = trace(Connection::server(config, Instant::ZERO), bytes, usize::MAX);
+        let bytewise = trace(Connection::server(config, Instant::ZERO), bytes, 1);
+        assert_eq!(whole, bytewise);
     }
 });
+
+/// What a connection made of `bytes` fed `step` bytes per buffer: each
+/// frame's payload joined with its kind and FIN, other events as text, the
+/// error, and how it ended after EOF.
+fn trace<K: MaskKeys>(mut conn: Connection<K>, bytes: &[u8], step: usize) -> Vec<String> {
+    let mut input = bytes.to_vec();
+    let mut out = Vec::new();
+    let mut frame = Vec::new();
+    let mut start = 0;
+    'feed: while start < input.len() {
+        let end = start.saturating_add(step).min(input.len());
+        let mut at = start;
+        while at < end {
+            match conn.handle_read(&mut input[at..end]) {
+                Ok(r) => {
+                    at += r.consumed;
+                    match r.event {
+                        Some(Event::Data(d)) => {
+                            frame.extend_from_slice(d.payload);
+                            if d.is_frame_end() {
+                                out.push(format!("{:?} fin={} {:?}", d.kind, d.fin, frame));
+                                frame.clear();
+                            }
+                        }
+                        Some(e) => out.push(format!("{e:?}")),
+                        None => {}
+                    }
+                    if r.consumed == 0 && r.event.is_none() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    out.push(format!("error {e:?}"));
+                    break 'feed;
+                }
+            }
+        }
+        start = end;
+    }
+    conn.handle_eof();
+    out.push(format!("end {:?} {:?}", conn.state(), conn.end()));
+    out
+}
 
 fn run<K: MaskKeys>(mut conn: Connection<K>, bytes: &[u8], next: &mut impl FnMut() -> u32, flags: u8) {
     let mut input = bytes.to_vec();
