@@ -196,13 +196,19 @@ fn tail_of<const N: usize>(buf: &mut [u8]) -> &mut [u8; N] {
 const VECTOR_MIN: usize = 256;
 
 /// Longer payloads: on hosts from [`VECTOR_MIN`] bytes a vector kernel,
-/// otherwise words.
+/// otherwise words. Two tail calls, so the kernel is reached with no
+/// register saved for the word loop.
 #[inline(never)]
 fn mask_long(buf: &mut [u8], rot: [u8; 4]) {
     #[cfg(feature = "std")]
     if buf.len() >= VECTOR_MIN && super::mask_simd::apply(buf, rot) {
         return;
     }
+    mask_medium(buf, rot);
+}
+
+#[inline(never)]
+fn mask_medium(buf: &mut [u8], rot: [u8; 4]) {
     mask_words(buf, rot);
 }
 
