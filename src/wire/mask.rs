@@ -195,13 +195,18 @@ fn tail_of<const N: usize>(buf: &mut [u8]) -> &mut [u8; N] {
 #[cfg(feature = "std")]
 const VECTOR_MIN: usize = 256;
 
-/// Longer payloads: on hosts from [`VECTOR_MIN`] bytes a vector kernel,
-/// otherwise words. Two tail calls, so the kernel is reached with no
+/// Longer payloads: on hosts from [`VECTOR_MIN`] bytes the widest vector
+/// kernel this CPU has, below that the baseline one (16-byte vectors),
+/// otherwise words. Tail calls, so the kernel is reached with no
 /// register saved for the word loop.
 #[inline(never)]
 fn mask_long(buf: &mut [u8], rot: [u8; 4]) {
     #[cfg(feature = "std")]
     if buf.len() >= VECTOR_MIN && super::mask_simd::apply(buf, rot) {
+        return;
+    }
+    #[cfg(feature = "std")]
+    if super::mask_simd::apply_baseline(buf, rot) {
         return;
     }
     mask_medium(buf, rot);

@@ -35,6 +35,14 @@ pub(super) fn apply(buf: &mut [u8], rot: [u8; 4]) -> bool {
     buf.len() >= MIN_LEN && imp::apply(buf, rot)
 }
 
+/// As [`apply`], with the target's baseline kernel (SSE2 on x86-64, NEON
+/// on aarch64) and no detection: for buffers too short to gain from
+/// wider vectors. Needs at least 16 bytes.
+#[inline]
+pub(super) fn apply_baseline(buf: &mut [u8], rot: [u8; 4]) -> bool {
+    buf.len() >= 16 && imp::baseline(buf, rot)
+}
+
 /// `k` (a pattern as a native-endian word) as seen `n` bytes later.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", test))]
 #[inline(always)]
@@ -148,6 +156,13 @@ mod imp {
         }
     }
 
+    #[inline]
+    pub(super) fn baseline(buf: &mut [u8], rot: [u8; 4]) -> bool {
+        // SAFETY: SSE2 is part of the x86-64 baseline; `apply_baseline`
+        // checked the length.
+        unsafe { sse2(buf, u32::from_ne_bytes(rot)) }
+    }
+
     /// # Safety
     /// The CPU must have AVX-512F; `buf` must hold at least 64 bytes.
     #[target_feature(enable = "avx512f")]
@@ -221,6 +236,11 @@ mod imp {
         unsafe { neon(buf, u32::from_ne_bytes(rot)) }
     }
 
+    #[inline]
+    pub(super) fn baseline(buf: &mut [u8], rot: [u8; 4]) -> bool {
+        apply(buf, rot)
+    }
+
     /// # Safety
     /// NEON is part of the aarch64 baseline; `buf` must hold at least 16
     /// bytes.
@@ -247,6 +267,11 @@ mod imp {
 mod imp {
     #[inline]
     pub(super) fn apply(_buf: &mut [u8], _rot: [u8; 4]) -> bool {
+        false
+    }
+
+    #[inline]
+    pub(super) fn baseline(_buf: &mut [u8], _rot: [u8; 4]) -> bool {
         false
     }
 
