@@ -4,17 +4,26 @@
 //! runs WebSockets over it: [`accept`] and [`connect`] below, then the same
 //! streaming API (`read_event`, `send_*`, `close`).
 //!
-//! ```ignore
-//! use sansws::adapter::{embedded_io::Decision, lwip};
+//! ```no_run
+//! use sansws::adapter::embedded_io::{Accepted, Decision};
+//! use sansws::adapter::lwip;
+//! use sansws::conn::{Config, Event, Instant};
+//! use sansws::handshake::HttpResponse;
+//!
+//! # fn serve() -> Result<(), Box<dyn core::error::Error>> {
 //! let listener = lwip::Listener::bind([0, 0, 0, 0], 80)?;
 //! let (mut rx, mut tx) = ([0u8; 1024], [0u8; 512]);
 //! loop {
 //!     let conn = listener.accept()?;
-//!     if let lwip::Accepted::WebSocket(mut ws) = lwip::accept(conn, &mut rx, &mut tx, Config::DEFAULT,
-//!         Instant::ZERO, |_| Decision::Accept(None), |_| HttpResponse::new(404))? {
-//!         while let Some(()) = ws.read_event(|e| { /* ... */ })? {}
+//!     let accepted = lwip::accept(conn, &mut rx, &mut tx, Config::DEFAULT, Instant::ZERO,
+//!         |_| Decision::Accept(None), |_| HttpResponse::new(404));
+//!     if let Ok(Accepted::WebSocket(mut ws)) = accepted {
+//!         while let Ok(Some(())) = ws.read_event(|e| {
+//!             if let Event::Data(d) = e { /* d.payload: a chunk of the message */ }
+//!         }) {}
 //!     }
 //! }
+//! # }
 //! ```
 //!
 //! # Threads and tasks
