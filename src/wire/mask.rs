@@ -45,7 +45,7 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
 
 /// `rot` as seen `n` bytes later.
 #[inline(always)]
-fn rotate(rot: [u8; 4], n: usize) -> [u8; 4] {
+pub(super) fn rotate(rot: [u8; 4], n: usize) -> [u8; 4] {
     u32::from_le_bytes(rot)
         .rotate_right(8 * (n & 3) as u32)
         .to_le_bytes()

@@ -47,12 +47,7 @@ pub(super) fn apply_baseline(buf: &mut [u8], rot: [u8; 4]) -> bool {
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", test))]
 #[inline(always)]
 fn rotate(k: u32, n: usize) -> u32 {
-    let shift = 8 * (n & 3) as u32;
-    if cfg!(target_endian = "little") {
-        k.rotate_right(shift)
-    } else {
-        k.rotate_left(shift)
-    }
+    u32::from_ne_bytes(super::mask::rotate(k.to_ne_bytes(), n))
 }
 
 /// From this many bytes on, kernels prefetch ahead.
@@ -99,25 +94,15 @@ macro_rules! kernel {
             // which keeps the L1 fed when the buffer streams from L2 or
             // memory. (A prefetch never faults; the address is only
             // computed, with wrapping arithmetic.)
-            if n - i > super::PREFETCH_MIN {
-                while i + 4 * W + super::PREFETCH_AHEAD <= n {
+            let prefetch = n - i > super::PREFETCH_MIN;
+            while i + 4 * W <= n {
+                if prefetch {
                     let mut l = 0;
                     while l < 4 * W {
                         $prefetch(p.wrapping_add(i + super::PREFETCH_AHEAD + l));
                         l += 64;
                     }
-                    let a = $load(p.add(i));
-                    let b = $load(p.add(i + W));
-                    let c = $load(p.add(i + 2 * W));
-                    let d = $load(p.add(i + 3 * W));
-                    $store(p.add(i), $xor(a, body));
-                    $store(p.add(i + W), $xor(b, body));
-                    $store(p.add(i + 2 * W), $xor(c, body));
-                    $store(p.add(i + 3 * W), $xor(d, body));
-                    i += 4 * W;
                 }
-            }
-            while i + 4 * W <= n {
                 let a = $load(p.add(i));
                 let b = $load(p.add(i + W));
                 let c = $load(p.add(i + 2 * W));
@@ -193,54 +178,47 @@ mod imp {
         unsafe { sse2(buf, u32::from_ne_bytes(rot)) }
     }
 
-    /// # Safety
-    /// The CPU must have AVX-512F; `buf` must hold at least 64 bytes.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn avx512(buf: &mut [u8], k: u32) -> bool {
-        kernel!(
-            buf,
-            k,
-            64,
-            |p: *mut u8| _mm512_loadu_si512(p.cast()),
-            |p: *mut u8, v| _mm512_storeu_si512(p.cast(), v),
-            |a, b| _mm512_xor_si512(a, b),
-            |k: u32| _mm512_set1_epi32(k as i32),
-            |p: *const u8| _mm_prefetch::<_MM_HINT_T0>(p.cast())
-        )
+    /// An x86 kernel: its name, target feature, vector width and the
+    /// feature's unaligned load, unaligned store, XOR and 32-bit splat.
+    macro_rules! x86_kernel {
+        ($(#[$doc:meta])* $name:ident, $feature:literal, $w:literal,
+         $load:ident, $store:ident, $xor:ident, $splat:ident) => {
+            $(#[$doc])*
+            #[target_feature(enable = $feature)]
+            unsafe fn $name(buf: &mut [u8], k: u32) -> bool {
+                kernel!(
+                    buf,
+                    k,
+                    $w,
+                    |p: *mut u8| $load(p.cast()),
+                    |p: *mut u8, v| $store(p.cast(), v),
+                    |a, b| $xor(a, b),
+                    |k: u32| $splat(k as i32),
+                    |p: *const u8| _mm_prefetch::<_MM_HINT_T0>(p.cast())
+                )
+            }
+        };
     }
 
-    /// # Safety
-    /// The CPU must have AVX2; `buf` must hold at least 32 bytes.
-    #[target_feature(enable = "avx2")]
-    unsafe fn avx2(buf: &mut [u8], k: u32) -> bool {
-        kernel!(
-            buf,
-            k,
-            32,
-            |p: *mut u8| _mm256_loadu_si256(p.cast()),
-            |p: *mut u8, v| _mm256_storeu_si256(p.cast(), v),
-            |a, b| _mm256_xor_si256(a, b),
-            |k: u32| _mm256_set1_epi32(k as i32),
-            |p: *const u8| _mm_prefetch::<_MM_HINT_T0>(p.cast())
-        )
-    }
-
-    /// # Safety
-    /// SSE2 is part of the x86-64 baseline; `buf` must hold at least 16
-    /// bytes.
-    #[target_feature(enable = "sse2")]
-    unsafe fn sse2(buf: &mut [u8], k: u32) -> bool {
-        kernel!(
-            buf,
-            k,
-            16,
-            |p: *mut u8| _mm_loadu_si128(p.cast()),
-            |p: *mut u8, v| _mm_storeu_si128(p.cast(), v),
-            |a, b| _mm_xor_si128(a, b),
-            |k: u32| _mm_set1_epi32(k as i32),
-            |p: *const u8| _mm_prefetch::<_MM_HINT_T0>(p.cast())
-        )
-    }
+    x86_kernel!(
+        /// # Safety
+        /// The CPU must have AVX-512F; `buf` must hold at least 64 bytes.
+        avx512, "avx512f", 64,
+        _mm512_loadu_si512, _mm512_storeu_si512, _mm512_xor_si512, _mm512_set1_epi32
+    );
+    x86_kernel!(
+        /// # Safety
+        /// The CPU must have AVX2; `buf` must hold at least 32 bytes.
+        avx2, "avx2", 32,
+        _mm256_loadu_si256, _mm256_storeu_si256, _mm256_xor_si256, _mm256_set1_epi32
+    );
+    x86_kernel!(
+        /// # Safety
+        /// SSE2 is part of the x86-64 baseline; `buf` must hold at least
+        /// 16 bytes.
+        sse2, "sse2", 16,
+        _mm_loadu_si128, _mm_storeu_si128, _mm_xor_si128, _mm_set1_epi32
+    );
 
     /// Every kernel with its smallest length, for tests that must cover
     /// paths this CPU would not pick.
@@ -323,57 +301,42 @@ type Kernel = (&'static str, usize, fn(&mut [u8], u32) -> bool);
 mod tests {
     use super::imp::kernels;
 
-    #[test]
-    fn every_kernel_matches_the_byte_loop() {
+    /// Every kernel on `src[start..start + len]` for every `len` in `lens`
+    /// and every start in `starts`, at every phase, against the byte loop.
+    /// The whole buffer is compared, so a stray write outside the slice
+    /// fails too.
+    fn check(src_len: u32, starts: &[usize], lens: &[usize]) {
         let key = [0x37, 0xfa, 0x21, 0x3d];
-        let src: std::vec::Vec<u8> = (0..1200u32).map(|i| (i * 7 + 3) as u8).collect();
+        let src: std::vec::Vec<u8> = (0..src_len).map(|i| (i * 7 + 3) as u8).collect();
         for (name, min, kernel) in kernels() {
-            // Every alignment of the start within a 64-byte line.
-            for start in 0..64 {
-                for len in (min..=600).chain([1023, 1024, 1025]) {
-                    for phase in 0..4 {
-                        let rot = [
-                            key[phase],
-                            key[(phase + 1) & 3],
-                            key[(phase + 2) & 3],
-                            key[(phase + 3) & 3],
-                        ];
-                        let mut fast = src.clone();
-                        let mut slow = src.clone();
-                        assert!(kernel(
-                            &mut fast[start..start + len],
-                            u32::from_ne_bytes(rot)
-                        ));
-                        crate::wire::apply_mask_bytewise(&mut slow[start..start + len], key, phase);
-                        assert_eq!(fast, slow, "{name} start {start} len {len} phase {phase}");
-                    }
-                }
-            }
-        }
-    }
-
-    /// Past `PREFETCH_MIN` the kernels take their prefetching loop.
-    #[test]
-    fn every_kernel_matches_the_byte_loop_on_large_buffers() {
-        let key = [0x37, 0xfa, 0x21, 0x3d];
-        let src: std::vec::Vec<u8> = (0..70_000u32).map(|i| (i * 7 + 3) as u8).collect();
-        for (name, _, kernel) in kernels() {
-            for start in [0, 1, 17, 63] {
-                for len in [16_385, 20_000, 65_539, 69_000] {
+            for &start in starts {
+                for &len in lens.iter().filter(|&&l| l >= min) {
                     for phase in 0..4 {
                         let rot: [u8; 4] = core::array::from_fn(|i| key[(phase + i) & 3]);
                         let mut fast = src.clone();
                         let mut slow = src.clone();
-                        assert!(kernel(
-                            &mut fast[start..start + len],
-                            u32::from_ne_bytes(rot)
-                        ));
+                        let k = u32::from_ne_bytes(rot);
+                        assert!(kernel(&mut fast[start..start + len], k));
                         crate::wire::apply_mask_bytewise(&mut slow[start..start + len], key, phase);
                         assert!(fast == slow, "{name} start {start} len {len} phase {phase}");
                     }
                 }
             }
         }
+    }
+
+    #[test]
+    fn every_kernel_matches_the_byte_loop() {
+        // Every alignment of the start within a 64-byte line.
+        let starts: std::vec::Vec<usize> = (0..64).collect();
+        let lens: std::vec::Vec<usize> = (16..=600).chain([1023, 1024, 1025]).collect();
+        check(1200, &starts, &lens);
+    }
+
+    /// Past `PREFETCH_MIN` the kernels take their prefetching loop.
+    #[test]
+    fn every_kernel_matches_the_byte_loop_on_large_buffers() {
+        check(70_000, &[0, 1, 17, 63], &[16_385, 20_000, 65_539, 69_000]);
     }
 
     #[test]
