@@ -11,31 +11,11 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sansws::conn::{Config, Connection, DataKind, Event, Instant, MaskKeys};
-use sansws::wire::{FrameHeader, OpCode, Rsv, apply_mask};
+use sansws::wire::{FrameHeader, OpCode, Rsv};
 
-fn frames(count: usize, len: usize, masked: bool) -> Vec<u8> {
-    let mut out = Vec::new();
-    let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
-    for i in 0..count {
-        let mask = masked.then(|| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes());
-        let h = FrameHeader {
-            fin: true,
-            rsv: Rsv::NONE,
-            opcode: OpCode::Binary,
-            mask,
-            payload_len: len as u64,
-        };
-        let mut hdr = [0u8; 14];
-        let n = h.emit(&mut hdr).unwrap();
-        out.extend_from_slice(&hdr[..n]);
-        let at = out.len();
-        out.extend_from_slice(&payload);
-        if let Some(k) = mask {
-            apply_mask(&mut out[at..], k, 0);
-        }
-    }
-    out
-}
+#[path = "support/frames.rs"]
+mod frames;
+use frames::frames;
 
 /// Feeds the whole buffer; returns payload bytes seen.
 fn decode<K: MaskKeys>(conn: &mut Connection<K>, buf: &mut [u8]) -> usize {

@@ -15,33 +15,11 @@ use std::time::{Duration, Instant};
 
 use mem::Mem;
 
-const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+#[path = "../../support/frames.rs"]
+mod frames;
+use frames::frames;
 
-/// `count` binary frames of `len` bytes, masked (client to server) or not.
-fn frames(count: usize, len: usize, masked: bool) -> Vec<u8> {
-    use sansws::wire::{FrameHeader, OpCode, Rsv, apply_mask};
-    let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
-    let mut out = Vec::with_capacity(count * (len + 14));
-    for i in 0..count {
-        let mask = masked.then(|| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes());
-        let h = FrameHeader {
-            fin: true,
-            rsv: Rsv::NONE,
-            opcode: OpCode::Binary,
-            mask,
-            payload_len: len as u64,
-        };
-        let mut hdr = [0u8; 14];
-        let n = h.emit(&mut hdr).unwrap();
-        out.extend_from_slice(&hdr[..n]);
-        let at = out.len();
-        out.extend_from_slice(&payload);
-        if let Some(k) = mask {
-            apply_mask(&mut out[at..], k, 0);
-        }
-    }
-    out
-}
+const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
 /// Contenders measured together: each run times every contender once, in
 /// an order that rotates from run to run, so a burst of load on this
