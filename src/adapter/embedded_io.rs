@@ -211,30 +211,7 @@ pub struct WebSocket<'b, T: Read + Write, K: MaskKeys> {
 }
 
 impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
-    /// The state machine (state, close codes, timers).
-    pub fn connection(&self) -> &Connection<K> {
-        &self.s.conn
-    }
-
-    /// Whether the connection is open.
-    pub fn is_connected(&self) -> bool {
-        self.s.conn.state() == State::Open
-    }
-
-    /// How the connection ended, once it has.
-    pub fn end(&self) -> Option<End> {
-        self.s.conn.end()
-    }
-
-    /// The transport.
-    pub fn io(&mut self) -> &mut T {
-        &mut self.io
-    }
-
-    /// Gives the transport back (to close it).
-    pub fn into_io(self) -> T {
-        self.io
-    }
+    session::websocket_getters!();
 
     /// The clock moved to `now`: runs due timers (keepalive ping, pong and
     /// close deadlines) and sends what they owe. Call it at

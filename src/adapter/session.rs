@@ -11,6 +11,39 @@ use crate::handshake::{
 };
 use crate::wire::apply_mask;
 
+/// The methods both embedded WebSocket types (blocking and async) have
+/// alike: each is `{ io: T, s: Session<'b, K> }` and differs only in how
+/// it does IO.
+macro_rules! websocket_getters {
+    () => {
+        /// The state machine (state, close codes, timers).
+        pub fn connection(&self) -> &Connection<K> {
+            &self.s.conn
+        }
+
+        /// Whether the connection is open.
+        pub fn is_connected(&self) -> bool {
+            self.s.conn.state() == State::Open
+        }
+
+        /// How the connection ended, once it has.
+        pub fn end(&self) -> Option<End> {
+            self.s.conn.end()
+        }
+
+        /// The transport.
+        pub fn io(&mut self) -> &mut T {
+            &mut self.io
+        }
+
+        /// Gives the transport back (to close it).
+        pub fn into_io(self) -> T {
+            self.io
+        }
+    };
+}
+pub(super) use websocket_getters;
+
 /// A server's answer to an upgrade request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
