@@ -19,6 +19,10 @@ use mem::Mem;
 mod frames;
 use frames::frames;
 
+#[path = "../../support/u64_loop.rs"]
+mod u64_loop;
+use u64_loop::u64_loop;
+
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
 /// Contenders measured together: each run times every contender once, in
@@ -443,22 +447,6 @@ unsafe fn read_avx2(buf: &[u8]) -> u64 {
             buf[n..].iter().fold(0, |s, &v| s ^ u64::from(v)),
             |s, &l| s ^ l,
         )
-    }
-}
-
-/// The plain reference: XOR eight bytes at a time.
-fn u64_loop(buf: &mut [u8], key: [u8; 4]) {
-    let k = u64::from_ne_bytes([
-        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
-    ]);
-    let mut chunks = buf.chunks_exact_mut(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        c.copy_from_slice(&(u64::from_ne_bytes(w) ^ k).to_ne_bytes());
-    }
-    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
-        *b ^= key[i & 3];
     }
 }
 
