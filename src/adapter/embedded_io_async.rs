@@ -17,6 +17,21 @@ use crate::wire::CloseCode;
 
 type Res<T, IO> = Result<T, Error<<IO as ErrorType>::Error>>;
 
+/// Reads more of a handshake head into `rx[*len..]`: an error if the
+/// head would not fit in `rx` or the peer ended the stream.
+async fn read_head<T: Read>(io: &mut T, rx: &mut [u8], len: &mut usize) -> Res<(), T> {
+    if *len == rx.len() {
+        return Err(HandshakeError::TooLarge { limit: rx.len() }.into());
+    }
+    match io.read(&mut rx[*len..]).await.map_err(Error::Io)? {
+        0 => Err(Error::Eof),
+        n => {
+            *len += n;
+            Ok(())
+        }
+    }
+}
+
 async fn write_all<T: Write>(io: &mut T, mut buf: &[u8]) -> Res<(), T> {
     while !buf.is_empty() {
         match io.write(buf).await.map_err(Error::Io)? {
@@ -54,13 +69,7 @@ pub async fn accept<'b, T: Read + Write>(
     let (mut decide, mut page) = (Some(decide), Some(page));
     let mut len = 0;
     loop {
-        if len == rx.len() {
-            return Err(HandshakeError::TooLarge { limit: rx.len() }.into());
-        }
-        match io.read(&mut rx[len..]).await.map_err(Error::Io)? {
-            0 => return Err(Error::Eof),
-            n => len += n,
-        }
+        read_head(&mut io, rx, &mut len).await?;
         match session::server_step(rx, len, tx, &limits, &mut decide, &mut page) {
             Ok(ServerStep::More) => {}
             Ok(ServerStep::Respond { n, then }) => {
@@ -108,13 +117,7 @@ pub async fn connect<'b, T: Read + Write, K: MaskKeys>(
     let limits = session::limits_for(rx.len());
     let mut len = 0;
     loop {
-        if len == rx.len() {
-            return Err(HandshakeError::TooLarge { limit: rx.len() }.into());
-        }
-        match io.read(&mut rx[len..]).await.map_err(Error::Io)? {
-            0 => return Err(Error::Eof),
-            n => len += n,
-        }
+        read_head(&mut io, rx, &mut len).await?;
         if let Some(early) = session::client_step(&hs, req, rx, len, &limits)? {
             let conn = Connection::client(config, keys, now);
             return Ok(WebSocket {
