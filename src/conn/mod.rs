@@ -1029,12 +1029,18 @@ impl Connection<dyn MaskKeys + '_> {
     #[cfg(feature = "std")]
     #[inline(always)]
     fn small_frame_state(&mut self, f: SmallFrame, payload: &[u8]) -> Result<u64, ProtocolError> {
-        if !f.continues {
-            // A new message, as `start_frame` begins one.
-            self.rx_msg_len = 0;
-            self.utf8.reset();
+        let message_offset = if f.continues { self.rx_msg_len } else { 0 };
+        // The validator's state matters only within text messages, which
+        // reset it when they start.
+        if f.kind == DataKind::Text {
+            if !f.continues {
+                self.utf8.reset();
+            }
+            if self.utf8.feed(payload).is_err() || (f.fin && self.utf8.is_incomplete()) {
+                return Err(self.fail(ProtocolError::InvalidUtf8));
+            }
         }
-        let message_offset = self.take_chunk(f.kind, payload, f.fin)?;
+        self.rx_msg_len = message_offset + f.len as u64;
         self.rx_msg = if f.fin { None } else { Some(f.kind) };
         Ok(message_offset)
     }
@@ -1161,7 +1167,14 @@ impl Connection<dyn MaskKeys + '_> {
             apply_mask(chunk, key, (offset & 3) as usize);
         }
         let end = offset + take as u64;
-        let message_offset = self.take_chunk(kind, chunk, fin && end == len)?;
+        let message_end = fin && end == len;
+        if kind == DataKind::Text
+            && (self.utf8.feed(chunk).is_err() || (message_end && self.utf8.is_incomplete()))
+        {
+            return Err(self.fail(ProtocolError::InvalidUtf8));
+        }
+        let message_offset = self.rx_msg_len;
+        self.rx_msg_len += take as u64;
         if end == len {
             self.rx = Rx::Idle;
             if fin {
@@ -1182,26 +1195,6 @@ impl Connection<dyn MaskKeys + '_> {
                 frame_end: end == len,
             })),
         })
-    }
-
-    /// A chunk of the current data message, both paths: UTF-8 checked for
-    /// text (an incomplete code point at `message_end` fails too) and
-    /// counted; returns where it starts in the message.
-    #[inline(always)]
-    fn take_chunk(
-        &mut self,
-        kind: DataKind,
-        chunk: &[u8],
-        message_end: bool,
-    ) -> Result<u64, ProtocolError> {
-        if kind == DataKind::Text
-            && (self.utf8.feed(chunk).is_err() || (message_end && self.utf8.is_incomplete()))
-        {
-            return Err(self.fail(ProtocolError::InvalidUtf8));
-        }
-        let message_offset = self.rx_msg_len;
-        self.rx_msg_len += chunk.len() as u64;
-        Ok(message_offset)
     }
 
     fn read_control<'a>(
