@@ -93,6 +93,7 @@ type Res<T, IO> = Result<T, Error<<IO as ErrorType>::Error>>;
 
 /// Reads more of a handshake head into `rx[*len..]`: an error if the
 /// head would not fit in `rx` or the peer ended the stream.
+#[inline]
 fn read_head<T: Read>(io: &mut T, rx: &mut [u8], len: &mut usize) -> Res<(), T> {
     if *len == rx.len() {
         return Err(HandshakeError::TooLarge { limit: rx.len() }.into());
