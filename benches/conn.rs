@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use sansws::conn::{Config, Connection, DataKind, Event, Instant, MaskKeys};
+use sansws::conn::{Config, Connection, DataKind, Event, Instant, MaskKeys, MessagePart};
 use sansws::wire::{FrameHeader, OpCode, Rsv};
 
 #[path = "support/frames.rs"]
@@ -132,7 +132,11 @@ fn bench_encode(c: &mut Criterion) {
                 let mut total = 0;
                 for _ in 0..count {
                     total += conn
-                        .encode_in_place(DataKind::Binary, true, &mut inplace, &mut header)
+                        .encode_in_place(
+                            MessagePart::Whole(DataKind::Binary),
+                            &mut inplace,
+                            &mut header,
+                        )
                         .unwrap();
                 }
                 black_box(total)

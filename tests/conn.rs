@@ -5,7 +5,9 @@
 
 mod support;
 
-use sansws::conn::{Config, DataKind, Duration, End, Instant, ProtocolError, SendError, State};
+use sansws::conn::{
+    Config, DataKind, Duration, End, Instant, MessagePart, ProtocolError, SendError, State,
+};
 use sansws::wire::{CloseCode, FrameError, OpCode, ParseOptions, Rsv};
 use support::*;
 
@@ -259,7 +261,11 @@ fn encode_in_place_masks_the_callers_buffer() {
     let mut payload = *b"zero copy";
     let mut header = [0u8; 14];
     let n = c
-        .encode_in_place(DataKind::Text, true, &mut payload, &mut header)
+        .encode_in_place(
+            MessagePart::Whole(DataKind::Text),
+            &mut payload,
+            &mut header,
+        )
         .unwrap();
     assert_eq!(n, 6);
     assert_ne!(&payload, b"zero copy", "masked in place");
@@ -270,12 +276,26 @@ fn encode_in_place_masks_the_callers_buffer() {
     let mut a = *b"ab";
     let mut b = *b"cd";
     let n1 = s
-        .encode_in_place(DataKind::Binary, false, &mut a, &mut header)
+        .encode_in_place(
+            MessagePart::Fragment {
+                kind: DataKind::Binary,
+                fin: false,
+            },
+            &mut a,
+            &mut header,
+        )
         .unwrap();
     let h1 = header[..n1].to_vec();
-    let n2 = s
-        .encode_in_place(DataKind::Binary, true, &mut b, &mut header)
-        .unwrap();
+    assert_eq!(
+        s.encode_in_place(MessagePart::Whole(DataKind::Binary), &mut b, &mut header),
+        Err(SendError::FragmentInProgress),
+        "a whole message cannot end the fragmented one"
+    );
+    let last = MessagePart::Fragment {
+        kind: DataKind::Binary,
+        fin: true,
+    };
+    let n2 = s.encode_in_place(last, &mut b, &mut header).unwrap();
     let bytes = [&h1[..], &a, &header[..n2], &b].concat();
     assert_eq!(
         frames_in(&bytes),
@@ -595,7 +615,7 @@ fn every_protocol_violation_with_its_close_code() {
     // Strict lengths when asked.
     let strict = || {
         server(Config {
-            parse: ParseOptions::STRICT,
+            strict_lengths: true,
             ..Config::DEFAULT
         })
     };
@@ -811,9 +831,9 @@ fn encode_header_writes_the_shortest_valid_header() {
                 let mut s = srv();
                 let mut header = [0u8; 14];
                 let start = if role_client {
-                    c.encode_header(DataKind::Text, fin, len, &mut header)
+                    c.encode_header(part(DataKind::Text, fin), len, &mut header)
                 } else {
-                    s.encode_header(DataKind::Text, fin, len, &mut header)
+                    s.encode_header(part(DataKind::Text, fin), len, &mut header)
                 }
                 .unwrap();
                 let opts = ParseOptions::STRICT;
@@ -829,9 +849,9 @@ fn encode_header_writes_the_shortest_valid_header() {
                 let mut short = [0u8; 14];
                 let short = &mut short[..start.header_len - 1];
                 let err = if role_client {
-                    cli().encode_header(DataKind::Text, fin, len, short)
+                    cli().encode_header(part(DataKind::Text, fin), len, short)
                 } else {
-                    srv().encode_header(DataKind::Text, fin, len, short)
+                    srv().encode_header(part(DataKind::Text, fin), len, short)
                 };
                 assert!(
                     matches!(err, Err(SendError::BufferTooSmall(b)) if b.needed == start.header_len),
@@ -839,5 +859,14 @@ fn encode_header_writes_the_shortest_valid_header() {
                 );
             }
         }
+    }
+}
+
+/// A whole message (`fin`) or the first fragment of one.
+fn part(kind: DataKind, fin: bool) -> MessagePart {
+    if fin {
+        MessagePart::Whole(kind)
+    } else {
+        MessagePart::Fragment { kind, fin }
     }
 }

@@ -5,7 +5,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use sansws::conn::{Config, Connection, DataKind, Event, Instant};
+use sansws::conn::{Config, Connection, DataKind, Event, Instant, MessagePart};
 use sansws::wire::CloseCode;
 
 struct Counting;
@@ -80,7 +80,11 @@ fn no_allocation_in_the_core_send_and_receive_paths() {
                 .send_fragment(DataKind::Text, b"ment", true, &mut wire[at..])
                 .unwrap();
             let h = client
-                .encode_in_place(DataKind::Binary, true, &mut payload, &mut header)
+                .encode_in_place(
+                    MessagePart::Whole(DataKind::Binary),
+                    &mut payload,
+                    &mut header,
+                )
                 .unwrap();
             wire[at..at + h].copy_from_slice(&header[..h]);
             wire[at + h..at + h + payload.len()].copy_from_slice(&payload);

@@ -39,8 +39,8 @@ use embedded_io::{ErrorType, Read, Write};
 pub use super::session::Decision;
 use super::session::{self, ServerStep, Session, Then};
 use crate::conn::{
-    Config, Connection, DataKind, End, Event, Instant, MaskKeys, NoMasking, ProtocolError,
-    SendError, State,
+    Config, Connection, DataKind, End, Event, Instant, MaskKeys, MessagePart, NoMasking,
+    ProtocolError, SendError, State,
 };
 use crate::handshake::{
     ClientHandshake, ClientRequest, HandshakeError, HttpResponse, Request, UpgradeRequest,
@@ -219,7 +219,7 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
 
     /// The clock moved to `now`: runs due timers (keepalive ping, pong and
     /// close deadlines) and sends what they owe. Call it at
-    /// [`Connection::poll_timeout`], or every so often.
+    /// [`Connection::poll_timeout`](crate::conn::Core::poll_timeout), or every so often.
     pub fn tick(&mut self, now: Instant) -> Res<(), T> {
         self.s.now = now;
         self.s.conn.handle_timeout(now);
@@ -268,10 +268,10 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
         }
     }
 
-    fn send_frame(&mut self, kind: DataKind, data: &[u8], fin: bool) -> Res<(), T> {
+    fn send_frame(&mut self, part: MessagePart, data: &[u8]) -> Res<(), T> {
         self.flush_owed()?;
-        let mut frame = self.s.begin_frame(kind, fin, data.len())?;
-        while let Some(chunk) = self.s.next_chunk(&mut frame, data) {
+        let mut frame = self.s.begin_frame(part, data.len())?;
+        while let Some(chunk) = self.s.next_chunk(&mut frame, data)? {
             write_all(&mut self.io, chunk)?;
         }
         self.io.flush().map_err(Error::Io)
@@ -279,19 +279,19 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
 
     /// Sends a text message in one frame, streamed through `tx`.
     pub fn send_text(&mut self, text: &str) -> Res<(), T> {
-        self.send_frame(DataKind::Text, text.as_bytes(), true)
+        self.send_frame(MessagePart::Whole(DataKind::Text), text.as_bytes())
     }
 
     /// Sends a binary message in one frame, streamed through `tx`.
     pub fn send_binary(&mut self, data: &[u8]) -> Res<(), T> {
-        self.send_frame(DataKind::Binary, data, true)
+        self.send_frame(MessagePart::Whole(DataKind::Binary), data)
     }
 
     /// Sends one fragment of a message produced piece by piece
     /// (esp_websocket_client's `send_text_partial` / `send_cont_msg` /
     /// `send_fin`).
     pub fn send_fragment(&mut self, kind: DataKind, data: &[u8], fin: bool) -> Res<(), T> {
-        self.send_frame(kind, data, fin)
+        self.send_frame(MessagePart::Fragment { kind, fin }, data)
     }
 
     /// Sends a ping.

@@ -9,7 +9,9 @@ use embedded_io_async::{ErrorType, Read, Write};
 pub use super::embedded_io::Error;
 pub use super::session::Decision;
 use super::session::{self, ServerStep, Session, Then};
-use crate::conn::{Config, Connection, DataKind, End, Event, Instant, MaskKeys, NoMasking, State};
+use crate::conn::{
+    Config, Connection, DataKind, End, Event, Instant, MaskKeys, MessagePart, NoMasking, State,
+};
 use crate::handshake::{
     ClientHandshake, ClientRequest, HandshakeError, HttpResponse, Request, UpgradeRequest,
 };
@@ -184,10 +186,10 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
         }
     }
 
-    async fn send_frame(&mut self, kind: DataKind, data: &[u8], fin: bool) -> Res<(), T> {
+    async fn send_frame(&mut self, part: MessagePart, data: &[u8]) -> Res<(), T> {
         self.flush_owed().await?;
-        let mut frame = self.s.begin_frame(kind, fin, data.len())?;
-        while let Some(chunk) = self.s.next_chunk(&mut frame, data) {
+        let mut frame = self.s.begin_frame(part, data.len())?;
+        while let Some(chunk) = self.s.next_chunk(&mut frame, data)? {
             write_all(&mut self.io, chunk).await?;
         }
         self.io.flush().await.map_err(Error::Io)
@@ -195,17 +197,20 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
 
     /// Sends a text message in one frame.
     pub async fn send_text(&mut self, text: &str) -> Res<(), T> {
-        self.send_frame(DataKind::Text, text.as_bytes(), true).await
+        self.send_frame(MessagePart::Whole(DataKind::Text), text.as_bytes())
+            .await
     }
 
     /// Sends a binary message in one frame.
     pub async fn send_binary(&mut self, data: &[u8]) -> Res<(), T> {
-        self.send_frame(DataKind::Binary, data, true).await
+        self.send_frame(MessagePart::Whole(DataKind::Binary), data)
+            .await
     }
 
     /// Sends one fragment of a message produced piece by piece.
     pub async fn send_fragment(&mut self, kind: DataKind, data: &[u8], fin: bool) -> Res<(), T> {
-        self.send_frame(kind, data, fin).await
+        self.send_frame(MessagePart::Fragment { kind, fin }, data)
+            .await
     }
 
     /// Sends a ping.

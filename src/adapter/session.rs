@@ -4,12 +4,12 @@
 //! only add the reads and writes.
 
 use crate::Status;
-use crate::conn::{Connection, DataKind, Event, Instant, MaskKeys, ProtocolError, SendError};
+use crate::conn::{Connection, Event, Instant, MaskKeys, MessagePart, ProtocolError, SendError};
 use crate::handshake::{
     self, ClientHandshake, ClientRequest, EMPTY_HEADER, HandshakeError, HttpResponse, Limits,
     Outcome, Request, ServerResponse, UpgradeRequest,
 };
-use crate::wire::apply_mask;
+use crate::wire::FrameHeader;
 
 /// The methods both embedded WebSocket types (blocking and async) have
 /// alike: each is `{ io: T, s: Session<'b, K> }` and differs only in how
@@ -137,68 +137,63 @@ impl<'b, K: MaskKeys> Session<'b, K> {
     /// Starts a data frame of `len` bytes.
     pub(crate) fn begin_frame(
         &mut self,
-        kind: DataKind,
-        fin: bool,
+        part: MessagePart,
         len: usize,
     ) -> Result<FrameOut, SendError> {
-        let mut header = [0u8; 14];
-        let start = self
-            .conn
-            .encode_header(kind, fin, len as u64, &mut header)?;
+        let mut header = [0u8; FrameHeader::MAX_LEN];
+        let start = self.conn.encode_header(part, len as u64, &mut header)?;
         Ok(FrameOut {
             header,
             header_len: start.header_len,
             header_sent: false,
-            mask: start.mask,
+            masked: start.mask.is_some(),
             sent: 0,
         })
     }
 
     /// The next bytes of a frame to write: the header with the first part
     /// of the payload, then the rest. Clients' payload is copied into `tx`
-    /// and masked there chunk by chunk; servers' is written as it is.
+    /// and masked there chunk by chunk; servers' is written as it is. The
+    /// connection counts each chunk as written when it is handed out.
     pub(crate) fn next_chunk<'s>(
         &'s mut self,
         f: &mut FrameOut,
         data: &'s [u8],
-    ) -> Option<&'s [u8]> {
+    ) -> Result<Option<&'s [u8]>, SendError> {
         let mut at = 0;
         if !f.header_sent {
             f.header_sent = true;
-            if f.mask.is_none() {
+            if !f.masked {
                 // A server sends the header alone, then `data` uncopied.
-                return Some(f.header_copy(self.tx));
+                return Ok(Some(f.header_copy(self.tx)));
             }
             self.tx[..f.header_len].copy_from_slice(&f.header[..f.header_len]);
             at = f.header_len;
         }
         if f.sent == data.len() {
-            return (at > 0).then(|| &self.tx[..at]);
+            return Ok((at > 0).then(|| &self.tx[..at]));
         }
-        match f.mask {
-            None => {
-                let rest = &data[f.sent..];
-                f.sent = data.len();
-                Some(rest)
-            }
-            Some(key) => {
-                let n = (self.tx.len() - at).min(data.len() - f.sent);
-                let chunk = &mut self.tx[at..at + n];
-                chunk.copy_from_slice(&data[f.sent..f.sent + n]);
-                apply_mask(chunk, key, f.sent & 3);
-                f.sent += n;
-                Some(&self.tx[..at + n])
-            }
+        if !f.masked {
+            let rest = &data[f.sent..];
+            self.conn.payload_written(rest.len())?;
+            f.sent = data.len();
+            return Ok(Some(rest));
         }
+        let n = (self.tx.len() - at).min(data.len() - f.sent);
+        let chunk = &mut self.tx[at..at + n];
+        chunk.copy_from_slice(&data[f.sent..f.sent + n]);
+        self.conn.mask_payload(chunk)?;
+        f.sent += n;
+        Ok(Some(&self.tx[..at + n]))
     }
 }
 
 /// A data frame being written.
 pub(crate) struct FrameOut {
-    header: [u8; 14],
+    header: [u8; FrameHeader::MAX_LEN],
     header_len: usize,
     header_sent: bool,
-    mask: Option<[u8; 4]>,
+    masked: bool,
     sent: usize,
 }
 

@@ -48,19 +48,17 @@ use std::time::{Duration as StdDuration, Instant as StdInstant};
 use std::vec::Vec;
 use std::{boxed::Box, format, vec};
 
-use sha1::{Digest as _, Sha1};
-
 use crate::Status;
 use crate::conn::{
-    Config, Connection, DataKind, End, Event, Instant, MaskKeys, ProtocolError, Role, SendError,
-    State,
+    Config, Connection, DataKind, End, Event, Instant, MaskKeys, MessagePart, NoMasking, OsKeys,
+    ProtocolError, Role, SendError, State,
 };
 use crate::handshake::{
     self, ClientHandshake, ClientRequest, EMPTY_HEADER, HandshakeError, HttpResponse, Limits,
     Outcome, ServerResponse, UpgradeRequest,
 };
 use crate::message::{Assembler, Message, MessageError};
-use crate::wire::{CloseCode, apply_mask};
+use crate::wire::{CloseCode, FrameHeader, MAX_CONTROL_FRAME_LEN};
 
 /// A byte stream a WebSocket runs over.
 pub trait Transport: Read + Write {
@@ -148,53 +146,16 @@ pub enum Error {
     Random(getrandom::Error),
 }
 
-/// Mask keys for clients: SHA-1 in counter mode over a 16-byte seed from
-/// the OS (getrandom), so drawing a key never fails or makes a syscall.
-#[derive(Clone)]
-pub struct OsKeys {
-    seed: [u8; 16],
-    counter: u64,
-    block: [u8; 20],
-    used: usize,
-}
+/// The key source of adapter connections: [`OsKeys`] by default, or one
+/// the caller gives ([`client_with_keys`]). Any [`MaskKeys`] boxed, closures
+/// over a key generator included.
+pub type Keys = Box<dyn MaskKeys + Send>;
 
-impl OsKeys {
-    /// Seeds from the OS random source.
-    pub fn new() -> Result<Self, Error> {
-        let mut seed = [0u8; 16];
-        getrandom::fill(&mut seed).map_err(Error::Random)?;
-        Ok(Self {
-            seed,
-            counter: 0,
-            block: [0; 20],
-            used: 20,
-        })
-    }
-}
-
-impl MaskKeys for OsKeys {
+impl MaskKeys for Keys {
     fn next_key(&mut self) -> [u8; 4] {
-        if self.used == 20 {
-            let mut h = Sha1::new();
-            h.update(self.seed);
-            h.update(self.counter.to_le_bytes());
-            self.block = h.finalize().into();
-            self.counter += 1;
-            self.used = 0;
-        }
-        let k = [
-            self.block[self.used],
-            self.block[self.used + 1],
-            self.block[self.used + 2],
-            self.block[self.used + 3],
-        ];
-        self.used += 4;
-        k
+        (**self).next_key()
     }
 }
-
-/// The key source of adapter connections.
-pub type Keys = Box<dyn FnMut() -> [u8; 4] + Send>;
 
 /// Settings for both roles.
 #[derive(Debug, Clone)]
@@ -262,7 +223,7 @@ impl<W: Transport> Inner<W> {
         if !self.conn.wants_transmit() {
             return Ok(());
         }
-        let mut buf = [0u8; 139];
+        let mut buf = [0u8; MAX_CONTROL_FRAME_LEN];
         let now = self.now();
         let mut wrote = false;
         while let Some(n) = self
@@ -290,54 +251,61 @@ impl<W: Transport> Inner<W> {
         self.flush_owed()?;
         let max = self.conn.config().max_send_frame_len.max(1);
         if data.len() <= max {
-            return self.send_frame(kind, data, true);
+            return self.send_frame(MessagePart::Whole(kind), data);
         }
         let mut chunks = data.chunks(max).peekable();
         while let Some(chunk) = chunks.next() {
-            self.send_frame(kind, chunk, chunks.peek().is_none())?;
+            let fin = chunks.peek().is_none();
+            self.send_frame(MessagePart::Fragment { kind, fin }, chunk)?;
         }
         Ok(())
     }
 
     fn send_fragment(&mut self, kind: DataKind, data: &[u8], fin: bool) -> Result<(), Error> {
         self.flush_owed()?;
-        self.send_frame(kind, data, fin)
+        self.send_frame(MessagePart::Fragment { kind, fin }, data)
     }
 
     /// One data frame. A server writes header and payload with one
     /// vectored write, no copy; a client masks the payload through a
-    /// reusable buffer, the header in front of the first chunk.
-    fn send_frame(&mut self, kind: DataKind, data: &[u8], fin: bool) -> Result<(), Error> {
-        let mut header = [0u8; 14];
+    /// reusable buffer, the header in front of the first chunk. The
+    /// connection counts the payload as it goes: a write that fails
+    /// midway leaves it owed, and no other frame can follow it.
+    fn send_frame(&mut self, part: MessagePart, data: &[u8]) -> Result<(), Error> {
+        let mut header = [0u8; FrameHeader::MAX_LEN];
         let start = self
             .conn
-            .encode_header(kind, fin, data.len() as u64, &mut header)?;
+            .encode_header(part, data.len() as u64, &mut header)?;
         let head = &header[..start.header_len];
-        match start.mask {
-            None => write_all_vectored(
+        if start.mask.is_none() {
+            write_all_vectored(
                 &mut self.stream,
                 &mut [IoSlice::new(head), IoSlice::new(data)],
-            )?,
-            Some(key) => {
-                let cap = (head.len() + data.len()).min(MASK_CHUNK);
-                if self.out.len() < cap {
-                    self.out.resize(cap, 0);
-                }
-                self.out[..head.len()].copy_from_slice(head);
-                let mut at = head.len();
-                let mut sent = 0;
-                loop {
-                    let n = (cap - at).min(data.len() - sent);
-                    let chunk = &mut self.out[at..at + n];
-                    chunk.copy_from_slice(&data[sent..sent + n]);
-                    apply_mask(chunk, key, sent & 3);
-                    self.stream.write_all(&self.out[..at + n])?;
-                    sent += n;
-                    at = 0;
-                    if sent == data.len() {
-                        break;
-                    }
-                }
+            )?;
+            if !data.is_empty() {
+                self.conn.payload_written(data.len())?;
+            }
+            return Ok(self.stream.flush()?);
+        }
+        let cap = (head.len() + data.len()).min(MASK_CHUNK);
+        if self.out.len() < cap {
+            self.out.resize(cap, 0);
+        }
+        self.out[..head.len()].copy_from_slice(head);
+        let mut at = head.len();
+        let mut sent = 0;
+        loop {
+            let n = (cap - at).min(data.len() - sent);
+            let chunk = &mut self.out[at..at + n];
+            chunk.copy_from_slice(&data[sent..sent + n]);
+            if n > 0 {
+                self.conn.mask_payload(chunk)?;
+            }
+            self.stream.write_all(&self.out[..at + n])?;
+            sent += n;
+            at = 0;
+            if sent == data.len() {
+                break;
             }
         }
         Ok(self.stream.flush()?)
@@ -906,7 +874,7 @@ pub fn accept_with<S: Transport>(
                     stream.set_read_timeout(None)?;
                     let early = &buf[u.len()..len];
                     // Servers never mask: this source is never asked.
-                    let keys: Keys = Box::new(|| [0; 4]);
+                    let keys: Keys = Box::new(NoMasking(()));
                     let mut ws = WebSocket::from_raw(stream, Role::Server, opts, early, keys);
                     ws.protocol = protocol;
                     Ok(Accepted::WebSocket(Box::new(ws)))
@@ -1060,8 +1028,8 @@ pub fn connect_with(url: &str, opts: &Options) -> Result<WebSocket<TcpStream>, E
 /// `TcpStream`, or a TLS stream for `wss://`). Mask keys come from
 /// [`OsKeys`].
 pub fn client<S: Transport>(stream: S, url: &str, opts: &Options) -> Result<WebSocket<S>, Error> {
-    let mut keys = OsKeys::new()?;
-    client_with_keys(stream, url, opts, Box::new(move || keys.next_key()))
+    let keys = OsKeys::new().map_err(Error::Random)?;
+    client_with_keys(stream, url, opts, Box::new(keys))
 }
 
 /// [`client`] with mask keys from a source the caller gives (a hardware

@@ -22,6 +22,14 @@ const fn seq_len(lead: u8) -> usize {
 }
 
 impl Utf8Validator {
+    /// Nothing cut off.
+    pub(crate) const fn new() -> Self {
+        Self {
+            partial: [0; 4],
+            len: 0,
+        }
+    }
+
     /// Whether a code point is cut off (the message may not end here).
     pub(crate) fn is_incomplete(&self) -> bool {
         self.len != 0

@@ -5,6 +5,8 @@ use core::fmt;
 
 use crate::BufferTooSmall;
 
+use super::{ControlPayload, MAX_CONTROL_PAYLOAD};
+
 /// A close status code: an open set over `u16` with named constants.
 ///
 /// Any value can be held; [`CloseCode::is_allowed_on_wire`] says whether it
@@ -147,7 +149,7 @@ impl CloseError {
 }
 
 /// The payload of a close frame that carries a code: a status code and a
-/// UTF-8 reason, at most 125 bytes together.
+/// UTF-8 reason, at most 125 bytes together, held by value.
 ///
 /// An empty close payload (no code) is represented by `None` where one is
 /// parsed. A `CloseFrame` is always valid: it comes from
@@ -162,59 +164,82 @@ impl CloseError {
 /// assert_eq!(CloseFrame::parse(&buf[..n]), Ok(Some(frame)));
 /// assert_eq!(CloseFrame::parse(b""), Ok(None));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CloseFrame<'a> {
-    code: CloseCode,
-    reason: &'a str,
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct CloseFrame {
+    /// The code (big-endian) and the reason, as on the wire.
+    payload: ControlPayload,
 }
 
-impl<'a> CloseFrame<'a> {
+impl CloseFrame {
     /// The most bytes a reason can have (125 minus the 2-byte code).
-    pub const MAX_REASON_LEN: usize = 123;
+    pub const MAX_REASON_LEN: usize = MAX_CONTROL_PAYLOAD - 2;
 
     /// A close payload to send, checked: the code must be allowed on the wire
     /// and the reason at most [`Self::MAX_REASON_LEN`] bytes.
-    pub fn new(code: CloseCode, reason: &'a str) -> Result<Self, CloseError> {
+    pub fn new(code: CloseCode, reason: &str) -> Result<Self, CloseError> {
         if !code.is_allowed_on_wire() {
             return Err(CloseError::CodeNotAllowed(code));
         }
-        if reason.len() > Self::MAX_REASON_LEN {
+        let reason = reason.as_bytes();
+        let mut payload = ControlPayload::EMPTY;
+        let buf = payload.buf_mut();
+        let Some(dst) = buf.get_mut(2..2 + reason.len()) else {
             return Err(CloseError::TooLong(reason.len() + 2));
-        }
-        Ok(Self { code, reason })
+        };
+        dst.copy_from_slice(reason);
+        buf[..2].copy_from_slice(&code.0.to_be_bytes());
+        payload.set_len(2 + reason.len() as u8);
+        Ok(Self { payload })
     }
 
     /// Parses a received close payload (already unmasked). Empty gives
     /// `Ok(None)`; otherwise a code allowed on the wire and a UTF-8 reason.
-    pub fn parse(payload: &'a [u8]) -> Result<Option<Self>, CloseError> {
+    pub fn parse(payload: &[u8]) -> Result<Option<Self>, CloseError> {
         match payload {
             [] => Ok(None),
             [_] => Err(CloseError::OneByte),
-            _ if payload.len() > 125 => Err(CloseError::TooLong(payload.len())),
+            _ if payload.len() > MAX_CONTROL_PAYLOAD => Err(CloseError::TooLong(payload.len())),
             [hi, lo, reason @ ..] => {
                 let code = CloseCode(u16::from_be_bytes([*hi, *lo]));
                 if !code.is_allowed_on_wire() {
                     return Err(CloseError::CodeNotAllowed(code));
                 }
-                let reason = core::str::from_utf8(reason).map_err(|_| CloseError::InvalidUtf8)?;
-                Ok(Some(Self { code, reason }))
+                core::str::from_utf8(reason).map_err(|_| CloseError::InvalidUtf8)?;
+                let payload =
+                    ControlPayload::new(payload).ok_or(CloseError::TooLong(payload.len()))?;
+                Ok(Some(Self { payload }))
             }
         }
     }
 
     /// The status code.
-    pub const fn code(&self) -> CloseCode {
-        self.code
+    pub fn code(&self) -> CloseCode {
+        match *self.payload.as_slice() {
+            [hi, lo, ..] => CloseCode(u16::from_be_bytes([hi, lo])),
+            // Never: `new` and `parse` keep at least the code.
+            _ => CloseCode::NO_STATUS_RECEIVED,
+        }
     }
 
     /// The reason, possibly empty.
-    pub const fn reason(&self) -> &'a str {
-        self.reason
+    pub fn reason(&self) -> &str {
+        // Checked by `new` and `parse`: the fallback is never taken.
+        self.payload
+            .as_slice()
+            .get(2..)
+            .and_then(|r| core::str::from_utf8(r).ok())
+            .unwrap_or("")
+    }
+
+    /// The payload as it goes on the wire: the code, big-endian, then the
+    /// reason.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.payload.as_slice()
     }
 
     /// Bytes this payload takes: 2 plus the reason.
-    pub const fn encoded_len(&self) -> usize {
-        2 + self.reason.len()
+    pub fn encoded_len(&self) -> usize {
+        self.payload.len()
     }
 
     /// Writes the payload (code big-endian, then the reason) at the start of
@@ -222,9 +247,17 @@ impl<'a> CloseFrame<'a> {
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, BufferTooSmall> {
         let n = self.encoded_len();
         let out = buf.get_mut(..n).ok_or(BufferTooSmall { needed: n })?;
-        out[..2].copy_from_slice(&self.code.0.to_be_bytes());
-        out[2..].copy_from_slice(self.reason.as_bytes());
+        out.copy_from_slice(self.as_bytes());
         Ok(n)
+    }
+}
+
+impl fmt::Debug for CloseFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CloseFrame")
+            .field("code", &self.code())
+            .field("reason", &self.reason())
+            .finish()
     }
 }
 

@@ -17,7 +17,7 @@
 
 use crate::{BufferTooSmall, Status};
 
-use super::{FrameError, OpCode};
+use super::{FrameError, MAX_CONTROL_PAYLOAD, OpCode};
 
 /// The three reserved bits of a frame header, as a 3-bit set: RSV1 is
 /// `0b100`, RSV2 `0b010`, RSV3 `0b001`. Only an extension may set them.
@@ -120,9 +120,6 @@ pub struct FrameHeader {
     pub payload_len: u64,
 }
 
-/// The largest payload a control frame may carry.
-pub const MAX_CONTROL_PAYLOAD: usize = 125;
-
 impl FrameHeader {
     /// The longest header: 2 + 8 (64-bit length) + 4 (mask) bytes.
     pub const MAX_LEN: usize = 14;
@@ -143,7 +140,10 @@ impl FrameHeader {
     ///
     /// The MASK bit is reported, not judged: which role must mask is the
     /// connection's rule.
-    #[inline]
+    // Hosts: inline into the one receive path, where most of it folds away
+    // for the common 2- and 6-byte headers. Devices: one copy.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline)]
     pub fn parse(buf: &[u8], opts: &ParseOptions) -> Result<Status<(Self, usize)>, FrameError> {
         let Some(&b0) = buf.first() else {
             return Ok(Status::Partial { needed: 2 });
@@ -241,14 +241,21 @@ impl FrameHeader {
     /// The bytes [`FrameHeader::emit`] writes: 2 to 14.
     #[inline]
     pub const fn encoded_len(&self) -> usize {
-        let ext = if self.payload_len < 126 {
+        Self::len_for(self.payload_len, self.mask.is_some())
+    }
+
+    /// The length of the header of a frame with `payload_len` bytes of
+    /// payload, masked or not: 2, 4 or 10 bytes, plus 4 for the key.
+    #[inline]
+    pub const fn len_for(payload_len: u64, masked: bool) -> usize {
+        let ext = if payload_len < 126 {
             0
-        } else if self.payload_len <= u16::MAX as u64 {
+        } else if payload_len <= u16::MAX as u64 {
             2
         } else {
             8
         };
-        2 + ext + if self.mask.is_some() { 4 } else { 0 }
+        2 + ext + if masked { 4 } else { 0 }
     }
 
     /// Writes the header at the start of `buf`, with the length in its
@@ -258,7 +265,8 @@ impl FrameHeader {
     /// The fields are written as they are; use [`FrameHeader::validate`] to
     /// check them first. A `payload_len` above [`FrameHeader::MAX_PAYLOAD_LEN`]
     /// cannot be parsed back.
-    #[inline]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline)]
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, BufferTooSmall> {
         let n = self.encoded_len();
         let out = buf.get_mut(..n).ok_or(BufferTooSmall { needed: n })?;

@@ -25,10 +25,11 @@
 /// messages) it is straight-line code with no loop on 64-bit targets. With
 /// `std`, payloads from 256 bytes go through a vector kernel chosen at run
 /// time (AVX-512, AVX2 or SSE2 on x86-64; NEON on aarch64).
-// Hosts: always inline (a call costs as much as masking 16 bytes); devices:
-// the compiler decides, to keep images small.
-#[cfg_attr(feature = "std", inline(always))]
-#[cfg_attr(not(feature = "std"), inline)]
+// 64-bit targets (hosts): always inline (a call costs as much as masking
+// 16 bytes); 32-bit ones (devices): the compiler decides, to keep images
+// small.
+#[cfg_attr(target_pointer_width = "64", inline(always))]
+#[cfg_attr(not(target_pointer_width = "64"), inline)]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
     let phase = phase & 3;
     let next = (phase + buf.len()) & 3;
@@ -112,18 +113,28 @@ fn mask_short(buf: &mut [u8], rot: [u8; 4]) {
     }
 }
 
-/// Copies `src` into `dst` (the same length): up to 32 bytes as at most
-/// four words, first and last read before any is written (as in
-/// [`mask_short`]), with no call; longer with `copy_from_slice`. For small
-/// frames written on hosts, where a call to `memcpy` costs more than the
-/// copy.
-#[cfg(feature = "std")]
+/// Copies a frame's payload `src` into `dst` (the same length). On 64-bit
+/// targets up to 32 bytes go as at most four words, first and last read
+/// before any is written (as in [`mask_short`]), with no call: for small
+/// frames, a call to `memcpy` costs more than the copy. Otherwise
+/// `copy_from_slice`.
+#[cfg_attr(target_pointer_width = "64", inline(always))]
+#[cfg_attr(not(target_pointer_width = "64"), inline)]
+pub(crate) fn copy_payload(dst: &mut [u8], src: &[u8]) {
+    #[cfg(target_pointer_width = "64")]
+    if src.len() <= 32 && dst.len() == src.len() {
+        copy_short(dst, src);
+        return;
+    }
+    dst.copy_from_slice(src);
+}
+
+/// [`copy_payload`] for at most 32 bytes (`dst.len() == src.len()`).
+#[cfg(target_pointer_width = "64")]
 #[inline(always)]
-pub(crate) fn copy_short(dst: &mut [u8], src: &[u8]) {
+fn copy_short(dst: &mut [u8], src: &[u8]) {
     let n = src.len();
-    if n > 32 || dst.len() != n || cfg!(not(target_pointer_width = "64")) {
-        dst.copy_from_slice(src);
-    } else if n >= 16 {
+    if n >= 16 {
         let (a0, a1) = (word(&src[..8]), word(&src[8..16]));
         let (b0, b1) = (word(&src[n - 16..n - 8]), word(&src[n - 8..]));
         dst[..8].copy_from_slice(&a0.to_ne_bytes());
@@ -166,7 +177,7 @@ fn later_word(k: u64, n: usize) -> u64 {
 }
 
 /// The native-endian word in `bytes` (8 of them).
-#[cfg(any(target_pointer_width = "64", feature = "std"))]
+#[cfg(target_pointer_width = "64")]
 #[inline(always)]
 fn word(bytes: &[u8]) -> u64 {
     let mut w = [0; 8];
@@ -274,13 +285,12 @@ mod tests {
         }
     }
 
-    #[cfg(feature = "std")]
     #[test]
-    fn copy_short_copies_every_length() {
+    fn copy_payload_copies_every_length() {
         let src: [u8; 48] = core::array::from_fn(|i| i as u8 + 1);
         for len in 0..=48 {
             let mut dst = [0xa5u8; 50];
-            copy_short(&mut dst[1..1 + len], &src[..len]);
+            copy_payload(&mut dst[1..1 + len], &src[..len]);
             assert_eq!(&dst[1..1 + len], &src[..len], "len {len}");
             assert_eq!(
                 (dst[0], dst[1 + len]),

@@ -14,6 +14,7 @@
 //! it with (`close_code()`).
 
 mod close;
+mod control;
 mod header;
 mod mask;
 #[cfg(feature = "std")]
@@ -21,9 +22,9 @@ mod mask_simd;
 mod opcode;
 
 pub use close::{CloseCode, CloseError, CloseFrame};
-pub use header::{FrameHeader, MAX_CONTROL_PAYLOAD, ParseOptions, Rsv};
-#[cfg(feature = "std")]
-pub(crate) use mask::copy_short;
+pub use control::{ControlPayload, MAX_CONTROL_FRAME_LEN, MAX_CONTROL_PAYLOAD};
+pub use header::{FrameHeader, ParseOptions, Rsv};
+pub(crate) use mask::copy_payload;
 pub use mask::{apply_mask, apply_mask_bytewise};
 pub use opcode::OpCode;
 

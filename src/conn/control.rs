@@ -1,0 +1,120 @@
+//! Control frames we owe the peer (RFC 6455 section 5.5): pongs, pings
+//! (ours or keepalive), and our close, handed out one at a time by
+//! [`Connection::poll_transmit`](super::Connection::poll_transmit).
+//!
+//! Order: a pong first (an answer is due), then a ping, then our close,
+//! after which nothing more is sent. None is handed out while the caller
+//! is writing a data frame's payload, so a control frame never lands
+//! inside one.
+
+use crate::BufferTooSmall;
+use crate::wire::{ControlPayload, OpCode};
+
+use super::{Core, Instant, MaskKeys, SendError};
+
+/// The pong and ping waiting to be sent.
+#[derive(Debug, Clone)]
+pub(super) struct Control {
+    pong: Option<ControlPayload>,
+    /// A ping, and whether it is the keepalive's (which arms the pong
+    /// deadline when sent).
+    ping: Option<(ControlPayload, bool)>,
+}
+
+impl Control {
+    pub(super) const fn new() -> Self {
+        Self {
+            pong: None,
+            ping: None,
+        }
+    }
+
+    /// Whether a pong or a ping is waiting.
+    #[inline]
+    fn is_owed(&self) -> bool {
+        self.pong.is_some() || self.ping.is_some()
+    }
+
+    /// Answers a ping (replacing an answer not sent yet: only the latest
+    /// ping needs one, RFC 6455 section 5.5.3).
+    pub(super) fn queue_pong(&mut self, payload: ControlPayload) {
+        self.pong = Some(payload);
+    }
+
+    /// Queues the keepalive's ping, unless a ping is waiting already.
+    pub(super) fn queue_keepalive(&mut self) {
+        if self.ping.is_none() {
+            self.ping = Some((ControlPayload::EMPTY, true));
+        }
+    }
+
+    /// Nothing but a close may follow: drops what is waiting.
+    pub(super) fn clear(&mut self) {
+        self.pong = None;
+        self.ping = None;
+    }
+}
+
+impl Core {
+    /// Queues a ping (at most 125 bytes of payload) for
+    /// [`Connection::poll_transmit`](super::Connection::poll_transmit);
+    /// replaces a ping still queued.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        let p = self.control_payload(payload)?;
+        self.control.ping = Some((p, false));
+        Ok(())
+    }
+
+    /// Queues a pong (an answer when
+    /// [`Config::auto_pong`](super::Config::auto_pong) is off, or an
+    /// unsolicited heartbeat); replaces a pong still queued.
+    pub fn pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        let p = self.control_payload(payload)?;
+        self.control.queue_pong(p);
+        Ok(())
+    }
+
+    fn control_payload(&self, payload: &[u8]) -> Result<ControlPayload, SendError> {
+        self.closing.check_open()?;
+        ControlPayload::new(payload).ok_or(SendError::ControlTooLong)
+    }
+
+    /// Whether [`Connection::poll_transmit`](super::Connection::poll_transmit)
+    /// has a frame to hand out now.
+    #[inline]
+    pub fn wants_transmit(&self) -> bool {
+        !self.tx.is_payload_owed() && (self.control.is_owed() || self.closing.owed().is_some())
+    }
+
+    /// [`Connection::poll_transmit`](super::Connection::poll_transmit).
+    pub(super) fn transmit(
+        &mut self,
+        now: Instant,
+        out: &mut [u8],
+        keys: &mut dyn MaskKeys,
+    ) -> Result<Option<usize>, BufferTooSmall> {
+        if !self.wants_transmit() {
+            return Ok(None);
+        }
+        if let Some(p) = self.control.pong {
+            let n = self.write_frame(OpCode::Pong, true, &p, out, keys)?;
+            self.control.pong = None;
+            return Ok(Some(n));
+        }
+        if let Some((p, keepalive)) = self.control.ping {
+            let n = self.write_frame(OpCode::Ping, true, &p, out, keys)?;
+            self.control.ping = None;
+            if keepalive {
+                self.timers.keepalive_sent(now, self.config.pong_timeout);
+            }
+            return Ok(Some(n));
+        }
+        let Some(frame) = self.closing.owed() else {
+            return Ok(None);
+        };
+        let payload = frame.as_ref().map_or(&[][..], |f| f.as_bytes());
+        let n = self.write_frame(OpCode::Close, true, payload, out, keys)?;
+        self.closing.transmitted(now + self.config.close_timeout);
+        Ok(Some(n))
+    }
+}

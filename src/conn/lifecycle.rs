@@ -1,0 +1,297 @@
+//! The life of a connection: open, the closing handshake (RFC 6455
+//! sections 7.1.2-7.1.5 and 5.5.1), and how it ended.
+//!
+//! The rules, in one place:
+//! - Either side may start the close. The other answers with a close of
+//!   its own (we echo the peer's code without its reason) and sends no
+//!   more data after it.
+//! - After our close, no data, ping or pong is sent; data may still
+//!   arrive until the peer's close.
+//! - A protocol error by the peer is answered with a close carrying the
+//!   error's code; the connection is over once that close is sent.
+//! - The connection is cleanly closed once both closes have crossed; our
+//!   close unanswered for `close_timeout`, a keepalive ping unanswered for
+//!   `pong_timeout`, or the transport ending first, end it otherwise.
+
+use crate::wire::{CloseCode, CloseFrame};
+
+use super::{Core, Instant, ProtocolError, SendError};
+
+/// Where the connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Data flows both ways.
+    Open,
+    /// We started the close (a [`Core::close`] or a protocol error): our
+    /// close is queued or sent, the peer's is awaited. Data may still
+    /// arrive; none may be sent.
+    CloseSent,
+    /// The peer started the close; our echo is queued until
+    /// [`Connection::poll_transmit`](super::Connection::poll_transmit)
+    /// hands it out.
+    CloseReceived,
+    /// Done: see [`Core::end`]. Drain `poll_transmit`, then end the
+    /// transport (a server first; a client waits for the server's FIN).
+    Closed,
+}
+
+/// How a closed connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Both close frames were exchanged.
+    Clean,
+    /// The peer broke the protocol; our close carried the error's code.
+    Failed(ProtocolError),
+    /// A keepalive ping got no pong in time.
+    PongTimeout,
+    /// Our close got no answer in time.
+    CloseTimeout,
+    /// The transport ended before the close handshake finished (1006).
+    Abnormal,
+}
+
+/// Who may still send data: the one byte every send checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Nobody started the close.
+    Open,
+    /// We did (a command or a protocol error).
+    LocalClose,
+    /// The peer did.
+    RemoteClose,
+    /// The connection ended with no close started (timeout, transport).
+    Gone,
+}
+
+/// The closing handshake and the end of the connection, as one struct
+/// with its rules.
+#[derive(Debug, Clone)]
+pub(super) struct Closing {
+    phase: Phase,
+    /// Our close frame, queued until `sent`: `Some(None)` is an empty
+    /// close (the echo of an empty one).
+    local: Option<Option<CloseFrame>>,
+    sent: bool,
+    /// The peer's close arrived (its payload stays in the receiver's
+    /// control buffer: [`Core::remote_close`]).
+    remote: bool,
+    failure: Option<ProtocolError>,
+    timed_out: Option<End>,
+    eof: bool,
+    /// When our close must have been answered.
+    deadline: Option<Instant>,
+}
+
+impl Closing {
+    pub(super) const fn new() -> Self {
+        Self {
+            phase: Phase::Open,
+            local: None,
+            sent: false,
+            remote: false,
+            failure: None,
+            timed_out: None,
+            eof: false,
+            deadline: None,
+        }
+    }
+
+    /// Whether data, pings and pongs may still be sent.
+    #[inline(always)]
+    pub(super) fn is_open(&self) -> bool {
+        self.phase == Phase::Open
+    }
+
+    /// `Err(Closed)` unless [`Self::is_open`].
+    #[inline]
+    pub(super) fn check_open(&self) -> Result<(), SendError> {
+        if self.is_open() {
+            Ok(())
+        } else {
+            Err(SendError::Closed)
+        }
+    }
+
+    pub(super) fn end(&self) -> Option<End> {
+        if let Some(t) = self.timed_out {
+            return Some(t);
+        }
+        if let Some(e) = self.failure {
+            return (self.sent || self.eof).then_some(End::Failed(e));
+        }
+        if self.sent && self.remote {
+            return Some(End::Clean);
+        }
+        self.eof.then_some(End::Abnormal)
+    }
+
+    pub(super) fn state(&self) -> State {
+        if self.end().is_some() {
+            return State::Closed;
+        }
+        match self.phase {
+            Phase::Open => State::Open,
+            Phase::LocalClose => State::CloseSent,
+            Phase::RemoteClose => State::CloseReceived,
+            Phase::Gone => State::Closed,
+        }
+    }
+
+    /// We start the close with `frame` (checked by the caller to be open).
+    fn start(&mut self, frame: Option<CloseFrame>) {
+        self.phase = Phase::LocalClose;
+        self.local = Some(frame);
+    }
+
+    /// The peer's close arrived. Answered with its code, without the
+    /// reason, unless we had started the close.
+    pub(super) fn received(&mut self, frame: Option<CloseFrame>) {
+        self.remote = true;
+        if self.phase == Phase::Open {
+            self.phase = Phase::RemoteClose;
+            self.local = Some(frame.and_then(|f| CloseFrame::new(f.code(), "").ok()));
+        }
+    }
+
+    /// The peer broke the protocol: our close reports it, unless one was
+    /// sent already. The error latches.
+    pub(super) fn fail(&mut self, e: ProtocolError) {
+        self.failure = Some(e);
+        if !self.sent {
+            self.phase = Phase::LocalClose;
+            self.local = Some(CloseFrame::new(e.close_code(), "").ok());
+        }
+    }
+
+    /// The latched protocol error, if any.
+    pub(super) fn failure(&self) -> Option<ProtocolError> {
+        self.failure
+    }
+
+    /// The connection ends by a timer (`End::PongTimeout` or
+    /// `End::CloseTimeout`).
+    pub(super) fn time_out(&mut self, end: End) {
+        self.timed_out = Some(end);
+        if self.phase == Phase::Open {
+            self.phase = Phase::Gone;
+        }
+    }
+
+    /// The transport ended.
+    pub(super) fn eof(&mut self) {
+        self.eof = true;
+        if self.phase == Phase::Open {
+            self.phase = Phase::Gone;
+        }
+    }
+
+    /// Our close, if one is owed now.
+    pub(super) fn owed(&self) -> Option<Option<CloseFrame>> {
+        if self.sent || self.end().is_some() {
+            return None;
+        }
+        self.local
+    }
+
+    /// Our close was handed out at `now`: the peer has until `deadline`
+    /// to answer (unless it already did).
+    pub(super) fn transmitted(&mut self, deadline: Instant) {
+        self.sent = true;
+        if !self.remote {
+            self.deadline = Some(deadline);
+        }
+    }
+
+    /// When our close times out, if it is awaited.
+    pub(super) fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+}
+
+/// A close frame as `(code, reason)`, `NO_STATUS_RECEIVED` for none.
+fn code_and_reason(frame: &Option<CloseFrame>) -> (CloseCode, &str) {
+    match frame {
+        Some(f) => (f.code(), f.reason()),
+        None => (CloseCode::NO_STATUS_RECEIVED, ""),
+    }
+}
+
+impl Core {
+    /// Where the connection is in its life.
+    #[inline]
+    pub fn state(&self) -> State {
+        self.closing.state()
+    }
+
+    /// Whether data can still be sent and received.
+    #[inline]
+    pub fn is_open(&self) -> bool {
+        self.closing.is_open()
+    }
+
+    /// Whether the connection is over ([`State::Closed`]).
+    #[inline]
+    pub fn is_closed(&self) -> bool {
+        self.closing.end().is_some()
+    }
+
+    /// How the connection ended, once [`State::Closed`].
+    #[inline]
+    pub fn end(&self) -> Option<End> {
+        self.closing.end()
+    }
+
+    /// The close we sent or queued: its code (`NO_STATUS_RECEIVED` for an
+    /// empty close) and reason.
+    pub fn local_close(&self) -> Option<(CloseCode, &str)> {
+        self.closing.local.as_ref().map(code_and_reason)
+    }
+
+    /// The close the peer sent: its code (`NO_STATUS_RECEIVED` if it had
+    /// none) and reason.
+    pub fn remote_close(&self) -> Option<(CloseCode, &str)> {
+        if !self.closing.remote {
+            return None;
+        }
+        // Nothing is read after the peer's close: the last control payload
+        // received is its, valid (it was checked when it came).
+        Some(match self.rx.last_control() {
+            [hi, lo, reason @ ..] => (
+                CloseCode(u16::from_be_bytes([*hi, *lo])),
+                core::str::from_utf8(reason).unwrap_or(""),
+            ),
+            _ => (CloseCode::NO_STATUS_RECEIVED, ""),
+        })
+    }
+
+    /// Starts the close handshake, as esp_websocket_client's `close` does:
+    /// queues a close frame with `code` and `reason` (checked: allowed on
+    /// the wire, at most 123 bytes of reason), then waits for the peer's
+    /// close ([`State::CloseSent`], with
+    /// [`Config::close_timeout`](super::Config::close_timeout)). Data still
+    /// arrives meanwhile; no more can be sent. A frame whose payload is
+    /// being written is finished first: the close goes out after it.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        let frame = CloseFrame::new(code, reason)?;
+        self.closing.check_open()?;
+        self.closing.start(Some(frame));
+        self.control.clear();
+        Ok(())
+    }
+
+    /// The transport ended (read returned 0 or the peer reset). Unless the
+    /// close handshake had finished, the connection ends as
+    /// [`End::Abnormal`].
+    pub fn handle_eof(&mut self) {
+        self.closing.eof();
+        self.rx.discard();
+    }
+
+    /// Latches a protocol error and queues the close that reports it.
+    pub(super) fn fail(&mut self, e: ProtocolError) -> ProtocolError {
+        self.closing.fail(e);
+        self.rx.discard();
+        self.control.clear();
+        e
+    }
+}

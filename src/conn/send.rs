@@ -1,0 +1,306 @@
+//! The send path: every data and control frame is written by
+//! [`Core::write_frame`] (header by `wire`, payload copied and masked), and
+//! every data frame asks [`Core::next_data_frame`] first, the one home of
+//! the sending side's rules:
+//!
+//! - nothing after our close, the peer's close or the end (section 5.5.1);
+//! - a whole message never inside a fragmented one, a continuation only
+//!   of an open message of its type (section 5.4);
+//! - nothing while the caller still writes a frame's payload
+//!   ([`Connection::encode_header`](super::Connection::encode_header)):
+//!   the stream would be corrupted;
+//! - clients mask every frame with a fresh key, servers never mask
+//!   (section 5.3).
+
+use crate::BufferTooSmall;
+use crate::wire::{FrameHeader, OpCode, Rsv, apply_mask, copy_payload};
+
+use super::{Core, DataKind, FrameStart, MaskKeys, MessagePart, Role, SendError};
+
+/// What the send side is doing: the one field every data send checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Tx {
+    /// Between messages.
+    Ready,
+    /// A fragmented message of this type is open.
+    Fragmented(DataKind),
+    /// The caller is writing the payload of a frame whose header
+    /// [`Connection::encode_header`](super::Connection::encode_header)
+    /// wrote.
+    Payload(Owed),
+}
+
+/// A frame payload the caller still owes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Owed {
+    /// Bytes still to write.
+    left: u64,
+    /// Bytes written so far (for the masking phase).
+    written: u64,
+    key: Option<[u8; 4]>,
+    /// The message still open once the payload is written.
+    then: Option<DataKind>,
+}
+
+impl Tx {
+    /// The state between frames with `open` the message left open.
+    const fn between(open: Option<DataKind>) -> Self {
+        match open {
+            Some(k) => Tx::Fragmented(k),
+            None => Tx::Ready,
+        }
+    }
+
+    /// Whether a payload is owed.
+    #[inline]
+    pub(super) fn is_payload_owed(&self) -> bool {
+        matches!(self, Tx::Payload(_))
+    }
+}
+
+/// The opcode and FIN of the next data frame, and the message left open
+/// after it.
+#[derive(Debug, Clone, Copy)]
+struct NextFrame {
+    opcode: OpCode,
+    fin: bool,
+    then: Option<DataKind>,
+}
+
+impl Core {
+    /// The one home of the sending rules (see the module docs): what the
+    /// next data frame is, or why there can be none.
+    #[inline(always)]
+    fn next_data_frame(&self, part: MessagePart) -> Result<NextFrame, SendError> {
+        self.closing.check_open()?;
+        let (kind, fin) = match part {
+            MessagePart::Whole(k) => (k, true),
+            MessagePart::Fragment { kind, fin } => (kind, fin),
+        };
+        let opcode = match (self.tx, part) {
+            (Tx::Ready, _) => kind.opcode(),
+            (Tx::Payload(o), _) => return Err(SendError::PayloadPending { owed: o.left }),
+            (Tx::Fragmented(_), MessagePart::Whole(_)) => {
+                return Err(SendError::FragmentInProgress);
+            }
+            (Tx::Fragmented(k), MessagePart::Fragment { .. }) if k == kind => OpCode::Continuation,
+            (Tx::Fragmented(_), MessagePart::Fragment { .. }) => {
+                return Err(SendError::FragmentKind);
+            }
+        };
+        Ok(NextFrame {
+            opcode,
+            fin,
+            then: (!fin).then_some(kind),
+        })
+    }
+
+    /// The header of a frame of this connection's role.
+    #[inline(always)]
+    fn header(&self, opcode: OpCode, fin: bool, payload_len: u64) -> FrameHeader {
+        FrameHeader {
+            fin,
+            rsv: Rsv::NONE,
+            opcode,
+            mask: (self.role == Role::Client).then_some([0; 4]),
+            payload_len,
+        }
+    }
+
+    /// Draws the key of a client's frame (servers draw none).
+    #[inline(always)]
+    fn draw_key(h: &mut FrameHeader, keys: &mut dyn MaskKeys) {
+        if h.mask.is_some() {
+            h.mask = Some(keys.next_key());
+        }
+    }
+
+    /// Writes one whole frame into `out`: header, then the payload copied
+    /// and masked. Writes nothing (and draws no key) if `out` is short.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline)]
+    pub(super) fn write_frame(
+        &self,
+        opcode: OpCode,
+        fin: bool,
+        payload: &[u8],
+        out: &mut [u8],
+        keys: &mut dyn MaskKeys,
+    ) -> Result<usize, BufferTooSmall> {
+        let mut h = self.header(opcode, fin, payload.len() as u64);
+        let n = h.encoded_len();
+        let total = n + payload.len();
+        let out = out
+            .get_mut(..total)
+            .ok_or(BufferTooSmall { needed: total })?;
+        Self::draw_key(&mut h, keys);
+        let (head, body) = out.split_at_mut(n);
+        h.emit(head)?;
+        copy_payload(body, payload);
+        if let Some(key) = h.mask {
+            apply_mask(body, key, 0);
+        }
+        Ok(total)
+    }
+
+    /// The bytes [`Connection::send_text`](super::Connection::send_text) or
+    /// [`Connection::send_binary`](super::Connection::send_binary) write
+    /// for a payload of `len` bytes (headers of every frame included).
+    pub fn message_len(&self, len: usize) -> usize {
+        let max = self.config.max_send_frame_len.max(1);
+        let masked = self.role == Role::Client;
+        let header = |l: usize| FrameHeader::len_for(l as u64, masked);
+        if len <= max {
+            // One frame: no division on the common path.
+            return header(len) + len;
+        }
+        let (full, rest) = (len / max, len % max);
+        let last = if rest > 0 { header(rest) } else { 0 };
+        len + full * header(max) + last
+    }
+
+    /// A whole message, split into frames of at most
+    /// [`Config::max_send_frame_len`](super::Config::max_send_frame_len).
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline)]
+    pub(super) fn send_message(
+        &mut self,
+        kind: DataKind,
+        data: &[u8],
+        out: &mut [u8],
+        keys: &mut dyn MaskKeys,
+    ) -> Result<usize, SendError> {
+        let f = self.next_data_frame(MessagePart::Whole(kind))?;
+        if data.len() <= self.config.max_send_frame_len {
+            return Ok(self.write_frame(f.opcode, true, data, out, keys)?);
+        }
+        self.send_split(kind, data, out, keys)
+    }
+
+    /// A whole message in several frames (checked by the caller).
+    #[inline(never)]
+    fn send_split(
+        &mut self,
+        kind: DataKind,
+        data: &[u8],
+        out: &mut [u8],
+        keys: &mut dyn MaskKeys,
+    ) -> Result<usize, SendError> {
+        let needed = self.message_len(data.len());
+        if out.len() < needed {
+            return Err(BufferTooSmall { needed }.into());
+        }
+        let mut at = 0;
+        let mut opcode = kind.opcode();
+        let mut chunks = data
+            .chunks(self.config.max_send_frame_len.max(1))
+            .peekable();
+        while let Some(chunk) = chunks.next() {
+            let fin = chunks.peek().is_none();
+            at += self.write_frame(opcode, fin, chunk, &mut out[at..], keys)?;
+            opcode = OpCode::Continuation;
+        }
+        Ok(at)
+    }
+
+    /// One fragment ([`MessagePart::Fragment`]) written whole into `out`.
+    pub(super) fn send_fragment_frame(
+        &mut self,
+        kind: DataKind,
+        data: &[u8],
+        fin: bool,
+        out: &mut [u8],
+        keys: &mut dyn MaskKeys,
+    ) -> Result<usize, SendError> {
+        let f = self.next_data_frame(MessagePart::Fragment { kind, fin })?;
+        let n = self.write_frame(f.opcode, f.fin, data, out, keys)?;
+        self.tx = Tx::between(f.then);
+        Ok(n)
+    }
+
+    /// Writes a data frame's header; with `owed`, the caller then owes its
+    /// payload (see [`Core::payload_written`]).
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline)]
+    pub(super) fn encode_data_header(
+        &mut self,
+        part: MessagePart,
+        payload_len: u64,
+        header: &mut [u8],
+        keys: &mut dyn MaskKeys,
+        owed: bool,
+    ) -> Result<FrameStart, SendError> {
+        let f = self.next_data_frame(part)?;
+        if payload_len > FrameHeader::MAX_PAYLOAD_LEN {
+            return Err(SendError::FrameTooLong(payload_len));
+        }
+        let mut h = self.header(f.opcode, f.fin, payload_len);
+        let needed = h.encoded_len();
+        if header.len() < needed {
+            return Err(BufferTooSmall { needed }.into());
+        }
+        Self::draw_key(&mut h, keys);
+        let header_len = h.emit(header)?;
+        self.tx = if owed && payload_len > 0 {
+            Tx::Payload(Owed {
+                left: payload_len,
+                written: 0,
+                key: h.mask,
+                then: f.then,
+            })
+        } else {
+            Tx::between(f.then)
+        };
+        Ok(FrameStart {
+            header_len,
+            mask: h.mask,
+        })
+    }
+
+    /// The caller wrote `n` more bytes of the payload of the frame started
+    /// by [`Connection::encode_header`](super::Connection::encode_header)
+    /// (masked with [`FrameStart::mask`] at their offset, for a client).
+    /// Returns the bytes still owed; at 0 the frame is complete and other
+    /// frames may follow.
+    pub fn payload_written(&mut self, n: usize) -> Result<u64, SendError> {
+        let Tx::Payload(mut o) = self.tx else {
+            return Err(SendError::PayloadOverrun { owed: 0 });
+        };
+        let n = n as u64;
+        if n > o.left {
+            return Err(SendError::PayloadOverrun { owed: o.left });
+        }
+        o.left -= n;
+        o.written += n;
+        self.tx = if o.left == 0 {
+            Tx::between(o.then)
+        } else {
+            Tx::Payload(o)
+        };
+        Ok(o.left)
+    }
+
+    /// Masks the next `chunk` of the payload owed (clients; servers leave
+    /// it as it is) at its offset, and counts it as written
+    /// ([`Core::payload_written`]). Nothing is masked if `chunk` is longer
+    /// than what is owed.
+    pub fn mask_payload(&mut self, chunk: &mut [u8]) -> Result<u64, SendError> {
+        if let Tx::Payload(o) = self.tx {
+            if chunk.len() as u64 > o.left {
+                return Err(SendError::PayloadOverrun { owed: o.left });
+            }
+            if let Some(key) = o.key {
+                apply_mask(chunk, key, (o.written & 3) as usize);
+            }
+        }
+        self.payload_written(chunk.len())
+    }
+
+    /// The payload bytes still owed for the frame under way (0 if none).
+    pub fn payload_owed(&self) -> u64 {
+        match self.tx {
+            Tx::Payload(o) => o.left,
+            _ => 0,
+        }
+    }
+}

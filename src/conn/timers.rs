@@ -1,0 +1,87 @@
+//! Timers, on instants the caller passes in: the keepalive ping, the pong
+//! it awaits, and (kept by [`Closing`](super::lifecycle)) the close
+//! timeout. The connection never reads a clock.
+
+use super::{Core, Duration, End, Instant};
+
+/// The keepalive's timers.
+#[derive(Debug, Clone)]
+pub(super) struct Timers {
+    /// When the next keepalive ping is due.
+    next_ping: Option<Instant>,
+    /// When the pong to the last keepalive ping must have come.
+    pong_deadline: Option<Instant>,
+}
+
+impl Timers {
+    pub(super) fn new(now: Instant, ping_interval: Option<Duration>) -> Self {
+        Self {
+            next_ping: ping_interval.map(|i| now + i),
+            pong_deadline: None,
+        }
+    }
+
+    /// A keepalive ping went out at `now`: a pong is due within `timeout`
+    /// (the first unanswered ping's deadline stands).
+    pub(super) fn keepalive_sent(&mut self, now: Instant, timeout: Duration) {
+        if self.pong_deadline.is_none() {
+            self.pong_deadline = Some(now + timeout);
+        }
+    }
+
+    /// Any pong answers the keepalive (RFC 6455 section 5.5.3 allows
+    /// unsolicited pongs; a live peer is what matters).
+    pub(super) fn pong_received(&mut self) {
+        self.pong_deadline = None;
+    }
+}
+
+impl Core {
+    /// When [`Core::handle_timeout`] should next be called, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.is_closed() {
+            return None;
+        }
+        let ping = if self.closing.is_open() {
+            self.timers.next_ping
+        } else {
+            None
+        };
+        [ping, self.timers.pong_deadline, self.closing.deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The clock reached (or passed) [`Core::poll_timeout`]: queues a
+    /// keepalive ping when due, or ends the connection when the peer failed
+    /// to answer a ping or a close in time. Calling it early does nothing
+    /// but what is due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.is_closed() {
+            return;
+        }
+        if self.closing.deadline().is_some_and(|d| now >= d) {
+            self.time_out(End::CloseTimeout);
+            return;
+        }
+        if self.timers.pong_deadline.is_some_and(|d| now >= d) {
+            self.time_out(End::PongTimeout);
+            return;
+        }
+        if let (Some(t), Some(interval)) = (self.timers.next_ping, self.config.ping_interval)
+            && now >= t
+        {
+            self.timers.next_ping = Some(now + interval);
+            if self.closing.is_open() {
+                self.control.queue_keepalive();
+            }
+        }
+    }
+
+    fn time_out(&mut self, end: End) {
+        self.closing.time_out(end);
+        self.control.clear();
+        self.rx.discard();
+    }
+}
