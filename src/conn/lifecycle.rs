@@ -97,7 +97,7 @@ impl Closing {
     }
 
     /// Whether data, pings and pongs may still be sent.
-    #[inline(always)]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     pub(super) fn is_open(&self) -> bool {
         self.phase == Phase::Open
     }
@@ -149,7 +149,7 @@ impl Closing {
         self.remote = true;
         if self.phase == Phase::Open {
             self.phase = Phase::RemoteClose;
-            self.local = Some(frame.and_then(|f| CloseFrame::new(f.code(), "").ok()));
+            self.local = Some(frame.map(|f| f.without_reason()));
         }
     }
 

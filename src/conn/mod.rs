@@ -221,7 +221,6 @@ impl<K: MaskKeys> Connection<K> {
     /// [`Config::max_send_frame_len`]); returns the bytes written
     /// ([`Core::message_len`]).
     #[cfg_attr(target_pointer_width = "64", inline(always))]
-    #[cfg_attr(not(target_pointer_width = "64"), inline)]
     pub fn send_text(&mut self, text: &str, out: &mut [u8]) -> Result<usize, SendError> {
         self.core
             .send_message(DataKind::Text, text.as_bytes(), out, &mut self.keys)
@@ -229,7 +228,6 @@ impl<K: MaskKeys> Connection<K> {
 
     /// Writes a whole binary message into `out`; returns the bytes written.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
-    #[cfg_attr(not(target_pointer_width = "64"), inline)]
     pub fn send_binary(&mut self, data: &[u8], out: &mut [u8]) -> Result<usize, SendError> {
         self.core
             .send_message(DataKind::Binary, data, out, &mut self.keys)
@@ -259,7 +257,6 @@ impl<K: MaskKeys> Connection<K> {
     /// transport can write both with one vectored write. Returns the
     /// header's length.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
-    #[cfg_attr(not(target_pointer_width = "64"), inline)]
     pub fn encode_in_place(
         &mut self,
         part: MessagePart,
@@ -288,7 +285,6 @@ impl<K: MaskKeys> Connection<K> {
     /// `payload_len` bytes are reported, no control frame is handed out
     /// and other data sends are refused.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
-    #[cfg_attr(not(target_pointer_width = "64"), inline)]
     pub fn encode_header(
         &mut self,
         part: MessagePart,

@@ -89,7 +89,7 @@ impl Receiver {
     /// RFC 6455 section 5.4: the type of the message a data frame with
     /// `opcode` belongs to. A continuation needs an open message; a text or
     /// binary frame starts one and needs none open.
-    #[inline(always)]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn message_kind(&self, opcode: OpCode) -> Result<DataKind, ProtocolError> {
         match (opcode, self.msg) {
             (OpCode::Continuation, Some(k)) => Ok(k),
@@ -122,7 +122,6 @@ impl Core {
     // is decoded inline: header, rules and payload in one pass. Inline on
     // 64-bit targets, where a call costs a third of a 16-byte frame.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
-    #[cfg_attr(not(target_pointer_width = "64"), inline)]
     pub fn handle_read<'a>(&mut self, input: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
         if let Rx::Idle = self.rx.state {
             match FrameHeader::parse(input, &self.config.parse_options()) {
@@ -192,7 +191,7 @@ impl Core {
 
     /// RFC 6455 section 5.1: a server accepts only masked frames, a client
     /// only unmasked ones.
-    #[inline(always)]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn check_masking(&self, h: &FrameHeader) -> Result<(), ProtocolError> {
         match (self.role, h.mask.is_some()) {
             (Role::Server, false) => Err(ProtocolError::Unmasked),
@@ -203,7 +202,7 @@ impl Core {
 
     /// The configured limits, checked on the header before any payload
     /// is taken: the frame's length, and the message's with it.
-    #[inline(always)]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn check_limits(&self, len: u64, message_so_far: u64) -> Result<(), ProtocolError> {
         let limit = self.config.max_frame_len;
         if len > limit {
@@ -219,7 +218,7 @@ impl Core {
 
     /// Applies the rules that need the connection's state to a new header
     /// and moves the receive state to the frame's payload.
-    #[inline(always)]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn start_frame(&mut self, h: FrameHeader) -> Result<(), ProtocolError> {
         self.check_masking(&h)?;
         if h.opcode.is_control() {
@@ -256,7 +255,7 @@ impl Core {
     }
 
     /// Goes on with the frame under way at `input[pos..]`.
-    #[inline(always)]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn continue_frame<'a>(
         &mut self,
         input: &'a mut [u8],
@@ -272,7 +271,7 @@ impl Core {
 
     /// The next chunk of a data frame's payload: unmasked in place, UTF-8
     /// checked for text, delivered as borrowed from `input`.
-    #[inline(always)]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn read_data<'a>(
         &mut self,
         input: &'a mut [u8],
@@ -353,26 +352,29 @@ impl Core {
         }
         self.rx.ctrl.set_len(c.len);
         self.rx.state = Rx::Idle;
-        let payload = self.rx.ctrl;
         let event = match c.opcode {
             OpCode::Ping => {
                 if self.config.auto_pong && self.closing.is_open() {
-                    self.control.queue_pong(payload);
+                    self.control.queue_pong(self.rx.ctrl);
                 }
-                Event::Ping(payload)
+                Event::Ping(self.rx.ctrl)
             }
             OpCode::Pong => {
                 self.timers.pong_received();
-                Event::Pong(payload)
+                Event::Pong(self.rx.ctrl)
             }
-            _ => {
-                let frame = CloseFrame::parse(&payload).map_err(|e| self.fail(e.into()))?;
-                self.closing.received(frame);
-                self.rx.discard();
-                self.control.clear();
-                Event::Close(frame)
-            }
+            _ => Event::Close(self.close_received()?),
         };
         Ok(received(consumed, Some(event)))
+    }
+
+    /// The peer's close, whole in `ctrl`: checked (section 7.4), then the
+    /// close handshake goes on and nothing more is read.
+    fn close_received(&mut self) -> Result<Option<CloseFrame>, ProtocolError> {
+        let frame = CloseFrame::from_payload(self.rx.ctrl).map_err(|e| self.fail(e.into()))?;
+        self.closing.received(frame);
+        self.rx.discard();
+        self.control.clear();
+        Ok(frame)
     }
 }

@@ -70,7 +70,7 @@ struct NextFrame {
 impl Core {
     /// The one home of the sending rules (see the module docs): what the
     /// next data frame is, or why there can be none.
-    #[inline(always)]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn next_data_frame(&self, part: MessagePart) -> Result<NextFrame, SendError> {
         self.closing.check_open()?;
         let (kind, fin) = match part {
@@ -96,7 +96,7 @@ impl Core {
     }
 
     /// The header of a frame of this connection's role.
-    #[inline(always)]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn header(&self, opcode: OpCode, fin: bool, payload_len: u64) -> FrameHeader {
         FrameHeader {
             fin,
@@ -108,7 +108,7 @@ impl Core {
     }
 
     /// Draws the key of a client's frame (servers draw none).
-    #[inline(always)]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn draw_key(h: &mut FrameHeader, keys: &mut dyn MaskKeys) {
         if h.mask.is_some() {
             h.mask = Some(keys.next_key());
@@ -118,7 +118,6 @@ impl Core {
     /// Writes one whole frame into `out`: header, then the payload copied
     /// and masked. Writes nothing (and draws no key) if `out` is short.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
-    #[cfg_attr(not(target_pointer_width = "64"), inline)]
     pub(super) fn write_frame(
         &self,
         opcode: OpCode,
@@ -162,7 +161,6 @@ impl Core {
     /// A whole message, split into frames of at most
     /// [`Config::max_send_frame_len`](super::Config::max_send_frame_len).
     #[cfg_attr(target_pointer_width = "64", inline(always))]
-    #[cfg_attr(not(target_pointer_width = "64"), inline)]
     pub(super) fn send_message(
         &mut self,
         kind: DataKind,
@@ -221,7 +219,6 @@ impl Core {
     /// Writes a data frame's header; with `owed`, the caller then owes its
     /// payload (see [`Core::payload_written`]).
     #[cfg_attr(target_pointer_width = "64", inline(always))]
-    #[cfg_attr(not(target_pointer_width = "64"), inline)]
     pub(super) fn encode_data_header(
         &mut self,
         part: MessagePart,

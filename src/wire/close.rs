@@ -195,21 +195,30 @@ impl CloseFrame {
     /// Parses a received close payload (already unmasked). Empty gives
     /// `Ok(None)`; otherwise a code allowed on the wire and a UTF-8 reason.
     pub fn parse(payload: &[u8]) -> Result<Option<Self>, CloseError> {
-        match payload {
+        Self::from_payload(ControlPayload::new(payload).ok_or(CloseError::TooLong(payload.len()))?)
+    }
+
+    /// [`CloseFrame::parse`] of a payload already held by value.
+    pub fn from_payload(payload: ControlPayload) -> Result<Option<Self>, CloseError> {
+        match *payload {
             [] => Ok(None),
             [_] => Err(CloseError::OneByte),
-            _ if payload.len() > MAX_CONTROL_PAYLOAD => Err(CloseError::TooLong(payload.len())),
-            [hi, lo, reason @ ..] => {
-                let code = CloseCode(u16::from_be_bytes([*hi, *lo]));
+            [hi, lo, ref reason @ ..] => {
+                let code = CloseCode(u16::from_be_bytes([hi, lo]));
                 if !code.is_allowed_on_wire() {
                     return Err(CloseError::CodeNotAllowed(code));
                 }
                 core::str::from_utf8(reason).map_err(|_| CloseError::InvalidUtf8)?;
-                let payload =
-                    ControlPayload::new(payload).ok_or(CloseError::TooLong(payload.len()))?;
                 Ok(Some(Self { payload }))
             }
         }
+    }
+
+    /// This frame's code without its reason (the echo of a peer's close).
+    pub fn without_reason(&self) -> Self {
+        let mut payload = self.payload;
+        payload.set_len(2);
+        Self { payload }
     }
 
     /// The status code.

@@ -143,7 +143,6 @@ impl FrameHeader {
     // Hosts: inline into the one receive path, where most of it folds away
     // for the common 2- and 6-byte headers. Devices: one copy.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
-    #[cfg_attr(not(target_pointer_width = "64"), inline)]
     pub fn parse(buf: &[u8], opts: &ParseOptions) -> Result<Status<(Self, usize)>, FrameError> {
         let Some(&b0) = buf.first() else {
             return Ok(Status::Partial { needed: 2 });
@@ -266,7 +265,6 @@ impl FrameHeader {
     /// check them first. A `payload_len` above [`FrameHeader::MAX_PAYLOAD_LEN`]
     /// cannot be parsed back.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
-    #[cfg_attr(not(target_pointer_width = "64"), inline)]
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, BufferTooSmall> {
         let n = self.encoded_len();
         let out = buf.get_mut(..n).ok_or(BufferTooSmall { needed: n })?;
