@@ -248,3 +248,40 @@ fn a_protocol_error_is_reported_and_closes_with_its_code() {
     c.read_exact(&mut close).unwrap();
     assert_eq!(close, [0x88, 0x02, 0x03, 0xea], "close 1002");
 }
+
+/// Issue 11's first trap through this adapter: while a fragmented message
+/// is open, a whole message is refused instead of ending it ("AAABBB").
+#[test]
+fn a_whole_message_never_ends_an_open_fragmented_one() {
+    use sansws::conn::SendError;
+    let (c, s) = pair(7);
+    let server = serve(s);
+    let (mut rx, mut tx) = (vec![0u8; 512], vec![0u8; 256]);
+    let mut w = ws::connect(
+        c,
+        &mut rx,
+        &mut tx,
+        &ClientRequest::new("device", "/ws"),
+        [3; 16],
+        keys(),
+        Config::DEFAULT,
+        Instant::ZERO,
+    )
+    .unwrap();
+    w.send_fragment(DataKind::Text, b"AAA", false).unwrap();
+    assert!(matches!(
+        w.send_text("BBB"),
+        Err(Error::Send(SendError::FragmentInProgress))
+    ));
+    assert!(matches!(
+        w.send_binary(b"BBB"),
+        Err(Error::Send(SendError::FragmentInProgress))
+    ));
+    w.send_fragment(DataKind::Text, b"CCC", true).unwrap();
+    assert_eq!(read_msg(&mut w), Some(Got::Text("AAACCC".into())));
+    w.send_text("BBB").unwrap();
+    assert_eq!(read_msg(&mut w), Some(Got::Text("BBB".into())));
+    assert_eq!(w.close(CloseCode::NORMAL, "").unwrap(), Some(End::Clean));
+    drop(w);
+    assert_eq!(server.join().unwrap(), Some(End::Clean));
+}

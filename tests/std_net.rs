@@ -458,3 +458,35 @@ fn caller_supplied_mask_keys_are_used() {
     ws.send_text("x").unwrap();
     assert_eq!(server.join().unwrap(), [0xde, 0xad, 0xbe, 0xef]);
 }
+
+/// Issue 11's first trap, through the adapter and a `Sender` on another
+/// thread: while a fragmented message is open, a whole message is refused
+/// (it used to go out as the open message's last fragment: "AAABBB").
+#[test]
+fn a_whole_message_never_ends_an_open_fragmented_one() {
+    use sansws::conn::SendError;
+    let (addr, _ends) = echo_server(opts());
+    for kind in [DataKind::Text, DataKind::Binary] {
+        let mut ws = std_net::connect_with(&format!("ws://{addr}/"), &opts()).unwrap();
+        ws.send_fragment(kind, b"AAA", false).unwrap();
+        let refused = |r: Result<(), Error>| {
+            assert!(
+                matches!(r, Err(Error::Send(SendError::FragmentInProgress))),
+                "{r:?}"
+            )
+        };
+        refused(ws.send_text("BBB"));
+        refused(ws.send_binary(b"BBB"));
+        refused(ws.send(&Message::Text("BBB".into())));
+        let (mut reader, sender) = ws.split().unwrap();
+        let other = sender.clone();
+        thread::spawn(move || refused(other.send_text("BBB")))
+            .join()
+            .unwrap();
+        sender.send_fragment(kind, b"CCC", true).unwrap();
+        sender.send_text("DDD").unwrap();
+        let first = reader.read().unwrap().unwrap();
+        assert_eq!(first.as_bytes(), b"AAACCC");
+        assert_eq!(text(reader.read().unwrap()), "DDD");
+    }
+}

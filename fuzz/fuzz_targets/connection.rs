@@ -4,15 +4,15 @@
 //! makes progress, an error latches, and the assembler agrees.
 //!
 //! Then differentially, without timers: the whole input in one buffer
-//! (hosts decode whole small frames on a fast path) and the same input one
-//! byte at a time (never that path) give the same frames, control events,
+//! (each frame's header parsed straight from the input and its payload
+//! delivered in the same call) and the same input one byte at a time
+//! (headers collected byte by byte) give the same frames, control events,
 //! error and end.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use sansws::conn::{Config, Connection, Duration, Event, Instant, MaskKeys};
 use sansws::message::Assembler;
-use sansws::wire::ParseOptions;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&flags, rest)) = data.split_first() else { return };
@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
         ping_interval: (flags & 8 != 0).then_some(Duration(50)),
         pong_timeout: Duration(20),
         close_timeout: Duration(30),
-        parse: if flags & 16 != 0 { ParseOptions::STRICT } else { ParseOptions::DEFAULT },
+        strict_lengths: flags & 16 != 0,
         ..Config::DEFAULT
     };
     let mut state = u32::from(seed) | 1;

@@ -48,6 +48,31 @@ struct ControlRx {
     got: u8,
 }
 
+impl DataRx {
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    fn new(kind: DataKind, h: &FrameHeader) -> Self {
+        Self {
+            kind,
+            fin: h.fin,
+            mask: h.mask,
+            len: h.payload_len,
+            offset: 0,
+        }
+    }
+}
+
+impl ControlRx {
+    fn new(h: &FrameHeader) -> Self {
+        Self {
+            opcode: h.opcode,
+            mask: h.mask,
+            // Parsing guarantees at most 125.
+            len: h.payload_len as u8,
+            got: 0,
+        }
+    }
+}
+
 /// The receive side's state.
 #[derive(Debug, Clone)]
 pub(super) struct Receiver {
@@ -124,17 +149,40 @@ impl Core {
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     pub fn handle_read<'a>(&mut self, input: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
         if let Rx::Idle = self.rx.state {
-            match FrameHeader::parse(input, &self.config.parse_options()) {
-                Ok(Status::Complete((h, n))) => {
-                    self.start_frame(h).map_err(|e| self.fail(e))?;
-                    return self.continue_frame(input, n);
-                }
+            // 64-bit targets: the commonest header first, on its own, so
+            // that it stays in registers.
+            #[cfg(target_pointer_width = "64")]
+            if let Some((h, n)) = FrameHeader::parse_short(input) {
+                return self.begin_frame(input, h, n);
+            }
+            match FrameHeader::parse_general(input, &self.config.parse_options()) {
+                Ok(Status::Complete((h, n))) => return self.begin_frame(input, h, n),
                 // A header cut short: collected below.
                 Ok(Status::Partial { .. }) => {}
                 Err(e) => return Err(self.fail(e.into())),
             }
         }
         self.handle_read_cut(input)
+    }
+
+    /// A frame whose header is the first `n` bytes of `input`: the same
+    /// steps as [`Self::start_frame`], without an `Rx` in between, and the
+    /// payload (or its first part) in the same call.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    fn begin_frame<'a>(
+        &mut self,
+        input: &'a mut [u8],
+        h: FrameHeader,
+        n: usize,
+    ) -> Result<Received<'a>, ProtocolError> {
+        if let Err(e) = self.check_masking(&h) {
+            return Err(self.fail(e));
+        }
+        if h.opcode.is_control() {
+            return self.read_control(input, n, ControlRx::new(&h));
+        }
+        let kind = self.start_data_frame(&h).map_err(|e| self.fail(e))?;
+        self.read_data(input, n, DataRx::new(kind, &h))
     }
 
     /// The rest of [`Self::handle_read`]: a header or a control payload cut
@@ -169,7 +217,7 @@ impl Core {
         loop {
             match FrameHeader::parse(&self.rx.hdr[..have], &opts)? {
                 Status::Complete((h, _)) => {
-                    self.start_frame(h)?;
+                    self.rx.state = self.start_frame(&h)?;
                     return Ok(Some(used));
                 }
                 Status::Partial { needed } => {
@@ -216,21 +264,22 @@ impl Core {
         Ok(())
     }
 
-    /// Applies the rules that need the connection's state to a new header
-    /// and moves the receive state to the frame's payload.
+    /// Applies the rules that need the connection's state to a new header;
+    /// returns the receive state for the frame's payload.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
-    fn start_frame(&mut self, h: FrameHeader) -> Result<(), ProtocolError> {
-        self.check_masking(&h)?;
+    fn start_frame(&mut self, h: &FrameHeader) -> Result<Rx, ProtocolError> {
+        self.check_masking(h)?;
         if h.opcode.is_control() {
-            self.rx.state = Rx::Control(ControlRx {
-                opcode: h.opcode,
-                mask: h.mask,
-                // Parsing guarantees at most 125.
-                len: h.payload_len as u8,
-                got: 0,
-            });
-            return Ok(());
+            return Ok(Rx::Control(ControlRx::new(h)));
         }
+        let kind = self.start_data_frame(h)?;
+        Ok(Rx::Data(DataRx::new(kind, h)))
+    }
+
+    /// The rules for a data frame's header (fragmentation, limits); opens
+    /// its message if it starts one and returns the message's type.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    fn start_data_frame(&mut self, h: &FrameHeader) -> Result<DataKind, ProtocolError> {
         let kind = self.rx.message_kind(h.opcode)?;
         let so_far = match self.rx.msg {
             Some(_) => self.rx.msg_len,
@@ -244,14 +293,7 @@ impl Core {
                 self.rx.utf8.reset();
             }
         }
-        self.rx.state = Rx::Data(DataRx {
-            kind,
-            fin: h.fin,
-            mask: h.mask,
-            len: h.payload_len,
-            offset: 0,
-        });
-        Ok(())
+        Ok(kind)
     }
 
     /// Goes on with the frame under way at `input[pos..]`.
@@ -281,6 +323,7 @@ impl Core {
         let avail = input.len() - pos;
         let left = d.len - d.offset;
         if left > 0 && avail == 0 {
+            self.rx.state = Rx::Data(d);
             return Ok(received(pos, None));
         }
         let take = usize::try_from(left).map_or(avail, |l| l.min(avail));

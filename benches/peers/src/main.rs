@@ -308,7 +308,7 @@ fn encode(runs: usize, count: usize, len: usize) {
             let mut total = 0;
             for _ in 0..count {
                 let n = conn
-                    .encode_in_place(MessagePart::Whole(DataKind::Binary), black_box(&mut own[..]), &mut hdr)
+                    .encode_in_place(sansws::conn::MessagePart::Whole(DataKind::Binary), black_box(&mut own[..]), &mut hdr)
                     .unwrap();
                 black_box(&hdr);
                 total += n + own.len();
