@@ -37,6 +37,8 @@ struct DataRx {
     len: u64,
     /// Payload bytes delivered so far.
     offset: u64,
+    /// Where the frame starts in its message.
+    msg_base: u64,
 }
 
 /// A control frame being received.
@@ -46,19 +48,6 @@ struct ControlRx {
     mask: Option<[u8; 4]>,
     len: u8,
     got: u8,
-}
-
-impl DataRx {
-    #[cfg_attr(target_pointer_width = "64", inline(always))]
-    fn new(kind: DataKind, h: &FrameHeader) -> Self {
-        Self {
-            kind,
-            fin: h.fin,
-            mask: h.mask,
-            len: h.payload_len,
-            offset: 0,
-        }
-    }
 }
 
 impl ControlRx {
@@ -81,7 +70,8 @@ pub(super) struct Receiver {
     hdr: [u8; FrameHeader::MAX_LEN],
     /// A control frame's payload cut by the end of the input.
     ctrl: ControlPayload,
-    /// Type of the message being received, if one is open.
+    /// Type of the message being received, if one is open (from its first
+    /// chunk to the end of its last frame).
     msg: Option<DataKind>,
     /// Payload bytes of that message so far.
     msg_len: u64,
@@ -116,13 +106,21 @@ impl Receiver {
     /// binary frame starts one and needs none open.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn message_kind(&self, opcode: OpCode) -> Result<DataKind, ProtocolError> {
-        match (opcode, self.msg) {
-            (OpCode::Continuation, Some(k)) => Ok(k),
-            (OpCode::Continuation, None) => Err(ProtocolError::UnexpectedContinuation),
-            (_, Some(_)) => Err(ProtocolError::ExpectedContinuation),
-            (OpCode::Text, None) => Ok(DataKind::Text),
-            (_, None) => Ok(DataKind::Binary),
+        let continues = opcode == OpCode::Continuation;
+        match self.msg {
+            Some(k) if continues => Ok(k),
+            Some(_) => Err(ProtocolError::ExpectedContinuation),
+            None if continues => Err(ProtocolError::UnexpectedContinuation),
+            None if opcode == OpCode::Text => Ok(DataKind::Text),
+            None => Ok(DataKind::Binary),
         }
+    }
+}
+
+impl<'a> Received<'a> {
+    #[inline(always)]
+    fn into_parts(self) -> (usize, Option<Event<'a>>) {
+        (self.consumed, self.event)
     }
 }
 
@@ -148,21 +146,24 @@ impl Core {
     // 64-bit targets, where a call costs a third of a 16-byte frame.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     pub fn handle_read<'a>(&mut self, input: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
-        if let Rx::Idle = self.rx.state {
-            // 64-bit targets: the commonest header first, on its own, so
-            // that it stays in registers.
-            #[cfg(target_pointer_width = "64")]
-            if let Some((h, n)) = FrameHeader::parse_short(input) {
-                return self.begin_frame(input, h, n);
-            }
-            match FrameHeader::parse_general(input, &self.config.parse_options()) {
-                Ok(Status::Complete((h, n))) => return self.begin_frame(input, h, n),
-                // A header cut short: collected below.
-                Ok(Status::Partial { .. }) => {}
-                Err(e) => return Err(self.fail(e.into())),
-            }
+        // 64-bit targets: the commonest frame inline, a data frame with a
+        // short header and its whole payload in the input, through the same
+        // steps as any other; anything else out of line. (One exit with an
+        // event, so the compiler keeps the event in registers.)
+        #[cfg(target_pointer_width = "64")]
+        if let Rx::Idle = self.rx.state
+            && let Some((h, n)) = FrameHeader::parse_short(input)
+            && h.opcode.is_data()
+            && input.len() - n >= h.payload_len as usize
+        {
+            let len = h.payload_len as usize;
+            return self.read_whole_data(input, h, n, len);
         }
-        self.handle_read_cut(input)
+        // Through a value of its own, so that the frame above, inlined
+        // into the caller, keeps its event in registers (a call's result
+        // slot would take it to memory).
+        let (consumed, event) = self.handle_read_any(input)?.into_parts();
+        Ok(Received { consumed, event })
     }
 
     /// A frame whose header is the first `n` bytes of `input`: the same
@@ -181,26 +182,38 @@ impl Core {
         if h.opcode.is_control() {
             return self.read_control(input, n, ControlRx::new(&h));
         }
-        let kind = self.start_data_frame(&h).map_err(|e| self.fail(e))?;
-        self.read_data(input, n, DataRx::new(kind, &h))
+        let d = self.start_data_frame(&h).map_err(|e| self.fail(e))?;
+        self.read_data(input, n, d)
     }
 
-    /// The rest of [`Self::handle_read`]: a header or a control payload cut
-    /// by the end of a previous input, the rest of a data frame, or input
-    /// after the end.
-    #[inline(never)]
-    fn handle_read_cut<'a>(&mut self, input: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
+    /// [`Self::handle_read`] in every state: a frame's start, a header or a
+    /// control payload cut by the end of a previous input, the rest of a
+    /// data frame, or input after the end.
+    #[cfg_attr(target_pointer_width = "64", inline(never))]
+    fn handle_read_any<'a>(&mut self, input: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
         if let Some(e) = self.closing.failure() {
             return Err(e);
         }
         match self.rx.state {
             Rx::Discard => Ok(received(input.len(), None)),
-            Rx::Idle | Rx::Header { .. } => match self.read_header(input) {
-                Ok(Some(n)) => self.continue_frame(input, n),
-                Ok(None) => Ok(received(input.len(), None)),
-                Err(e) => Err(self.fail(e)),
+            Rx::Idle => match FrameHeader::parse(input, &self.config.parse_options()) {
+                Ok(Status::Complete((h, n))) => self.begin_frame(input, h, n),
+                // A header cut short: collected in `hdr`.
+                Ok(Status::Partial { .. }) => self.read_cut_header(input),
+                Err(e) => Err(self.fail(e.into())),
             },
+            Rx::Header { .. } => self.read_cut_header(input),
             Rx::Data(_) | Rx::Control(_) => self.continue_frame(input, 0),
+        }
+    }
+
+    /// A header cut by the end of the input: collected, and once whole, its
+    /// frame started.
+    fn read_cut_header<'a>(&mut self, input: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
+        match self.read_header(input) {
+            Ok(Some(n)) => self.continue_frame(input, n),
+            Ok(None) => Ok(received(input.len(), None)),
+            Err(e) => Err(self.fail(e)),
         }
     }
 
@@ -272,28 +285,30 @@ impl Core {
         if h.opcode.is_control() {
             return Ok(Rx::Control(ControlRx::new(h)));
         }
-        let kind = self.start_data_frame(h)?;
-        Ok(Rx::Data(DataRx::new(kind, h)))
+        Ok(Rx::Data(self.start_data_frame(h)?))
     }
 
     /// The rules for a data frame's header (fragmentation, limits); opens
     /// its message if it starts one and returns the message's type.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
-    fn start_data_frame(&mut self, h: &FrameHeader) -> Result<DataKind, ProtocolError> {
+    fn start_data_frame(&mut self, h: &FrameHeader) -> Result<DataRx, ProtocolError> {
         let kind = self.rx.message_kind(h.opcode)?;
-        let so_far = match self.rx.msg {
+        let msg_base = match self.rx.msg {
             Some(_) => self.rx.msg_len,
             None => 0,
         };
-        self.check_limits(h.payload_len, so_far)?;
-        if self.rx.msg.is_none() {
-            self.rx.msg = Some(kind);
-            self.rx.msg_len = 0;
-            if kind == DataKind::Text {
-                self.rx.utf8.reset();
-            }
+        self.check_limits(h.payload_len, msg_base)?;
+        if self.rx.msg.is_none() && kind == DataKind::Text {
+            self.rx.utf8.reset();
         }
-        Ok(kind)
+        Ok(DataRx {
+            kind,
+            fin: h.fin,
+            mask: h.mask,
+            len: h.payload_len,
+            offset: 0,
+            msg_base,
+        })
     }
 
     /// Goes on with the frame under way at `input[pos..]`.
@@ -311,8 +326,8 @@ impl Core {
         }
     }
 
-    /// The next chunk of a data frame's payload: unmasked in place, UTF-8
-    /// checked for text, delivered as borrowed from `input`.
+    /// The next chunk of a data frame's payload, as much as `input[pos..]`
+    /// holds.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn read_data<'a>(
         &mut self,
@@ -328,36 +343,70 @@ impl Core {
         }
         let take = usize::try_from(left).map_or(avail, |l| l.min(avail));
         let chunk = &mut input[pos..pos + take];
+        let frame_end = take as u64 == left;
+        let data = self.deliver(chunk, d, frame_end)?;
+        Ok(received(pos + take, Some(Event::Data(data))))
+    }
+
+    /// A data frame whose `len`-byte payload follows its `n`-byte header in
+    /// `input` (checked by the caller): delivered whole.
+    #[cfg(target_pointer_width = "64")]
+    #[inline(always)]
+    fn read_whole_data<'a>(
+        &mut self,
+        input: &'a mut [u8],
+        h: FrameHeader,
+        n: usize,
+        len: usize,
+    ) -> Result<Received<'a>, ProtocolError> {
+        if let Err(e) = self.check_masking(&h) {
+            return Err(self.fail(e));
+        }
+        let d = self.start_data_frame(&h).map_err(|e| self.fail(e))?;
+        let end = n + len;
+        let data = self.deliver(&mut input[n..end], d, true)?;
+        Ok(received(end, Some(Event::Data(data))))
+    }
+
+    /// The one place a chunk of data is taken: `chunk` is the payload of
+    /// `d` from `d.offset` on, to the frame's end if `frame_end`. Unmasked
+    /// in place, UTF-8 checked for text, counted into its message.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    fn deliver<'a>(
+        &mut self,
+        chunk: &'a mut [u8],
+        d: DataRx,
+        frame_end: bool,
+    ) -> Result<Data<'a>, ProtocolError> {
         if let Some(key) = d.mask {
             apply_mask(chunk, key, (d.offset & 3) as usize);
         }
-        let end = d.offset + take as u64;
-        let frame_end = end == d.len;
         if d.kind == DataKind::Text {
             self.check_utf8(chunk, d.fin && frame_end)?;
         }
-        let message_offset = self.rx.msg_len;
-        self.rx.msg_len += take as u64;
-        if frame_end {
-            self.rx.state = Rx::Idle;
-            if d.fin {
-                self.rx.msg = None;
-            }
+        let message_offset = d.msg_base + d.offset;
+        self.rx.msg_len = message_offset + chunk.len() as u64;
+        // The message stays open until the end of its last frame.
+        self.rx.msg = if frame_end && d.fin {
+            None
         } else {
-            self.rx.state = Rx::Data(DataRx { offset: end, ..d });
-        }
-        Ok(received(
-            pos + take,
-            Some(Event::Data(Data {
-                kind: d.kind,
-                payload: chunk,
-                offset: d.offset,
-                frame_len: d.len,
-                message_offset,
-                fin: d.fin,
-                frame_end,
-            })),
-        ))
+            Some(d.kind)
+        };
+        self.rx.state = if frame_end {
+            Rx::Idle
+        } else {
+            let offset = d.offset + chunk.len() as u64;
+            Rx::Data(DataRx { offset, ..d })
+        };
+        Ok(Data {
+            kind: d.kind,
+            payload: chunk,
+            offset: d.offset,
+            frame_len: d.len,
+            message_offset,
+            fin: d.fin,
+            frame_end,
+        })
     }
 
     /// RFC 6455 section 8.1: a text message is UTF-8, checked as it comes

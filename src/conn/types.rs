@@ -87,11 +87,13 @@ impl Default for Config {
 
 /// The type of a data message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+// The values of the opcodes, so that converting costs nothing.
+#[repr(u8)]
 pub enum DataKind {
     /// UTF-8 text (validated as it arrives).
-    Text,
+    Text = 1,
     /// Bytes.
-    Binary,
+    Binary = 2,
 }
 
 impl DataKind {

@@ -84,6 +84,26 @@ impl ParseOptions {
     };
 }
 
+/// For each first byte of a header, its opcode if [`FrameHeader::parse_short`]
+/// takes it: no reserved bit, a defined opcode, a control frame only with
+/// FIN. `None` sends the byte to the general parser, which judges it.
+const SHORT_FIRST_BYTE: [Option<OpCode>; 256] = {
+    let mut table = [None; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        let fin = byte & 0x80 != 0;
+        if byte & 0x70 == 0
+            && let Some(op) = OpCode::new(byte & 0x0f)
+            && (fin || !op.is_control())
+        {
+            table[b] = Some(op);
+        }
+        b += 1;
+    }
+    table
+};
+
 /// A parsed or to-be-emitted frame header.
 ///
 /// ```
@@ -162,15 +182,9 @@ impl FrameHeader {
         let [b0, b1, rest @ ..] = buf else {
             return None;
         };
-        let (b0, b1) = (*b0, *b1);
-        // RSV clear and a 7-bit length: bits 0x70 of b0, and 126/127 in b1.
+        let opcode = SHORT_FIRST_BYTE[usize::from(*b0)]?;
         let len7 = b1 & 0x7f;
-        if b0 & 0x70 != 0 || len7 >= 126 {
-            return None;
-        }
-        let opcode = OpCode::try_from(b0 & 0x0f).ok()?;
-        let fin = b0 & 0x80 != 0;
-        if opcode.is_control() && !fin {
+        if len7 >= 126 {
             return None;
         }
         let (mask, len) = if b1 & 0x80 != 0 {
@@ -179,7 +193,7 @@ impl FrameHeader {
             (None, 2)
         };
         let h = Self {
-            fin,
+            fin: b0 & 0x80 != 0,
             rsv: Rsv::NONE,
             opcode,
             mask,

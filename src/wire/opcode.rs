@@ -40,6 +40,21 @@ impl OpCode {
         (self as u8) & 0x8 != 0
     }
 
+    /// The opcode of a frame's low four bits, `None` for the reserved
+    /// values (what [`OpCode::try_from`] reports as an error).
+    #[inline]
+    pub const fn new(value: u8) -> Option<Self> {
+        Some(match value {
+            0x0 => OpCode::Continuation,
+            0x1 => OpCode::Text,
+            0x2 => OpCode::Binary,
+            0x8 => OpCode::Close,
+            0x9 => OpCode::Ping,
+            0xA => OpCode::Pong,
+            _ => return None,
+        })
+    }
+
     /// Whether this is a data opcode (continuation, text, binary).
     #[inline]
     pub const fn is_data(self) -> bool {
@@ -54,15 +69,7 @@ impl TryFrom<u8> for OpCode {
     /// above `0xF` are reported as reserved too: they cannot occur on the wire.
     #[inline]
     fn try_from(value: u8) -> Result<Self, FrameError> {
-        Ok(match value {
-            0x0 => OpCode::Continuation,
-            0x1 => OpCode::Text,
-            0x2 => OpCode::Binary,
-            0x8 => OpCode::Close,
-            0x9 => OpCode::Ping,
-            0xA => OpCode::Pong,
-            other => return Err(FrameError::ReservedOpCode(other)),
-        })
+        OpCode::new(value).ok_or(FrameError::ReservedOpCode(value))
     }
 }
 
