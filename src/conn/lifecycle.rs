@@ -50,6 +50,15 @@ pub enum End {
     Abnormal,
 }
 
+/// A timer that can end the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Timer {
+    /// No pong to a keepalive ping in time: [`End::PongTimeout`].
+    Pong,
+    /// No answer to our close in time: [`End::CloseTimeout`].
+    Close,
+}
+
 /// Who may still send data: the one byte every send checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -76,7 +85,8 @@ pub(super) struct Closing {
     /// control buffer: [`Core::remote_close`]).
     remote: bool,
     failure: Option<ProtocolError>,
-    timed_out: Option<End>,
+    /// Which timer ended the connection, if one did.
+    timed_out: Option<Timer>,
     eof: bool,
     /// When our close must have been answered.
     deadline: Option<Instant>,
@@ -114,7 +124,10 @@ impl Closing {
 
     pub(super) fn end(&self) -> Option<End> {
         if let Some(t) = self.timed_out {
-            return Some(t);
+            return Some(match t {
+                Timer::Pong => End::PongTimeout,
+                Timer::Close => End::CloseTimeout,
+            });
         }
         if let Some(e) = self.failure {
             return (self.sent || self.eof).then_some(End::Failed(e));
@@ -168,10 +181,9 @@ impl Closing {
         self.failure
     }
 
-    /// The connection ends by a timer (`End::PongTimeout` or
-    /// `End::CloseTimeout`).
-    pub(super) fn time_out(&mut self, end: End) {
-        self.timed_out = Some(end);
+    /// The connection ends by a timer.
+    pub(super) fn time_out(&mut self, timer: Timer) {
+        self.timed_out = Some(timer);
         if self.phase == Phase::Open {
             self.phase = Phase::Gone;
         }

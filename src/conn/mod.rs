@@ -134,7 +134,7 @@ impl Core {
         Self {
             role,
             config,
-            rx: recv::Receiver::new(),
+            rx: recv::Receiver::new(&config),
             tx: send::Tx::Ready,
             control: control::Control::new(),
             closing: lifecycle::Closing::new(),

@@ -10,7 +10,7 @@ use crate::Status;
 use crate::wire::{CloseFrame, ControlPayload, FrameHeader, OpCode, apply_mask};
 
 use super::utf8::Utf8Validator;
-use super::{Core, Data, DataKind, Event, ProtocolError, Received, Role};
+use super::{Config, Core, Data, DataKind, Event, ProtocolError, Received, Role};
 
 /// Where the receive side is in the byte stream.
 #[derive(Debug, Clone, Copy)]
@@ -76,11 +76,16 @@ pub(super) struct Receiver {
     /// Payload bytes of that message so far.
     msg_len: u64,
     utf8: Utf8Validator,
+    /// The longest first frame of a message both limits allow (the
+    /// configuration never changes, so neither does this).
+    first_frame_limit: u64,
 }
 
 impl Receiver {
-    pub(super) const fn new() -> Self {
+    pub(super) const fn new(config: &Config) -> Self {
+        let (frame, message) = (config.max_frame_len, config.max_message_len);
         Self {
+            first_frame_limit: if frame < message { frame } else { message },
             state: Rx::Idle,
             hdr: [0; FrameHeader::MAX_LEN],
             ctrl: ControlPayload::EMPTY,
@@ -106,13 +111,12 @@ impl Receiver {
     /// binary frame starts one and needs none open.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn message_kind(&self, opcode: OpCode) -> Result<DataKind, ProtocolError> {
-        let continues = opcode == OpCode::Continuation;
-        match self.msg {
-            Some(k) if continues => Ok(k),
-            Some(_) => Err(ProtocolError::ExpectedContinuation),
-            None if continues => Err(ProtocolError::UnexpectedContinuation),
-            None if opcode == OpCode::Text => Ok(DataKind::Text),
-            None => Ok(DataKind::Binary),
+        match (opcode, self.msg) {
+            (OpCode::Text, None) => Ok(DataKind::Text),
+            (OpCode::Binary, None) => Ok(DataKind::Binary),
+            (OpCode::Continuation, Some(k)) => Ok(k),
+            (OpCode::Continuation, None) => Err(ProtocolError::UnexpectedContinuation),
+            _ => Err(ProtocolError::ExpectedContinuation),
         }
     }
 }
@@ -154,10 +158,10 @@ impl Core {
         if let Rx::Idle = self.rx.state
             && let Some((h, n)) = FrameHeader::parse_short(input)
             && h.opcode.is_data()
-            && input.len() - n >= h.payload_len as usize
+            && let end = n + h.payload_len as usize
+            && end <= input.len()
         {
-            let len = h.payload_len as usize;
-            return self.read_whole_data(input, h, n, len);
+            return self.read_whole_data(&mut input[n..end], h, n);
         }
         // Through a value of its own, so that the frame above, inlined
         // into the caller, keeps its event in registers (a call's result
@@ -265,14 +269,17 @@ impl Core {
     /// is taken: the frame's length, and the message's with it.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn check_limits(&self, len: u64, message_so_far: u64) -> Result<(), ProtocolError> {
+        if message_so_far == 0 && len <= self.rx.first_frame_limit {
+            return Ok(());
+        }
         let limit = self.config.max_frame_len;
         if len > limit {
             return Err(ProtocolError::FrameTooLarge { len, limit });
         }
-        let total = message_so_far.saturating_add(len);
         let limit = self.config.max_message_len;
-        if total > limit {
-            return Err(ProtocolError::MessageTooLarge { len: total, limit });
+        if len > limit.saturating_sub(message_so_far) {
+            let len = message_so_far.saturating_add(len);
+            return Err(ProtocolError::MessageTooLarge { len, limit });
         }
         Ok(())
     }
@@ -298,9 +305,6 @@ impl Core {
             None => 0,
         };
         self.check_limits(h.payload_len, msg_base)?;
-        if self.rx.msg.is_none() && kind == DataKind::Text {
-            self.rx.utf8.reset();
-        }
         Ok(DataRx {
             kind,
             fin: h.fin,
@@ -348,24 +352,23 @@ impl Core {
         Ok(received(pos + take, Some(Event::Data(data))))
     }
 
-    /// A data frame whose `len`-byte payload follows its `n`-byte header in
-    /// `input` (checked by the caller): delivered whole.
+    /// A data frame whose whole payload follows its `n`-byte header in the
+    /// input: delivered at once.
     #[cfg(target_pointer_width = "64")]
     #[inline(always)]
     fn read_whole_data<'a>(
         &mut self,
-        input: &'a mut [u8],
+        payload: &'a mut [u8],
         h: FrameHeader,
         n: usize,
-        len: usize,
     ) -> Result<Received<'a>, ProtocolError> {
         if let Err(e) = self.check_masking(&h) {
             return Err(self.fail(e));
         }
         let d = self.start_data_frame(&h).map_err(|e| self.fail(e))?;
-        let end = n + len;
-        let data = self.deliver(&mut input[n..end], d, true)?;
-        Ok(received(end, Some(Event::Data(data))))
+        let consumed = n + payload.len();
+        let data = self.deliver(payload, d, true)?;
+        Ok(received(consumed, Some(Event::Data(data))))
     }
 
     /// The one place a chunk of data is taken: `chunk` is the payload of
@@ -381,17 +384,22 @@ impl Core {
         if let Some(key) = d.mask {
             apply_mask(chunk, key, (d.offset & 3) as usize);
         }
+        let message_offset = d.msg_base + d.offset;
         if d.kind == DataKind::Text {
+            if message_offset == 0 {
+                // A text message starts (again, after an empty chunk).
+                self.rx.utf8.reset();
+            }
             self.check_utf8(chunk, d.fin && frame_end)?;
         }
-        let message_offset = d.msg_base + d.offset;
-        self.rx.msg_len = message_offset + chunk.len() as u64;
-        // The message stays open until the end of its last frame.
-        self.rx.msg = if frame_end && d.fin {
-            None
+        // The message stays open until the end of its last frame; once
+        // closed, its length is not needed.
+        if frame_end && d.fin {
+            self.rx.msg = None;
         } else {
-            Some(d.kind)
-        };
+            self.rx.msg = Some(d.kind);
+            self.rx.msg_len = message_offset + chunk.len() as u64;
+        }
         self.rx.state = if frame_end {
             Rx::Idle
         } else {

@@ -2,7 +2,8 @@
 //! it awaits, and (kept by [`Closing`](super::lifecycle)) the close
 //! timeout. The connection never reads a clock.
 
-use super::{Core, Duration, End, Instant};
+use super::lifecycle::Timer;
+use super::{Core, Duration, Instant};
 
 /// The keepalive's timers.
 #[derive(Debug, Clone)]
@@ -62,11 +63,11 @@ impl Core {
             return;
         }
         if self.closing.deadline().is_some_and(|d| now >= d) {
-            self.time_out(End::CloseTimeout);
+            self.time_out(Timer::Close);
             return;
         }
         if self.timers.pong_deadline.is_some_and(|d| now >= d) {
-            self.time_out(End::PongTimeout);
+            self.time_out(Timer::Pong);
             return;
         }
         if let (Some(t), Some(interval)) = (self.timers.next_ping, self.config.ping_interval)
@@ -79,8 +80,8 @@ impl Core {
         }
     }
 
-    fn time_out(&mut self, end: End) {
-        self.closing.time_out(end);
+    fn time_out(&mut self, timer: Timer) {
+        self.closing.time_out(timer);
         self.control.clear();
         self.rx.discard();
     }
