@@ -19,6 +19,8 @@ use super::{Core, DataKind, FrameStart, MaskKeys, MessagePart, Role, SendError};
 
 /// What the send side is doing: the one field every data send checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// A plain tag byte, so that "ready?" is one comparison.
+#[repr(u8)]
 pub(super) enum Tx {
     /// Between messages.
     Ready,
