@@ -129,14 +129,18 @@ impl Core {
         keys: &mut dyn MaskKeys,
     ) -> Result<usize, BufferTooSmall> {
         let mut h = self.header(opcode, fin, payload.len() as u64);
-        let n = h.encoded_len();
-        let total = n + payload.len();
-        let out = out
-            .get_mut(..total)
-            .ok_or(BufferTooSmall { needed: total })?;
+        // With room for the longest header, the header's length need not
+        // be worked out before it is written.
+        if out.len() < FrameHeader::MAX_LEN + payload.len() {
+            let needed = h.encoded_len() + payload.len();
+            if out.len() < needed {
+                return Err(BufferTooSmall { needed });
+            }
+        }
         Self::draw_key(&mut h, keys);
-        let (head, body) = out.split_at_mut(n);
-        h.emit(head)?;
+        let n = h.emit(out)?;
+        let total = n + payload.len();
+        let body = &mut out[n..total];
         copy_payload(body, payload);
         if let Some(key) = h.mask {
             apply_mask(body, key, 0);
