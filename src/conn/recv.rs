@@ -107,14 +107,15 @@ impl Receiver {
     }
 
     /// RFC 6455 section 5.4: the type of the message a data frame with
-    /// `opcode` belongs to. A continuation needs an open message; a text or
-    /// binary frame starts one and needs none open.
+    /// `opcode` belongs to, and whether the frame continues it. A
+    /// continuation needs an open message; a text or binary frame starts one
+    /// and needs none open.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
-    fn message_kind(&self, opcode: OpCode) -> Result<DataKind, ProtocolError> {
+    fn message_kind(&self, opcode: OpCode) -> Result<(DataKind, bool), ProtocolError> {
         match (opcode, self.msg) {
-            (OpCode::Text, None) => Ok(DataKind::Text),
-            (OpCode::Binary, None) => Ok(DataKind::Binary),
-            (OpCode::Continuation, Some(k)) => Ok(k),
+            (OpCode::Text, None) => Ok((DataKind::Text, false)),
+            (OpCode::Binary, None) => Ok((DataKind::Binary, false)),
+            (OpCode::Continuation, Some(k)) => Ok((k, true)),
             (OpCode::Continuation, None) => Err(ProtocolError::UnexpectedContinuation),
             _ => Err(ProtocolError::ExpectedContinuation),
         }
@@ -299,11 +300,8 @@ impl Core {
     /// its message if it starts one and returns the message's type.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn start_data_frame(&mut self, h: &FrameHeader) -> Result<DataRx, ProtocolError> {
-        let kind = self.rx.message_kind(h.opcode)?;
-        let msg_base = match self.rx.msg {
-            Some(_) => self.rx.msg_len,
-            None => 0,
-        };
+        let (kind, continues) = self.rx.message_kind(h.opcode)?;
+        let msg_base = if continues { self.rx.msg_len } else { 0 };
         self.check_limits(h.payload_len, msg_base)?;
         Ok(DataRx {
             kind,
