@@ -171,26 +171,6 @@ impl Core {
         Ok(Received { consumed, event })
     }
 
-    /// A frame whose header is the first `n` bytes of `input`: the same
-    /// steps as [`Self::start_frame`], without an `Rx` in between, and the
-    /// payload (or its first part) in the same call.
-    #[cfg_attr(target_pointer_width = "64", inline(always))]
-    fn begin_frame<'a>(
-        &mut self,
-        input: &'a mut [u8],
-        h: FrameHeader,
-        n: usize,
-    ) -> Result<Received<'a>, ProtocolError> {
-        if let Err(e) = self.check_masking(&h) {
-            return Err(self.fail(e));
-        }
-        if h.opcode.is_control() {
-            return self.read_control(input, n, ControlRx::new(&h));
-        }
-        let d = self.start_data_frame(&h).map_err(|e| self.fail(e))?;
-        self.read_data(input, n, d)
-    }
-
     /// [`Self::handle_read`] in every state: a frame's start, a header or a
     /// control payload cut by the end of a previous input, the rest of a
     /// data frame, or input after the end.
@@ -201,20 +181,15 @@ impl Core {
         }
         match self.rx.state {
             Rx::Discard => Ok(received(input.len(), None)),
-            Rx::Idle => match FrameHeader::parse(input, &self.config.parse_options()) {
-                Ok(Status::Complete((h, n))) => self.begin_frame(input, h, n),
-                // A header cut short: collected in `hdr`.
-                Ok(Status::Partial { .. }) => self.read_cut_header(input),
-                Err(e) => Err(self.fail(e.into())),
-            },
-            Rx::Header { .. } => self.read_cut_header(input),
+            Rx::Idle | Rx::Header { .. } => self.read_frame_start(input),
             Rx::Data(_) | Rx::Control(_) => self.continue_frame(input, 0),
         }
     }
 
-    /// A header cut by the end of the input: collected, and once whole, its
-    /// frame started.
-    fn read_cut_header<'a>(&mut self, input: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
+    /// A frame's header, whole in the input or cut by its end (then
+    /// collected in `hdr`); once whole, the frame is started and its payload
+    /// (or the first part of it) taken in the same call.
+    fn read_frame_start<'a>(&mut self, input: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
         match self.read_header(input) {
             Ok(Some(n)) => self.continue_frame(input, n),
             Ok(None) => Ok(received(input.len(), None)),
@@ -231,6 +206,12 @@ impl Core {
             Rx::Header { len } => usize::from(len),
             _ => 0,
         };
+        if have == 0
+            && let Status::Complete((h, n)) = FrameHeader::parse(input, &opts)?
+        {
+            self.rx.state = self.start_frame(&h)?;
+            return Ok(Some(n));
+        }
         let mut used = 0;
         loop {
             match FrameHeader::parse(&self.rx.hdr[..have], &opts)? {

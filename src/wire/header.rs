@@ -178,6 +178,7 @@ impl FrameHeader {
     /// [`Self::parse_general`] then judges: this is only a shortcut to the
     /// same result.
     #[inline(always)]
+    #[cfg_attr(not(target_pointer_width = "64"), allow(dead_code))]
     pub(crate) fn parse_short(buf: &[u8]) -> Option<(Self, usize)> {
         let [b0, b1, rest @ ..] = buf else {
             return None;
@@ -202,8 +203,8 @@ impl FrameHeader {
         Some((h, len))
     }
 
-    /// [`Self::parse`] for every form.
-    #[cfg_attr(target_pointer_width = "64", inline(never))]
+    /// [`Self::parse`] for every form: one copy, wherever it is used.
+    #[inline(never)]
     pub(crate) fn parse_general(
         buf: &[u8],
         opts: &ParseOptions,
