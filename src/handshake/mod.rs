@@ -10,6 +10,12 @@
 //! - Client: [`ClientHandshake`] writes the upgrade request for a
 //!   [`ClientRequest`] and validates the server's response.
 //!
+//! Errors keep the peer's doing apart from the caller's. The parsers
+//! return a [`HandshakeError`]: what the peer's head got wrong, with the
+//! HTTP status to answer it with. The writers return a [`WriteError`]: a
+//! value the caller gave that would make a bad head, or an output buffer
+//! too small (which names the size needed); either way nothing is written.
+//!
 //! Parsers need storage for header slots, lent by the caller
 //! (`[EMPTY_HEADER; N]`): the parsed request borrows both it and the input.
 //! A head longer than [`Limits::max_len`] is refused, also while it is still
@@ -95,11 +101,15 @@ pub fn accept_key(key: &[u8]) -> AcceptKey {
     AcceptKey(out)
 }
 
-/// Why a handshake failed, or could not be written.
+/// What a peer's handshake head got wrong: always the peer's doing, never
+/// the caller's.
 ///
-/// Errors a peer's request can cause know the HTTP status a server answers
-/// with ([`HandshakeError::http_status`]); [`HttpResponse::from_error`]
-/// writes that answer.
+/// The parsers return it ([`parse_request`], [`Request::parse`],
+/// [`Response::parse`], [`ClientHandshake::parse_response`]). Each error
+/// knows the HTTP status a server answers it with
+/// ([`HandshakeError::http_status`]); [`HttpResponse::from_error`] writes
+/// that answer. What a caller can get wrong when writing a head is a
+/// [`WriteError`] instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum HandshakeError {
@@ -151,20 +161,19 @@ pub enum HandshakeError {
     /// The server answered with an extension the client did not offer.
     #[error("server answered with an extension that was not offered")]
     UnexpectedExtension,
-    /// Something given to a writer would make an invalid or ambiguous head:
-    /// a control character, a header name that is no token, a header the
-    /// handshake writes itself, a resource not starting with `/`.
-    #[error("invalid {0} for a handshake head")]
-    InvalidInput(&'static str),
-    /// The output buffer is too small; nothing was written.
-    #[error(transparent)]
-    BufferTooSmall(#[from] BufferTooSmall),
 }
 
 impl HandshakeError {
     /// The HTTP status a server answers this error with: 431 for an
     /// oversized head, 426 (with `Sec-WebSocket-Version: 13`) for a wrong
-    /// version, 400 for other request errors, 500 for local errors.
+    /// version, 400 for other request errors.
+    ///
+    /// The errors only a server's response causes ([`Status`](Self::Status),
+    /// [`BadAccept`](Self::BadAccept),
+    /// [`UnexpectedProtocol`](Self::UnexpectedProtocol),
+    /// [`UnexpectedExtension`](Self::UnexpectedExtension)) reach a client,
+    /// which answers no one; a client that relays for others, as a gateway,
+    /// answers them with 502 (Bad Gateway).
     pub const fn http_status(&self) -> u16 {
         match self {
             HandshakeError::TooLarge { .. } | HandshakeError::TooManyHeaders => 431,
@@ -180,11 +189,30 @@ impl HandshakeError {
             HandshakeError::Status(_)
             | HandshakeError::BadAccept
             | HandshakeError::UnexpectedProtocol
-            | HandshakeError::UnexpectedExtension
-            | HandshakeError::InvalidInput(_)
-            | HandshakeError::BufferTooSmall(_) => 500,
+            | HandshakeError::UnexpectedExtension => 502,
         }
     }
+}
+
+/// Why a handshake head could not be written: always the caller's doing,
+/// never a peer's. Nothing was written.
+///
+/// The writers return it ([`ServerResponse::write`], [`HttpResponse::write`],
+/// [`HttpResponse::write_head`], [`ClientHandshake::write_request`]). It has
+/// no HTTP status of its own, as no peer caused it; a server that cannot
+/// write its answer may still tell the client with a 500.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// A value given to the writer would make an invalid or ambiguous head
+    /// (a control character, a header name that is no token, a header the
+    /// handshake writes itself, a resource not starting with `/`, a status
+    /// code out of range); the value is named, e.g. `"header value"`.
+    #[error("invalid {0} for a handshake head")]
+    InvalidInput(&'static str),
+    /// The output buffer is too small; the size needed is named.
+    #[error(transparent)]
+    BufferTooSmall(#[from] BufferTooSmall),
 }
 
 /// Header field names that the handshake writers set themselves and callers
@@ -219,21 +247,21 @@ fn is_field_value(s: &[u8]) -> bool {
 }
 
 /// Checks caller-supplied extra headers before they are written.
-fn check_extra_headers(headers: &[(&str, &str)]) -> Result<(), HandshakeError> {
+fn check_extra_headers(headers: &[(&str, &str)]) -> Result<(), WriteError> {
     for (name, value) in headers {
         if !is_token(name.as_bytes()) {
-            return Err(HandshakeError::InvalidInput("header name"));
+            return Err(WriteError::InvalidInput("header name"));
         }
         if HANDSHAKE_HEADERS
             .iter()
             .any(|h| h.eq_ignore_ascii_case(name))
         {
-            return Err(HandshakeError::InvalidInput(
+            return Err(WriteError::InvalidInput(
                 "header (set by the handshake itself)",
             ));
         }
         if !is_field_value(value.as_bytes()) {
-            return Err(HandshakeError::InvalidInput("header value"));
+            return Err(WriteError::InvalidInput("header value"));
         }
     }
     Ok(())
@@ -273,10 +301,7 @@ pub(crate) fn single<'b>(headers: &[Header<'b>], name: &str) -> Result<Option<&'
 
 /// Runs `f` once to count the bytes, then, if they fit, again into `buf`,
 /// so nothing is written when the buffer is too small.
-pub(crate) fn write_head(
-    buf: &mut [u8],
-    f: impl Fn(&mut Head<'_>),
-) -> Result<usize, HandshakeError> {
+pub(crate) fn write_head(buf: &mut [u8], f: impl Fn(&mut Head<'_>)) -> Result<usize, WriteError> {
     let needed = head_len(&f);
     let out = buf.get_mut(..needed).ok_or(BufferTooSmall { needed })?;
     Ok(fill_head(out, f))
