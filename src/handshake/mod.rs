@@ -403,4 +403,142 @@ mod tests {
         assert!(!is_field_value(b" x"));
         assert!(is_field_value(b""));
     }
+
+    /// Every peer error: request errors are 4xx, errors in a server's
+    /// response (a client's, answered by no one but a gateway) 502.
+    #[test]
+    fn every_peer_error_has_an_http_status() {
+        use HandshakeError::*;
+        let request = [
+            TooLarge { limit: 64 },
+            TooManyHeaders,
+            Malformed(httparse::Error::Token),
+            NotGet,
+            HttpVersion,
+            BadHost,
+            NoUpgradeWebSocket,
+            NoConnectionUpgrade,
+            UnsupportedVersion,
+            InvalidKey,
+            InvalidProtocol,
+        ];
+        let response = [
+            Status(404),
+            BadAccept,
+            UnexpectedProtocol,
+            UnexpectedExtension,
+        ];
+        let mut out = [0u8; 256];
+        for e in request {
+            let status = e.http_status();
+            assert!((400..500).contains(&status), "{e:?}: {status}");
+            assert!(
+                HttpResponse::from_error(&e).write(&mut out).is_ok(),
+                "{e:?}"
+            );
+        }
+        for e in response {
+            assert_eq!(e.http_status(), 502, "{e:?}");
+            let n = HttpResponse::from_error(&e).write(&mut out).unwrap();
+            assert!(out[..n].starts_with(b"HTTP/1.1 502 Bad Gateway\r\n"));
+        }
+    }
+
+    /// `f` writes `len` bytes into a buffer of exactly that size, and into
+    /// one byte less gives `BufferTooSmall { needed: len }` and writes
+    /// nothing.
+    fn assert_exact_size(f: impl Fn(&mut [u8]) -> Result<usize, WriteError>) {
+        let mut big = [0xa5u8; 512];
+        let len = f(&mut big).unwrap();
+        let mut exact = [0xa5u8; 512];
+        assert_eq!(f(&mut exact[..len]), Ok(len));
+        assert_eq!(exact[..len], big[..len]);
+        let mut small = [0xa5u8; 512];
+        assert_eq!(
+            f(&mut small[..len - 1]),
+            Err(WriteError::BufferTooSmall(BufferTooSmall { needed: len }))
+        );
+        assert!(
+            small.iter().all(|&b| b == 0xa5),
+            "wrote into a short buffer"
+        );
+    }
+
+    /// Writers fail only with a local error: too small a buffer (its size
+    /// named, nothing written) or an invalid value (named).
+    #[test]
+    fn writers_give_local_errors() {
+        let hs = ClientHandshake::new(*b"the sample nonce");
+        let req = ClientRequest::new("server.example.com", "/chat");
+        let accept = accept_key(b"dGhlIHNhbXBsZSBub25jZQ==");
+        let page = HttpResponse::new(200).text("hello");
+
+        assert_exact_size(|b| ServerResponse::with_accept_key(accept).write(b));
+        assert_exact_size(|b| page.write(b));
+        assert_exact_size(|b| page.write_head(b));
+        assert_exact_size(|b| HttpResponse::from_error(&HandshakeError::BadHost).write(b));
+        assert_exact_size(|b| hs.write_request(&req, b));
+
+        let mut out = [0xa5u8; 512];
+        let bad_header = [("X", "a\r\nSet-Cookie: x")];
+        let cases: [(Result<usize, WriteError>, &str); 9] = [
+            (
+                ServerResponse::with_accept_key(accept)
+                    .protocol(Some("a b"))
+                    .write(&mut out),
+                "subprotocol",
+            ),
+            (
+                ServerResponse::with_accept_key(accept)
+                    .headers(&[("Upgrade", "h2c")])
+                    .write(&mut out),
+                "header (set by the handshake itself)",
+            ),
+            (HttpResponse::new(101).write(&mut out), "status code"),
+            (
+                HttpResponse::new(200)
+                    .body("text/html\n", b"")
+                    .write_head(&mut out),
+                "content type",
+            ),
+            (
+                HttpResponse::new(200)
+                    .headers(&[("Bad Name", "v")])
+                    .write(&mut out),
+                "header name",
+            ),
+            (
+                hs.write_request(&ClientRequest::new("a b", "/"), &mut out),
+                "host",
+            ),
+            (
+                hs.write_request(&ClientRequest::new("h", "chat"), &mut out),
+                "resource",
+            ),
+            (
+                hs.write_request(
+                    &ClientRequest {
+                        protocols: &["a,b"],
+                        ..req
+                    },
+                    &mut out,
+                ),
+                "subprotocol",
+            ),
+            (
+                hs.write_request(
+                    &ClientRequest {
+                        headers: &bad_header,
+                        ..req
+                    },
+                    &mut out,
+                ),
+                "header value",
+            ),
+        ];
+        for (got, what) in cases {
+            assert_eq!(got, Err(WriteError::InvalidInput(what)));
+        }
+        assert!(out.iter().all(|&b| b == 0xa5), "wrote an invalid head");
+    }
 }
