@@ -34,8 +34,11 @@
 //!   (down to one byte at a time) gives the same result as one big read;
 //! - output is written into a caller's `&mut [u8]`; too small a buffer is
 //!   [`BufferTooSmall`], which names the size needed, and nothing is written;
-//! - each layer has one small error enum; errors a peer can cause know the
-//!   close code (wire, conn) or HTTP status (handshake) to answer with;
+//! - errors are small enums that keep what a peer did apart from what the
+//!   caller did ([`conn::ProtocolError`] and [`conn::SendError`],
+//!   [`handshake::HandshakeError`] and [`handshake::WriteError`]); errors a
+//!   peer can cause know the close code (wire, conn) or HTTP status
+//!   (handshake) to answer with;
 //! - time comes in as an argument ([`conn::Instant`], milliseconds); the
 //!   core never reads a clock.
 //!

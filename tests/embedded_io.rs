@@ -284,4 +284,89 @@ fn a_whole_message_never_ends_an_open_fragmented_one() {
     assert_eq!(w.close(CloseCode::NORMAL, "").unwrap(), Some(End::Clean));
     drop(w);
     assert_eq!(server.join().unwrap(), Some(End::Clean));
+
+#[test]
+fn our_own_unwritable_head_is_a_local_error() {
+    use embedded_io::{Read, Write};
+    use sansws::BufferTooSmall;
+    use sansws::handshake::WriteError;
+    let (mut rx, mut tx) = (vec![0u8; 512], vec![0u8; 256]);
+
+    // A client request that does not fit `tx`, or has a bad header: an
+    // error of ours, and nothing is sent.
+    let bad = ClientRequest {
+        headers: &[("X", "a\r\nY: b")],
+        ..ClientRequest::new("device", "/ws")
+    };
+    for (req, tx_len, want) in [
+        (
+            ClientRequest::new("device", "/ws"),
+            64,
+            WriteError::BufferTooSmall(BufferTooSmall { needed: 147 }),
+        ),
+        (bad, 256, WriteError::InvalidInput("header value")),
+    ] {
+        let (c, mut s) = pair(usize::MAX);
+        let got = ws::connect(
+            c,
+            &mut rx,
+            &mut tx[..tx_len],
+            &req,
+            [1; 16],
+            keys(),
+            Config::DEFAULT,
+            Instant::ZERO,
+        );
+        match got {
+            Err(Error::HandshakeWrite(e)) => assert_eq!(e, want),
+            Err(e) => panic!("{e:?}"),
+            Ok(_) => panic!("connected"),
+        }
+        assert_eq!(s.read(&mut [0u8; 16]).unwrap(), 0, "sent something");
+    }
+
+    // A page the server cannot write (too large for `tx`, or a status it
+    // may not send): an error of ours, and the client gets a 500.
+    static BIG: [u8; 300] = [b'x'; 300];
+    for (page, want) in [
+        (
+            HttpResponse::new(200).body("text/plain", &BIG),
+            WriteError::BufferTooSmall(BufferTooSmall { needed: 385 }),
+        ),
+        (
+            HttpResponse::new(101),
+            WriteError::InvalidInput("status code"),
+        ),
+    ] {
+        let (mut c, s) = pair(usize::MAX);
+        c.write_all(b"GET / HTTP/1.1\r\nHost: device\r\n\r\n")
+            .unwrap();
+        let got = ws::accept(
+            s,
+            &mut rx,
+            &mut tx,
+            Config::DEFAULT,
+            Instant::ZERO,
+            |_| Decision::Accept(None),
+            |_| page,
+        );
+        match got {
+            Err(Error::HandshakeWrite(e)) => assert_eq!(e, want),
+            Err(e) => panic!("{e:?}"),
+            Ok(_) => panic!("answered"),
+        }
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 64];
+        loop {
+            match c.read(&mut buf).unwrap() {
+                0 => break,
+                n => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+        let answer = String::from_utf8(answer).unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+            "{answer}"
+        );
+    }
 }

@@ -4,7 +4,7 @@
 use sansws::Status;
 use sansws::handshake::{
     ClientHandshake, ClientRequest, EMPTY_HEADER, HandshakeError, HttpResponse, Limits, Outcome,
-    Request, ServerResponse, parse_request,
+    Request, ServerResponse, WriteError, parse_request,
 };
 
 const RFC_REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\n\
@@ -294,7 +294,7 @@ fn server_answers_byte_exact() {
     let mut small = [0xa5u8; 100];
     assert_eq!(
         ServerResponse::accept(&r).write(&mut small),
-        Err(HandshakeError::BufferTooSmall(sansws::BufferTooSmall {
+        Err(WriteError::BufferTooSmall(sansws::BufferTooSmall {
             needed: 129
         }))
     );
@@ -304,13 +304,13 @@ fn server_answers_byte_exact() {
         ServerResponse::accept(&r)
             .headers(&[("X", "a\r\nSet-Cookie: x")])
             .write(&mut out),
-        Err(HandshakeError::InvalidInput(_))
+        Err(WriteError::InvalidInput(_))
     ));
     assert!(matches!(
         ServerResponse::accept(&r)
             .headers(&[("Sec-WebSocket-Accept", "x")])
             .write(&mut out),
-        Err(HandshakeError::InvalidInput(_))
+        Err(WriteError::InvalidInput(_))
     ));
 }
 
@@ -348,7 +348,7 @@ fn rejections_carry_status_and_reason() {
         .body("text/html", &body)
         .write(&mut small)
         .unwrap_err();
-    assert!(matches!(err, HandshakeError::BufferTooSmall(b) if b.needed > 100));
+    assert!(matches!(err, WriteError::BufferTooSmall(b) if b.needed > 100));
     assert!(small.iter().all(|&b| b == 0xa5));
     // The head alone fits.
     assert!(
@@ -357,7 +357,10 @@ fn rejections_carry_status_and_reason() {
             .write_head(&mut small)
             .is_ok()
     );
-    assert!(HttpResponse::new(101).write(&mut out).is_err());
+    assert_eq!(
+        HttpResponse::new(101).write(&mut out),
+        Err(WriteError::InvalidInput("status code"))
+    );
 }
 
 #[test]
@@ -465,7 +468,7 @@ fn client_request_byte_exact() {
         assert!(
             matches!(
                 hs.write_request(&bad, &mut out),
-                Err(HandshakeError::InvalidInput(_))
+                Err(WriteError::InvalidInput(_))
             ),
             "{bad:?}"
         );
@@ -473,7 +476,7 @@ fn client_request_byte_exact() {
     let mut small = [0u8; 20];
     assert!(matches!(
         hs.write_request(&base, &mut small),
-        Err(HandshakeError::BufferTooSmall(b)) if b.needed > 20
+        Err(WriteError::BufferTooSmall(b)) if b.needed > 20
     ));
 }
 
@@ -603,6 +606,15 @@ fn response_violations_table() {
     for (req, input, err) in &cases {
         let got = every_split(input, |b| client(req, b));
         assert_eq!(got, Err(*err), "{}", String::from_utf8_lossy(input));
+        let gateway = matches!(
+            err,
+            Status(_) | BadAccept | UnexpectedProtocol | UnexpectedExtension
+        );
+        assert_eq!(
+            err.http_status(),
+            if gateway { 502 } else { 400 },
+            "{err:?}"
+        );
     }
     // Without a subprotocol in the answer, an offer is fine.
     let plain = response_with("Sec-WebSocket-Protocol", "");

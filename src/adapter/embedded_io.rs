@@ -44,6 +44,7 @@ use crate::conn::{
 };
 use crate::handshake::{
     ClientHandshake, ClientRequest, HandshakeError, HttpResponse, Request, UpgradeRequest,
+    WriteError,
 };
 use crate::wire::CloseCode;
 
@@ -60,9 +61,13 @@ pub enum Error<E: core::fmt::Debug> {
     /// The transport accepted no bytes.
     #[error("transport wrote zero bytes")]
     WriteZero,
-    /// The handshake failed.
+    /// The peer's handshake head was refused.
     #[error("handshake: {0}")]
     Handshake(HandshakeError),
+    /// Our handshake head could not be written: a value given for it is
+    /// invalid, or `tx` is too small.
+    #[error("handshake: {0}")]
+    HandshakeWrite(WriteError),
     /// The peer broke the protocol; a close with its code was sent.
     #[error("protocol: {0}")]
     Protocol(ProtocolError),
@@ -74,6 +79,12 @@ pub enum Error<E: core::fmt::Debug> {
 impl<E: core::fmt::Debug> From<HandshakeError> for Error<E> {
     fn from(e: HandshakeError) -> Self {
         Error::Handshake(e)
+    }
+}
+
+impl<E: core::fmt::Debug> From<WriteError> for Error<E> {
+    fn from(e: WriteError) -> Self {
+        Error::HandshakeWrite(e)
     }
 }
 
@@ -132,7 +143,9 @@ pub enum Accepted<'b, T: Read + Write> {
 
 /// Runs a server handshake: reads the request into `rx`; an upgrade goes to
 /// `decide`, a plain request (a page at `/`) to `page`. A broken request is
-/// answered with its status (400, 426, 431) and returned as an error.
+/// answered with its status (400, 426, 431) and returned as
+/// [`Error::Handshake`]; an answer of ours that cannot be written (too
+/// large for `tx`, an invalid status) with 500, as [`Error::HandshakeWrite`].
 #[allow(clippy::too_many_arguments)]
 pub fn accept<'b, T: Read + Write>(
     mut io: T,

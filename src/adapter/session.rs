@@ -7,7 +7,7 @@ use crate::Status;
 use crate::conn::{Connection, Event, Instant, MaskKeys, MessagePart, ProtocolError, SendError};
 use crate::handshake::{
     self, ClientHandshake, ClientRequest, EMPTY_HEADER, HandshakeError, HttpResponse, Limits,
-    Outcome, Request, ServerResponse, UpgradeRequest,
+    Outcome, Request, ServerResponse, UpgradeRequest, WriteError,
 };
 use crate::wire::FrameHeader;
 
@@ -222,6 +222,36 @@ pub(crate) enum Then {
     Rejected(u16),
 }
 
+/// Why a server handshake step failed.
+pub(crate) enum StepError {
+    /// The peer's request is broken: answered with its status.
+    Peer(HandshakeError),
+    /// Our answer (a page, a refusal, the 101) could not be written:
+    /// answered with 500.
+    Local(WriteError),
+}
+
+impl From<HandshakeError> for StepError {
+    fn from(e: HandshakeError) -> Self {
+        StepError::Peer(e)
+    }
+}
+
+impl From<WriteError> for StepError {
+    fn from(e: WriteError) -> Self {
+        StepError::Local(e)
+    }
+}
+
+impl<E: core::fmt::Debug> From<StepError> for super::embedded_io::Error<E> {
+    fn from(e: StepError) -> Self {
+        match e {
+            StepError::Peer(e) => e.into(),
+            StepError::Local(e) => e.into(),
+        }
+    }
+}
+
 /// One step of a server handshake over `rx[..len]`.
 pub(crate) fn server_step(
     rx: &[u8],
@@ -230,11 +260,11 @@ pub(crate) fn server_step(
     limits: &Limits,
     decide: &mut Option<impl FnOnce(&UpgradeRequest<'_, '_>) -> Decision>,
     page: &mut Option<impl FnOnce(&Request<'_, '_>) -> HttpResponse<'static>>,
-) -> Result<ServerStep, HandshakeError> {
+) -> Result<ServerStep, StepError> {
     let mut slots = [EMPTY_HEADER; HEADER_SLOTS];
     let outcome = match handshake::parse_request(&rx[..len], &mut slots, limits)? {
         Status::Partial { .. } if len == rx.len() => {
-            return Err(HandshakeError::TooLarge { limit: rx.len() });
+            return Err(HandshakeError::TooLarge { limit: rx.len() }.into());
         }
         Status::Partial { .. } => return Ok(ServerStep::More),
         Status::Complete(o) => o,
@@ -270,9 +300,15 @@ pub(crate) fn server_step(
     }
 }
 
-/// The answer a server sends to a broken request, into `tx`.
-pub(crate) fn rejection(e: &HandshakeError, tx: &mut [u8]) -> Option<usize> {
-    HttpResponse::from_error(e).write(tx).ok()
+/// The answer a server sends when a step fails, into `tx`: the status of
+/// a broken request, or 500 when our own answer could not be written.
+pub(crate) fn rejection(e: &StepError, tx: &mut [u8]) -> Option<usize> {
+    match e {
+        StepError::Peer(e) => HttpResponse::from_error(e),
+        StepError::Local(_) => HttpResponse::new(500).text("internal error"),
+    }
+    .write(tx)
+    .ok()
 }
 
 /// One step of a client handshake over `rx[..len]`: `Some((head, len))`

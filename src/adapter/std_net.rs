@@ -55,7 +55,7 @@ use crate::conn::{
 };
 use crate::handshake::{
     self, ClientHandshake, ClientRequest, EMPTY_HEADER, HandshakeError, HttpResponse, Limits,
-    Outcome, ServerResponse, UpgradeRequest,
+    Outcome, ServerResponse, UpgradeRequest, WriteError,
 };
 use crate::message::{Assembler, Message, MessageError};
 use crate::wire::{CloseCode, FrameHeader, MAX_CONTROL_FRAME_LEN};
@@ -121,9 +121,14 @@ pub enum Error {
     /// A `wss://` URL: this adapter does no TLS itself.
     #[error("wss:// needs TLS: open a TLS stream yourself and pass it to std_net::client")]
     TlsRequired,
-    /// The handshake failed (our side or theirs).
+    /// The peer's handshake head was refused.
     #[error("handshake: {0}")]
     Handshake(#[from] HandshakeError),
+    /// Our handshake head could not be written: a value given for it (a
+    /// header, a subprotocol, a refusal's status) is invalid, or the head
+    /// outgrew its buffer.
+    #[error("handshake: {0}")]
+    HandshakeWrite(#[from] WriteError),
     /// The server answered with another status than 101.
     #[error("handshake refused: HTTP {status} {reason}")]
     HttpStatus {

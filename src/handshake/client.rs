@@ -4,8 +4,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::{
-    AcceptKey, HandshakeError, Header, Limits, Response, accept_key, check_extra_headers,
-    has_token, is_token, single,
+    AcceptKey, HandshakeError, Header, Limits, Response, WriteError, accept_key,
+    check_extra_headers, has_token, is_token, single,
 };
 use crate::Status;
 
@@ -47,21 +47,21 @@ impl<'a> ClientRequest<'a> {
         if self.secure { 443 } else { 80 }
     }
 
-    fn check(&self) -> Result<(), HandshakeError> {
+    fn check(&self) -> Result<(), WriteError> {
         let host = self.host.as_bytes();
         let host_ok = !host.is_empty()
             && host
                 .iter()
                 .all(|&b| b.is_ascii_alphanumeric() || b"-._~:%[]!$&'()*+,;=".contains(&b));
         if !host_ok {
-            return Err(HandshakeError::InvalidInput("host"));
+            return Err(WriteError::InvalidInput("host"));
         }
         let r = self.resource.as_bytes();
         if !(r.is_empty() || (r[0] == b'/' && r.iter().all(|&b| b > 0x20 && b != 0x7f))) {
-            return Err(HandshakeError::InvalidInput("resource"));
+            return Err(WriteError::InvalidInput("resource"));
         }
         if self.protocols.iter().any(|p| !is_token(p.as_bytes())) {
-            return Err(HandshakeError::InvalidInput("subprotocol"));
+            return Err(WriteError::InvalidInput("subprotocol"));
         }
         check_extra_headers(self.headers)
     }
@@ -88,7 +88,7 @@ impl<'a> ClientRequest<'a> {
 ///     unreachable!()
 /// };
 /// assert_eq!(&input[res.len()..], b"\x81\x02hi"); // the first frame, for the connection
-/// # Ok::<(), sansws::handshake::HandshakeError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientHandshake {
@@ -125,7 +125,7 @@ impl ClientHandshake {
         &self,
         req: &ClientRequest<'_>,
         buf: &mut [u8],
-    ) -> Result<usize, HandshakeError> {
+    ) -> Result<usize, WriteError> {
         req.check()?;
         super::write_head(buf, |w| {
             let resource = if req.resource.is_empty() {

@@ -1,7 +1,9 @@
 //! Plain HTTP/1.1 heads: parsed requests and responses, and responses to
 //! write (rejections, pages).
 
-use super::{HandshakeError, Header, Limits, bounded, check_extra_headers, is_field_value};
+use super::{
+    HandshakeError, Header, Limits, WriteError, bounded, check_extra_headers, is_field_value,
+};
 use crate::Status;
 
 /// A parsed HTTP request head, borrowing the input and the header slots.
@@ -205,6 +207,7 @@ pub const fn reason_phrase(code: u16) -> &'static str {
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         501 => "Not Implemented",
+        502 => "Bad Gateway",
         503 => "Service Unavailable",
         _ => "",
     }
@@ -246,9 +249,10 @@ impl<'a> HttpResponse<'a> {
         }
     }
 
-    /// The answer a server gives to a handshake error: its
-    /// [`http_status`](HandshakeError::http_status) and its message as a
-    /// plain-text body.
+    /// The answer a server gives to a peer's handshake error: its
+    /// [`http_status`](HandshakeError::http_status) and a plain-text body
+    /// that says what was wrong. Its [`write`](Self::write) fails only for
+    /// a buffer too small.
     pub fn from_error(err: &HandshakeError) -> Self {
         let body: &'static str = match err {
             HandshakeError::TooLarge { .. } | HandshakeError::TooManyHeaders => {
@@ -263,7 +267,10 @@ impl<'a> HttpResponse<'a> {
             HandshakeError::UnsupportedVersion => "Sec-WebSocket-Version: 13 expected",
             HandshakeError::InvalidKey => "invalid Sec-WebSocket-Key",
             HandshakeError::InvalidProtocol => "invalid Sec-WebSocket-Protocol",
-            _ => "internal error",
+            HandshakeError::Status(_)
+            | HandshakeError::BadAccept
+            | HandshakeError::UnexpectedProtocol
+            | HandshakeError::UnexpectedExtension => "invalid WebSocket response upstream",
         };
         Self::new(err.http_status()).text(body)
     }
@@ -301,7 +308,7 @@ impl<'a> HttpResponse<'a> {
 
     /// Writes head and body into `buf`; returns the bytes written. Writes
     /// nothing if they do not fit.
-    pub fn write(&self, buf: &mut [u8]) -> Result<usize, HandshakeError> {
+    pub fn write(&self, buf: &mut [u8]) -> Result<usize, WriteError> {
         self.check()?;
         let head = super::head_len(|w| self.fmt_head(w));
         let total = head + self.body.len();
@@ -316,20 +323,20 @@ impl<'a> HttpResponse<'a> {
 
     /// Writes the head only (with the body's `Content-Length`); the caller
     /// sends the body itself.
-    pub fn write_head(&self, buf: &mut [u8]) -> Result<usize, HandshakeError> {
+    pub fn write_head(&self, buf: &mut [u8]) -> Result<usize, WriteError> {
         self.check()?;
         super::write_head(buf, |w| self.fmt_head(w))
     }
 
-    fn check(&self) -> Result<(), HandshakeError> {
+    fn check(&self) -> Result<(), WriteError> {
         if !(100..=999).contains(&self.status) || self.status == 101 {
-            return Err(HandshakeError::InvalidInput("status code"));
+            return Err(WriteError::InvalidInput("status code"));
         }
         if self
             .content_type
             .is_some_and(|c| !is_field_value(c.as_bytes()))
         {
-            return Err(HandshakeError::InvalidInput("content type"));
+            return Err(WriteError::InvalidInput("content type"));
         }
         check_extra_headers(self.headers)
     }

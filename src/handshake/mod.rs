@@ -10,6 +10,12 @@
 //! - Client: [`ClientHandshake`] writes the upgrade request for a
 //!   [`ClientRequest`] and validates the server's response.
 //!
+//! Errors keep the peer's doing apart from the caller's. The parsers
+//! return a [`HandshakeError`]: what the peer's head got wrong, with the
+//! HTTP status to answer it with. The writers return a [`WriteError`]: a
+//! value the caller gave that would make a bad head, or an output buffer
+//! too small (which names the size needed); either way nothing is written.
+//!
 //! Parsers need storage for header slots, lent by the caller
 //! (`[EMPTY_HEADER; N]`): the parsed request borrows both it and the input.
 //! A head longer than [`Limits::max_len`] is refused, also while it is still
@@ -95,11 +101,15 @@ pub fn accept_key(key: &[u8]) -> AcceptKey {
     AcceptKey(out)
 }
 
-/// Why a handshake failed, or could not be written.
+/// What a peer's handshake head got wrong: always the peer's doing, never
+/// the caller's.
 ///
-/// Errors a peer's request can cause know the HTTP status a server answers
-/// with ([`HandshakeError::http_status`]); [`HttpResponse::from_error`]
-/// writes that answer.
+/// The parsers return it ([`parse_request`], [`Request::parse`],
+/// [`Response::parse`], [`ClientHandshake::parse_response`]). Each error
+/// knows the HTTP status a server answers it with
+/// ([`HandshakeError::http_status`]); [`HttpResponse::from_error`] writes
+/// that answer. What a caller can get wrong when writing a head is a
+/// [`WriteError`] instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum HandshakeError {
@@ -151,20 +161,19 @@ pub enum HandshakeError {
     /// The server answered with an extension the client did not offer.
     #[error("server answered with an extension that was not offered")]
     UnexpectedExtension,
-    /// Something given to a writer would make an invalid or ambiguous head:
-    /// a control character, a header name that is no token, a header the
-    /// handshake writes itself, a resource not starting with `/`.
-    #[error("invalid {0} for a handshake head")]
-    InvalidInput(&'static str),
-    /// The output buffer is too small; nothing was written.
-    #[error(transparent)]
-    BufferTooSmall(#[from] BufferTooSmall),
 }
 
 impl HandshakeError {
     /// The HTTP status a server answers this error with: 431 for an
     /// oversized head, 426 (with `Sec-WebSocket-Version: 13`) for a wrong
-    /// version, 400 for other request errors, 500 for local errors.
+    /// version, 400 for other request errors.
+    ///
+    /// The errors only a server's response causes ([`Status`](Self::Status),
+    /// [`BadAccept`](Self::BadAccept),
+    /// [`UnexpectedProtocol`](Self::UnexpectedProtocol),
+    /// [`UnexpectedExtension`](Self::UnexpectedExtension)) reach a client,
+    /// which answers no one; a client that relays for others, as a gateway,
+    /// answers them with 502 (Bad Gateway).
     pub const fn http_status(&self) -> u16 {
         match self {
             HandshakeError::TooLarge { .. } | HandshakeError::TooManyHeaders => 431,
@@ -180,11 +189,30 @@ impl HandshakeError {
             HandshakeError::Status(_)
             | HandshakeError::BadAccept
             | HandshakeError::UnexpectedProtocol
-            | HandshakeError::UnexpectedExtension
-            | HandshakeError::InvalidInput(_)
-            | HandshakeError::BufferTooSmall(_) => 500,
+            | HandshakeError::UnexpectedExtension => 502,
         }
     }
+}
+
+/// Why a handshake head could not be written: always the caller's doing,
+/// never a peer's. Nothing was written.
+///
+/// The writers return it ([`ServerResponse::write`], [`HttpResponse::write`],
+/// [`HttpResponse::write_head`], [`ClientHandshake::write_request`]). It has
+/// no HTTP status of its own, as no peer caused it; a server that cannot
+/// write its answer may still tell the client with a 500.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// A value given to the writer would make an invalid or ambiguous head
+    /// (a control character, a header name that is no token, a header the
+    /// handshake writes itself, a resource not starting with `/`, a status
+    /// code out of range); the value is named, e.g. `"header value"`.
+    #[error("invalid {0} for a handshake head")]
+    InvalidInput(&'static str),
+    /// The output buffer is too small; the size needed is named.
+    #[error(transparent)]
+    BufferTooSmall(#[from] BufferTooSmall),
 }
 
 /// Header field names that the handshake writers set themselves and callers
@@ -219,21 +247,21 @@ fn is_field_value(s: &[u8]) -> bool {
 }
 
 /// Checks caller-supplied extra headers before they are written.
-fn check_extra_headers(headers: &[(&str, &str)]) -> Result<(), HandshakeError> {
+fn check_extra_headers(headers: &[(&str, &str)]) -> Result<(), WriteError> {
     for (name, value) in headers {
         if !is_token(name.as_bytes()) {
-            return Err(HandshakeError::InvalidInput("header name"));
+            return Err(WriteError::InvalidInput("header name"));
         }
         if HANDSHAKE_HEADERS
             .iter()
             .any(|h| h.eq_ignore_ascii_case(name))
         {
-            return Err(HandshakeError::InvalidInput(
+            return Err(WriteError::InvalidInput(
                 "header (set by the handshake itself)",
             ));
         }
         if !is_field_value(value.as_bytes()) {
-            return Err(HandshakeError::InvalidInput("header value"));
+            return Err(WriteError::InvalidInput("header value"));
         }
     }
     Ok(())
@@ -273,10 +301,7 @@ pub(crate) fn single<'b>(headers: &[Header<'b>], name: &str) -> Result<Option<&'
 
 /// Runs `f` once to count the bytes, then, if they fit, again into `buf`,
 /// so nothing is written when the buffer is too small.
-pub(crate) fn write_head(
-    buf: &mut [u8],
-    f: impl Fn(&mut Head<'_>),
-) -> Result<usize, HandshakeError> {
+pub(crate) fn write_head(buf: &mut [u8], f: impl Fn(&mut Head<'_>)) -> Result<usize, WriteError> {
     let needed = head_len(&f);
     let out = buf.get_mut(..needed).ok_or(BufferTooSmall { needed })?;
     Ok(fill_head(out, f))
@@ -377,5 +402,143 @@ mod tests {
         assert!(!is_field_value(b"x\r\nEvil: 1"));
         assert!(!is_field_value(b" x"));
         assert!(is_field_value(b""));
+    }
+
+    /// Every peer error: request errors are 4xx, errors in a server's
+    /// response (a client's, answered by no one but a gateway) 502.
+    #[test]
+    fn every_peer_error_has_an_http_status() {
+        use HandshakeError::*;
+        let request = [
+            TooLarge { limit: 64 },
+            TooManyHeaders,
+            Malformed(httparse::Error::Token),
+            NotGet,
+            HttpVersion,
+            BadHost,
+            NoUpgradeWebSocket,
+            NoConnectionUpgrade,
+            UnsupportedVersion,
+            InvalidKey,
+            InvalidProtocol,
+        ];
+        let response = [
+            Status(404),
+            BadAccept,
+            UnexpectedProtocol,
+            UnexpectedExtension,
+        ];
+        let mut out = [0u8; 256];
+        for e in request {
+            let status = e.http_status();
+            assert!((400..500).contains(&status), "{e:?}: {status}");
+            assert!(
+                HttpResponse::from_error(&e).write(&mut out).is_ok(),
+                "{e:?}"
+            );
+        }
+        for e in response {
+            assert_eq!(e.http_status(), 502, "{e:?}");
+            let n = HttpResponse::from_error(&e).write(&mut out).unwrap();
+            assert!(out[..n].starts_with(b"HTTP/1.1 502 Bad Gateway\r\n"));
+        }
+    }
+
+    /// `f` writes `len` bytes into a buffer of exactly that size, and into
+    /// one byte less gives `BufferTooSmall { needed: len }` and writes
+    /// nothing.
+    fn assert_exact_size(f: impl Fn(&mut [u8]) -> Result<usize, WriteError>) {
+        let mut big = [0xa5u8; 512];
+        let len = f(&mut big).unwrap();
+        let mut exact = [0xa5u8; 512];
+        assert_eq!(f(&mut exact[..len]), Ok(len));
+        assert_eq!(exact[..len], big[..len]);
+        let mut small = [0xa5u8; 512];
+        assert_eq!(
+            f(&mut small[..len - 1]),
+            Err(WriteError::BufferTooSmall(BufferTooSmall { needed: len }))
+        );
+        assert!(
+            small.iter().all(|&b| b == 0xa5),
+            "wrote into a short buffer"
+        );
+    }
+
+    /// Writers fail only with a local error: too small a buffer (its size
+    /// named, nothing written) or an invalid value (named).
+    #[test]
+    fn writers_give_local_errors() {
+        let hs = ClientHandshake::new(*b"the sample nonce");
+        let req = ClientRequest::new("server.example.com", "/chat");
+        let accept = accept_key(b"dGhlIHNhbXBsZSBub25jZQ==");
+        let page = HttpResponse::new(200).text("hello");
+
+        assert_exact_size(|b| ServerResponse::with_accept_key(accept).write(b));
+        assert_exact_size(|b| page.write(b));
+        assert_exact_size(|b| page.write_head(b));
+        assert_exact_size(|b| HttpResponse::from_error(&HandshakeError::BadHost).write(b));
+        assert_exact_size(|b| hs.write_request(&req, b));
+
+        let mut out = [0xa5u8; 512];
+        let bad_header = [("X", "a\r\nSet-Cookie: x")];
+        let cases: [(Result<usize, WriteError>, &str); 9] = [
+            (
+                ServerResponse::with_accept_key(accept)
+                    .protocol(Some("a b"))
+                    .write(&mut out),
+                "subprotocol",
+            ),
+            (
+                ServerResponse::with_accept_key(accept)
+                    .headers(&[("Upgrade", "h2c")])
+                    .write(&mut out),
+                "header (set by the handshake itself)",
+            ),
+            (HttpResponse::new(101).write(&mut out), "status code"),
+            (
+                HttpResponse::new(200)
+                    .body("text/html\n", b"")
+                    .write_head(&mut out),
+                "content type",
+            ),
+            (
+                HttpResponse::new(200)
+                    .headers(&[("Bad Name", "v")])
+                    .write(&mut out),
+                "header name",
+            ),
+            (
+                hs.write_request(&ClientRequest::new("a b", "/"), &mut out),
+                "host",
+            ),
+            (
+                hs.write_request(&ClientRequest::new("h", "chat"), &mut out),
+                "resource",
+            ),
+            (
+                hs.write_request(
+                    &ClientRequest {
+                        protocols: &["a,b"],
+                        ..req
+                    },
+                    &mut out,
+                ),
+                "subprotocol",
+            ),
+            (
+                hs.write_request(
+                    &ClientRequest {
+                        headers: &bad_header,
+                        ..req
+                    },
+                    &mut out,
+                ),
+                "header value",
+            ),
+        ];
+        for (got, what) in cases {
+            assert_eq!(got, Err(WriteError::InvalidInput(what)));
+        }
+        assert!(out.iter().all(|&b| b == 0xa5), "wrote an invalid head");
     }
 }

@@ -4,8 +4,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::{
-    AcceptKey, HandshakeError, Header, Limits, Request, accept_key, check_extra_headers, has_token,
-    is_token, list_elements, single,
+    AcceptKey, HandshakeError, Header, Limits, Request, WriteError, accept_key,
+    check_extra_headers, has_token, is_token, list_elements, single,
 };
 use crate::Status;
 
@@ -197,7 +197,7 @@ impl<'h, 'b> UpgradeRequest<'h, 'b> {
 ///     Upgrade: websocket\r\nConnection: Upgrade\r\n\
 ///     Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
 ///     Sec-WebSocket-Protocol: chat\r\n\r\n"[..]);
-/// # Ok::<(), HandshakeError>(())
+/// # Ok::<(), WriteError>(())
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct ServerResponse<'a> {
@@ -236,9 +236,9 @@ impl<'a> ServerResponse<'a> {
 
     /// Writes the response into `buf`; returns its length. Writes nothing
     /// on error.
-    pub fn write(&self, buf: &mut [u8]) -> Result<usize, HandshakeError> {
+    pub fn write(&self, buf: &mut [u8]) -> Result<usize, WriteError> {
         if self.protocol.is_some_and(|p| !is_token(p.as_bytes())) {
-            return Err(HandshakeError::InvalidInput("subprotocol"));
+            return Err(WriteError::InvalidInput("subprotocol"));
         }
         check_extra_headers(self.headers)?;
         super::write_head(buf, |w| {
