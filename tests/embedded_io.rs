@@ -284,6 +284,7 @@ fn a_whole_message_never_ends_an_open_fragmented_one() {
     assert_eq!(w.close(CloseCode::NORMAL, "").unwrap(), Some(End::Clean));
     drop(w);
     assert_eq!(server.join().unwrap(), Some(End::Clean));
+}
 
 #[test]
 fn our_own_unwritable_head_is_a_local_error() {
