@@ -158,11 +158,11 @@ impl Closing {
 
     /// The peer's close arrived. Answered with its code, without the
     /// reason, unless we had started the close.
-    pub(super) fn received(&mut self, frame: Option<CloseFrame>) {
+    pub(super) fn received(&mut self, code: Option<CloseCode>) {
         self.remote = true;
         if self.phase == Phase::Open {
             self.phase = Phase::RemoteClose;
-            self.local = Some(frame.map(|f| f.without_reason()));
+            self.local = Some(code.and_then(CloseFrame::from_code));
         }
     }
 
@@ -172,7 +172,7 @@ impl Closing {
         self.failure = Some(e);
         if !self.sent {
             self.phase = Phase::LocalClose;
-            self.local = Some(CloseFrame::new(e.close_code(), "").ok());
+            self.local = Some(CloseFrame::from_code(e.close_code()));
         }
     }
 

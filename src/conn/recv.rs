@@ -451,7 +451,7 @@ impl Core {
     /// close handshake goes on and nothing more is read.
     fn close_received(&mut self) -> Result<Option<CloseFrame>, ProtocolError> {
         let frame = CloseFrame::from_payload(self.rx.ctrl).map_err(|e| self.fail(e.into()))?;
-        self.closing.received(frame);
+        self.closing.received(frame.as_ref().map(CloseFrame::code));
         self.rx.discard();
         self.control.clear();
         Ok(frame)

@@ -214,11 +214,15 @@ impl CloseFrame {
         }
     }
 
-    /// This frame's code without its reason (the echo of a peer's close).
-    pub fn without_reason(&self) -> Self {
-        let mut payload = self.payload;
+    /// A close with `code` and no reason, if the code may go on the wire.
+    pub fn from_code(code: CloseCode) -> Option<Self> {
+        if !code.is_allowed_on_wire() {
+            return None;
+        }
+        let mut payload = ControlPayload::EMPTY;
+        payload.buf_mut()[..2].copy_from_slice(&code.0.to_be_bytes());
         payload.set_len(2);
-        Self { payload }
+        Some(Self { payload })
     }
 
     /// The status code.
