@@ -327,8 +327,7 @@ impl Core {
         let take = usize::try_from(left).map_or(avail, |l| l.min(avail));
         let chunk = &mut input[pos..pos + take];
         let frame_end = take as u64 == left;
-        let data = self.deliver(chunk, d, frame_end)?;
-        Ok(received(pos + take, Some(Event::Data(data))))
+        self.deliver(chunk, d, frame_end, pos + take)
     }
 
     /// A data frame whose whole payload follows its `n`-byte header in the
@@ -346,20 +345,21 @@ impl Core {
         }
         let d = self.start_data_frame(&h).map_err(|e| self.fail(e))?;
         let consumed = n + payload.len();
-        let data = self.deliver(payload, d, true)?;
-        Ok(received(consumed, Some(Event::Data(data))))
+        self.deliver(payload, d, true, consumed)
     }
 
     /// The one place a chunk of data is taken: `chunk` is the payload of
-    /// `d` from `d.offset` on, to the frame's end if `frame_end`. Unmasked
-    /// in place, UTF-8 checked for text, counted into its message.
+    /// `d` from `d.offset` on, to the frame's end if `frame_end`, and the
+    /// input up to its end is `consumed`. Unmasked in place, UTF-8 checked
+    /// for text, counted into its message.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn deliver<'a>(
         &mut self,
         chunk: &'a mut [u8],
         d: DataRx,
         frame_end: bool,
-    ) -> Result<Data<'a>, ProtocolError> {
+        consumed: usize,
+    ) -> Result<Received<'a>, ProtocolError> {
         if let Some(key) = d.mask {
             apply_mask(chunk, key, (d.offset & 3) as usize);
         }
@@ -385,7 +385,7 @@ impl Core {
             let offset = d.offset + chunk.len() as u64;
             Rx::Data(DataRx { offset, ..d })
         };
-        Ok(Data {
+        let data = Data {
             kind: d.kind,
             payload: chunk,
             offset: d.offset,
@@ -393,7 +393,8 @@ impl Core {
             message_offset,
             fin: d.fin,
             frame_end,
-        })
+        };
+        Ok(received(consumed, Some(Event::Data(data))))
     }
 
     /// RFC 6455 section 8.1: a text message is UTF-8, checked as it comes
