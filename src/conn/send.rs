@@ -37,8 +37,8 @@ pub(super) enum Tx {
 pub(super) struct Owed {
     /// Bytes still to write.
     left: u64,
-    /// Bytes written so far (for the masking phase).
-    written: u64,
+    /// Bytes written so far, modulo 4: the masking phase.
+    phase: u8,
     key: Option<[u8; 4]>,
     /// The message still open once the payload is written.
     then: Option<DataKind>,
@@ -253,7 +253,7 @@ impl Core {
         self.tx = if owed && payload_len > 0 {
             Tx::Payload(Owed {
                 left: payload_len,
-                written: 0,
+                phase: 0,
                 key: h.mask,
                 then: f.then,
             })
@@ -280,7 +280,8 @@ impl Core {
             return Err(SendError::PayloadOverrun { owed: o.left });
         }
         o.left -= n;
-        o.written += n;
+        // 256 is a multiple of 4: the low bits of n suffice.
+        o.phase = o.phase.wrapping_add(n as u8) & 3;
         self.tx = if o.left == 0 {
             Tx::between(o.then)
         } else {
@@ -299,7 +300,7 @@ impl Core {
                 return Err(SendError::PayloadOverrun { owed: o.left });
             }
             if let Some(key) = o.key {
-                apply_mask(chunk, key, (o.written & 3) as usize);
+                apply_mask(chunk, key, usize::from(o.phase));
             }
         }
         self.payload_written(chunk.len())
