@@ -49,10 +49,32 @@ impl<'a> ClientRequest<'a> {
 
     fn check(&self) -> Result<(), WriteError> {
         let host = self.host.as_bytes();
+        // RFC 3986 reg-name, IPv4 or IPv6 characters.
         let host_ok = !host.is_empty()
-            && host
-                .iter()
-                .all(|&b| b.is_ascii_alphanumeric() || b"-._~:%[]!$&'()*+,;=".contains(&b));
+            && host.iter().all(|&b| {
+                matches!(b, b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+                    || matches!(
+                        b,
+                        b'-' | b'.'
+                            | b'_'
+                            | b'~'
+                            | b':'
+                            | b'%'
+                            | b'['
+                            | b']'
+                            | b'!'
+                            | b'$'
+                            | b'&'
+                            | b'\''
+                            | b'('
+                            | b')'
+                            | b'*'
+                            | b'+'
+                            | b','
+                            | b';'
+                            | b'='
+                    )
+            });
         if !host_ok {
             return Err(WriteError::InvalidInput("host"));
         }
@@ -134,7 +156,7 @@ impl ClientHandshake {
                 req.resource
             };
             w.str("GET ").str(resource).str(" HTTP/1.1\r\nHost: ");
-            if req.host.contains(':') && !req.host.starts_with('[') {
+            if req.host.bytes().any(|b| b == b':') && !req.host.starts_with('[') {
                 w.str("[").str(req.host).str("]");
             } else {
                 w.str(req.host);
