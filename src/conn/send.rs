@@ -129,16 +129,23 @@ impl Core {
         keys: &mut dyn MaskKeys,
     ) -> Result<usize, BufferTooSmall> {
         let mut h = self.header(opcode, fin, payload.len() as u64);
-        // With room for the longest header, the header's length need not
-        // be worked out before it is written.
-        if out.len() < FrameHeader::MAX_LEN + payload.len() {
+        // 64-bit targets: with room for the longest header, its length need
+        // not be worked out before it is written.
+        #[cfg(target_pointer_width = "64")]
+        let roomy = out.len() >= FrameHeader::MAX_LEN + payload.len();
+        #[cfg(not(target_pointer_width = "64"))]
+        let roomy = false;
+        let n = if roomy {
+            Self::draw_key(&mut h, keys);
+            h.write(&mut out[..FrameHeader::MAX_LEN])
+        } else {
             let needed = h.encoded_len() + payload.len();
             if out.len() < needed {
                 return Err(BufferTooSmall { needed });
             }
-        }
-        Self::draw_key(&mut h, keys);
-        let n = h.emit(out)?;
+            Self::draw_key(&mut h, keys);
+            h.emit(out)?
+        };
         let total = n + payload.len();
         let body = &mut out[n..total];
         copy_payload(body, payload);

@@ -331,22 +331,17 @@ impl FrameHeader {
     /// cannot be parsed back.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, BufferTooSmall> {
-        if let Some(out) = buf.first_chunk_mut::<{ Self::MAX_LEN }>() {
-            // Room for any header: no length to work out first.
-            return Ok(self.write(out));
-        }
         let n = self.encoded_len();
         let out = buf.get_mut(..n).ok_or(BufferTooSmall { needed: n })?;
-        let mut full = [0; Self::MAX_LEN];
-        self.write(&mut full);
-        out.copy_from_slice(&full[..n]);
-        Ok(n)
+        Ok(self.write(out))
     }
 
     /// Writes the header's [`Self::encoded_len`] bytes at the start of
-    /// `out` (and nothing after them); returns their number.
+    /// `out`, which must hold them, and nothing after them; returns their
+    /// number. With `out` of [`Self::MAX_LEN`] bytes, nothing needs to be
+    /// worked out first.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
-    fn write(&self, out: &mut [u8; Self::MAX_LEN]) -> usize {
+    pub(crate) fn write(&self, out: &mut [u8]) -> usize {
         out[0] = (u8::from(self.fin) << 7) | (self.rsv.0 << 4) | u8::from(self.opcode);
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
         let at = if self.payload_len < 126 {
