@@ -7,7 +7,7 @@
 //! UTF-8 of text messages (section 8.1, answered with 1007).
 
 use crate::Status;
-use crate::wire::{CloseFrame, ControlPayload, FrameHeader, OpCode, apply_mask};
+use crate::wire::{CloseCode, CloseFrame, ControlPayload, FrameHeader, OpCode, apply_mask};
 
 use super::utf8::Utf8Validator;
 use super::{Config, Core, Data, DataKind, Event, ProtocolError, Received, Role};
@@ -432,29 +432,34 @@ impl Core {
         }
         self.rx.ctrl.set_len(c.len);
         self.rx.state = Rx::Idle;
-        let event = match c.opcode {
+        // Each event built where it is returned, so that the payload is
+        // copied once.
+        match c.opcode {
             OpCode::Ping => {
                 if self.config.auto_pong && self.closing.is_open() {
                     self.control.queue_pong(self.rx.ctrl);
                 }
-                Event::Ping(self.rx.ctrl)
+                Ok(received(consumed, Some(Event::Ping(self.rx.ctrl))))
             }
             OpCode::Pong => {
                 self.timers.pong_received();
-                Event::Pong(self.rx.ctrl)
+                Ok(received(consumed, Some(Event::Pong(self.rx.ctrl))))
             }
-            _ => Event::Close(self.close_received()?),
-        };
-        Ok(received(consumed, Some(event)))
+            _ => {
+                let code = self.close_received()?;
+                let frame = code.map(|_| CloseFrame::checked(self.rx.ctrl));
+                Ok(received(consumed, Some(Event::Close(frame))))
+            }
+        }
     }
 
     /// The peer's close, whole in `ctrl`: checked (section 7.4), then the
     /// close handshake goes on and nothing more is read.
-    fn close_received(&mut self) -> Result<Option<CloseFrame>, ProtocolError> {
-        let frame = CloseFrame::from_payload(self.rx.ctrl).map_err(|e| self.fail(e.into()))?;
-        self.closing.received(frame.as_ref().map(CloseFrame::code));
+    fn close_received(&mut self) -> Result<Option<CloseCode>, ProtocolError> {
+        let code = CloseFrame::check(&self.rx.ctrl).map_err(|e| self.fail(e.into()))?;
+        self.closing.received(code);
         self.rx.discard();
         self.control.clear();
-        Ok(frame)
+        Ok(code)
     }
 }

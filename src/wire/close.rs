@@ -200,18 +200,30 @@ impl CloseFrame {
 
     /// [`CloseFrame::parse`] of a payload already held by value.
     pub fn from_payload(payload: ControlPayload) -> Result<Option<Self>, CloseError> {
-        match *payload {
+        Ok(Self::check(&payload)?.map(|_| Self { payload }))
+    }
+
+    /// The checks of [`CloseFrame::parse`] (RFC 6455 sections 5.5.1 and
+    /// 7.4): the payload's code, `None` if it is empty.
+    pub fn check(payload: &[u8]) -> Result<Option<CloseCode>, CloseError> {
+        match payload {
             [] => Ok(None),
             [_] => Err(CloseError::OneByte),
-            [hi, lo, ref reason @ ..] => {
-                let code = CloseCode(u16::from_be_bytes([hi, lo]));
+            _ if payload.len() > MAX_CONTROL_PAYLOAD => Err(CloseError::TooLong(payload.len())),
+            [hi, lo, reason @ ..] => {
+                let code = CloseCode(u16::from_be_bytes([*hi, *lo]));
                 if !code.is_allowed_on_wire() {
                     return Err(CloseError::CodeNotAllowed(code));
                 }
                 core::str::from_utf8(reason).map_err(|_| CloseError::InvalidUtf8)?;
-                Ok(Some(Self { payload }))
+                Ok(Some(code))
             }
         }
+    }
+
+    /// A payload [`CloseFrame::check`] found to carry a code.
+    pub(crate) const fn checked(payload: ControlPayload) -> Self {
+        Self { payload }
     }
 
     /// A close with `code` and no reason, if the code may go on the wire.
