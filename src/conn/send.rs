@@ -278,15 +278,33 @@ impl Core {
     /// (masked with [`FrameStart::mask`] at their offset, for a client).
     /// Returns the bytes still owed; at 0 the frame is complete and other
     /// frames may follow.
+    #[inline]
     pub fn payload_written(&mut self, n: usize) -> Result<u64, SendError> {
+        self.take_payload(n, None)
+    }
+
+    /// Masks the next `chunk` of the payload owed (clients; servers leave
+    /// it as it is) at its offset, and counts it as written
+    /// ([`Core::payload_written`]). Nothing is masked if `chunk` is longer
+    /// than what is owed.
+    #[inline]
+    pub fn mask_payload(&mut self, chunk: &mut [u8]) -> Result<u64, SendError> {
+        self.take_payload(chunk.len(), Some(chunk))
+    }
+
+    /// Counts `n` bytes of the payload owed, masking them in `chunk` first
+    /// if given.
+    fn take_payload(&mut self, n: usize, chunk: Option<&mut [u8]>) -> Result<u64, SendError> {
         let Tx::Payload(mut o) = self.tx else {
             return Err(SendError::PayloadOverrun { owed: 0 });
         };
-        let n = n as u64;
-        if n > o.left {
+        if n as u64 > o.left {
             return Err(SendError::PayloadOverrun { owed: o.left });
         }
-        o.left -= n;
+        if let (Some(chunk), Some(key)) = (chunk, o.key) {
+            apply_mask(chunk, key, usize::from(o.phase));
+        }
+        o.left -= n as u64;
         // 256 is a multiple of 4: the low bits of n suffice.
         o.phase = o.phase.wrapping_add(n as u8) & 3;
         self.tx = if o.left == 0 {
@@ -295,22 +313,6 @@ impl Core {
             Tx::Payload(o)
         };
         Ok(o.left)
-    }
-
-    /// Masks the next `chunk` of the payload owed (clients; servers leave
-    /// it as it is) at its offset, and counts it as written
-    /// ([`Core::payload_written`]). Nothing is masked if `chunk` is longer
-    /// than what is owed.
-    pub fn mask_payload(&mut self, chunk: &mut [u8]) -> Result<u64, SendError> {
-        if let Tx::Payload(o) = self.tx {
-            if chunk.len() as u64 > o.left {
-                return Err(SendError::PayloadOverrun { owed: o.left });
-            }
-            if let Some(key) = o.key {
-                apply_mask(chunk, key, usize::from(o.phase));
-            }
-        }
-        self.payload_written(chunk.len())
     }
 
     /// The payload bytes still owed for the frame under way (0 if none).
