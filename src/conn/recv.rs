@@ -206,29 +206,34 @@ impl Core {
             Rx::Header { len } => usize::from(len),
             _ => 0,
         };
-        if have == 0
-            && let Status::Complete((h, n)) = FrameHeader::parse(input, &opts)?
-        {
-            self.rx.state = self.start_frame(&h)?;
-            return Ok(Some(n));
-        }
         let mut used = 0;
         loop {
-            match FrameHeader::parse(&self.rx.hdr[..have], &opts)? {
-                Status::Complete((h, _)) => {
+            // A header not begun is parsed where it lies in the input; one
+            // begun, where it is collected.
+            let in_place = have == 0;
+            let buf = if in_place {
+                input
+            } else {
+                &self.rx.hdr[..have]
+            };
+            match FrameHeader::parse(buf, &opts)? {
+                Status::Complete((h, n)) => {
                     self.rx.state = self.start_frame(&h)?;
-                    return Ok(Some(used));
+                    return Ok(Some(if in_place { n } else { used }));
                 }
                 Status::Partial { needed } => {
-                    let take = needed.min(input.len() - used);
-                    if take == 0 {
+                    // All of an input that ends inside a header is header.
+                    let want = if in_place { input.len() } else { needed };
+                    let take = want.min(input.len() - used);
+                    let Some(dst) = self.rx.hdr.get_mut(have..have + take).filter(|_| take > 0)
+                    else {
                         self.rx.state = match have {
                             0 => Rx::Idle,
                             len => Rx::Header { len: len as u8 },
                         };
                         return Ok(None);
-                    }
-                    self.rx.hdr[have..have + take].copy_from_slice(&input[used..used + take]);
+                    };
+                    dst.copy_from_slice(&input[used..used + take]);
                     have += take;
                     used += take;
                 }
