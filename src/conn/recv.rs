@@ -123,6 +123,7 @@ impl Receiver {
 }
 
 impl<'a> Received<'a> {
+    #[cfg(target_pointer_width = "64")]
     #[inline(always)]
     fn into_parts(self) -> (usize, Option<Event<'a>>) {
         (self.consumed, self.event)
@@ -167,8 +168,13 @@ impl Core {
         // Through a value of its own, so that the frame above, inlined
         // into the caller, keeps its event in registers (a call's result
         // slot would take it to memory).
-        let (consumed, event) = self.handle_read_any(input)?.into_parts();
-        Ok(Received { consumed, event })
+        #[cfg(target_pointer_width = "64")]
+        {
+            let (consumed, event) = self.handle_read_any(input)?.into_parts();
+            Ok(Received { consumed, event })
+        }
+        #[cfg(not(target_pointer_width = "64"))]
+        self.handle_read_any(input)
     }
 
     /// [`Self::handle_read`] in every state: a frame's start, a header or a
