@@ -96,23 +96,23 @@ impl Core {
         if !self.wants_transmit() {
             return Ok(None);
         }
-        if let Some(p) = self.control.pong {
-            let n = self.write_frame(OpCode::Pong, true, &p, out, keys)?;
+        if let Some(p) = &self.control.pong {
+            let n = self.write_frame(OpCode::Pong, true, p, out, keys)?;
             self.control.pong = None;
             return Ok(Some(n));
         }
-        if let Some((p, keepalive)) = self.control.ping {
-            let n = self.write_frame(OpCode::Ping, true, &p, out, keys)?;
+        if let Some((p, keepalive)) = &self.control.ping {
+            let keepalive = *keepalive;
+            let n = self.write_frame(OpCode::Ping, true, p, out, keys)?;
             self.control.ping = None;
             if keepalive {
                 self.timers.keepalive_sent(now, self.config.pong_timeout);
             }
             return Ok(Some(n));
         }
-        let Some(frame) = self.closing.owed() else {
+        let Some(payload) = self.closing.owed() else {
             return Ok(None);
         };
-        let payload = frame.as_ref().map_or(&[][..], |f| f.as_bytes());
         let n = self.write_frame(OpCode::Close, true, payload, out, keys)?;
         self.closing.transmitted(now + self.config.close_timeout);
         Ok(Some(n))

@@ -197,12 +197,13 @@ impl Closing {
         }
     }
 
-    /// Our close, if one is owed now.
-    pub(super) fn owed(&self) -> Option<Option<CloseFrame>> {
+    /// The payload of our close, if one is owed now.
+    pub(super) fn owed(&self) -> Option<&[u8]> {
         if self.sent || self.end().is_some() {
             return None;
         }
-        self.local
+        let frame = self.local.as_ref()?;
+        Some(frame.as_ref().map_or(&[], CloseFrame::as_bytes))
     }
 
     /// Our close was handed out at `now`: the peer has until `deadline`
