@@ -129,25 +129,14 @@ impl Core {
         keys: &mut dyn MaskKeys,
     ) -> Result<usize, BufferTooSmall> {
         let mut h = self.header(opcode, fin, payload.len() as u64);
-        // 64-bit targets: with room for the longest header, its length need
-        // not be worked out before it is written.
-        #[cfg(target_pointer_width = "64")]
-        let roomy = out.len() >= FrameHeader::MAX_LEN + payload.len();
-        #[cfg(not(target_pointer_width = "64"))]
-        let roomy = false;
-        let n = if roomy {
-            Self::draw_key(&mut h, keys);
-            h.write(&mut out[..FrameHeader::MAX_LEN])
-        } else {
-            let needed = h.encoded_len() + payload.len();
-            if out.len() < needed {
-                return Err(BufferTooSmall { needed });
-            }
-            Self::draw_key(&mut h, keys);
-            h.emit(out)?
-        };
+        let n = h.encoded_len();
         let total = n + payload.len();
-        let body = &mut out[n..total];
+        let Some(out) = out.get_mut(..total) else {
+            return Err(BufferTooSmall { needed: total });
+        };
+        Self::draw_key(&mut h, keys);
+        let (head, body) = out.split_at_mut(n);
+        h.emit(head)?;
         copy_payload(body, payload);
         if let Some(key) = h.mask {
             apply_mask(body, key, 0);
@@ -183,10 +172,14 @@ impl Core {
     ) -> Result<usize, SendError> {
         let f = self.next_data_frame(MessagePart::Whole(kind))?;
         if data.len() <= self.config.max_send_frame_len {
-            // 64-bit targets: one copy per role, in which the mask's
+            // 64-bit targets: the commonest messages (short, one frame) in
+            // one copy per role, in which the header's form, the mask's
             // presence and the offsets are constants.
             #[cfg(target_pointer_width = "64")]
-            if self.role == Role::Server {
+            if data.len() < 126 {
+                if self.role == Role::Server {
+                    return Ok(self.write_frame(f.opcode, true, data, out, keys)?);
+                }
                 return Ok(self.write_frame(f.opcode, true, data, out, keys)?);
             }
             return Ok(self.write_frame(f.opcode, true, data, out, keys)?);

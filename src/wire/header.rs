@@ -341,7 +341,7 @@ impl FrameHeader {
     /// number. With `out` of [`Self::MAX_LEN`] bytes, nothing needs to be
     /// worked out first.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
-    pub(crate) fn write(&self, out: &mut [u8]) -> usize {
+    fn write(&self, out: &mut [u8]) -> usize {
         out[0] = (u8::from(self.fin) << 7) | (self.rsv.0 << 4) | u8::from(self.opcode);
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
         let at = if self.payload_len < 126 {
