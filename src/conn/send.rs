@@ -176,7 +176,7 @@ impl Core {
             // one copy per role, in which the header's form, the mask's
             // presence and the offsets are constants.
             #[cfg(target_pointer_width = "64")]
-            if data.len() < 126 {
+            if data.len() <= FrameHeader::MAX_SHORT_PAYLOAD {
                 if self.role == Role::Server {
                     return Ok(self.write_frame(f.opcode, true, data, out, keys)?);
                 }

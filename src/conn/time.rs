@@ -63,16 +63,37 @@ impl Sub<Instant> for Instant {
     }
 }
 
-#[cfg(feature = "std")]
-impl From<Duration> for std::time::Duration {
+/// To the standard library's `Duration` (`core::time::Duration`, which
+/// `std::time::Duration` is): no std needed.
+impl From<Duration> for core::time::Duration {
     fn from(d: Duration) -> Self {
-        std::time::Duration::from_millis(d.0)
+        core::time::Duration::from_millis(d.0)
     }
 }
 
-#[cfg(feature = "std")]
-impl From<std::time::Duration> for Duration {
-    fn from(d: std::time::Duration) -> Self {
+/// From the standard library's `Duration`, to the millisecond (rounded
+/// down, saturating).
+impl From<core::time::Duration> for Duration {
+    fn from(d: core::time::Duration) -> Self {
         Duration(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_to_and_from_core_durations() {
+        let d = core::time::Duration::from_micros(2_500_999);
+        assert_eq!(Duration::from(d), Duration(2500));
+        assert_eq!(
+            core::time::Duration::from(Duration(1500)),
+            core::time::Duration::from_millis(1500)
+        );
+        assert_eq!(
+            Duration::from(core::time::Duration::MAX),
+            Duration(u64::MAX)
+        );
     }
 }

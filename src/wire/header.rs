@@ -144,6 +144,10 @@ impl FrameHeader {
     /// The longest header: 2 + 8 (64-bit length) + 4 (mask) bytes.
     pub const MAX_LEN: usize = 14;
 
+    /// The longest payload whose length fits the 7-bit form (a 2-byte
+    /// header, 6 with a mask).
+    pub const MAX_SHORT_PAYLOAD: usize = 125;
+
     /// The largest payload length the wire can carry (the 64-bit form's top
     /// bit must be zero).
     pub const MAX_PAYLOAD_LEN: u64 = i64::MAX as u64;
@@ -312,7 +316,7 @@ impl FrameHeader {
     /// payload, masked or not: 2, 4 or 10 bytes, plus 4 for the key.
     #[inline]
     pub const fn len_for(payload_len: u64, masked: bool) -> usize {
-        let ext = if payload_len < 126 {
+        let ext = if payload_len <= Self::MAX_SHORT_PAYLOAD as u64 {
             0
         } else if payload_len <= u16::MAX as u64 {
             2
@@ -344,7 +348,7 @@ impl FrameHeader {
     fn write(&self, out: &mut [u8]) -> usize {
         out[0] = (u8::from(self.fin) << 7) | (self.rsv.0 << 4) | u8::from(self.opcode);
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
-        let at = if self.payload_len < 126 {
+        let at = if self.payload_len <= Self::MAX_SHORT_PAYLOAD as u64 {
             out[1] = mask_bit | self.payload_len as u8;
             2
         } else if self.payload_len <= u64::from(u16::MAX) {
