@@ -11,20 +11,23 @@
 //! ## Layers
 //!
 //! ```text
-//!  adapter/    (std) std_net: blocking client/server over Read + Write
-//!      |
+//!  adapter/    std_net (std): blocking client/server over Read + Write;
+//!      |       embedded_io, embedded_io_async, lwip: no_std, caller buffers
 //!      v
 //!  message/    (alloc) Assembler: data chunks -> Message::{Text, Binary,
 //!      |       Ping, Pong, Close}, size limit checked before growing
 //!      v
 //!  conn/       Connection: the sans-IO state machine (role, state, limits,
-//!      |       timers); bytes in -> events out, commands in -> bytes out
-//!      v
+//!      |       timers); bytes in -> events out, commands in -> bytes out.
+//!      |       One room per concern: recv, send, control, lifecycle,
+//!      v       timers, keys
+
 //!  handshake/  opening handshake, both roles: request and response
 //!      |       parse (httparse, zero-copy) and write; Sec-WebSocket-Accept
 //!      v
-//!  wire/       frame header parse/emit, OpCode, CloseCode, close payload,
-//!              masking
+//!  wire/       the one frame codec: header parse/emit (the only code that
+//!              reads or writes header bytes), OpCode, CloseCode, control
+//!              and close payloads, masking
 //! ```
 //!
 //! Arrows point down only. Every layer works on caller buffers:
@@ -43,14 +46,17 @@
 //!   core never reads a clock.
 //!
 //! The [`conn`] module documentation shows the drive loop of a connection
-//! after the handshake: `poll_transmit` until empty, wait until readable or
-//! `poll_timeout`, then `handle_read` (one event per call) or
-//! `handle_timeout`.
+//! after the handshake: run the timers that are due, `poll_transmit` until
+//! empty, wait until readable or `poll_timeout`, then `handle_read` (one
+//! event per call). Every data send says whether it is a whole message or
+//! a fragment ([`conn::MessagePart`]), so a whole message can never end an
+//! open fragmented one, and nothing is sent inside a payload the caller is
+//! still streaming.
 //!
-//! What the crate does not do: IO in the core (the [`adapter`] modules do
-//! it: std sockets now; lwIP and embedded-io to come), TLS (bring a TLS
-//! stream to `adapter::std_net::client`), and extensions such as
-//! permessage-deflate (RSV bits are refused).
+//! What the crate does not do: IO in the core (the `adapter` modules do
+//! it, behind features), TLS (bring a TLS stream to
+//! `adapter::std_net::client`), and extensions such as permessage-deflate
+//! (RSV bits are refused).
 //!
 //! ## A server's first steps, sans IO
 //!
@@ -92,14 +98,18 @@
 //!
 //! | feature | default | what it adds |
 //! |---------|---------|--------------|
-//! | `std`   | yes     | implies `alloc`; `adapter::std_net` (blocking std sockets, getrandom mask keys); masking with SIMD chosen at run time |
+//! | `std`   | yes     | implies `alloc`; `adapter::std_net` (blocking std sockets); `conn::OsKeys` (mask keys seeded by getrandom); masking with SIMD chosen at run time |
 //! | `alloc` | via std | [`message`]: whole messages, with `bytes` |
 //! | `embedded-io` | no | `adapter::embedded_io`: blocking, over `embedded_io` traits; no_std, no alloc |
 //! | `embedded-io-async` | no | `adapter::embedded_io_async`: the same, async |
 //! | `lwip` | no | `adapter::lwip`: lwIP netconn through a C shim (the one module with `unsafe` besides std's SIMD masking) |
 //!
 //! With `default-features = false` the crate is `no_std` and allocation
-//! free.
+//! free. Features add adapters and speed, never behaviour: the same input
+//! gives the same events and bytes with any of them. Where code differs by
+//! target it is for speed or size only (64-bit targets inline the hot
+//! paths; 32-bit ones, the devices, keep one copy), and CI runs the tests
+//! on a 32-bit and a big-endian target too.
 
 #![no_std]
 // `unsafe` is denied everywhere but in two documented modules: the lwIP
