@@ -1,0 +1,192 @@
+//! The client side: URLs and connect.
+
+use std::io::{self};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::string::String;
+use std::time::Instant as StdInstant;
+use std::vec::Vec;
+use std::{boxed::Box, format, vec};
+
+use crate::Status;
+use crate::conn::{OsKeys, Role};
+use crate::handshake::{self, ClientHandshake, ClientRequest, EMPTY_HEADER, HandshakeError};
+
+use super::{Keys, Options};
+use super::{error::*, server::*, socket::*, transport::*};
+
+/// The parts of a `ws://` or `wss://` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url {
+    /// `wss`.
+    pub secure: bool,
+    /// Host name or address (IPv6 without brackets).
+    pub host: String,
+    /// Port (80 or 443 if the URL has none).
+    pub port: u16,
+    /// Path and query, starting with `/`.
+    pub resource: String,
+}
+
+impl Url {
+    /// Parses `ws[s]://host[:port][/path][?query]`. User info and
+    /// fragments are refused (RFC 6455 section 3).
+    pub fn parse(url: &str) -> Result<Self, Error> {
+        let (scheme, rest) = url.split_once("://").ok_or(Error::Url("missing scheme"))?;
+        let secure = if scheme.eq_ignore_ascii_case("ws") {
+            false
+        } else if scheme.eq_ignore_ascii_case("wss") {
+            true
+        } else {
+            return Err(Error::Url("scheme must be ws or wss"));
+        };
+        if rest.contains('#') {
+            return Err(Error::Url("fragments are not allowed"));
+        }
+        let split = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, resource) = rest.split_at(split);
+        if authority.contains('@') {
+            return Err(Error::Url("user info is not supported"));
+        }
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (h, after) = v6.split_once(']').ok_or(Error::Url("unclosed ["))?;
+            (h, after.strip_prefix(':'))
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(Error::Url("missing host"));
+        }
+        let port = match port {
+            Some(p) => p.parse().map_err(|_| Error::Url("bad port"))?,
+            None if secure => 443,
+            None => 80,
+        };
+        let resource = if resource.starts_with('/') {
+            resource.into()
+        } else {
+            format!("/{resource}")
+        };
+        Ok(Self {
+            secure,
+            host: host.into(),
+            port,
+            resource,
+        })
+    }
+}
+
+/// Connects to a `ws://` URL with default options.
+pub fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
+    connect_with(url, &Options::default())
+}
+
+/// Connects to a `ws://` URL: TCP (with `connect_timeout`, Nagle off),
+/// then the handshake. A `wss://` URL is [`Error::TlsRequired`]: open a TLS
+/// stream and use [`client`].
+pub fn connect_with(url: &str, opts: &Options) -> Result<WebSocket<TcpStream>, Error> {
+    let u = Url::parse(url)?;
+    if u.secure {
+        return Err(Error::TlsRequired);
+    }
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "host has no address");
+    let mut stream = None;
+    for addr in (u.host.as_str(), u.port).to_socket_addrs()? {
+        let r = match opts.connect_timeout {
+            Some(t) => TcpStream::connect_timeout(&addr, t),
+            None => TcpStream::connect(addr),
+        };
+        match r {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last = e,
+        }
+    }
+    let stream = stream.ok_or(last)?;
+    stream.set_nodelay(true)?;
+    stream.set_write_timeout(opts.write_timeout)?;
+    client(stream, url, opts)
+}
+
+/// Runs the client handshake for `url` on a stream the caller opened (a
+/// `TcpStream`, or a TLS stream for `wss://`). Mask keys come from
+/// [`OsKeys`].
+pub fn client<S: Transport>(stream: S, url: &str, opts: &Options) -> Result<WebSocket<S>, Error> {
+    let keys = OsKeys::new().map_err(Error::Random)?;
+    client_with_keys(stream, url, opts, Box::new(keys))
+}
+
+/// [`client`] with mask keys from a source the caller gives (a hardware
+/// RNG, say). They must be unpredictable: RFC 6455 section 10.3.
+pub fn client_with_keys<S: Transport>(
+    mut stream: S,
+    url: &str,
+    opts: &Options,
+    keys: Keys,
+) -> Result<WebSocket<S>, Error> {
+    let u = Url::parse(url)?;
+    let mut nonce = [0u8; 16];
+    getrandom::fill(&mut nonce).map_err(Error::Random)?;
+    let hs = ClientHandshake::new(nonce);
+    let protocols: Vec<&str> = opts.protocols.iter().map(String::as_str).collect();
+    let headers: Vec<(&str, &str)> = opts
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let req = ClientRequest {
+        host: &u.host,
+        port: u.port,
+        secure: u.secure,
+        resource: &u.resource,
+        protocols: &protocols,
+        headers: &headers,
+    };
+    let mut out = vec![
+        0u8;
+        512 + u.resource.len()
+            + u.host.len()
+            + opts
+                .headers
+                .iter()
+                .map(|(n, v)| n.len() + v.len() + 4)
+                .sum::<usize>()
+            + protocols.iter().map(|p| p.len() + 2).sum::<usize>()
+    ];
+    let n = hs.write_request(&req, &mut out)?;
+    stream.write_all(&out[..n])?;
+    stream.flush()?;
+
+    let deadline = opts.handshake_timeout.map(|t| StdInstant::now() + t);
+    let mut buf = vec![0u8; opts.limits.max_len.max(64)];
+    let mut len = 0;
+    loop {
+        len += read_some(&mut stream, &mut buf[len..], deadline)?;
+        let mut slots = [EMPTY_HEADER; 64];
+        match hs.parse_response(&req, &buf[..len], &mut slots, &opts.limits) {
+            Ok(Status::Partial { .. }) => continue,
+            Ok(Status::Complete(res)) => {
+                let protocol = res.protocol().map(String::from);
+                let early = buf[res.len()..len].to_vec();
+                stream.set_read_timeout(None)?;
+                let mut ws = WebSocket::from_raw(stream, Role::Client, opts, &early, keys);
+                ws.protocol = protocol;
+                return Ok(ws);
+            }
+            Err(HandshakeError::Status(status)) => {
+                let mut slots = [EMPTY_HEADER; 64];
+                let reason = match handshake::Response::parse(&buf[..len], &mut slots, &opts.limits)
+                {
+                    Ok(Status::Complete(r)) => r.reason().into(),
+                    _ => String::new(),
+                };
+                return Err(Error::HttpStatus { status, reason });
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The adapter's error.
+
+use std::io::{self};
+use std::string::String;
+
+use crate::conn::{ProtocolError, SendError};
+use crate::handshake::{HandshakeError, WriteError};
+use crate::message::MessageError;
+
+/// What went wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The transport failed (including timeouts: `WouldBlock`/`TimedOut`).
+    #[error("transport: {0}")]
+    Io(#[from] io::Error),
+    /// The URL is not `ws://host[:port][/path][?query]`.
+    #[error("invalid URL: {0}")]
+    Url(&'static str),
+    /// A `wss://` URL: this adapter does no TLS itself.
+    #[error("wss:// needs TLS: open a TLS stream yourself and pass it to std_net::client")]
+    TlsRequired,
+    /// The peer's handshake head was refused.
+    #[error("handshake: {0}")]
+    Handshake(#[from] HandshakeError),
+    /// Our handshake head could not be written: a value given for it (a
+    /// header, a subprotocol, a refusal's status) is invalid, or the head
+    /// outgrew its buffer.
+    #[error("handshake: {0}")]
+    HandshakeWrite(#[from] WriteError),
+    /// The server answered with another status than 101.
+    #[error("handshake refused: HTTP {status} {reason}")]
+    HttpStatus {
+        /// Status code, as esp_websocket_client reports it.
+        status: u16,
+        /// Reason phrase.
+        reason: String,
+    },
+    /// The peer broke the protocol; a close with the error's code was sent.
+    #[error("protocol: {0}")]
+    Protocol(#[from] ProtocolError),
+    /// A send that cannot be done (closing, fragment misuse, ...).
+    #[error("send: {0}")]
+    Send(#[from] SendError),
+    /// A message over the size limit.
+    #[error("message: {0}")]
+    Message(#[from] MessageError),
+    /// The OS random source failed.
+    #[error("random source: {0}")]
+    Random(getrandom::Error),
+}

@@ -1,0 +1,114 @@
+//! Blocking WebSocket client and server over std streams (feature `std`).
+//!
+//! Works over any [`Transport`]: a `Read + Write` stream that may also set
+//! a read timeout and shut down. `TcpStream` is one; wrap a TLS stream the
+//! same way for `wss://`.
+//!
+//! ```no_run
+//! use sansws::adapter::std_net::{self, Accepted};
+//! use std::net::TcpListener;
+//!
+//! // Server: echo every message.
+//! let listener = TcpListener::bind("127.0.0.1:9001")?;
+//! for stream in listener.incoming() {
+//!     let Accepted::WebSocket(mut ws) = std_net::accept(stream?, &Default::default())? else {
+//!         continue; // a plain HTTP request: answer it, or drop it
+//!     };
+//!     while let Some(msg) = ws.read()? {
+//!         if msg.is_data() {
+//!             ws.send(&msg)?;
+//!         }
+//!     }
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ```no_run
+//! // Client.
+//! let mut ws = sansws::adapter::std_net::connect("ws://127.0.0.1:9001/")?;
+//! ws.send_text("hello")?;
+//! println!("{:?}", ws.read()?);
+//! ws.close(sansws::wire::CloseCode::NORMAL, "done")?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Threads
+//!
+//! A [`WebSocket`] is used from one thread. To send from other threads
+//! while one thread blocks in a read (what ESP-IDF's
+//! `httpd_ws_send_frame_async` is for), [`WebSocket::split`] it into a
+//! [`Reader`] and a cloneable [`Sender`]. They share the connection state
+//! behind a mutex; the reader never holds it while blocked in the read.
+
+mod client;
+mod error;
+mod server;
+mod socket;
+mod split;
+mod transport;
+
+pub use client::*;
+pub use error::*;
+pub use server::*;
+pub use socket::*;
+pub use split::*;
+pub use transport::*;
+
+use std::boxed::Box;
+use std::string::String;
+use std::time::Duration as StdDuration;
+use std::vec::Vec;
+
+use crate::conn::{Config, MaskKeys};
+use crate::handshake::Limits;
+
+/// The key source of adapter connections: [`OsKeys`](crate::conn::OsKeys) by default, or one
+/// the caller gives ([`client_with_keys`]). Any [`MaskKeys`] boxed, closures
+/// over a key generator included.
+pub type Keys = Box<dyn MaskKeys + Send>;
+
+impl MaskKeys for Keys {
+    fn next_key(&mut self) -> [u8; 4] {
+        (**self).next_key()
+    }
+}
+
+/// Settings for both roles.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The connection's limits and timers (default: [`Config::HOST`]).
+    pub config: Config,
+    /// Handshake head size limit.
+    pub limits: Limits,
+    /// How long the opening handshake may take (default 10 s).
+    pub handshake_timeout: Option<StdDuration>,
+    /// [`WebSocket::read`] fails with `TimedOut` after this long without a
+    /// message (default: wait forever; keepalive still runs).
+    pub read_timeout: Option<StdDuration>,
+    /// Write timeout set on `TcpStream`s (default none).
+    pub write_timeout: Option<StdDuration>,
+    /// Client: TCP connect timeout (default 10 s).
+    pub connect_timeout: Option<StdDuration>,
+    /// Client: subprotocols to offer.
+    pub protocols: Vec<String>,
+    /// Client: extra header fields (`Origin`, `Authorization`, ...).
+    pub headers: Vec<(String, String)>,
+    /// Size of the read buffer (default 64 KiB).
+    pub read_buffer: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            config: Config::HOST,
+            limits: Limits::DEFAULT,
+            handshake_timeout: Some(StdDuration::from_secs(10)),
+            read_timeout: None,
+            write_timeout: None,
+            connect_timeout: Some(StdDuration::from_secs(10)),
+            protocols: Vec::new(),
+            headers: Vec::new(),
+            read_buffer: 64 << 10,
+        }
+    }
+}

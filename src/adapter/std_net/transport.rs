@@ -1,0 +1,191 @@
+//! Streams a WebSocket runs over, and the IO helpers every part of the
+//! adapter uses: reading with timeouts, writing vectored, closing.
+
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration as StdDuration, Instant as StdInstant};
+
+use crate::conn::{End, Role};
+
+use super::{error::*, socket::*};
+
+/// A byte stream a WebSocket runs over.
+pub trait Transport: Read + Write {
+    /// Makes reads fail with `WouldBlock` or `TimedOut` after `timeout`
+    /// (`None`: block). Streams without timeouts may ignore it; keepalive
+    /// timers then only run when data arrives.
+    fn set_read_timeout(&mut self, timeout: Option<StdDuration>) -> io::Result<()> {
+        let _ = timeout;
+        Ok(())
+    }
+
+    /// Ends the stream in one or both directions (`Shutdown::Write` sends
+    /// a FIN after what was written).
+    fn shutdown(&mut self, how: Shutdown) -> io::Result<()> {
+        let _ = how;
+        Ok(())
+    }
+}
+
+impl Transport for TcpStream {
+    fn set_read_timeout(&mut self, timeout: Option<StdDuration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+
+    fn shutdown(&mut self, how: Shutdown) -> io::Result<()> {
+        TcpStream::shutdown(self, how)
+    }
+}
+
+/// A transport that can be split into a half to read from and a half to
+/// write to, used by different threads.
+pub trait Split: Transport + Sized {
+    /// The read half.
+    type Reader: Transport + Send + 'static;
+    /// The write half.
+    type Writer: Transport + Send + 'static;
+    /// Splits the stream.
+    fn split(self) -> io::Result<(Self::Reader, Self::Writer)>;
+}
+
+impl Split for TcpStream {
+    type Reader = TcpStream;
+    type Writer = TcpStream;
+    fn split(self) -> io::Result<(TcpStream, TcpStream)> {
+        let w = self.try_clone()?;
+        Ok((self, w))
+    }
+}
+
+/// `write_all` for several buffers: one `write_vectored` when the
+/// transport takes everything at once (a `TcpStream`: `writev`).
+pub(super) fn write_all_vectored<W: Write>(
+    w: &mut W,
+    mut bufs: &mut [IoSlice<'_>],
+) -> io::Result<()> {
+    IoSlice::advance_slices(&mut bufs, 0);
+    while !bufs.is_empty() {
+        match w.write_vectored(bufs) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+pub(super) fn is_gone(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+    )
+}
+
+/// What one wait for input gave.
+pub(super) enum Filled {
+    Data,
+    Timer,
+    Eof,
+}
+
+/// Reads once into `rx`, waiting at most until the earlier of `timer` (the
+/// connection's) and `deadline` (the caller's; passing it is `TimedOut`).
+pub(super) fn fill<R: Transport>(
+    rx: &mut RxBuf,
+    src: &mut R,
+    timer: Option<StdInstant>,
+    deadline: Option<StdInstant>,
+) -> Result<Filled, Error> {
+    let wake = match (timer, deadline) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let timeout = match wake {
+        None => None,
+        Some(w) => {
+            let now = StdInstant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "read timed out").into());
+            }
+            if timer.is_some_and(|t| now >= t) {
+                return Ok(Filled::Timer);
+            }
+            Some((w - now).max(StdDuration::from_millis(1)))
+        }
+    };
+    if rx.timeout != Some(timeout) {
+        src.set_read_timeout(timeout)?;
+        rx.timeout = Some(timeout);
+    }
+    if rx.is_empty() {
+        rx.start = 0;
+        rx.end = 0;
+    } else if rx.end == rx.buf.len() {
+        rx.buf.copy_within(rx.start..rx.end, 0);
+        rx.end -= rx.start;
+        rx.start = 0;
+    }
+    match src.read(&mut rx.buf[rx.end..]) {
+        Ok(0) => Ok(Filled::Eof),
+        Ok(n) => {
+            rx.end += n;
+            Ok(Filled::Data)
+        }
+        Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => Ok(Filled::Timer),
+        Err(e) if is_gone(&e) => Ok(Filled::Eof),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Ends a transport politely: optionally half-closes first, then reads
+/// (and drops) until the peer's EOF or `timeout`, then shuts down.
+pub(super) fn linger<T: Transport>(stream: &mut T, half_close_first: bool, timeout: StdDuration) {
+    if half_close_first {
+        let _ = stream.shutdown(Shutdown::Write);
+    }
+    let deadline = StdInstant::now() + timeout;
+    let mut scratch = [0u8; 512];
+    loop {
+        let now = StdInstant::now();
+        if now >= deadline || stream.set_read_timeout(Some(deadline - now)).is_err() {
+            break;
+        }
+        match stream.read(&mut scratch) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+}
+
+/// Ends the transport once the connection is over: after a clean close a
+/// server closes first and a client waits (bounded) for the server's FIN;
+/// after our error close both half-close and drain, so the close frame is
+/// not lost to a reset; a peer that timed out or vanished gets no wait.
+pub(super) fn close_transport<T: Transport>(
+    stream: &mut T,
+    end: Option<End>,
+    role: Role,
+    wait: StdDuration,
+) {
+    match end {
+        Some(End::Clean) => linger(stream, role == Role::Server, wait),
+        Some(End::Failed(_)) | None => linger(stream, true, wait),
+        Some(End::PongTimeout | End::CloseTimeout | End::Abnormal) => {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+}
