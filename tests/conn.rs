@@ -710,7 +710,7 @@ fn errors_latch_and_the_close_is_sent_once() {
             Err(e)
         );
     }
-    let mut out = [0u8; 139];
+    let mut out = [0u8; sansws::wire::MAX_CONTROL_FRAME_LEN];
     assert!(
         conn.poll_transmit(Instant::ZERO, &mut out[..3]).is_err(),
         "too small"

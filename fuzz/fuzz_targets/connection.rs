@@ -94,7 +94,7 @@ fn trace<K: MaskKeys>(mut conn: Connection<K>, bytes: &[u8], step: usize) -> Vec
 fn run<K: MaskKeys>(mut conn: Connection<K>, bytes: &[u8], next: &mut impl FnMut() -> u32, flags: u8) {
     let mut input = bytes.to_vec();
     let mut asm = Assembler::new(if flags & 2 != 0 { 500 } else { 256 << 10 });
-    let mut out = [0u8; 139];
+    let mut out = [0u8; sansws::wire::MAX_CONTROL_FRAME_LEN];
     let mut now = Instant::ZERO;
     let mut latched = None;
     let mut start = 0;

@@ -4,8 +4,10 @@
 //!
 //! The caller lends two buffers: `rx` receives (a frame's payload streams
 //! through it, so it need not hold a whole message; the handshake head
-//! must fit) and `tx` sends (at least 139 bytes: one control frame; client
-//! payloads are masked through it chunk by chunk). Time comes in through
+//! must fit) and `tx` sends (at least
+//! [`MAX_CONTROL_FRAME_LEN`](crate::wire::MAX_CONTROL_FRAME_LEN), 131
+//! bytes: one control frame; client payloads are masked through it chunk
+//! by chunk). Time comes in through
 //! [`WebSocket::tick`].
 //!
 //! ```

@@ -265,7 +265,7 @@ pub fn close_code_of(payload: &[u8]) -> Option<u16> {
 /// Drains `poll_transmit` into a byte vector.
 pub fn drain<K: MaskKeys>(conn: &mut Connection<K>, now: Instant) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut buf = [0u8; 139];
+    let mut buf = [0u8; sansws::wire::MAX_CONTROL_FRAME_LEN];
     while let Some(n) = conn.poll_transmit(now, &mut buf).unwrap() {
         out.extend_from_slice(&buf[..n]);
     }
