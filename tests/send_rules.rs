@@ -169,3 +169,34 @@ fn a_ping_payload_is_sent_back_without_a_copy() {
         [(OpCode::Pong, true, b"beat".to_vec())]
     );
 }
+
+/// Found in a trial: after the transport ended, a pong queued for a ping
+/// was still handed out (to a dead transport). Once a connection is closed
+/// or closing, nothing but our close is sent.
+#[test]
+fn no_pong_or_ping_after_the_end_or_a_close() {
+    let mut out = [0u8; MAX_CONTROL_FRAME_LEN];
+    // The transport ends with a pong and a ping waiting.
+    let mut s = server(Config::DEFAULT);
+    let mut ping = cframe(OpCode::Ping, true, b"p");
+    s.handle_read(&mut ping).unwrap();
+    s.ping(b"mine").unwrap();
+    s.handle_eof();
+    assert!(s.is_closed());
+    assert!(!s.wants_transmit());
+    assert_eq!(s.poll_transmit(Instant::ZERO, &mut out), Ok(None));
+    // The peer closes with a pong waiting: only the echo goes out.
+    let mut s = server(Config::DEFAULT);
+    let mut input = cframe(OpCode::Ping, true, b"p");
+    input.extend(cframe(OpCode::Close, true, b"\x03\xe8"));
+    let consumed = s.handle_read(&mut input).unwrap().consumed;
+    s.handle_read(&mut input[consumed..]).unwrap();
+    let mut wire = Vec::new();
+    while let Some(n) = s.poll_transmit(Instant::ZERO, &mut out).unwrap() {
+        wire.extend_from_slice(&out[..n]);
+    }
+    assert_eq!(
+        frames_in(&wire),
+        [(OpCode::Close, true, b"\x03\xe8".to_vec())]
+    );
+}

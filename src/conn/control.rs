@@ -3,9 +3,11 @@
 //! [`Connection::poll_transmit`](super::Connection::poll_transmit).
 //!
 //! Order: a pong first (an answer is due), then a ping, then our close,
-//! after which nothing more is sent. None is handed out while the caller
-//! is writing a data frame's payload, so a control frame never lands
-//! inside one.
+//! after which nothing more is sent. Pongs and pings go out only while the
+//! connection is open (no close started, not ended): that rule lives here,
+//! in [`Core::wants_transmit`], and nowhere else. Nothing is handed out
+//! while the caller is writing a data frame's payload, so a control frame
+//! never lands inside one.
 
 use crate::BufferTooSmall;
 use crate::wire::{ControlPayload, OpCode};
@@ -31,7 +33,7 @@ impl Control {
 
     /// Whether a pong or a ping is waiting.
     #[inline]
-    fn is_owed(&self) -> bool {
+    fn is_waiting(&self) -> bool {
         self.pong.is_some() || self.ping.is_some()
     }
 
@@ -46,12 +48,6 @@ impl Control {
         if self.ping.is_none() {
             self.ping = Some((ControlPayload::EMPTY, true));
         }
-    }
-
-    /// Nothing but a close may follow: drops what is waiting.
-    pub(super) fn clear(&mut self) {
-        self.pong = None;
-        self.ping = None;
     }
 }
 
@@ -83,7 +79,15 @@ impl Core {
     /// has a frame to hand out now.
     #[inline]
     pub fn wants_transmit(&self) -> bool {
-        !self.tx.is_payload_owed() && (self.control.is_owed() || self.closing.owed().is_some())
+        !self.tx.is_payload_owed() && (self.pings_owed() || self.closing.owed().is_some())
+    }
+
+    /// Whether a pong or ping is owed: one is waiting and the connection is
+    /// open (after a close, ours or the peer's, or the end, nothing but our
+    /// close is sent).
+    #[inline]
+    fn pings_owed(&self) -> bool {
+        self.control.is_waiting() && self.closing.is_open()
     }
 
     /// [`Connection::poll_transmit`](super::Connection::poll_transmit).
@@ -96,19 +100,21 @@ impl Core {
         if !self.wants_transmit() {
             return Ok(None);
         }
-        if let Some(p) = &self.control.pong {
-            let n = self.write_frame(OpCode::Pong, true, p, out, keys)?;
-            self.control.pong = None;
-            return Ok(Some(n));
-        }
-        if let Some((p, keepalive)) = &self.control.ping {
-            let keepalive = *keepalive;
-            let n = self.write_frame(OpCode::Ping, true, p, out, keys)?;
-            self.control.ping = None;
-            if keepalive {
-                self.timers.keepalive_sent(now, self.config.pong_timeout);
+        if self.pings_owed() {
+            if let Some(p) = &self.control.pong {
+                let n = self.write_frame(OpCode::Pong, true, p, out, keys)?;
+                self.control.pong = None;
+                return Ok(Some(n));
             }
-            return Ok(Some(n));
+            if let Some((p, keepalive)) = &self.control.ping {
+                let keepalive = *keepalive;
+                let n = self.write_frame(OpCode::Ping, true, p, out, keys)?;
+                self.control.ping = None;
+                if keepalive {
+                    self.timers.keepalive_sent(now, self.config.pong_timeout);
+                }
+                return Ok(Some(n));
+            }
         }
         let Some(payload) = self.closing.owed() else {
             return Ok(None);

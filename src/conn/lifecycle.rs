@@ -288,7 +288,6 @@ impl Core {
         let frame = CloseFrame::new(code, reason)?;
         self.closing.check_open()?;
         self.closing.start(Some(frame));
-        self.control.clear();
         Ok(())
     }
 
@@ -304,7 +303,6 @@ impl Core {
     pub(super) fn fail(&mut self, e: ProtocolError) -> ProtocolError {
         self.closing.fail(e);
         self.rx.discard();
-        self.control.clear();
         e
     }
 }

@@ -447,7 +447,7 @@ impl Core {
         // copied once.
         match c.opcode {
             OpCode::Ping => {
-                if self.config.auto_pong && self.closing.is_open() {
+                if self.config.auto_pong {
                     self.control.queue_pong(self.rx.ctrl);
                 }
                 Ok(received(consumed, Some(Event::Ping(self.rx.ctrl))))
@@ -470,7 +470,6 @@ impl Core {
         let code = CloseFrame::check(&self.rx.ctrl).map_err(|e| self.fail(e.into()))?;
         self.closing.received(code);
         self.rx.discard();
-        self.control.clear();
         Ok(code)
     }
 }

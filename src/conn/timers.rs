@@ -82,7 +82,6 @@ impl Core {
 
     fn time_out(&mut self, timer: Timer) {
         self.closing.time_out(timer);
-        self.control.clear();
         self.rx.discard();
     }
 }
