@@ -615,7 +615,7 @@ fn every_protocol_violation_with_its_close_code() {
     // Strict lengths when asked.
     let strict = || {
         server(Config {
-            strict_lengths: true,
+            strict_length: true,
             ..Config::DEFAULT
         })
     };
@@ -869,4 +869,26 @@ fn part(kind: DataKind, fin: bool) -> MessagePart {
     } else {
         MessagePart::Fragment { kind, fin }
     }
+}
+
+/// A message's first frame is told from a continuation even when the first
+/// frame is empty (found in a trial: an echo that sends fragments back as
+/// they came could not tell them apart by offsets).
+#[test]
+fn message_start_is_told_from_a_continuation() {
+    use sansws::conn::Event;
+    let mut input = cframe(OpCode::Binary, false, b"");
+    input.extend(cframe(OpCode::Continuation, true, b"ab"));
+    input.extend(cframe(OpCode::Text, true, b"whole"));
+    let mut s = srv();
+    let mut at = 0;
+    let mut seen = Vec::new();
+    while at < input.len() {
+        let r = s.handle_read(&mut input[at..]).unwrap();
+        at += r.consumed;
+        if let Some(Event::Data(d)) = r.event {
+            seen.push((d.message_offset, d.is_message_start(), d.is_message_end()));
+        }
+    }
+    assert_eq!(seen, [(0, true, false), (0, false, true), (0, true, true)]);
 }

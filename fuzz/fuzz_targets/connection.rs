@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
         ping_interval: (flags & 8 != 0).then_some(Duration(50)),
         pong_timeout: Duration(20),
         close_timeout: Duration(30),
-        strict_lengths: flags & 16 != 0,
+        strict_length: flags & 16 != 0,
         ..Config::DEFAULT
     };
     let mut state = u32::from(seed) | 1;

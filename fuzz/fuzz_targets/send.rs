@@ -305,7 +305,7 @@ impl<K: MaskKeys, P: MaskKeys> Pair<K, P> {
     /// `payload_written` for a server), sometimes too long on purpose.
     fn write_payload(&mut self, input: &mut Input<'_>) {
         let Some(s) = &mut self.streaming else {
-            assert_eq!(self.a.payload_written(1), Err(SendError::PayloadOverrun { owed: 0 }));
+            assert_eq!(self.a.payload_written(1), Err(SendError::NoPayloadOwed));
             return;
         };
         let left = s.payload.len() - s.written;

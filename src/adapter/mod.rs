@@ -1,13 +1,13 @@
 //! Adapters: thin drive loops that wire the sans-IO core to real
 //! transports. Each sits behind a feature.
 //!
-//! - [`std_net`] (feature `std`): blocking client and server over any
+//! - `std_net` (feature `std`): blocking client and server over any
 //!   `Read + Write` stream, with `TcpStream` conveniences.
-//! - [`embedded_io`] (feature `embedded-io`): blocking, over
+//! - `embedded_io` (feature `embedded-io`): blocking, over
 //!   `embedded_io::{Read, Write}`; no_std, no alloc, caller buffers.
-//! - [`embedded_io_async`] (feature `embedded-io-async`): the same over
+//! - `embedded_io_async` (feature `embedded-io-async`): the same over
 //!   `embedded_io_async::{Read, Write}` (embassy-net).
-//! - [`lwip`] (feature `lwip`): lwIP's netconn API as an embedded-io
+//! - `lwip` (feature `lwip`): lwIP's netconn API as an embedded-io
 //!   transport, through a small C shim; the one module with `unsafe`.
 
 #[cfg(feature = "embedded-io")]

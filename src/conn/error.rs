@@ -96,16 +96,20 @@ pub enum SendError {
         /// Payload bytes still owed.
         owed: u64,
     },
-    /// More payload reported written than the frame announced (`owed`
-    /// bytes were left, 0 if no frame is in progress). Nothing was counted.
+    /// More payload reported written than the frame announced. Nothing
+    /// was counted.
     #[error("payload overruns its frame ({owed} bytes were owed)")]
     PayloadOverrun {
         /// Payload bytes that were owed.
         owed: u64,
     },
+    /// Payload reported written with no frame under way: nothing is owed
+    /// (no `encode_header`, or all of its payload was written already).
+    #[error("no frame payload is owed")]
+    NoPayloadOwed,
     /// A frame payload longer than the wire can carry (2^63 - 1 bytes).
     #[error("payload of {0} bytes is longer than a frame can carry")]
-    FrameTooLong(u64),
+    PayloadTooLong(u64),
     /// The output buffer is too small; nothing was written.
     #[error(transparent)]
     BufferTooSmall(#[from] BufferTooSmall),

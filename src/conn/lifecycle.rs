@@ -236,7 +236,8 @@ impl Core {
         self.closing.state()
     }
 
-    /// Whether data can still be sent and received.
+    /// Whether no close was started and the connection has not ended:
+    /// data may be sent ([`State::Open`]).
     #[inline]
     pub fn is_open(&self) -> bool {
         self.closing.is_open()

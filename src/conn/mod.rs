@@ -6,10 +6,14 @@
 //! with the client's key source beside it; the methods of `Core` are
 //! called on the `Connection` directly. There are four kinds:
 //!
-//! - **getters**: [`role`](Core::role), [`state`](Core::state),
-//!   [`end`](Core::end), [`local_close`](Core::local_close),
+//! - **getters**: [`role`](Core::role), [`config`](Core::config),
+//!   [`state`](Core::state), [`is_open`](Core::is_open),
+//!   [`is_closed`](Core::is_closed), [`end`](Core::end),
+//!   [`local_close`](Core::local_close),
 //!   [`remote_close`](Core::remote_close),
-//!   [`payload_owed`](Core::payload_owed);
+//!   [`payload_owed`](Core::payload_owed),
+//!   [`wants_transmit`](Core::wants_transmit),
+//!   [`message_len`](Core::message_len);
 //! - **inputs**: [`handle_read`](Core::handle_read) (bytes from the
 //!   transport), [`handle_timeout`](Core::handle_timeout) (the clock
 //!   reached [`poll_timeout`](Core::poll_timeout)),
@@ -162,17 +166,26 @@ impl Core {
 ///
 /// ```
 /// use sansws::conn::{Config, Connection, Event, Instant};
-/// let mut server = Connection::server(Config::DEFAULT, Instant::ZERO);
+/// use sansws::wire::MAX_CONTROL_FRAME_LEN;
+/// // Pongs by hand, to show it: `auto_pong` (the default) answers by itself.
+/// let config = Config { auto_pong: false, ..Config::DEFAULT };
+/// let mut server = Connection::server(config, Instant::ZERO);
 /// // RFC 6455 section 5.7: a masked ping "Hello".
 /// let mut input = [0x89, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
 /// let r = server.handle_read(&mut input)?;
 /// let Some(Event::Ping(p)) = r.event else { unreachable!() };
 /// // The event borrows nothing of the connection: answer it at once.
-/// let mut out = [0u8; 16];
-/// let n = server.send_binary(&p, &mut out)?;
-/// assert_eq!(out[..n], [0x82, 0x05, b'H', b'e', b'l', b'l', b'o']);
+/// server.pong(&p)?;
+/// let mut out = [0u8; MAX_CONTROL_FRAME_LEN];
+/// let n = server.poll_transmit(Instant::ZERO, &mut out)?.unwrap();
+/// // RFC 6455 section 5.7: the unmasked pong "Hello".
+/// assert_eq!(out[..n], [0x8a, 0x05, b'H', b'e', b'l', b'l', b'o']);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// Every method of [`Core`] is called on the `Connection` itself
+/// (`Connection` dereferences to its `Core`); there is no need to name
+/// `Core`.
 #[derive(Debug, Clone)]
 pub struct Connection<K: MaskKeys = NoMasking> {
     core: Core,
@@ -283,7 +296,10 @@ impl<K: MaskKeys> Connection<K> {
     /// size, each passed to [`Core::mask_payload`] (which masks it for a
     /// client) or reported with [`Core::payload_written`]. Until all
     /// `payload_len` bytes are reported, no control frame is handed out
-    /// and other data sends are refused.
+    /// and other data sends are refused; a close or a protocol error
+    /// meanwhile is sent after the payload. If the payload can never be
+    /// finished (a write failed or timed out halfway), the stream is
+    /// broken: end the transport and call [`Core::handle_eof`].
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     pub fn encode_header(
         &mut self,

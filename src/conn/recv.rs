@@ -39,6 +39,8 @@ struct DataRx {
     offset: u64,
     /// Where the frame starts in its message.
     msg_base: u64,
+    /// Whether the frame continues a message (a continuation frame).
+    continues: bool,
 }
 
 /// A control frame being received.
@@ -302,6 +304,7 @@ impl Core {
             len: h.payload_len,
             offset: 0,
             msg_base,
+            continues,
         })
     }
 
@@ -404,6 +407,7 @@ impl Core {
             message_offset,
             fin: d.fin,
             frame_end,
+            message_start: d.offset == 0 && !d.continues,
         };
         Ok(received(consumed, Some(Event::Data(data))))
     }

@@ -176,6 +176,8 @@ impl Core {
             // one copy per role, in which the header's form, the mask's
             // presence and the offsets are constants.
             #[cfg(target_pointer_width = "64")]
+            // (The three calls are the same on purpose: each is inlined in a
+            // branch where the compiler knows more.)
             if data.len() <= FrameHeader::MAX_SHORT_PAYLOAD {
                 if self.role == Role::Server {
                     return Ok(self.write_frame(f.opcode, true, data, out, keys)?);
@@ -187,7 +189,8 @@ impl Core {
         self.send_split(kind, data, out, keys)
     }
 
-    /// A whole message in several frames (checked by the caller).
+    /// A whole message in several frames (the caller checked that a whole
+    /// message may be sent).
     #[inline(never)]
     fn send_split(
         &mut self,
@@ -200,15 +203,17 @@ impl Core {
         if out.len() < needed {
             return Err(BufferTooSmall { needed }.into());
         }
+        // Fragments by the same rules as any other; `out` holds them all,
+        // so none can fail halfway.
         let mut at = 0;
-        let mut opcode = kind.opcode();
         let mut chunks = data
             .chunks(self.config.max_send_frame_len.max(1))
             .peekable();
         while let Some(chunk) = chunks.next() {
             let fin = chunks.peek().is_none();
-            at += self.write_frame(opcode, fin, chunk, &mut out[at..], keys)?;
-            opcode = OpCode::Continuation;
+            let f = self.next_data_frame(MessagePart::Fragment { kind, fin })?;
+            at += self.write_frame(f.opcode, f.fin, chunk, &mut out[at..], keys)?;
+            self.tx = Tx::between(f.then);
         }
         Ok(at)
     }
@@ -241,7 +246,7 @@ impl Core {
     ) -> Result<FrameStart, SendError> {
         let f = self.next_data_frame(part)?;
         if payload_len > FrameHeader::MAX_PAYLOAD_LEN {
-            return Err(SendError::FrameTooLong(payload_len));
+            return Err(SendError::PayloadTooLong(payload_len));
         }
         let mut h = self.header(f.opcode, f.fin, payload_len);
         let needed = h.encoded_len();
@@ -289,7 +294,11 @@ impl Core {
     /// if given.
     fn take_payload(&mut self, n: usize, chunk: Option<&mut [u8]>) -> Result<u64, SendError> {
         let Tx::Payload(mut o) = self.tx else {
-            return Err(SendError::PayloadOverrun { owed: 0 });
+            return if n == 0 {
+                Ok(0)
+            } else {
+                Err(SendError::NoPayloadOwed)
+            };
         };
         if n as u64 > o.left {
             return Err(SendError::PayloadOverrun { owed: o.left });

@@ -41,7 +41,7 @@ pub struct Config {
     /// Refuse payload lengths not written in their shortest form (1002).
     /// Off by default: ESP-IDF's server sends 65535 bytes with the 64-bit
     /// form.
-    pub strict_lengths: bool,
+    pub strict_length: bool,
 }
 
 impl Config {
@@ -56,7 +56,7 @@ impl Config {
         ping_interval: None,
         pong_timeout: Duration::from_secs(10),
         close_timeout: Duration::from_secs(5),
-        strict_lengths: false,
+        strict_length: false,
     };
 
     /// For a host: 16 MiB frames, 64 MiB messages, outgoing messages in one
@@ -69,9 +69,9 @@ impl Config {
     };
 
     /// The frame header rules: no reserved bit (no extension is
-    /// negotiated), lengths as `strict_lengths` says.
+    /// negotiated), lengths as `strict_length` says.
     pub(super) const fn parse_options(&self) -> ParseOptions {
-        if self.strict_lengths {
+        if self.strict_length {
             ParseOptions::STRICT
         } else {
             ParseOptions::DEFAULT
@@ -150,6 +150,9 @@ pub struct Data<'a> {
     /// `offset + payload.len() == frame_len`, known when the chunk is cut,
     /// so [`Data::is_message_end`] is one test.
     pub(super) frame_end: bool,
+    /// The chunk starts the message's first frame (not a continuation),
+    /// which `message_offset == 0` cannot tell after an empty first frame.
+    pub(super) message_start: bool,
 }
 
 impl Data<'_> {
@@ -163,6 +166,15 @@ impl Data<'_> {
     #[inline]
     pub fn is_message_end(&self) -> bool {
         self.fin && self.is_frame_end()
+    }
+
+    /// Whether this chunk starts its message: the first chunk of a text or
+    /// binary frame (not of a continuation). With [`Data::is_message_end`]
+    /// it tells a whole message from a fragment, to send each back as it
+    /// came.
+    #[inline]
+    pub fn is_message_start(&self) -> bool {
+        self.message_start
     }
 }
 

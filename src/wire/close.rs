@@ -126,8 +126,11 @@ pub enum CloseError {
     /// A one-byte payload: too short for a code, too long to be empty.
     #[error("close payload of 1 byte")]
     OneByte,
-    /// More than 125 bytes (the control frame limit).
-    #[error("close payload of {0} bytes exceeds 125")]
+    /// More than 125 bytes (the control frame limit): the 2-byte code and
+    /// a reason of more than 123 bytes.
+    #[error(
+        "close payload of {0} bytes exceeds 125 (a 2-byte code and at most 123 bytes of reason)"
+    )]
     TooLong(usize),
     /// A code that may not appear on the wire.
     #[error("close code {0} is not allowed on the wire")]

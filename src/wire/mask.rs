@@ -79,16 +79,22 @@ fn mask_short(buf: &mut [u8], rot: [u8; 4]) {
     if n == 0 {
         return;
     }
-    if n >= 8 {
-        let (a, b) = (*head_of::<8>(buf), *tail_of::<8>(buf));
+    if let (Some(&a), Some(&b)) = (buf.first_chunk::<8>(), buf.last_chunk::<8>()) {
         let ka = repeat(rot).0;
         let kb = later_word(ka, n);
-        *head_of(buf) = (u64::from_ne_bytes(a) ^ ka).to_ne_bytes();
-        *tail_of(buf) = (u64::from_ne_bytes(b) ^ kb).to_ne_bytes();
-    } else if n >= 4 {
-        let (a, b) = (*head_of::<4>(buf), *tail_of::<4>(buf));
-        *head_of(buf) = (u32::from_ne_bytes(a) ^ u32::from_ne_bytes(rot)).to_ne_bytes();
-        *tail_of(buf) = (u32::from_ne_bytes(b) ^ u32::from_ne_bytes(rotate(rot, n))).to_ne_bytes();
+        set_ends(
+            buf,
+            (u64::from_ne_bytes(a) ^ ka).to_ne_bytes(),
+            (u64::from_ne_bytes(b) ^ kb).to_ne_bytes(),
+        );
+    } else if let (Some(&a), Some(&b)) = (buf.first_chunk::<4>(), buf.last_chunk::<4>()) {
+        let ka = u32::from_ne_bytes(rot);
+        let kb = u32::from_ne_bytes(rotate(rot, n));
+        set_ends(
+            buf,
+            (u32::from_ne_bytes(a) ^ ka).to_ne_bytes(),
+            (u32::from_ne_bytes(b) ^ kb).to_ne_bytes(),
+        );
     } else {
         for (b, k) in buf.iter_mut().zip(rot) {
             *b ^= k;
@@ -185,20 +191,17 @@ fn word(bytes: &[u8]) -> u64 {
     u64::from_ne_bytes(w)
 }
 
-/// The first `N` bytes of `buf` (`N <= buf.len()`, which callers check).
+/// Writes `head` over the first `N` bytes of `buf` and `tail` over the
+/// last `N` (where they overlap, the tail's). Nothing if `buf` is shorter.
 #[cfg(target_pointer_width = "64")]
 #[inline(always)]
-fn head_of<const N: usize>(buf: &mut [u8]) -> &mut [u8; N] {
-    let (head, _) = buf.split_first_chunk_mut::<N>().expect("N <= len");
-    head
-}
-
-/// The last `N` bytes of `buf` (`N <= buf.len()`, which callers check).
-#[cfg(target_pointer_width = "64")]
-#[inline(always)]
-fn tail_of<const N: usize>(buf: &mut [u8]) -> &mut [u8; N] {
-    let (_, tail) = buf.split_last_chunk_mut::<N>().expect("N <= len");
-    tail
+fn set_ends<const N: usize>(buf: &mut [u8], head: [u8; N], tail: [u8; N]) {
+    if let Some(h) = buf.first_chunk_mut::<N>() {
+        *h = head;
+    }
+    if let Some(t) = buf.last_chunk_mut::<N>() {
+        *t = tail;
+    }
 }
 
 /// From this length on, hosts use a vector kernel (below it, the call into
@@ -237,13 +240,15 @@ fn mask_words(buf: &mut [u8], rot: [u8; 4]) {
     if buf.len() >= 16 {
         let k = repeat(rot).1;
         let kt = repeat(rotate(rot, buf.len())).1;
-        let last = u128::from_ne_bytes(*tail_of::<16>(buf));
+        let last = buf.last_chunk::<16>().map(|l| u128::from_ne_bytes(*l));
         for w in buf.chunks_exact_mut(16) {
             if let Ok(w) = <&mut [u8; 16]>::try_from(w) {
                 *w = (u128::from_ne_bytes(*w) ^ k).to_ne_bytes();
             }
         }
-        *tail_of::<16>(buf) = (last ^ kt).to_ne_bytes();
+        if let (Some(t), Some(last)) = (buf.last_chunk_mut::<16>(), last) {
+            *t = (last ^ kt).to_ne_bytes();
+        }
         return;
     }
     mask_short(buf, rot);
