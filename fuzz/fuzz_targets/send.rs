@@ -270,7 +270,8 @@ impl<K: MaskKeys, P: MaskKeys> Pair<K, P> {
             }
             5 | 6 => self.write_payload(input),
             7 => {
-                let p = input.bytes(input.len(130));
+                let n = input.len(130);
+                let p = input.bytes(n);
                 let r = if input.byte() & 1 == 0 { self.a.ping(&p) } else { self.a.pong(&p) };
                 match r {
                     Ok(()) => assert!(self.a.is_open() && p.len() <= 125),
@@ -281,7 +282,8 @@ impl<K: MaskKeys, P: MaskKeys> Pair<K, P> {
             }
             8 => {
                 let code = [1000u16, 1001, 1003, 3000, 4999, 1005][usize::from(input.byte()) % 6];
-                let reason = input.text(input.len(130));
+                let n = input.len(130);
+                let reason = input.text(n);
                 let was_open = self.a.is_open();
                 let r = self.a.close(CloseCode(code), &reason);
                 let valid = code != 1005 && reason.len() <= 123;
