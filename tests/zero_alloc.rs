@@ -3,26 +3,30 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sansws::conn::{Config, Connection, DataKind, Event, Instant, MessagePart};
 use sansws::wire::CloseCode;
 
 struct Counting;
 
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
 thread_local! {
-    // Only the test's own thread counts: the test harness allocates on its
-    // own threads meanwhile. Const-initialised, so reading it never
-    // allocates.
+    // Only the test's own thread counts, into its own counter: the test
+    // harness and the other tests allocate on their threads meanwhile (a
+    // shared counter once caught another test's allocation under load).
+    // Const-initialised, so reading them never allocates.
     static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
 }
 
 fn count() {
     if COUNTING.with(Cell::get) {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        ALLOCS.with(|n| n.set(n.get() + 1));
     }
+}
+
+/// This thread's allocations so far (while counting).
+fn allocs() -> usize {
+    ALLOCS.with(Cell::get)
 }
 
 unsafe impl GlobalAlloc for Counting {
@@ -56,7 +60,7 @@ fn no_allocation_in_the_core_send_and_receive_paths() {
     };
 
     COUNTING.with(|c| c.set(true));
-    let before = ALLOCS.load(Ordering::SeqCst);
+    let before = allocs();
     let mut client = Connection::client(Config::DEFAULT, keys, Instant::ZERO);
     let mut server = Connection::server(Config::DEFAULT, Instant::ZERO);
     let mut at = 0;
@@ -123,7 +127,7 @@ fn no_allocation_in_the_core_send_and_receive_paths() {
         .unwrap()
         .unwrap();
     server.handle_read(&mut out[..n]).unwrap();
-    let after = ALLOCS.load(Ordering::SeqCst);
+    let after = allocs();
     COUNTING.with(|c| c.set(false));
     assert!(server.is_closed() && client.is_closed());
     assert_eq!(after - before, 0, "allocations in the core");
@@ -131,13 +135,13 @@ fn no_allocation_in_the_core_send_and_receive_paths() {
     COUNTING.with(|c| c.set(true));
     let v = std::hint::black_box(vec![1u8; 10]);
     COUNTING.with(|c| c.set(false));
-    assert!(ALLOCS.load(Ordering::SeqCst) > after, "{v:?}");
+    assert!(allocs() > after, "{v:?}");
 }
 
 /// The std adapter's streaming path (feature `std`).
 #[cfg(feature = "std")]
 mod std_adapter {
-    use super::{ALLOCS, COUNTING, Event, Ordering};
+    use super::{COUNTING, Event, allocs};
 
     /// An in-memory transport: reads from a slice, counts writes.
     struct Mem<'a> {
@@ -233,14 +237,14 @@ mod std_adapter {
                 seen += 1;
                 if seen == 1 {
                     COUNTING.with(|c| c.set(true));
-                    before = ALLOCS.load(Ordering::SeqCst);
+                    before = allocs();
                 }
                 if seen == 10_000 {
                     break;
                 }
             }
         }
-        let after = ALLOCS.load(Ordering::SeqCst);
+        let after = allocs();
         COUNTING.with(|c| c.set(false));
         assert_eq!(seen, 10_000);
         assert_eq!(ws.get_ref().written, 10_000 * 102, "every echo written");
