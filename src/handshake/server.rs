@@ -169,9 +169,9 @@ impl<'h, 'b> UpgradeRequest<'h, 'b> {
         self.request.header(name)
     }
 
-    /// The bytes of the request head. A client must wait for the 101 before
-    /// sending frames, so anything after these bytes is a protocol error,
-    /// unless the client sent frames early; hand it to the connection.
+    /// The length of the request head in the input. Bytes after it are the
+    /// client's first frames, sent without waiting for the 101: hand them
+    /// to the connection's `handle_read` once the handshake is answered.
     pub fn len(&self) -> usize {
         self.request.len()
     }
