@@ -293,28 +293,28 @@ impl Core {
     /// Counts `n` bytes of the payload owed, masking them in `chunk` first
     /// if given.
     fn take_payload(&mut self, n: usize, chunk: Option<&mut [u8]>) -> Result<u64, SendError> {
-        let Tx::Payload(mut o) = self.tx else {
+        let Tx::Payload(o) = &mut self.tx else {
             return if n == 0 {
                 Ok(0)
             } else {
                 Err(SendError::NoPayloadOwed)
             };
         };
-        if n as u64 > o.left {
-            return Err(SendError::PayloadOverrun { owed: o.left });
+        let left = o.left;
+        if n as u64 > left {
+            return Err(SendError::PayloadOverrun { owed: left });
         }
         if let (Some(chunk), Some(key)) = (chunk, o.key) {
             apply_mask(chunk, key, usize::from(o.phase));
         }
-        o.left -= n as u64;
+        o.left = left - n as u64;
         // 256 is a multiple of 4: the low bits of n suffice.
         o.phase = o.phase.wrapping_add(n as u8) & 3;
-        self.tx = if o.left == 0 {
-            Tx::between(o.then)
-        } else {
-            Tx::Payload(o)
-        };
-        Ok(o.left)
+        let left = o.left;
+        if left == 0 {
+            self.tx = Tx::between(o.then);
+        }
+        Ok(left)
     }
 
     /// The payload bytes still owed for the frame under way (0 if none).
