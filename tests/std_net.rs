@@ -490,3 +490,69 @@ fn a_whole_message_never_ends_an_open_fragmented_one() {
         assert_eq!(text(reader.read().unwrap()), "DDD");
     }
 }
+
+/// `Options::write_timeout` holds in both roles (it used to be set by
+/// `connect_with` only).
+#[test]
+fn the_write_timeout_holds_for_servers_and_clients() {
+    let timeout = Some(Duration::from_millis(1500));
+    let o = Options {
+        write_timeout: timeout,
+        ..opts()
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server_opts = o.clone();
+    let server = thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        let Ok(Accepted::WebSocket(ws)) = std_net::accept(s, &server_opts) else {
+            panic!("no upgrade");
+        };
+        ws.get_ref().write_timeout().unwrap()
+    });
+    let ws = std_net::connect_with(&format!("ws://{addr}/"), &o).unwrap();
+    assert_eq!(ws.get_ref().write_timeout().unwrap(), timeout);
+    assert_eq!(server.join().unwrap(), timeout);
+}
+
+/// `send(&Message)` sends every kind, as a tungstenite user expects (pings,
+/// pongs and closes used to be dropped silently), from a `WebSocket` and
+/// from a `Sender`, which also has `pong`.
+#[test]
+fn every_kind_of_message_is_sent() {
+    let (addr, ends) = echo_server(opts());
+    let mut ws = std_net::connect_with(&format!("ws://{addr}/"), &opts()).unwrap();
+    ws.send(&Message::Ping(b"are you there".to_vec().into()))
+        .unwrap();
+    assert_eq!(
+        ws.read().unwrap(),
+        Some(Message::Pong(b"are you there".to_vec().into()))
+    );
+    ws.send(&Message::Pong(b"unasked".to_vec().into())).unwrap();
+    let (mut reader, sender) = ws.split().unwrap();
+    sender.pong(b"beat").unwrap();
+    sender
+        .send(&Message::Ping(b"from a sender".to_vec().into()))
+        .unwrap();
+    assert_eq!(
+        reader.read().unwrap(),
+        Some(Message::Pong(b"from a sender".to_vec().into()))
+    );
+    sender
+        .send(&Message::Close(Some((CloseCode(4001), "bye".into()))))
+        .unwrap();
+    // The close handshake completes through the reader.
+    let mut rest = Vec::new();
+    while let Some(m) = reader.read().unwrap() {
+        rest.push(m);
+    }
+    assert_eq!(
+        rest,
+        [Message::Close(Some((CloseCode(4001), String::new())))]
+    );
+    assert_eq!(reader.end(), Some(End::Clean));
+    assert_eq!(
+        ends.recv_timeout(Duration::from_secs(10)).unwrap(),
+        Some(End::Clean)
+    );
+}

@@ -108,7 +108,6 @@ pub fn connect_with(url: &str, opts: &Options) -> Result<WebSocket<TcpStream>, E
     }
     let stream = stream.ok_or(last)?;
     stream.set_nodelay(true)?;
-    stream.set_write_timeout(opts.write_timeout)?;
     client(stream, url, opts)
 }
 
@@ -129,6 +128,7 @@ pub fn client_with_keys<S: Transport>(
     keys: Keys,
 ) -> Result<WebSocket<S>, Error> {
     let u = Url::parse(url)?;
+    stream.set_write_timeout(opts.write_timeout)?;
     let mut nonce = [0u8; 16];
     getrandom::fill(&mut nonce).map_err(Error::Random)?;
     let hs = ClientHandshake::new(nonce);

@@ -85,7 +85,9 @@ pub struct Options {
     /// [`WebSocket::read`] fails with `TimedOut` after this long without a
     /// message (default: wait forever; keepalive still runs).
     pub read_timeout: Option<StdDuration>,
-    /// Write timeout set on `TcpStream`s (default none).
+    /// A write that blocks this long fails (both roles; set through
+    /// [`Transport::set_write_timeout`], which a `TcpStream` honours;
+    /// default none).
     pub write_timeout: Option<StdDuration>,
     /// Client: TCP connect timeout (default 10 s).
     pub connect_timeout: Option<StdDuration>,

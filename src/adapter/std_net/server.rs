@@ -118,6 +118,8 @@ pub fn accept_with<S: Transport>(
     opts: &Options,
     decide: impl FnOnce(&UpgradeRequest<'_, '_>) -> Decision,
 ) -> Result<Accepted<S>, Error> {
+    // The write timeout holds from the first byte we answer with.
+    stream.set_write_timeout(opts.write_timeout)?;
     let deadline = opts.handshake_timeout.map(|t| StdInstant::now() + t);
     let mut buf = vec![0u8; opts.limits.max_len.max(64)];
     let mut len = 0;

@@ -141,6 +141,23 @@ impl<W: Transport> Inner<W> {
         f(&mut self.conn)?;
         self.flush_owed()
     }
+
+    /// Any message: text and binary as whole messages, pings and pongs
+    /// sent, a close started (`None`: 1000 with no reason).
+    pub(super) fn send(&mut self, msg: &Message) -> Result<(), Error> {
+        match msg {
+            Message::Text(t) => self.send_message(DataKind::Text, t.as_bytes()),
+            Message::Binary(b) => self.send_message(DataKind::Binary, b),
+            Message::Ping(p) => self.control(|c| c.ping(p)),
+            Message::Pong(p) => self.control(|c| c.pong(p)),
+            Message::Close(close) => {
+                let (code, reason) = close
+                    .as_ref()
+                    .map_or((CloseCode::NORMAL, ""), |(c, r)| (*c, r.as_str()));
+                self.control(|c| c.close(code, reason))
+            }
+        }
+    }
 }
 
 /// How much of a client's payload is masked per write.
@@ -339,14 +356,12 @@ impl<S: Transport> WebSocket<S> {
         self.inner.send_message(DataKind::Binary, data)
     }
 
-    /// Sends a text or binary [`Message`] (others are ignored), e.g. to
-    /// echo one.
+    /// Sends any [`Message`], e.g. to echo one: text and binary as whole
+    /// messages, a ping or a pong, or a close, which starts the close
+    /// handshake (`Close(None)`: code 1000, no reason) that the next reads
+    /// see through; [`WebSocket::close`] also waits for it.
     pub fn send(&mut self, msg: &Message) -> Result<(), Error> {
-        match msg {
-            Message::Text(t) => self.send_text(t),
-            Message::Binary(b) => self.send_binary(b),
-            _ => Ok(()),
-        }
+        self.inner.send(msg)
     }
 
     /// Sends one fragment of a message produced piece by piece

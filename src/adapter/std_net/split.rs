@@ -94,9 +94,20 @@ impl<W: Transport> Sender<W> {
         lock(&self.shared).send_fragment(kind, data, fin)
     }
 
+    /// Sends any [`Message`] (see [`WebSocket::send`]).
+    pub fn send(&self, msg: &Message) -> Result<(), Error> {
+        lock(&self.shared).send(msg)
+    }
+
     /// Sends a ping.
     pub fn ping(&self, payload: &[u8]) -> Result<(), Error> {
         lock(&self.shared).control(|c| c.ping(payload))
+    }
+
+    /// Sends a pong (an unsolicited heartbeat; pings are answered by
+    /// themselves).
+    pub fn pong(&self, payload: &[u8]) -> Result<(), Error> {
+        lock(&self.shared).control(|c| c.pong(payload))
     }
 
     /// Starts the close handshake; the [`Reader`] sees it through.

@@ -19,6 +19,14 @@ pub trait Transport: Read + Write {
         Ok(())
     }
 
+    /// Makes writes fail with `WouldBlock` or `TimedOut` after `timeout`
+    /// ([`Options::write_timeout`](super::Options::write_timeout); `None`:
+    /// block). Streams without timeouts may ignore it.
+    fn set_write_timeout(&mut self, timeout: Option<StdDuration>) -> io::Result<()> {
+        let _ = timeout;
+        Ok(())
+    }
+
     /// Ends the stream in one or both directions (`Shutdown::Write` sends
     /// a FIN after what was written).
     fn shutdown(&mut self, how: Shutdown) -> io::Result<()> {
@@ -30,6 +38,10 @@ pub trait Transport: Read + Write {
 impl Transport for TcpStream {
     fn set_read_timeout(&mut self, timeout: Option<StdDuration>) -> io::Result<()> {
         TcpStream::set_read_timeout(self, timeout)
+    }
+
+    fn set_write_timeout(&mut self, timeout: Option<StdDuration>) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, timeout)
     }
 
     fn shutdown(&mut self, how: Shutdown) -> io::Result<()> {
