@@ -556,3 +556,27 @@ fn every_kind_of_message_is_sent() {
         Some(End::Clean)
     );
 }
+
+/// An error chain prints each cause once (wrapping variants used to
+/// display their source and also return it from `source()`).
+#[test]
+fn error_chains_print_each_cause_once() {
+    use sansws::conn::SendError;
+    use std::error::Error as _;
+    let errors = [
+        Error::from(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "reset by peer",
+        )),
+        Error::from(SendError::FragmentInProgress),
+        Error::from(sansws::conn::ProtocolError::InvalidUtf8),
+    ];
+    for e in errors {
+        let shown = e.to_string();
+        let mut source = e.source();
+        while let Some(s) = source {
+            assert!(!shown.contains(&s.to_string()), "{shown:?} repeats {s}");
+            source = s.source();
+        }
+    }
+}

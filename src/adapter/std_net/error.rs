@@ -1,18 +1,20 @@
 //! The adapter's error.
 
-use std::io::{self};
+use std::io;
 use std::string::String;
 
 use crate::conn::{ProtocolError, SendError};
 use crate::handshake::{HandshakeError, WriteError};
 use crate::message::MessageError;
 
-/// What went wrong.
+/// What went wrong. The variants that wrap another error display it as it
+/// is and pass on its source, so an error chain never prints one cause
+/// twice.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The transport failed (including timeouts: `WouldBlock`/`TimedOut`).
-    #[error("transport: {0}")]
+    #[error(transparent)]
     Io(#[from] io::Error),
     /// The URL is not `ws://host[:port][/path][?query]`.
     #[error("invalid URL: {0}")]
@@ -21,12 +23,12 @@ pub enum Error {
     #[error("wss:// needs TLS: open a TLS stream yourself and pass it to std_net::client")]
     TlsRequired,
     /// The peer's handshake head was refused.
-    #[error("handshake: {0}")]
+    #[error(transparent)]
     Handshake(#[from] HandshakeError),
     /// Our handshake head could not be written: a value given for it (a
     /// header, a subprotocol, a refusal's status) is invalid, or the head
     /// outgrew its buffer.
-    #[error("handshake: {0}")]
+    #[error(transparent)]
     HandshakeWrite(#[from] WriteError),
     /// The server answered with another status than 101.
     #[error("handshake refused: HTTP {status} {reason}")]
@@ -37,13 +39,13 @@ pub enum Error {
         reason: String,
     },
     /// The peer broke the protocol; a close with the error's code was sent.
-    #[error("protocol: {0}")]
+    #[error(transparent)]
     Protocol(#[from] ProtocolError),
     /// A send that cannot be done (closing, fragment misuse, ...).
-    #[error("send: {0}")]
+    #[error(transparent)]
     Send(#[from] SendError),
     /// A message over the size limit.
-    #[error("message: {0}")]
+    #[error(transparent)]
     Message(#[from] MessageError),
     /// The OS random source failed.
     #[error("random source: {0}")]
