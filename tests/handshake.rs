@@ -634,3 +634,19 @@ fn response_violations_table() {
     };
     assert_eq!((r.code(), r.reason()), (403, "Forbidden"));
 }
+
+/// A response can be had as bytes, for a caller with no buffer to lend
+/// (issue 12); it is what `write` writes.
+#[cfg(feature = "alloc")]
+#[test]
+fn an_http_response_as_bytes() {
+    use sansws::handshake::HttpResponse;
+    let res = HttpResponse::new(200).text("hello");
+    let bytes = res.to_vec().unwrap();
+    assert_eq!(bytes.len(), res.encoded_len());
+    let mut buf = vec![0u8; bytes.len()];
+    assert_eq!(res.write(&mut buf), Ok(bytes.len()));
+    assert_eq!(buf, bytes);
+    assert!(bytes.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert!(bytes.ends_with(b"\r\n\r\nhello"));
+}

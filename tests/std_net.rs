@@ -580,3 +580,25 @@ fn error_chains_print_each_cause_once() {
         }
     }
 }
+
+/// The read timeout can be changed on an open socket, and on a split
+/// reader (issue 12).
+#[test]
+fn the_read_timeout_changes_on_an_open_socket() {
+    let (addr, _ends) = echo_server(opts());
+    let mut ws = std_net::connect_with(&format!("ws://{addr}/"), &opts()).unwrap();
+    ws.set_read_timeout(Some(Duration::from_millis(200)));
+    let started = Instant::now();
+    let err = ws.read().unwrap_err();
+    assert!(
+        matches!(&err, Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let (mut reader, sender) = ws.split().unwrap();
+    reader.set_read_timeout(Some(Duration::from_millis(100)));
+    assert!(reader.read().is_err());
+    reader.set_read_timeout(None);
+    sender.send_text("still here").unwrap();
+    assert_eq!(text(reader.read().unwrap()), "still here");
+}

@@ -310,6 +310,7 @@ impl<'a> HttpResponse<'a> {
     /// nothing if they do not fit.
     pub fn write(&self, buf: &mut [u8]) -> Result<usize, WriteError> {
         self.check()?;
+        // (Not `encoded_len`: the head's length is needed on its own.)
         let head = super::head_len(|w| self.fmt_head(w));
         let total = head + self.body.len();
         let out = buf
@@ -319,6 +320,21 @@ impl<'a> HttpResponse<'a> {
         super::fill_head(h, |w| self.fmt_head(w));
         body.copy_from_slice(self.body);
         Ok(total)
+    }
+
+    /// The bytes [`HttpResponse::write`] writes: head and body.
+    pub fn encoded_len(&self) -> usize {
+        super::head_len(|w| self.fmt_head(w)) + self.body.len()
+    }
+
+    /// Head and body in a new buffer of the right size (feature `alloc`),
+    /// for a caller that has no buffer to lend.
+    #[cfg(feature = "alloc")]
+    pub fn to_vec(&self) -> Result<alloc::vec::Vec<u8>, WriteError> {
+        let mut out = alloc::vec![0; self.encoded_len()];
+        let n = self.write(&mut out)?;
+        out.truncate(n);
+        Ok(out)
     }
 
     /// Writes the head only (with the body's `Content-Length`); the caller

@@ -284,6 +284,13 @@ impl<S: Transport> WebSocket<S> {
         &self.inner.stream
     }
 
+    /// Changes [`Options::read_timeout`] on the open socket: [`Self::read`]
+    /// and [`Self::read_event`] fail with `TimedOut` after this long
+    /// without an event (`None`: wait for ever; keepalive still runs).
+    pub fn set_read_timeout(&mut self, timeout: Option<StdDuration>) {
+        self.read_timeout = timeout;
+    }
+
     /// Reads until one event and hands it to `f` (streaming: data arrives
     /// in chunks as read, with offset and frame length, so a large message
     /// needs no buffer of its size). Pongs, close echoes and keepalive

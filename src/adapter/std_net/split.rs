@@ -152,6 +152,11 @@ impl<R: Transport, W: Transport> Reader<R, W> {
         lock(&self.shared).conn.end()
     }
 
+    /// Changes the read timeout (see [`WebSocket::set_read_timeout`]).
+    pub fn set_read_timeout(&mut self, timeout: Option<StdDuration>) {
+        self.read_timeout = timeout;
+    }
+
     /// Reads the next whole message, as [`WebSocket::read`]; the lock is
     /// not held while blocked.
     pub fn read(&mut self) -> Result<Option<Message>, Error> {
