@@ -7,6 +7,7 @@
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use sansws::adapter::std_net::{self, Accepted, Options};
 use sansws::handshake::HttpResponse;
@@ -41,12 +42,24 @@ fn main() -> std::io::Result<()> {
         .unwrap_or_else(|| "127.0.0.1:9001".into());
     let listener = TcpListener::bind(&addr)?;
     println!("echo server on ws://{addr}/ (page at http://{addr}/)");
+    let mut last_error_log: Option<Instant> = None;
     for stream in listener.incoming() {
         match stream {
+            // The handshake runs on the connection's own thread, so a slow
+            // or silent client never holds up the accept loop.
             Ok(s) => {
                 std::thread::spawn(move || serve(s));
             }
-            Err(e) => eprintln!("accept: {e}"),
+            // Out of file descriptors (and the like): the error repeats
+            // until connections close. Back off instead of spinning, and
+            // log at most once a second.
+            Err(e) => {
+                if last_error_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                    eprintln!("accept: {e} (backing off)");
+                    last_error_log = Some(Instant::now());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
     }
     Ok(())
@@ -61,14 +74,13 @@ fn serve(stream: TcpStream) {
     let mut ws = match std_net::accept(stream, &Options::default()) {
         Ok(Accepted::WebSocket(ws)) => ws,
         Ok(Accepted::Http(req, mut stream)) => {
-            let mut buf = vec![0u8; PAGE.len() + 256];
             let res = if req.method == "GET" && req.path() == "/" {
                 HttpResponse::new(200).body("text/html; charset=utf-8", PAGE.as_bytes())
             } else {
                 HttpResponse::new(404).text("not found")
             };
-            if let Ok(n) = res.write(&mut buf) {
-                let _ = stream.write_all(&buf[..n]);
+            if let Ok(bytes) = res.to_vec() {
+                let _ = stream.write_all(&bytes);
             }
             println!(
                 "[{id}] {peer} HTTP {} {} -> {}",

@@ -8,17 +8,26 @@
 //! use sansws::adapter::std_net::{self, Accepted};
 //! use std::net::TcpListener;
 //!
-//! // Server: echo every message.
+//! // Server: echo every message, a thread per connection, the handshake
+//! // on that thread (a slow or bad client costs only its own connection).
 //! let listener = TcpListener::bind("127.0.0.1:9001")?;
 //! for stream in listener.incoming() {
-//!     let Accepted::WebSocket(mut ws) = std_net::accept(stream?, &Default::default())? else {
-//!         continue; // a plain HTTP request: answer it, or drop it
+//!     let Ok(stream) = stream else {
+//!         // Out of descriptors: back off instead of spinning.
+//!         std::thread::sleep(std::time::Duration::from_millis(50));
+//!         continue;
 //!     };
-//!     while let Some(msg) = ws.read()? {
-//!         if msg.is_data() {
-//!             ws.send(&msg)?;
+//!     std::thread::spawn(move || -> Result<(), std_net::Error> {
+//!         let Accepted::WebSocket(mut ws) = std_net::accept(stream, &Default::default())? else {
+//!             return Ok(()); // a plain HTTP request: answer it, or drop it
+//!         };
+//!         while let Some(msg) = ws.read()? {
+//!             if msg.is_data() {
+//!                 ws.send(&msg)?;
+//!             }
 //!         }
-//!     }
+//!         Ok(())
+//!     });
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
