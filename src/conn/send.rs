@@ -174,10 +174,10 @@ impl Core {
         if data.len() <= self.config.max_send_frame_len {
             // 64-bit targets: the commonest messages (short, one frame) in
             // one copy per role, in which the header's form, the mask's
-            // presence and the offsets are constants.
+            // presence and the offsets are constants. (The three calls are
+            // the same on purpose: each is inlined in a branch where the
+            // compiler knows more.)
             #[cfg(target_pointer_width = "64")]
-            // (The three calls are the same on purpose: each is inlined in a
-            // branch where the compiler knows more.)
             if data.len() <= FrameHeader::MAX_SHORT_PAYLOAD {
                 if self.role == Role::Server {
                     return Ok(self.write_frame(f.opcode, true, data, out, keys)?);
