@@ -85,7 +85,11 @@ impl MaskKeys for Keys {
 /// Settings for both roles.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The connection's limits and timers (default: [`Config::HOST`]).
+    /// The connection's limits and timers (default: [`Config::HOST`] with
+    /// a keepalive: a ping every 10 s, and the connection ends when no pong
+    /// comes within 10 s, as esp_websocket_client does. So a peer that
+    /// vanished without a FIN, or stopped reading, is dropped within 20 s
+    /// in both roles. Set `config.ping_interval` to `None` to turn it off).
     pub config: Config,
     /// Handshake head size limit.
     pub limits: Limits,
@@ -111,7 +115,11 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            config: Config::HOST,
+            config: Config {
+                ping_interval: Some(crate::conn::Duration::from_secs(10)),
+                pong_timeout: crate::conn::Duration::from_secs(10),
+                ..Config::HOST
+            },
             limits: Limits::DEFAULT,
             handshake_timeout: Some(StdDuration::from_secs(10)),
             read_timeout: None,
