@@ -371,3 +371,16 @@ fn our_own_unwritable_head_is_a_local_error() {
         );
     }
 }
+
+#[test]
+fn display_of_an_io_error_shows_the_transport_error() {
+    use embedded_io::ErrorKind;
+    use std::error::Error as _;
+    let e = Error::Io(ErrorKind::ConnectionReset);
+    assert_eq!(e.to_string(), "transport: ConnectionReset");
+    assert_eq!(e.source().unwrap().to_string(), "ConnectionReset");
+    assert_eq!(
+        Error::<ErrorKind>::Failed(ErrorKind::BrokenPipe).to_string(),
+        "the connection ended when a write failed (BrokenPipe)"
+    );
+}

@@ -54,10 +54,10 @@ use crate::wire::CloseCode;
 /// What went wrong. `E` is the transport's error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error<E: core::fmt::Debug> {
+pub enum Error<E: embedded_io::Error> {
     /// The transport failed.
-    #[error("transport: {0:?}")]
-    Io(E),
+    #[error("transport: {0}")]
+    Io(#[source] E),
     /// The transport ended during the handshake.
     #[error("transport closed during the handshake")]
     Eof,
@@ -79,29 +79,29 @@ pub enum Error<E: core::fmt::Debug> {
     Send(SendError),
     /// An earlier write failed (its error was returned then) and ended
     /// the connection: a frame may have been cut, so nothing more is sent.
-    #[error("the connection ended when a write failed ({0:?})")]
+    #[error("the connection ended when a write failed ({0})")]
     Failed(ErrorKind),
 }
 
-impl<E: core::fmt::Debug> From<HandshakeError> for Error<E> {
+impl<E: embedded_io::Error> From<HandshakeError> for Error<E> {
     fn from(e: HandshakeError) -> Self {
         Error::Handshake(e)
     }
 }
 
-impl<E: core::fmt::Debug> From<WriteError> for Error<E> {
+impl<E: embedded_io::Error> From<WriteError> for Error<E> {
     fn from(e: WriteError) -> Self {
         Error::HandshakeWrite(e)
     }
 }
 
-impl<E: core::fmt::Debug> From<SendError> for Error<E> {
+impl<E: embedded_io::Error> From<SendError> for Error<E> {
     fn from(e: SendError) -> Self {
         Error::Send(e)
     }
 }
 
-impl<E: core::fmt::Debug> From<ProtocolError> for Error<E> {
+impl<E: embedded_io::Error> From<ProtocolError> for Error<E> {
     fn from(e: ProtocolError) -> Self {
         Error::Protocol(e)
     }

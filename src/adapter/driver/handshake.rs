@@ -60,7 +60,7 @@ impl From<WriteError> for StepError {
 }
 
 #[cfg(feature = "embedded-io")]
-impl<E: core::fmt::Debug> From<StepError> for crate::adapter::embedded_io::Error<E> {
+impl<E: embedded_io::Error> From<StepError> for crate::adapter::embedded_io::Error<E> {
     fn from(e: StepError) -> Self {
         match e {
             StepError::Peer(e) => e.into(),
