@@ -112,80 +112,247 @@ super::embedded::embedded_adapter!([] []);
 /// In-memory transports for tests and examples (feature `std`).
 #[cfg(feature = "std")]
 pub mod testing {
-    use std::sync::{Arc, Condvar, Mutex};
+    use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+    use std::task::{Context, Poll, Waker};
+    use std::time::{Duration, Instant};
     use std::vec::Vec;
 
-    /// Bytes in flight and whether the writer is gone.
-    type Shared = Arc<(Mutex<(Vec<u8>, bool)>, Condvar)>;
+    use embedded_io::ErrorKind;
+
+    /// One direction of a pipe pair.
+    #[derive(Default)]
+    struct Flow {
+        /// Bytes in flight.
+        data: Vec<u8>,
+        /// The writing end is gone.
+        closed: bool,
+        /// The reading end is gone.
+        unread: bool,
+        /// An async reader waiting for bytes.
+        reader: Option<Waker>,
+        /// An async writer waiting for room.
+        writer: Option<Waker>,
+    }
+
+    type Shared = Arc<(Mutex<Flow>, Condvar)>;
+
+    fn lock(s: &Shared) -> MutexGuard<'_, Flow> {
+        s.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wakes whoever waits on `flow`.
+    fn notify(s: &Shared, flow: &mut Flow, reader: bool) {
+        let w = if reader {
+            flow.reader.take()
+        } else {
+            flow.writer.take()
+        };
+        if let Some(w) = w {
+            w.wake();
+        }
+        s.1.notify_all();
+    }
 
     /// One end of an in-memory byte pipe pair: what one end writes, the
-    /// other reads. Reads block until data or the other end is dropped.
-    /// `max_io` caps every read and write, to exercise partial IO.
+    /// other reads. Reads wait until data or the other end is dropped
+    /// (async: `Pending`, woken by the writer). The public fields shape a
+    /// transport's behaviour for tests.
     pub struct Pipe {
         rx: Shared,
         tx: Shared,
         /// The most bytes one read or write moves.
         pub max_io: usize,
+        /// A read that found nothing this long fails with
+        /// [`ErrorKind::TimedOut`] (as a socket's read timeout does);
+        /// `None`: it waits.
+        pub read_timeout: Option<Duration>,
+        /// The most bytes in flight towards the other end: a write waits
+        /// (async: `Pending`) until the reader makes room, as on a full
+        /// TCP window.
+        pub capacity: usize,
+        /// Writes fail with [`ErrorKind::BrokenPipe`] once this many more
+        /// bytes were written (the last write that fits is cut short).
+        pub write_limit: Option<usize>,
     }
 
     impl Pipe {
         /// Two connected ends.
         pub fn pair() -> (Pipe, Pipe) {
-            let a = Arc::new((Mutex::new((Vec::new(), false)), Condvar::new()));
-            let b = Arc::new((Mutex::new((Vec::new(), false)), Condvar::new()));
-            (
-                Pipe {
-                    rx: a.clone(),
-                    tx: b.clone(),
-                    max_io: usize::MAX,
-                },
-                Pipe {
-                    rx: b,
-                    tx: a,
-                    max_io: usize::MAX,
-                },
-            )
+            let a: Shared = Arc::default();
+            let b: Shared = Arc::default();
+            (Pipe::new(a.clone(), b.clone()), Pipe::new(b, a))
+        }
+
+        fn new(rx: Shared, tx: Shared) -> Pipe {
+            Pipe {
+                rx,
+                tx,
+                max_io: usize::MAX,
+                read_timeout: None,
+                capacity: usize::MAX,
+                write_limit: None,
+            }
+        }
+
+        /// Moves what is there into `buf`: `None` when there is nothing
+        /// yet.
+        fn take(&mut self, flow: &mut Flow, buf: &mut [u8]) -> Option<usize> {
+            if flow.data.is_empty() && !flow.closed && !buf.is_empty() {
+                return None;
+            }
+            let n = flow.data.len().min(buf.len()).min(self.max_io);
+            buf[..n].copy_from_slice(&flow.data[..n]);
+            flow.data.drain(..n);
+            Some(n)
+        }
+
+        /// Moves what fits of `buf` in: `None` when there is no room yet.
+        fn put(&mut self, flow: &mut Flow, buf: &[u8]) -> Option<Result<usize, ErrorKind>> {
+            if self.write_limit == Some(0) {
+                return Some(Err(ErrorKind::BrokenPipe));
+            }
+            let room = self.capacity.saturating_sub(flow.data.len());
+            if room == 0 && !buf.is_empty() {
+                return flow.unread.then_some(Err(ErrorKind::BrokenPipe));
+            }
+            let n = buf
+                .len()
+                .min(self.max_io)
+                .min(room)
+                .min(self.write_limit.unwrap_or(usize::MAX));
+            flow.data.extend_from_slice(&buf[..n]);
+            if let Some(left) = &mut self.write_limit {
+                *left -= n;
+            }
+            Some(Ok(n))
+        }
+
+        fn poll_read(
+            &mut self,
+            cx: &mut Context<'_>,
+            buf: &mut [u8],
+            deadline: Option<Instant>,
+        ) -> Poll<Result<usize, ErrorKind>> {
+            let rx = self.rx.clone();
+            let mut flow = lock(&rx);
+            if let Some(n) = self.take(&mut flow, buf) {
+                notify(&rx, &mut flow, false);
+                return Poll::Ready(Ok(n));
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Poll::Ready(Err(ErrorKind::TimedOut));
+            }
+            flow.reader = Some(cx.waker().clone());
+            Poll::Pending
+        }
+
+        fn poll_write(
+            &mut self,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<Result<usize, ErrorKind>> {
+            let tx = self.tx.clone();
+            let mut flow = lock(&tx);
+            match self.put(&mut flow, buf) {
+                Some(r) => {
+                    notify(&tx, &mut flow, true);
+                    Poll::Ready(r)
+                }
+                None => {
+                    flow.writer = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            }
         }
     }
 
     impl Drop for Pipe {
         fn drop(&mut self) {
-            let (m, c) = &*self.tx;
-            m.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
-            c.notify_all();
+            let mut flow = lock(&self.tx);
+            flow.closed = true;
+            notify(&self.tx, &mut flow, true);
+            drop(flow);
+            let mut flow = lock(&self.rx);
+            flow.unread = true;
+            notify(&self.rx, &mut flow, false);
         }
     }
 
     impl embedded_io::ErrorType for Pipe {
-        type Error = embedded_io::ErrorKind;
+        type Error = ErrorKind;
     }
 
     impl embedded_io::Read for Pipe {
         fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-            let (m, c) = &*self.rx;
-            let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
-            while g.0.is_empty() && !g.1 {
-                g = c.wait(g).unwrap_or_else(|p| p.into_inner());
+            let deadline = self.read_timeout.map(|t| Instant::now() + t);
+            let rx = self.rx.clone();
+            let mut flow = lock(&rx);
+            loop {
+                if let Some(n) = self.take(&mut flow, buf) {
+                    notify(&rx, &mut flow, false);
+                    return Ok(n);
+                }
+                flow = match deadline {
+                    None => rx.1.wait(flow).unwrap_or_else(|p| p.into_inner()),
+                    Some(d) => {
+                        let left = d.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            return Err(ErrorKind::TimedOut);
+                        }
+                        rx.1.wait_timeout(flow, left)
+                            .unwrap_or_else(|p| p.into_inner())
+                            .0
+                    }
+                };
             }
-            let n = g.0.len().min(buf.len()).min(self.max_io);
-            buf[..n].copy_from_slice(&g.0[..n]);
-            g.0.drain(..n);
-            Ok(n)
         }
     }
 
+    impl embedded_io::Write for Pipe {
+        fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+            let tx = self.tx.clone();
+            let mut flow = lock(&tx);
+            loop {
+                if let Some(r) = self.put(&mut flow, buf) {
+                    notify(&tx, &mut flow, true);
+                    return r;
+                }
+                flow = tx.1.wait(flow).unwrap_or_else(|p| p.into_inner());
+            }
+        }
+        fn flush(&mut self) -> Result<(), Self::Error> {
+            Ok(())
+        }
+    }
+
+    /// Cancel-safe: nothing is taken from the pipe until the read
+    /// completes. The read timeout is kept by a thread that wakes the
+    /// task when it passes.
     #[cfg(feature = "embedded-io-async")]
     impl embedded_io_async::Read for Pipe {
-        /// Blocks the thread: run each end on its own thread.
         async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-            embedded_io::Read::read(self, buf)
+            let deadline = self.read_timeout.map(|t| Instant::now() + t);
+            let mut timer = None;
+            core::future::poll_fn(|cx| {
+                let r = self.poll_read(cx, buf, deadline);
+                if let (Poll::Pending, Some(d), None) = (&r, deadline, &timer) {
+                    let waker = cx.waker().clone();
+                    timer = Some(std::thread::spawn(move || {
+                        std::thread::sleep(d.saturating_duration_since(Instant::now()));
+                        waker.wake();
+                    }));
+                }
+                r
+            })
+            .await
         }
     }
 
+    /// Cancel-safe: a write either moves bytes or none.
     #[cfg(feature = "embedded-io-async")]
     impl embedded_io_async::Write for Pipe {
         async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-            embedded_io::Write::write(self, buf)
+            core::future::poll_fn(|cx| self.poll_write(cx, buf)).await
         }
         async fn flush(&mut self) -> Result<(), Self::Error> {
             Ok(())
@@ -195,8 +362,7 @@ pub mod testing {
     /// Runs a future to completion on this thread (a minimal executor for
     /// tests: park until woken).
     pub fn block_on<F: core::future::Future>(fut: F) -> F::Output {
-        use std::sync::Arc;
-        use std::task::{Context, Poll, Wake, Waker};
+        use std::task::Wake;
         struct Unpark(std::thread::Thread);
         impl Wake for Unpark {
             fn wake(self: Arc<Self>) {
@@ -211,20 +377,6 @@ pub mod testing {
                 Poll::Ready(v) => return v,
                 Poll::Pending => std::thread::park(),
             }
-        }
-    }
-
-    impl embedded_io::Write for Pipe {
-        fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-            let (m, c) = &*self.tx;
-            let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
-            let n = buf.len().min(self.max_io);
-            g.0.extend_from_slice(&buf[..n]);
-            c.notify_all();
-            Ok(n)
-        }
-        fn flush(&mut self) -> Result<(), Self::Error> {
-            Ok(())
         }
     }
 }
