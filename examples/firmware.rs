@@ -9,10 +9,20 @@
 mod canned;
 
 use core::convert::Infallible;
+use core::sync::atomic::{AtomicU32, Ordering};
 
-use sansws::adapter::embedded_io::{self as ws, Accepted, Decision};
-use sansws::conn::{Config, End, Event, Instant};
+use sansws::adapter::embedded_io::{self as ws, Accepted, ClientOptions, Decision, ServerOptions};
+use sansws::conn::{End, Event, Instant};
 use sansws::handshake::{ClientRequest, HttpResponse};
+
+/// Milliseconds since boot. On an ESP32-C3 this is the system timer, e.g.
+/// with embassy `Instant(embassy_time::Instant::now().as_millis())`; here
+/// the scripted transport moves it on 1 ms per read.
+static MILLIS: AtomicU32 = AtomicU32::new(0);
+
+fn clock() -> Instant {
+    Instant(u64::from(MILLIS.load(Ordering::Relaxed)))
+}
 
 /// A transport that reads a fixed byte script, a few bytes at a time, and
 /// counts what is written.
@@ -28,6 +38,8 @@ impl embedded_io::ErrorType for Scripted {
 
 impl embedded_io::Read for Scripted {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, Infallible> {
+        // A load and a store: the ESP32-C3 (riscv32imc) has no atomic add.
+        MILLIS.store(MILLIS.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         let n = (self.input.len() - self.pos).min(buf.len()).min(64);
         buf[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
         self.pos += n;
@@ -71,8 +83,7 @@ fn run() -> (u32, u32, bool) {
         io,
         &mut rx[..],
         &mut tx[..],
-        Config::DEFAULT,
-        Instant::ZERO,
+        ServerOptions::new(clock),
         |req| {
             if req.path() == "/chat" {
                 Decision::Accept(None)
@@ -115,16 +126,8 @@ fn run() -> (u32, u32, bool) {
     let req = ClientRequest::new("server.example.com", "/chat");
     let mut client_msgs = 0;
     let mut client_clean = false;
-    if let Ok(mut c) = ws::connect(
-        io,
-        &mut rx[..],
-        &mut tx[..],
-        &req,
-        canned::NONCE,
-        canned::keys(),
-        Config::DEFAULT,
-        Instant::ZERO,
-    ) {
+    let opts = ClientOptions::new(req, canned::NONCE, canned::keys(), clock);
+    if let Ok(mut c) = ws::connect(io, &mut rx[..], &mut tx[..], opts) {
         let _ = c.send_text("ON");
         while let Ok(Some(data)) =
             c.read_event(|e| matches!(e, Event::Data(d) if d.payload == b"Hello"))

@@ -11,8 +11,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
-use sansws::adapter::lwip::{self, Accepted, Decision, Listener};
-use sansws::conn::{Config, DataKind, Event, Instant};
+use sansws::adapter::embedded_io::std_clock;
+use sansws::adapter::lwip::{self, Accepted, ClientOptions, Decision, Listener, ServerOptions};
+use sansws::conn::{Config, DataKind, Duration, Event};
 use sansws::handshake::{ClientRequest, HttpResponse};
 use sansws::wire::CloseCode;
 
@@ -47,8 +48,17 @@ fn serve(listener: Listener) -> Result<(), Box<dyn std::error::Error + Send + Sy
             conn,
             &mut rx,
             &mut tx,
-            Config::DEFAULT,
-            Instant::ZERO,
+            ServerOptions {
+                // A browser tab that vanishes without a FIN is dropped
+                // within 20 s.
+                config: Config {
+                    ping_interval: Some(Duration::from_secs(10)),
+                    pong_timeout: Duration::from_secs(10),
+                    ..Config::DEFAULT
+                },
+                // On a device, its own clock (e.g. esp_timer_get_time).
+                ..ServerOptions::new(std_clock)
+            },
             |req| {
                 if req.path() == "/ws" {
                     Decision::Accept(None)
@@ -120,11 +130,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         PORT,
         &mut rx,
         &mut tx,
-        &req,
-        [42; 16],
-        keys,
-        Config::DEFAULT,
-        Instant::ZERO,
+        ClientOptions::new(req, [42; 16], keys, std_clock),
     )
     .map_err(|e| format!("connect: {e}"))?;
     for cmd in ["ON", "hello", "OFF", "ON"] {

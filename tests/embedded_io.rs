@@ -1,23 +1,45 @@
 //! The embedded-io adapter over in-memory pipes that move at most a few
 //! bytes per read or write: handshake, text, binary, fragments, a 1 MiB
 //! message through a 512-byte buffer, ping/pong, both close orders, 20
-//! connections in a row, a peer that vanishes.
+//! connections in a row, a peer that vanishes; and the regression tests
+//! of issue 12 (time, timeouts, failed writes), named by behaviour.
 #![cfg(all(feature = "embedded-io", feature = "std"))]
 
 mod support;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
+use std::time::{Duration as StdDuration, Instant as StdInstant};
 
-use support::{Got, TestKeys};
+use support::{Got, TestKeys, cframe};
 
+use embedded_io::ErrorKind;
 use sansws::adapter::embedded_io::testing::Pipe;
-use sansws::adapter::embedded_io::{self as ws, Accepted, Decision, Error};
-use sansws::conn::{Config, DataKind, End, Instant};
+use sansws::adapter::embedded_io::{
+    self as ws, Accepted, ClientOptions, Decision, Error, ServerOptions,
+};
+use sansws::conn::{Config, DataKind, Duration, End, Instant, NoMasking};
 use sansws::handshake::{ClientRequest, HttpResponse};
-use sansws::wire::CloseCode;
+use sansws::wire::{CloseCode, OpCode};
 
 fn keys() -> TestKeys {
     TestKeys(0x1234_5678)
+}
+
+/// Server options on the host's clock.
+fn sopts(config: Config) -> ServerOptions {
+    ServerOptions {
+        config,
+        ..ServerOptions::new(ws::std_clock)
+    }
+}
+
+/// Client options on the host's clock.
+fn copts(req: ClientRequest<'_>, nonce: [u8; 16], config: Config) -> ClientOptions<'_, TestKeys> {
+    ClientOptions {
+        config,
+        ..ClientOptions::new(req, nonce, keys(), ws::std_clock)
+    }
 }
 
 /// Reads one message (assembling data chunks).
@@ -39,8 +61,7 @@ fn serve(io: Pipe) -> thread::JoinHandle<Option<End>> {
             io,
             &mut rx,
             &mut tx,
-            config,
-            Instant::ZERO,
+            sopts(config),
             |r| {
                 if r.path() == "/ws" {
                     Decision::Accept(r.protocols().find(|p| *p == "led").map(|_| "led"))
@@ -86,17 +107,7 @@ fn every_scenario_through_small_reads_and_writes() {
             max_message_len: 2 << 20,
             ..Config::DEFAULT
         };
-        let mut w = ws::connect(
-            c,
-            &mut rx,
-            &mut tx,
-            &req,
-            [3; 16],
-            keys(),
-            config,
-            Instant::ZERO,
-        )
-        .unwrap();
+        let mut w = ws::connect(c, &mut rx, &mut tx, copts(req, [3; 16], config)).unwrap();
         w.send_text("hello").unwrap();
         assert_eq!(read_msg(&mut w), Some(Got::Text("hello".into())));
         w.send_binary(&[0, 255, 7]).unwrap();
@@ -134,8 +145,7 @@ fn server_initiated_close_and_twenty_connections_in_a_row() {
                 s,
                 &mut rx,
                 &mut tx,
-                Config::DEFAULT,
-                Instant::ZERO,
+                sopts(Config::DEFAULT),
                 |_| Decision::Accept(None),
                 |_| HttpResponse::new(404),
             ) else {
@@ -150,11 +160,7 @@ fn server_initiated_close_and_twenty_connections_in_a_row() {
             c,
             &mut rx,
             &mut tx,
-            &req,
-            [i as u8; 16],
-            keys(),
-            Config::DEFAULT,
-            Instant::ZERO,
+            copts(req, [i as u8; 16], Config::DEFAULT),
         )
         .unwrap();
         assert_eq!(read_msg(&mut w), Some(Got::Text(format!("conn {i}"))));
@@ -172,17 +178,7 @@ fn a_peer_that_vanishes_and_a_refused_path() {
     let server = serve(s);
     let (mut rx, mut tx) = (vec![0u8; 512], vec![0u8; 256]);
     let req = ClientRequest::new("device", "/ws");
-    let mut w = ws::connect(
-        c,
-        &mut rx,
-        &mut tx,
-        &req,
-        [1; 16],
-        keys(),
-        Config::DEFAULT,
-        Instant::ZERO,
-    )
-    .unwrap();
+    let mut w = ws::connect(c, &mut rx, &mut tx, copts(req, [1; 16], Config::DEFAULT)).unwrap();
     w.send_text("x").unwrap();
     assert_eq!(read_msg(&mut w), Some(Got::Text("x".into())));
     drop(w); // the client vanishes without a close
@@ -191,16 +187,7 @@ fn a_peer_that_vanishes_and_a_refused_path() {
     let (c, s) = pair(usize::MAX);
     let server = serve(s);
     let req = ClientRequest::new("device", "/elsewhere");
-    match ws::connect(
-        c,
-        &mut rx,
-        &mut tx,
-        &req,
-        [1; 16],
-        keys(),
-        Config::DEFAULT,
-        Instant::ZERO,
-    ) {
+    match ws::connect(c, &mut rx, &mut tx, copts(req, [1; 16], Config::DEFAULT)) {
         Err(Error::Handshake(sansws::handshake::HandshakeError::Status(404))) => {}
         Err(e) => panic!("{e:?}"),
         Ok(_) => panic!("accepted"),
@@ -218,8 +205,7 @@ fn a_protocol_error_is_reported_and_closes_with_its_code() {
             s,
             &mut rx,
             &mut tx,
-            Config::DEFAULT,
-            Instant::ZERO,
+            sopts(Config::DEFAULT),
             |_| Decision::Accept(None),
             |_| HttpResponse::new(404),
         ) else {
@@ -261,11 +247,11 @@ fn a_whole_message_never_ends_an_open_fragmented_one() {
         c,
         &mut rx,
         &mut tx,
-        &ClientRequest::new("device", "/ws"),
-        [3; 16],
-        keys(),
-        Config::DEFAULT,
-        Instant::ZERO,
+        copts(
+            ClientRequest::new("device", "/ws"),
+            [3; 16],
+            Config::DEFAULT,
+        ),
     )
     .unwrap();
     w.send_fragment(DataKind::Text, b"AAA", false).unwrap();
@@ -312,11 +298,7 @@ fn our_own_unwritable_head_is_a_local_error() {
             c,
             &mut rx,
             &mut tx[..tx_len],
-            &req,
-            [1; 16],
-            keys(),
-            Config::DEFAULT,
-            Instant::ZERO,
+            copts(req, [1; 16], Config::DEFAULT),
         );
         match got {
             Err(Error::HandshakeWrite(e)) => assert_eq!(e, want),
@@ -346,8 +328,7 @@ fn our_own_unwritable_head_is_a_local_error() {
             s,
             &mut rx,
             &mut tx,
-            Config::DEFAULT,
-            Instant::ZERO,
+            sopts(Config::DEFAULT),
             |_| Decision::Accept(None),
             |_| page,
         );
@@ -372,15 +353,354 @@ fn our_own_unwritable_head_is_a_local_error() {
     }
 }
 
+// ---- Issue 12: time, timeouts and failed writes. ----
+
+/// A server WebSocket whose client is `peer`, driven by hand: the
+/// client's request is written first, so one thread does both ends.
+fn accepted<'b>(
+    rx: &'b mut [u8],
+    tx: &'b mut [u8],
+    opts: ServerOptions,
+) -> (Pipe, ws::WebSocket<'b, Pipe, NoMasking>) {
+    let (mut peer, io) = Pipe::pair();
+    support::peer::send_request(&mut peer);
+    let Ok(Accepted::WebSocket(s)) = ws::accept(
+        io,
+        rx,
+        tx,
+        opts,
+        |_| Decision::Accept(None),
+        |_| HttpResponse::new(404),
+    ) else {
+        panic!("not accepted")
+    };
+    assert!(support::peer::read_head(&mut peer).starts_with("HTTP/1.1 101"));
+    (peer, s)
+}
+
+/// A client WebSocket whose server is `peer`, driven by hand.
+fn connected<'b>(rx: &'b mut [u8], tx: &'b mut [u8]) -> (Pipe, ws::WebSocket<'b, Pipe, TestKeys>) {
+    let (io, s) = Pipe::pair();
+    let server = serve_raw_handshake(s);
+    let w = ws::connect(
+        io,
+        rx,
+        tx,
+        copts(
+            ClientRequest::new("device", "/ws"),
+            [5; 16],
+            Config::DEFAULT,
+        ),
+    )
+    .unwrap();
+    (server.join().unwrap(), w)
+}
+
+/// Answers one handshake with a 101 and hands the transport back.
+fn serve_raw_handshake(io: Pipe) -> thread::JoinHandle<Pipe> {
+    thread::spawn(move || {
+        let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+        let Ok(Accepted::WebSocket(s)) = ws::accept(
+            io,
+            &mut rx,
+            &mut tx,
+            sopts(Config::DEFAULT),
+            |_| Decision::Accept(None),
+            |_| HttpResponse::new(404),
+        ) else {
+            panic!("not accepted")
+        };
+        s.into_io()
+    })
+}
+
+#[test]
+fn a_write_that_fails_mid_frame_ends_the_connection_and_every_later_send_gets_its_error() {
+    // Cut in the first write (header and the start of the payload), and in
+    // a later chunk of a payload masked through the 256-byte `tx`.
+    for (len, cut) in [(100, 10), (1000, 300)] {
+        let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+        let (mut peer, mut w) = connected(&mut rx, &mut tx);
+        w.io().write_limit = Some(cut);
+        let payload = vec![0xab; len];
+        assert_eq!(
+            w.send_binary(&payload),
+            Err(Error::Io(ErrorKind::BrokenPipe))
+        );
+        assert!(!w.is_connected());
+        assert_eq!(w.end(), Some(End::Abnormal));
+        let failed = Err(Error::Failed(ErrorKind::BrokenPipe));
+        assert_eq!(w.send_text("after"), failed);
+        assert_eq!(w.send_binary(b"after"), failed);
+        assert_eq!(w.send_fragment(DataKind::Text, b"after", true), failed);
+        assert_eq!(w.ping(b"after"), failed);
+        assert_eq!(w.pong(b"after"), failed);
+        assert_eq!(w.tick(), Ok(()));
+        assert_eq!(w.read_event(|_| ()), Ok(None));
+        assert_eq!(w.close(CloseCode::NORMAL, ""), Ok(Some(End::Abnormal)));
+        drop(w);
+        // The peer got the cut frame's first `cut` bytes, and nothing after.
+        let got = support::peer::read_all(&mut peer, StdDuration::from_secs(5));
+        assert_eq!(got.len(), cut, "{len}");
+        assert_eq!(got[0], 0x82, "a binary frame");
+        assert_eq!(got[1] & 0x7f, if len < 126 { len as u8 } else { 126 });
+    }
+}
+
+/// The simulated clock of the test below (the clock is a plain function).
+static NOW: AtomicU64 = AtomicU64::new(0);
+
+fn simulated() -> Instant {
+    Instant(NOW.load(Ordering::SeqCst))
+}
+
+#[test]
+fn a_keepalive_ping_after_a_long_idle_is_stamped_with_the_current_time() {
+    NOW.store(0, Ordering::SeqCst);
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let opts = ServerOptions {
+        config: Config {
+            ping_interval: Some(Duration::from_secs(10)),
+            pong_timeout: Duration::from_secs(5),
+            ..Config::DEFAULT
+        },
+        ..ServerOptions::new(simulated)
+    };
+    let (mut peer, mut s) = accepted(&mut rx, &mut tx, opts);
+    assert_eq!(s.poll_timeout(), Some(Instant(10_000)), "first ping");
+
+    // 100 s without a word; then the client speaks. The read runs the
+    // overdue keepalive at the clock's time: the pong is due 5 s from now,
+    // not 5 s after the ping was due (long past, which would end the
+    // connection at once).
+    NOW.store(100_000, Ordering::SeqCst);
+    embedded_io::Write::write_all(&mut peer, &cframe(OpCode::Text, true, b"hi")).unwrap();
+    let mut got = Vec::new();
+    assert_eq!(s.read_event(|e| got.push(format!("{e:?}"))), Ok(Some(())));
+    assert!(got[0].contains("Data"), "{got:?}");
+    assert!(s.is_connected());
+    assert_eq!(
+        s.poll_timeout(),
+        Some(Instant(105_000)),
+        "the pong deadline"
+    );
+    let sent = support::frames_in(&support::peer::read_all(
+        &mut peer,
+        StdDuration::from_millis(50),
+    ));
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, OpCode::Ping);
+
+    // The deadline holds to the millisecond on the same clock.
+    NOW.store(104_999, Ordering::SeqCst);
+    s.tick().unwrap();
+    assert!(s.is_connected());
+    NOW.store(105_000, Ordering::SeqCst);
+    s.tick().unwrap();
+    assert_eq!(s.end(), Some(End::PongTimeout));
+}
+
+/// `f` took at least `at_least` and not much more than `limit`.
+fn timed<R>(at_least: u64, limit: u64, f: impl FnOnce() -> R) -> R {
+    let t = StdInstant::now();
+    let r = f();
+    let took = t.elapsed();
+    assert!(
+        took >= StdDuration::from_millis(at_least.saturating_sub(2)),
+        "{took:?} < {at_least} ms"
+    );
+    // Generous: the machine is shared.
+    assert!(
+        took < StdDuration::from_millis(limit + 1500),
+        "{took:?} > {limit} ms"
+    );
+    r
+}
+
+#[test]
+fn close_on_a_silent_peer_returns_within_the_close_timeout() {
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let opts = sopts(Config {
+        close_timeout: Duration::from_millis(300),
+        ..Config::DEFAULT
+    });
+    let (mut peer, mut s) = accepted(&mut rx, &mut tx, opts);
+    s.io().read_timeout = Some(StdDuration::from_millis(20));
+    let end = timed(300, 320, || s.close(CloseCode::NORMAL, "bye"));
+    assert_eq!(end, Ok(Some(End::CloseTimeout)));
+    let sent = support::frames_in(&support::peer::read_all(
+        &mut peer,
+        StdDuration::from_millis(50),
+    ));
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, OpCode::Close);
+    assert_eq!(support::close_code_of(&sent[0].2), Some(1000));
+}
+
+#[test]
+fn read_event_on_a_silent_peer_with_keepalive_ends_with_the_pong_timeout() {
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let opts = sopts(Config {
+        ping_interval: Some(Duration::from_millis(200)),
+        pong_timeout: Duration::from_millis(100),
+        ..Config::DEFAULT
+    });
+    let (mut peer, mut s) = accepted(&mut rx, &mut tx, opts);
+    s.io().read_timeout = Some(StdDuration::from_millis(20));
+    let got = timed(300, 340, || s.read_event(|_| ()));
+    assert_eq!(got, Ok(None));
+    assert_eq!(s.end(), Some(End::PongTimeout));
+    let sent = support::frames_in(&support::peer::read_all(
+        &mut peer,
+        StdDuration::from_millis(50),
+    ));
+    assert_eq!(sent.len(), 1, "one keepalive ping, then nothing");
+    assert_eq!(sent[0].0, OpCode::Ping);
+}
+
+#[test]
+fn a_silent_client_during_accept_is_refused_after_the_handshake_timeout() {
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let (mut peer, mut io) = Pipe::pair();
+    io.read_timeout = Some(StdDuration::from_millis(20));
+    let opts = ServerOptions {
+        handshake_timeout: Some(Duration::from_millis(200)),
+        ..sopts(Config::DEFAULT)
+    };
+    let got = timed(200, 220, || {
+        ws::accept(
+            io,
+            &mut rx,
+            &mut tx,
+            opts,
+            |_| Decision::Accept(None),
+            |_| HttpResponse::new(404),
+        )
+    });
+    assert!(matches!(got, Err(Error::HandshakeTimeout)));
+    // Refused without an answer, the transport dropped.
+    assert_eq!(
+        support::peer::read_all(&mut peer, StdDuration::from_secs(5)),
+        b""
+    );
+}
+
+#[test]
+fn a_client_trickling_its_request_is_refused_after_the_handshake_timeout() {
+    // A byte every 20 ms: every read returns data, none times out; the
+    // clock is checked as each one returns.
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let (mut peer, io) = Pipe::pair();
+    let trickle = thread::spawn(move || {
+        for b in b"GET /ws HTTP/1.1\r\nHost: device\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa" {
+            if embedded_io::Write::write_all(&mut peer, &[*b]).is_err() {
+                break;
+            }
+            thread::sleep(StdDuration::from_millis(20));
+        }
+    });
+    let opts = ServerOptions {
+        handshake_timeout: Some(Duration::from_millis(200)),
+        ..sopts(Config::DEFAULT)
+    };
+    let got = timed(200, 240, || {
+        ws::accept(
+            io,
+            &mut rx,
+            &mut tx,
+            opts,
+            |_| Decision::Accept(None),
+            |_| HttpResponse::new(404),
+        )
+    });
+    assert!(matches!(got, Err(Error::HandshakeTimeout)));
+    trickle.join().unwrap();
+}
+
+#[test]
+fn a_silent_server_during_connect_is_given_up_after_the_handshake_timeout() {
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let (mut io, mut peer) = Pipe::pair();
+    io.read_timeout = Some(StdDuration::from_millis(20));
+    let opts = ClientOptions {
+        handshake_timeout: Some(Duration::from_millis(200)),
+        ..copts(
+            ClientRequest::new("device", "/ws"),
+            [1; 16],
+            Config::DEFAULT,
+        )
+    };
+    let got = timed(200, 220, || ws::connect(io, &mut rx, &mut tx, opts));
+    assert!(matches!(got, Err(Error::HandshakeTimeout)));
+    assert!(support::peer::read_head(&mut peer).starts_with("GET /ws HTTP/1.1"));
+}
+
+#[test]
+fn a_read_timeout_returns_and_the_connection_goes_on() {
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let opts = ServerOptions {
+        read_timeout: Some(Duration::from_millis(100)),
+        ..sopts(Config::DEFAULT)
+    };
+    let (mut peer, mut s) = accepted(&mut rx, &mut tx, opts);
+    s.io().read_timeout = Some(StdDuration::from_millis(10));
+    // Half a frame, then silence: the read gives up on the clock, and the
+    // half read is kept.
+    let frame = cframe(OpCode::Text, true, b"later");
+    embedded_io::Write::write_all(&mut peer, &frame[..4]).unwrap();
+    assert_eq!(
+        timed(100, 120, || s.read_event(|_| ())),
+        Err(Error::ReadTimeout)
+    );
+    assert!(s.is_connected());
+    embedded_io::Write::write_all(&mut peer, &frame[4..]).unwrap();
+    s.set_read_timeout(None);
+    assert_eq!(read_msg(&mut s), Some(Got::Text("later".into())));
+}
+
 #[test]
 fn display_of_an_io_error_shows_the_transport_error() {
-    use embedded_io::ErrorKind;
     use std::error::Error as _;
     let e = Error::Io(ErrorKind::ConnectionReset);
     assert_eq!(e.to_string(), "transport: ConnectionReset");
     assert_eq!(e.source().unwrap().to_string(), "ConnectionReset");
+    let e = Error::<std::io::Error>::Io(std::io::Error::other("cable cut"));
+    assert_eq!(e.to_string(), "transport: cable cut");
     assert_eq!(
         Error::<ErrorKind>::Failed(ErrorKind::BrokenPipe).to_string(),
         "the connection ended when a write failed (BrokenPipe)"
+    );
+}
+
+#[test]
+fn std_streams_time_out_through_std_io() {
+    // A TcpStream's read timeout is `WouldBlock` on Unix; StdIo makes it
+    // `TimedOut`, so the handshake timeout runs.
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (stream, _) = listener.accept().unwrap();
+    stream
+        .set_read_timeout(Some(StdDuration::from_millis(20)))
+        .unwrap();
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let opts = ServerOptions {
+        handshake_timeout: Some(Duration::from_millis(200)),
+        ..sopts(Config::DEFAULT)
+    };
+    let got = timed(200, 220, || {
+        ws::accept(
+            ws::StdIo(stream),
+            &mut rx,
+            &mut tx,
+            opts,
+            |_| Decision::Accept(None),
+            |_| HttpResponse::new(404),
+        )
+    });
+    assert!(
+        matches!(got, Err(Error::HandshakeTimeout)),
+        "{:?}",
+        got.err()
     );
 }

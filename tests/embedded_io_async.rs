@@ -5,17 +5,36 @@
 mod support;
 
 use std::thread;
+use std::time::{Duration as StdDuration, Instant as StdInstant};
 
 use support::{Collector, Got, TestKeys};
 
+use embedded_io::ErrorKind;
+use sansws::adapter::embedded_io::std_clock;
 use sansws::adapter::embedded_io::testing::{Pipe, block_on};
-use sansws::adapter::embedded_io_async::{self as ws, Accepted, Decision};
-use sansws::conn::{Config, DataKind, End, Instant, MaskKeys};
+use sansws::adapter::embedded_io_async::{
+    self as ws, Accepted, ClientOptions, Decision, Error, ServerOptions,
+};
+use sansws::conn::{Config, DataKind, Duration, End, MaskKeys, NoMasking};
 use sansws::handshake::{ClientRequest, HttpResponse};
 use sansws::wire::CloseCode;
 
 fn keys() -> TestKeys {
     TestKeys(0x9e37_79b9)
+}
+
+fn sopts(config: Config) -> ServerOptions {
+    ServerOptions {
+        config,
+        ..ServerOptions::new(std_clock)
+    }
+}
+
+fn copts(req: ClientRequest<'_>, nonce: [u8; 16], config: Config) -> ClientOptions<'_, TestKeys> {
+    ClientOptions {
+        config,
+        ..ClientOptions::new(req, nonce, keys(), std_clock)
+    }
 }
 
 async fn read_msg<K: MaskKeys>(w: &mut ws::WebSocket<'_, Pipe, K>) -> Option<Got> {
@@ -42,8 +61,7 @@ fn serve(io: Pipe) -> thread::JoinHandle<Option<End>> {
                 io,
                 &mut rx,
                 &mut tx,
-                BIG,
-                Instant::ZERO,
+                sopts(BIG),
                 |_| Decision::Accept(None),
                 |_| HttpResponse::new(404),
             )
@@ -73,18 +91,9 @@ fn async_scenarios() {
         let end = block_on(async move {
             let (mut rx, mut tx) = (vec![0u8; 512], vec![0u8; 256]);
             let req = ClientRequest::new("device", "/ws");
-            let mut w = ws::connect(
-                c,
-                &mut rx,
-                &mut tx,
-                &req,
-                [4; 16],
-                keys(),
-                BIG,
-                Instant::ZERO,
-            )
-            .await
-            .unwrap();
+            let mut w = ws::connect(c, &mut rx, &mut tx, copts(req, [4; 16], BIG))
+                .await
+                .unwrap();
             w.send_text("hello").await.unwrap();
             assert_eq!(read_msg(&mut w).await, Some(Got::Text("hello".into())));
             w.send_fragment(DataKind::Binary, b"ab", false)
@@ -119,8 +128,7 @@ fn async_server_close_twenty_times_and_a_vanishing_peer() {
                     s,
                     &mut rx,
                     &mut tx,
-                    Config::DEFAULT,
-                    Instant::ZERO,
+                    sopts(Config::DEFAULT),
                     |_| Decision::Accept(None),
                     |_| HttpResponse::new(404),
                 )
@@ -134,18 +142,9 @@ fn async_server_close_twenty_times_and_a_vanishing_peer() {
         let got = block_on(async move {
             let (mut rx, mut tx) = (vec![0u8; 512], vec![0u8; 256]);
             let req = ClientRequest::new("d", "/");
-            let mut w = ws::connect(
-                c,
-                &mut rx,
-                &mut tx,
-                &req,
-                [i; 16],
-                keys(),
-                Config::DEFAULT,
-                Instant::ZERO,
-            )
-            .await
-            .unwrap();
+            let mut w = ws::connect(c, &mut rx, &mut tx, copts(req, [i; 16], Config::DEFAULT))
+                .await
+                .unwrap();
             (read_msg(&mut w).await, read_msg(&mut w).await, w.end())
         });
         assert_eq!(got, (Some(Got::Close(Some(1001))), None, Some(End::Clean)));
@@ -156,19 +155,108 @@ fn async_server_close_twenty_times_and_a_vanishing_peer() {
     block_on(async move {
         let (mut rx, mut tx) = (vec![0u8; 512], vec![0u8; 256]);
         let req = ClientRequest::new("d", "/");
-        let w = ws::connect(
-            c,
-            &mut rx,
-            &mut tx,
-            &req,
-            [1; 16],
-            keys(),
-            Config::DEFAULT,
-            Instant::ZERO,
-        )
-        .await
-        .unwrap();
+        let w = ws::connect(c, &mut rx, &mut tx, copts(req, [1; 16], Config::DEFAULT))
+            .await
+            .unwrap();
         drop(w);
     });
     assert_eq!(server.join().unwrap(), Some(End::Abnormal));
+}
+
+// ---- Issue 12: timeouts and failed writes. ----
+
+/// A server WebSocket whose client is `peer`, driven by hand.
+fn accepted<'b>(
+    rx: &'b mut [u8],
+    tx: &'b mut [u8],
+    opts: ServerOptions,
+) -> (Pipe, ws::WebSocket<'b, Pipe, NoMasking>) {
+    let (mut peer, io) = Pipe::pair();
+    support::peer::send_request(&mut peer);
+    let Ok(Accepted::WebSocket(s)) = block_on(ws::accept(
+        io,
+        rx,
+        tx,
+        opts,
+        |_| Decision::Accept(None),
+        |_| HttpResponse::new(404),
+    )) else {
+        panic!("not accepted")
+    };
+    assert!(support::peer::read_head(&mut peer).starts_with("HTTP/1.1 101"));
+    (peer, s)
+}
+
+/// `f` took at least `at_least` and not much more than `limit`.
+fn timed<R>(at_least: u64, limit: u64, f: impl FnOnce() -> R) -> R {
+    let t = StdInstant::now();
+    let r = f();
+    let took = t.elapsed();
+    assert!(
+        took >= StdDuration::from_millis(at_least.saturating_sub(2)),
+        "{took:?} < {at_least} ms"
+    );
+    assert!(
+        took < StdDuration::from_millis(limit + 1500),
+        "{took:?} > {limit} ms"
+    );
+    r
+}
+
+#[test]
+fn a_write_that_fails_mid_frame_ends_the_connection_and_every_later_send_gets_its_error() {
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let (mut peer, mut s) = accepted(&mut rx, &mut tx, sopts(Config::DEFAULT));
+    s.io().write_limit = Some(30);
+    block_on(async {
+        assert_eq!(
+            s.send_text(&"x".repeat(100)).await,
+            Err(Error::Io(ErrorKind::BrokenPipe))
+        );
+        assert!(!s.is_connected());
+        let failed = Err(Error::Failed(ErrorKind::BrokenPipe));
+        assert_eq!(s.send_text("after").await, failed);
+        assert_eq!(s.send_fragment(DataKind::Binary, b"a", false).await, failed);
+        assert_eq!(s.pong(b"after").await, failed);
+    });
+    drop(s);
+    let got = support::peer::read_all(&mut peer, StdDuration::from_secs(5));
+    assert_eq!(got.len(), 30);
+    assert_eq!(got[..2], [0x81, 100]);
+}
+
+#[test]
+fn close_on_a_silent_peer_returns_within_the_close_timeout() {
+    // A transport whose read times out: the same rule as blocking.
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let opts = sopts(Config {
+        close_timeout: Duration::from_millis(300),
+        ..Config::DEFAULT
+    });
+    let (_peer, mut s) = accepted(&mut rx, &mut tx, opts);
+    s.io().read_timeout = Some(StdDuration::from_millis(20));
+    let end = timed(300, 320, || block_on(s.close(CloseCode::NORMAL, "")));
+    assert_eq!(end, Ok(Some(End::CloseTimeout)));
+}
+
+#[test]
+fn a_silent_client_during_accept_is_refused_after_the_handshake_timeout() {
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let (_peer, mut io) = Pipe::pair();
+    io.read_timeout = Some(StdDuration::from_millis(20));
+    let opts = ServerOptions {
+        handshake_timeout: Some(Duration::from_millis(200)),
+        ..sopts(Config::DEFAULT)
+    };
+    let got = timed(200, 220, || {
+        block_on(ws::accept(
+            io,
+            &mut rx,
+            &mut tx,
+            opts,
+            |_| Decision::Accept(None),
+            |_| HttpResponse::new(404),
+        ))
+    });
+    assert!(matches!(got, Err(Error::HandshakeTimeout)));
 }

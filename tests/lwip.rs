@@ -8,8 +8,13 @@ mod support;
 use std::sync::Once;
 use std::thread;
 
-use sansws::adapter::lwip::{self, Accepted, Decision, Error, Listener, LwipError, Netconn};
-use sansws::conn::{Config, DataKind, End, Instant, MaskKeys};
+use std::time::{Duration as StdDuration, Instant as StdInstant};
+
+use sansws::adapter::embedded_io::std_clock;
+use sansws::adapter::lwip::{
+    self, Accepted, ClientOptions, Decision, Error, Listener, LwipError, Netconn, ServerOptions,
+};
+use sansws::conn::{Config, DataKind, Duration, End, MaskKeys};
 use sansws::handshake::{ClientRequest, HttpResponse};
 use sansws::wire::CloseCode;
 use support::{Got, TestKeys};
@@ -23,6 +28,20 @@ fn stack() {
 
 fn keys() -> TestKeys {
     TestKeys(0x2545_f491)
+}
+
+fn sopts(config: Config) -> ServerOptions {
+    ServerOptions {
+        config,
+        ..ServerOptions::new(std_clock)
+    }
+}
+
+fn copts(req: ClientRequest<'_>, nonce: [u8; 16], config: Config) -> ClientOptions<'_, TestKeys> {
+    ClientOptions {
+        config,
+        ..ClientOptions::new(req, nonce, keys(), std_clock)
+    }
 }
 
 const BIG: Config = Config {
@@ -49,8 +68,7 @@ fn echo_server(port: u16, n: usize) -> thread::JoinHandle<Vec<Result<Option<End>
                     conn,
                     &mut rx,
                     &mut tx,
-                    BIG,
-                    Instant::ZERO,
+                    sopts(BIG),
                     |_| Decision::Accept(None),
                     |_| HttpResponse::new(404),
                 );
@@ -76,18 +94,8 @@ fn handshake_messages_fragments_a_mebibyte_ping_and_client_close() {
     let server = echo_server(7001, 1);
     let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
     let req = ClientRequest::new("127.0.0.1", "/ws");
-    let mut ws = lwip::connect(
-        LOCALHOST,
-        7001,
-        &mut rx,
-        &mut tx,
-        &req,
-        [1; 16],
-        keys(),
-        BIG,
-        Instant::ZERO,
-    )
-    .unwrap();
+    let mut ws =
+        lwip::connect(LOCALHOST, 7001, &mut rx, &mut tx, copts(req, [1; 16], BIG)).unwrap();
     ws.send_text("hello lwIP").unwrap();
     assert_eq!(
         read_msg(&mut ws).unwrap(),
@@ -131,8 +139,7 @@ fn server_initiated_close() {
             conn,
             &mut rx,
             &mut tx,
-            Config::DEFAULT,
-            Instant::ZERO,
+            sopts(Config::DEFAULT),
             |_| Decision::Accept(None),
             |_| HttpResponse::new(404),
         ) else {
@@ -148,11 +155,7 @@ fn server_initiated_close() {
         7002,
         &mut rx,
         &mut tx,
-        &req,
-        [2; 16],
-        keys(),
-        Config::DEFAULT,
-        Instant::ZERO,
+        copts(req, [2; 16], Config::DEFAULT),
     )
     .unwrap();
     assert_eq!(
@@ -178,11 +181,7 @@ fn twenty_connections_one_after_another() {
             7003,
             &mut rx,
             &mut tx,
-            &req,
-            [i; 16],
-            keys(),
-            Config::DEFAULT,
-            Instant::ZERO,
+            copts(req, [i; 16], Config::DEFAULT),
         )
         .unwrap();
         ws.send_text(&format!("conn {i}")).unwrap();
@@ -208,11 +207,7 @@ fn a_peer_that_resets() {
         7004,
         &mut rx,
         &mut tx,
-        &req,
-        [3; 16],
-        keys(),
-        Config::DEFAULT,
-        Instant::ZERO,
+        copts(req, [3; 16], Config::DEFAULT),
     )
     .unwrap();
     ws.send_text("then I crash").unwrap();
@@ -225,4 +220,108 @@ fn a_peer_that_resets() {
     eprintln!("server saw: {:?}", ends[0]);
     // The server gets the reset as a typed transport error (ERR_RST).
     assert_eq!(ends[0], Err("Io(LwipError(-14))".to_string()));
+}
+
+/// `f` took at least `at_least` and not much more than `limit`.
+fn timed<R>(at_least: u64, limit: u64, f: impl FnOnce() -> R) -> R {
+    let t = StdInstant::now();
+    let r = f();
+    let took = t.elapsed();
+    assert!(
+        took >= StdDuration::from_millis(at_least.saturating_sub(2)),
+        "{took:?} < {at_least} ms"
+    );
+    assert!(
+        took < StdDuration::from_millis(limit + 1500),
+        "{took:?} > {limit} ms"
+    );
+    r
+}
+
+#[test]
+fn a_silent_client_during_accept_is_refused_after_the_handshake_timeout() {
+    // lwip::accept sets its receive timeout (RECV_TIMEOUT_MS): ERR_TIMEOUT
+    // reads as TimedOut, and the handshake deadline is checked on the clock.
+    stack();
+    let listener = Listener::bind(LOCALHOST, 7005).unwrap();
+    let client = thread::spawn(|| {
+        let mut c = Netconn::connect(LOCALHOST, 7005).unwrap();
+        // Silent: wait for the server to give up and close.
+        c.set_recv_timeout(5000);
+        embedded_io::Read::read(&mut c, &mut [0u8; 64])
+    });
+    let conn = listener.accept().unwrap();
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let opts = ServerOptions {
+        handshake_timeout: Some(Duration::from_millis(300)),
+        ..sopts(Config::DEFAULT)
+    };
+    let got = timed(300, 300 + u64::from(lwip::RECV_TIMEOUT_MS), || {
+        lwip::accept(
+            conn,
+            &mut rx,
+            &mut tx,
+            opts,
+            |_| Decision::Accept(None),
+            |_| HttpResponse::new(404),
+        )
+    });
+    assert!(matches!(got, Err(Error::HandshakeTimeout)));
+    // Refused without an answer: the client reads the end of the stream.
+    assert_eq!(client.join().unwrap(), Ok(0));
+}
+
+#[test]
+fn close_on_a_silent_peer_returns_within_the_close_timeout() {
+    stack();
+    let listener = Listener::bind(LOCALHOST, 7006).unwrap();
+    let server = thread::spawn(move || {
+        let conn = listener.accept().unwrap();
+        let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+        let config = Config {
+            close_timeout: Duration::from_millis(300),
+            ..Config::DEFAULT
+        };
+        let Ok(Accepted::WebSocket(mut ws)) = lwip::accept(
+            conn,
+            &mut rx,
+            &mut tx,
+            sopts(config),
+            |_| Decision::Accept(None),
+            |_| HttpResponse::new(404),
+        ) else {
+            panic!()
+        };
+        timed(300, 300 + u64::from(lwip::RECV_TIMEOUT_MS), || {
+            ws.close(CloseCode::NORMAL, "")
+        })
+    });
+    // A client that connects and then reads nothing: its stack takes the
+    // close frame, nobody answers it.
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let ws = lwip::connect(
+        LOCALHOST,
+        7006,
+        &mut rx,
+        &mut tx,
+        copts(
+            ClientRequest::new("127.0.0.1", "/"),
+            [4; 16],
+            Config::DEFAULT,
+        ),
+    )
+    .unwrap();
+    assert_eq!(server.join().unwrap(), Ok(Some(End::CloseTimeout)));
+    drop(ws);
+}
+
+#[test]
+fn display_of_an_lwip_error_shows_the_err_t() {
+    use std::error::Error as _;
+    let e = Error::Io(LwipError::RST);
+    assert_eq!(e.to_string(), "transport: connection reset (err_t -14)");
+    assert_eq!(
+        e.source().unwrap().to_string(),
+        "connection reset (err_t -14)"
+    );
 }

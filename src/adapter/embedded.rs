@@ -4,23 +4,38 @@
 /// The adapter itself, written once for the blocking and the async
 /// transport traits: `embedded_adapter!([] [])` for `embedded_io`,
 /// `embedded_adapter!([async] [.await])` for `embedded_io_async`. Only the
-/// `async` and `.await` differ; every rule is in the shared driver.
+/// `async` and `.await` differ; every rule is in the shared driver or
+/// here, once.
 macro_rules! embedded_adapter {
     ([$($async:tt)?] [$($aw:tt)*]) => {
 type Res<T, IO> = Result<T, Error<<IO as ErrorType>::Error>>;
 
-/// Reads more of a handshake head into `rx[*len..]`: an error if the
-/// head would not fit in `rx` or the peer ended the stream.
+/// Whether a transport error is its read timeout passing: no data yet,
+/// not a failure.
+fn timed_out<E: embedded_io::Error>(e: &E) -> bool {
+    embedded_io::Error::kind(e) == ErrorKind::TimedOut
+}
+
+/// Whether `clock` reached `deadline`.
+fn passed(clock: fn() -> Instant, deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| clock() >= d)
+}
+
+/// Reads more of a handshake head into `rx[*len..]` (nothing if the
+/// transport's read timed out): an error if the head would not fit in
+/// `rx` or the peer ended the stream.
 $($async)? fn read_head<T: Read>(io: &mut T, rx: &mut [u8], len: &mut usize) -> Res<(), T> {
     if *len == rx.len() {
         return Err(HandshakeError::TooLarge { limit: rx.len() }.into());
     }
-    match io.read(&mut rx[*len..])$($aw)*.map_err(Error::Io)? {
-        0 => Err(Error::Eof),
-        n => {
+    match io.read(&mut rx[*len..])$($aw)* {
+        Ok(0) => Err(Error::Eof),
+        Ok(n) => {
             *len += n;
             Ok(())
         }
+        Err(e) if timed_out(&e) => Ok(()),
+        Err(e) => Err(Error::Io(e)),
     }
 }
 
@@ -33,7 +48,6 @@ $($async)? fn write_all<T: Write>(io: &mut T, mut buf: &[u8]) -> Res<(), T> {
     }
     Ok(())
 }
-
 
 /// What [`accept`] found.
 // No alloc here to box the WebSocket; the value is moved once.
@@ -53,35 +67,45 @@ pub enum Accepted<'b, T: Read + Write> {
 /// answered with its status (400, 426, 431) and returned as
 /// [`Error::Handshake`]; an answer of ours that cannot be written (too
 /// large for `tx`, an invalid status) with 500, as [`Error::HandshakeWrite`].
-#[allow(clippy::too_many_arguments)]
+/// A client that has not sent its whole request within
+/// [`ServerOptions::handshake_timeout`] on the clock is refused with
+/// [`Error::HandshakeTimeout`] (checked as each read returns: see the
+/// [module docs](self#time-and-timeouts) for what the transport's read must
+/// do). On any error the transport is dropped.
 pub $($async)? fn accept<'b, T: Read + Write>(
     mut io: T,
     rx: &'b mut [u8],
     tx: &'b mut [u8],
-    config: Config,
-    now: Instant,
+    opts: ServerOptions,
     decide: impl FnOnce(&UpgradeRequest<'_, '_>) -> Decision,
     page: impl FnOnce(&Request<'_, '_>) -> HttpResponse<'static>,
 ) -> Res<Accepted<'b, T>, T> {
     let limits = steps::limits_for(rx.len());
+    let deadline = opts.handshake_timeout.map(|t| (opts.clock)() + t);
     let (mut decide, mut page) = (Some(decide), Some(page));
     let mut len = 0;
     loop {
         read_head(&mut io, rx, &mut len)$($aw)*?;
         match steps::server_step(rx, len, tx, &limits, &mut decide, &mut page) {
-            Ok(ServerStep::More) => {}
+            Ok(ServerStep::More) => {
+                if passed(opts.clock, deadline) {
+                    return Err(Error::HandshakeTimeout);
+                }
+            }
             Ok(ServerStep::Respond { n, then }) => {
                 write_all(&mut io, &tx[..n])$($aw)*?;
                 io.flush()$($aw)*.map_err(Error::Io)?;
                 return Ok(match then {
                     Then::Upgrade(early) => {
-                        let conn = Connection::server(config, now);
-                        Accepted::WebSocket(WebSocket {
+                        let conn = Connection::server(opts.config, (opts.clock)());
+                        Accepted::WebSocket(WebSocket::open(
                             io,
-                            s: Session::new(conn, RxBuf::new(rx, early), now),
+                            conn,
+                            RxBuf::new(rx, early),
                             tx,
-                            latch: Latch::default(),
-                        })
+                            opts.clock,
+                            opts.read_timeout,
+                        ))
                     }
                     Then::Http => Accepted::Http(io),
                     Then::Rejected(status) => Accepted::Rejected(io, status),
@@ -98,80 +122,132 @@ pub $($async)? fn accept<'b, T: Read + Write>(
     }
 }
 
-/// Runs a client handshake for `req` with the 16 random bytes `nonce`;
-/// frames are masked with keys from `keys`.
-#[allow(clippy::too_many_arguments)]
+/// Runs a client handshake for [`ClientOptions::request`]; frames are
+/// masked with keys from [`ClientOptions::keys`]. A server that has not
+/// answered within [`ClientOptions::handshake_timeout`] on the clock gives
+/// [`Error::HandshakeTimeout`] (checked as each read returns, as in
+/// [`accept`]).
 pub $($async)? fn connect<'b, T: Read + Write, K: MaskKeys>(
     mut io: T,
     rx: &'b mut [u8],
     tx: &'b mut [u8],
-    req: &ClientRequest<'_>,
-    nonce: [u8; 16],
-    keys: K,
-    config: Config,
-    now: Instant,
+    opts: ClientOptions<'_, K>,
 ) -> Res<WebSocket<'b, T, K>, T> {
-    let hs = ClientHandshake::new(nonce);
-    let n = hs.write_request(req, tx)?;
+    let deadline = opts.handshake_timeout.map(|t| (opts.clock)() + t);
+    let hs = ClientHandshake::new(opts.nonce);
+    let n = hs.write_request(&opts.request, tx)?;
     write_all(&mut io, &tx[..n])$($aw)*?;
     io.flush()$($aw)*.map_err(Error::Io)?;
     let limits = steps::limits_for(rx.len());
     let mut len = 0;
     loop {
         read_head(&mut io, rx, &mut len)$($aw)*?;
-        if let Some(early) = steps::client_step(&hs, req, rx, len, &limits)? {
-            let conn = Connection::client(config, keys, now);
-            return Ok(WebSocket {
+        if let Some(early) = steps::client_step(&hs, &opts.request, rx, len, &limits)? {
+            let conn = Connection::client(opts.config, opts.keys, (opts.clock)());
+            return Ok(WebSocket::open(
                 io,
-                s: Session::new(conn, RxBuf::new(rx, early), now),
-                            tx,
-                            latch: Latch::default(),
-            });
+                conn,
+                RxBuf::new(rx, early),
+                tx,
+                opts.clock,
+                opts.read_timeout,
+            ));
+        }
+        if passed(opts.clock, deadline) {
+            return Err(Error::HandshakeTimeout);
         }
     }
 }
 
-/// A blocking WebSocket over an embedded-io transport, with borrowed
-/// buffers.
+/// A WebSocket over an embedded-io transport, with borrowed buffers. See
+/// the [module docs](self) for the clock and the timeouts.
 pub struct WebSocket<'b, T: Read + Write, K: MaskKeys> {
     io: T,
     s: Session<&'b mut [u8], K>,
     tx: &'b mut [u8],
     latch: Latch<ErrorKind>,
+    clock: fn() -> Instant,
+    read_timeout: Option<Duration>,
 }
 
 impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
-        /// The state machine (state, close codes, timers).
-        pub fn connection(&self) -> &Connection<K> {
-            &self.s.conn
+    fn open(
+        io: T,
+        conn: Connection<K>,
+        rx: RxBuf<&'b mut [u8]>,
+        tx: &'b mut [u8],
+        clock: fn() -> Instant,
+        read_timeout: Option<Duration>,
+    ) -> Self {
+        let now = clock();
+        Self {
+            io,
+            s: Session::new(conn, rx, now),
+            tx,
+            latch: Latch::default(),
+            clock,
+            read_timeout,
         }
+    }
 
-        /// Whether the connection is open: no write failed and no close
-        /// began.
-        pub fn is_connected(&self) -> bool {
-            !self.latch.is_set() && self.s.conn.state() == State::Open
-        }
+    /// The state machine (state, close codes, timers).
+    pub fn connection(&self) -> &Connection<K> {
+        &self.s.conn
+    }
 
-        /// How the connection ended, once it has.
-        pub fn end(&self) -> Option<End> {
-            self.s.conn.end()
-        }
+    /// Whether the connection is open: no write failed and no close
+    /// began.
+    pub fn is_connected(&self) -> bool {
+        !self.latch.is_set() && self.s.conn.state() == State::Open
+    }
 
-        /// The transport.
-        pub fn io(&mut self) -> &mut T {
-            &mut self.io
-        }
+    /// How the connection ended, once it has.
+    pub fn end(&self) -> Option<End> {
+        self.s.conn.end()
+    }
 
-        /// Gives the transport back (to close it).
-        pub fn into_io(self) -> T {
-            self.io
-        }
+    /// When the next timer is due (keepalive ping, pong or close
+    /// deadline), on the clock given at accept/connect; `None` if none is
+    /// set: call [`Self::tick`] by then when not reading.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.s.conn.poll_timeout()
+    }
 
-    /// The clock moved to `now`: runs due timers (keepalive ping, pong and
-    /// close deadlines) and sends what they owe. Call it at
-    /// [`Connection::poll_timeout`](crate::conn::Core::poll_timeout), or every so often.
-    pub $($async)? fn tick(&mut self, now: Instant) -> Res<(), T> {
-        self.s.now = now;
+    /// Changes the read timeout ([`ServerOptions::read_timeout`]): a
+    /// [`Self::read_event`] that found no event this long on the clock
+    /// returns [`Error::ReadTimeout`] (the connection stays usable);
+    /// `None`: it reads on until an event or the end.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        self.read_timeout = timeout;
+    }
+
+    /// The transport.
+    pub fn io(&mut self) -> &mut T {
+        &mut self.io
+    }
+
+    /// Gives the transport back (to close it).
+    pub fn into_io(self) -> T {
+        self.io
+    }
+
+    /// Reads the clock; what is stamped from now on is stamped with it.
+    fn now(&mut self) -> Instant {
+        self.s.now = (self.clock)();
+        self.s.now
+    }
+
+    /// Before a send: the connection has not failed.
+    fn check_failed(&mut self) -> Res<(), T> {
+        self.latch.check().map_err(Error::Failed)
+    }
+
+    /// Runs the timers that are due on the clock (keepalive ping, pong and
+    /// close deadlines) and sends what they owe. [`Self::read_event`] does
+    /// this as it reads; call `tick` when not reading, at
+    /// [`Self::poll_timeout`] or every so often.
+    pub $($async)? fn tick(&mut self) -> Res<(), T> {
+        let now = self.now();
         self.s.conn.handle_timeout(now);
         self.flush_owed()$($aw)*
     }
@@ -185,14 +261,19 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
         if let Err(e) = &r {
             let kind = match e {
                 Error::Io(e) => embedded_io::Error::kind(e),
-                _ => embedded_io::ErrorKind::WriteZero,
+                _ => ErrorKind::WriteZero,
             };
             self.latch.set(&mut self.s.conn, kind);
         }
         r
     }
 
+    /// Writes the control frames owed, stamped with the clock's time.
     $($async)? fn flush_owed(&mut self) -> Res<(), T> {
+        if !self.s.conn.wants_transmit() {
+            return Ok(());
+        }
+        self.now();
         let mut wrote = false;
         while let Some(frame) = self.s.owed(self.tx)? {
             let r = write_all(&mut self.io, frame)$($aw)*;
@@ -205,12 +286,28 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
         Ok(())
     }
 
-    /// Blocks until one event and hands it to `f`; data arrives in chunks
-    /// as it is read, with offset and frame length. Pongs and close echoes
-    /// are sent as needed. `Ok(None)` once the connection is over (then
-    /// close the transport: a server at once, a client once the server
-    /// has).
+    /// Reads until one event and hands it to `f`; data arrives in chunks
+    /// as it is read, with offset and frame length. Pongs, close echoes and
+    /// keepalive pings are sent as needed, and the timers run on the clock
+    /// as each read returns (a transport read that times out is not an
+    /// error: the timers run and it reads again). `Ok(None)` once the
+    /// connection is over, [`Self::end`] says how (then close the
+    /// transport: a server at once, a client once the server has).
+    /// [`Error::ReadTimeout`] after the read timeout, if one is set.
     pub $($async)? fn read_event<R>(&mut self, f: impl FnOnce(Event<'_>) -> R) -> Res<Option<R>, T> {
+        let limit = self.read_timeout;
+        self.read_within(limit, f)$($aw)*
+    }
+
+    $($async)? fn read_within<R>(
+        &mut self,
+        limit: Option<Duration>,
+        f: impl FnOnce(Event<'_>) -> R,
+    ) -> Res<Option<R>, T> {
+        let deadline = match limit {
+            Some(t) => Some(self.now() + t),
+            None => None,
+        };
         loop {
             match self.s.rx.next_event(&mut self.s.conn) {
                 Ok(Some(e)) => {
@@ -224,25 +321,31 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
                     return Err(e.into());
                 }
             }
+            let now = self.now();
+            self.s.conn.handle_timeout(now);
             self.flush_owed()$($aw)*?;
             if self.s.conn.is_closed() {
                 return Ok(None);
             }
-            match self.io.read(self.s.rx.space())$($aw)*.map_err(Error::Io)? {
-                0 => self.s.conn.handle_eof(),
-                n => self.s.rx.filled(n),
+            if deadline.is_some_and(|d| now >= d) {
+                return Err(Error::ReadTimeout);
+            }
+            match self.io.read(self.s.rx.space())$($aw)* {
+                Ok(0) => self.s.conn.handle_eof(),
+                Ok(n) => self.s.rx.filled(n),
+                Err(e) if timed_out(&e) => {}
+                Err(e) => return Err(Error::Io(e)),
             }
         }
     }
 
     $($async)? fn send_frame(&mut self, part: MessagePart, data: &[u8]) -> Res<(), T> {
-        self.latch.check().map_err(Error::Failed)?;
+        self.check_failed()?;
         self.flush_owed()$($aw)*?;
         let mut frame = self.s.begin_frame(part, data.len())?;
-        loop {
-            let Some((a, b)) = self.s.next_chunk(&mut frame, data, self.tx)? else {
-                break;
-            };
+        // From here the connection counts the frame as sent: it must be
+        // written whole, or the connection ends.
+        while let Some((a, b)) = self.s.next_chunk(&mut frame, data, self.tx)? {
             let r = match write_all(&mut self.io, a)$($aw)* {
                 Ok(()) => write_all(&mut self.io, b)$($aw)*,
                 Err(e) => Err(e),
@@ -271,25 +374,27 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
 
     /// Sends a ping.
     pub $($async)? fn ping(&mut self, payload: &[u8]) -> Res<(), T> {
-        self.latch.check().map_err(Error::Failed)?;
+        self.check_failed()?;
         self.s.conn.ping(payload)?;
         self.flush_owed()$($aw)*
     }
 
     /// Sends a pong.
     pub $($async)? fn pong(&mut self, payload: &[u8]) -> Res<(), T> {
-        self.latch.check().map_err(Error::Failed)?;
+        self.check_failed()?;
         self.s.conn.pong(payload)?;
         self.flush_owed()$($aw)*
     }
 
     /// Sends a close frame and reads (dropping data) until the peer's close
-    /// arrives or the transport ends. Returns how the connection ended.
+    /// arrives, the transport ends or the close timeout passes on the
+    /// clock (the read timeout does not apply). Returns how the connection
+    /// ended.
     pub $($async)? fn close(&mut self, code: CloseCode, reason: &str) -> Res<Option<End>, T> {
         if self.s.conn.state() == State::Open {
             self.s.conn.close(code, reason)?;
         }
-        while self.read_event(|_| ())$($aw)*?.is_some() {}
+        while self.read_within(None, |_| ())$($aw)*?.is_some() {}
         Ok(self.end())
     }
 }

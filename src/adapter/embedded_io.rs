@@ -7,23 +7,31 @@
 //! must fit) and `tx` sends (at least
 //! [`MAX_CONTROL_FRAME_LEN`](crate::wire::MAX_CONTROL_FRAME_LEN), 131
 //! bytes: one control frame; client payloads are masked through it chunk
-//! by chunk). Time comes in through
-//! [`WebSocket::tick`].
+//! by chunk). Everything else is in [`ServerOptions`] / [`ClientOptions`]:
+//! the [`Config`], the clock, the handshake and read timeouts, and for a
+//! client the request, its nonce and the mask keys.
 //!
 //! ```
-//! use sansws::adapter::embedded_io::{self as ws, Decision};
-//! use sansws::conn::{Config, Event, Instant};
+//! use sansws::adapter::embedded_io::{self as ws, ClientOptions, Decision, ServerOptions};
+//! use sansws::conn::{Event, Instant};
 //! # use sansws::adapter::embedded_io::testing::Pipe;
+//!
+//! /// The device's millisecond clock; with embassy on an ESP32:
+//! /// `Instant(embassy_time::Instant::now().as_millis())`.
+//! fn clock() -> Instant {
+//!     ws::std_clock()
+//! }
 //! # let (client_io, server_io) = Pipe::pair();
 //! # let t = std::thread::spawn(move || {
 //! #     let (mut rx, mut tx) = ([0u8; 1024], [0u8; 256]);
 //! #     let req = sansws::handshake::ClientRequest::new("device", "/ws");
-//! #     let mut c = ws::connect(client_io, &mut rx, &mut tx, &req, [7; 16], || [1, 2, 3, 4], Config::DEFAULT, Instant::ZERO).unwrap();
+//! #     let opts = ClientOptions::new(req, [7; 16], || [1, 2, 3, 4], clock);
+//! #     let mut c = ws::connect(client_io, &mut rx, &mut tx, opts).unwrap();
 //! #     c.send_text("ON").unwrap();
 //! #     c.close(sansws::wire::CloseCode::NORMAL, "").unwrap();
 //! # });
 //! let (mut rx, mut tx) = ([0u8; 1024], [0u8; 256]);
-//! let accepted = ws::accept(server_io, &mut rx, &mut tx, Config::DEFAULT, Instant::ZERO,
+//! let accepted = ws::accept(server_io, &mut rx, &mut tx, ServerOptions::new(clock),
 //!     |req| if req.path() == "/ws" { Decision::Accept(None) } else { Decision::Reject(404) },
 //!     |_page| sansws::handshake::HttpResponse::new(404))?;
 //! let ws::Accepted::WebSocket(mut server) = accepted else { unreachable!() };
@@ -35,6 +43,48 @@
 //! # t.join().unwrap();
 //! # Ok::<(), sansws::adapter::embedded_io::Error<embedded_io::ErrorKind>>(())
 //! ```
+//!
+//! # Time and timeouts
+//!
+//! The clock is a plain `fn() -> Instant` (milliseconds from any origin),
+//! given in the options and read wherever time is stamped or checked: a
+//! control frame written (a keepalive ping's pong deadline, a close's
+//! close deadline), every return of a read in [`WebSocket::read_event`]
+//! and the handshake, [`WebSocket::tick`]. A function, not a generic
+//! closure: device clocks are functions (`embassy_time::Instant::now`,
+//! esp-hal's system timer), a `WebSocket` type stays nameable (to keep one
+//! in a `static` or a struct), and the adapter's code is one copy whatever
+//! the clock. On a host, [`std_clock`]; in a test, a function reading a
+//! `static`.
+//!
+//! The adapter has no timer of its own: it checks the clock when the
+//! transport's read returns. So **the transport's read must time out**:
+//! when no byte came within its own read timeout it returns an error whose
+//! [`kind()`](embedded_io::Error::kind) is [`ErrorKind::TimedOut`], and a
+//! later read works as before. That error is not a failure: the adapter
+//! runs the timers that are due (keepalive ping, pong timeout, close
+//! timeout, handshake timeout, read timeout) and reads again. A timer
+//! fires at most one transport read timeout late, so choose it well under
+//! the connection's timeouts (100 ms to 1 s). Any other read error is
+//! returned as [`Error::Io`]. A transport whose read never times out
+//! still works, but its timers only run when bytes arrive or
+//! [`WebSocket::tick`] is called, so a silent peer can keep
+//! [`WebSocket::read_event`], [`WebSocket::close`] and [`accept`] waiting
+//! for ever.
+//!
+//! - lwIP: [`Netconn::set_recv_timeout`](super::lwip::Netconn::set_recv_timeout)
+//!   makes `netconn_recv` give `ERR_TIMEOUT`, which is `TimedOut` already;
+//!   [`lwip::accept`](super::lwip::accept) and
+//!   [`lwip::connect`](super::lwip::connect) set one if none is.
+//! - std streams on a host: `std::net::TcpStream::set_read_timeout` makes
+//!   reads fail with `WouldBlock` (Unix) or `TimedOut` (Windows), and
+//!   embedded-io-adapters maps `WouldBlock` to `Other`: wrap the stream in
+//!   [`StdIo`], which maps both to `TimedOut`.
+//!
+//! A write that fails or times out may have cut a frame: the connection
+//! ends at once ([`WebSocket::is_connected`] turns false, [`WebSocket::end`]
+//! is [`End::Abnormal`]) and every later send returns [`Error::Failed`]
+//! with the first error's kind; nothing more is written.
 
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
 
@@ -42,7 +92,7 @@ pub use super::driver::handshake::Decision;
 use super::driver::handshake::{self as steps, ServerStep, Then};
 use super::driver::{Latch, RxBuf, Session};
 use crate::conn::{
-    Config, Connection, DataKind, End, Event, Instant, MaskKeys, MessagePart, NoMasking,
+    Config, Connection, DataKind, Duration, End, Event, Instant, MaskKeys, MessagePart, NoMasking,
     ProtocolError, SendError, State,
 };
 use crate::handshake::{
@@ -71,14 +121,23 @@ pub enum Error<E: embedded_io::Error> {
     /// invalid, or `tx` is too small.
     #[error("handshake: {0}")]
     HandshakeWrite(WriteError),
+    /// The handshake did not finish within the handshake timeout.
+    #[error("the handshake timed out")]
+    HandshakeTimeout,
+    /// No event came within the read timeout; the connection is still
+    /// usable.
+    #[error("no event within the read timeout")]
+    ReadTimeout,
     /// The peer broke the protocol; a close with its code was sent.
     #[error("protocol: {0}")]
     Protocol(ProtocolError),
     /// A send that cannot be done.
     #[error("send: {0}")]
     Send(SendError),
-    /// An earlier write failed (its error was returned then) and ended
-    /// the connection: a frame may have been cut, so nothing more is sent.
+    /// An earlier write failed or was cut short (its error was returned
+    /// then; `Interrupted`: an async call was cancelled mid-write) and
+    /// ended the connection: a frame may have been cut, so nothing more
+    /// is sent.
     #[error("the connection ended when a write failed ({0})")]
     Failed(ErrorKind),
 }
@@ -107,7 +166,143 @@ impl<E: embedded_io::Error> From<ProtocolError> for Error<E> {
     }
 }
 
+/// How long a handshake may take by default: 10 s.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A server's settings, for [`accept`].
+#[derive(Debug, Clone, Copy)]
+pub struct ServerOptions {
+    /// The connection's limits and timers (default [`Config::DEFAULT`]).
+    pub config: Config,
+    /// The clock, in milliseconds: see the [module docs](self#time-and-timeouts).
+    pub clock: fn() -> Instant,
+    /// How long the client may take to send its request (default 10 s;
+    /// `None`: no limit).
+    pub handshake_timeout: Option<Duration>,
+    /// [`WebSocket::read_event`] returns [`Error::ReadTimeout`] after this
+    /// long without an event (default `None`: it reads on; the timers run
+    /// meanwhile).
+    pub read_timeout: Option<Duration>,
+}
+
+impl ServerOptions {
+    /// The defaults, on `clock`.
+    pub const fn new(clock: fn() -> Instant) -> Self {
+        Self {
+            config: Config::DEFAULT,
+            clock,
+            handshake_timeout: Some(HANDSHAKE_TIMEOUT),
+            read_timeout: None,
+        }
+    }
+}
+
+/// A client's settings, for [`connect`]: what to ask for, the random
+/// values it needs, and the same settings as a server's.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientOptions<'r, K> {
+    /// The request: host, path, subprotocols, extra header fields.
+    pub request: ClientRequest<'r>,
+    /// 16 random bytes for `Sec-WebSocket-Key`.
+    pub nonce: [u8; 16],
+    /// Where the frames' mask keys come from (random, never constant).
+    pub keys: K,
+    /// The connection's limits and timers (default [`Config::DEFAULT`]).
+    pub config: Config,
+    /// The clock, in milliseconds: see the [module docs](self#time-and-timeouts).
+    pub clock: fn() -> Instant,
+    /// How long the server may take to answer (default 10 s; `None`: no
+    /// limit).
+    pub handshake_timeout: Option<Duration>,
+    /// As [`ServerOptions::read_timeout`].
+    pub read_timeout: Option<Duration>,
+}
+
+impl<'r, K: MaskKeys> ClientOptions<'r, K> {
+    /// The defaults for `request`, with `nonce` and `keys`, on `clock`.
+    pub const fn new(
+        request: ClientRequest<'r>,
+        nonce: [u8; 16],
+        keys: K,
+        clock: fn() -> Instant,
+    ) -> Self {
+        Self {
+            request,
+            nonce,
+            keys,
+            config: Config::DEFAULT,
+            clock,
+            handshake_timeout: Some(HANDSHAKE_TIMEOUT),
+            read_timeout: None,
+        }
+    }
+}
+
 super::embedded::embedded_adapter!([] []);
+
+/// Milliseconds since this function was first called in the process: a
+/// clock for hosts (feature `std`).
+#[cfg(feature = "std")]
+pub fn std_clock() -> Instant {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(std::time::Instant::now);
+    Instant(u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A std `Read + Write` stream (a `TcpStream`, a TLS stream) as an
+/// embedded-io transport whose timeouts read as [`ErrorKind::TimedOut`]
+/// (feature `std`). Set the stream's read timeout
+/// (`TcpStream::set_read_timeout`) so the adapter's timers run: std reports
+/// it as `WouldBlock` on Unix, which embedded-io-adapters would map to
+/// `Other`; here `WouldBlock` and `TimedOut` become `TimedOut`, on reads and
+/// writes. `Interrupted` is retried.
+#[cfg(feature = "std")]
+#[derive(Debug)]
+pub struct StdIo<T>(pub T);
+
+#[cfg(feature = "std")]
+impl<T> StdIo<T> {
+    fn check<R>(r: std::io::Result<R>) -> std::io::Result<R> {
+        use std::io::ErrorKind as K;
+        r.map_err(|e| match e.kind() {
+            K::WouldBlock => std::io::Error::new(K::TimedOut, e),
+            _ => e,
+        })
+    }
+}
+
+#[cfg(feature = "std")]
+impl<T> ErrorType for StdIo<T> {
+    type Error = std::io::Error;
+}
+
+#[cfg(feature = "std")]
+impl<T: std::io::Read> Read for StdIo<T> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            match Self::check(self.0.read(buf)) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                r => return r,
+            }
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl<T: std::io::Write> Write for StdIo<T> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        loop {
+            match Self::check(self.0.write(buf)) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                r => return r,
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Self::check(self.0.flush())
+    }
+}
 
 /// In-memory transports for tests and examples (feature `std`).
 #[cfg(feature = "std")]

@@ -431,3 +431,6 @@ pub fn read_msg<T: embedded_io::Read + embedded_io::Write, K: MaskKeys>(
         }
     }
 }
+
+#[cfg(all(feature = "embedded-io", feature = "std"))]
+pub mod peer;

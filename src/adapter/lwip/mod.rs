@@ -5,17 +5,24 @@
 //! streaming API (`read_event`, `send_*`, `close`).
 //!
 //! ```no_run
-//! use sansws::adapter::embedded_io::{Accepted, Decision};
+//! use sansws::adapter::embedded_io::{Accepted, Decision, ServerOptions};
 //! use sansws::adapter::lwip;
-//! use sansws::conn::{Config, Event, Instant};
+//! use sansws::conn::{Event, Instant};
 //! use sansws::handshake::HttpResponse;
+//!
+//! /// The device's millisecond clock (ESP-IDF: `esp_timer_get_time() / 1000`).
+//! fn clock() -> Instant {
+//!     # return sansws::adapter::embedded_io::std_clock();
+//!     Instant(unsafe { esp_timer_get_time() } as u64 / 1000)
+//! }
+//! # unsafe fn esp_timer_get_time() -> i64 { 0 }
 //!
 //! # fn serve() -> Result<(), Box<dyn core::error::Error>> {
 //! let listener = lwip::Listener::bind([0, 0, 0, 0], 80)?;
 //! let (mut rx, mut tx) = ([0u8; 1024], [0u8; 512]);
 //! loop {
 //!     let conn = listener.accept()?;
-//!     let accepted = lwip::accept(conn, &mut rx, &mut tx, Config::DEFAULT, Instant::ZERO,
+//!     let accepted = lwip::accept(conn, &mut rx, &mut tx, ServerOptions::new(clock),
 //!         |_| Decision::Accept(None), |_| HttpResponse::new(404));
 //!     if let Ok(Accepted::WebSocket(mut ws)) = accepted {
 //!         while let Ok(Some(())) = ws.read_event(|e| {
@@ -25,6 +32,18 @@
 //! }
 //! # }
 //! ```
+//!
+//! # Timeouts
+//!
+//! The adapter runs its timers (handshake, keepalive, pong and close
+//! timeouts) as reads return, so reads must time out (see
+//! [the embedded-io adapter](super::embedded_io#time-and-timeouts)):
+//! [`Netconn::set_recv_timeout`] makes `netconn_recv` give `ERR_TIMEOUT`,
+//! whose kind is `TimedOut` already, and the netconn stays usable. [`accept`]
+//! and [`connect`] set [`RECV_TIMEOUT_MS`] on a netconn that has no
+//! receive timeout. This needs `LWIP_SO_RCVTIMEO=1` (ESP-IDF and Debian's
+//! lwIP have it); without it reads block, and the timers run only as bytes
+//! arrive.
 //!
 //! # Threads and tasks
 //!
@@ -49,9 +68,13 @@ use core::ptr::{self, NonNull};
 
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
 
-pub use super::embedded_io::{Accepted, Decision, Error, WebSocket};
-use crate::conn::{Config, Instant, MaskKeys};
-use crate::handshake::{ClientRequest, HttpResponse, Request, UpgradeRequest};
+pub use super::embedded_io::{Accepted, ClientOptions, Decision, Error, ServerOptions, WebSocket};
+use crate::conn::MaskKeys;
+use crate::handshake::{HttpResponse, Request, UpgradeRequest};
+
+/// The receive timeout [`accept`] and [`connect`] set on a netconn that
+/// has none, in milliseconds: timers fire at most this late.
+pub const RECV_TIMEOUT_MS: u32 = 100;
 
 mod ffi {
     use core::ffi::{c_int, c_void};
@@ -213,6 +236,8 @@ impl Drop for Listener {
 #[derive(Debug)]
 pub struct Netconn {
     raw: NonNull<c_void>,
+    /// The receive timeout set, in milliseconds (0: none).
+    recv_timeout: u32,
     /// The netbuf being read, if any, and the offset in its current part.
     buf: *mut c_void,
     off: usize,
@@ -225,6 +250,7 @@ impl Netconn {
     fn from_raw(raw: NonNull<c_void>) -> Self {
         Self {
             raw,
+            recv_timeout: 0,
             buf: ptr::null_mut(),
             off: 0,
         }
@@ -246,12 +272,25 @@ impl Netconn {
         LwipError::check(unsafe { ffi::sansws_netconn_nagle_off(self.raw.as_ptr()) })
     }
 
-    /// Makes reads fail with [`LwipError::TIMEOUT`] after `ms` milliseconds
-    /// (0: block).
+    /// Makes a read that got nothing for `ms` milliseconds fail with
+    /// [`LwipError::TIMEOUT`] (kind `TimedOut`), after which reads work
+    /// as before (0: block). Needs `LWIP_SO_RCVTIMEO=1`.
     pub fn set_recv_timeout(&mut self, ms: u32) {
+        let ms = ms.min(i32::MAX as u32);
+        self.recv_timeout = ms;
         // SAFETY: live netconn.
-        unsafe {
-            ffi::sansws_netconn_set_recvtimeout(self.raw.as_ptr(), ms.min(i32::MAX as u32) as c_int)
+        unsafe { ffi::sansws_netconn_set_recvtimeout(self.raw.as_ptr(), ms as c_int) }
+    }
+
+    /// The receive timeout set, in milliseconds (0: none, reads block).
+    pub fn recv_timeout(&self) -> u32 {
+        self.recv_timeout
+    }
+
+    /// Sets [`RECV_TIMEOUT_MS`] unless a receive timeout is set.
+    fn default_recv_timeout(&mut self) {
+        if self.recv_timeout == 0 {
+            self.set_recv_timeout(RECV_TIMEOUT_MS);
         }
     }
 
@@ -375,33 +414,32 @@ impl Write for Netconn {
 }
 
 /// Runs a server handshake on an accepted netconn (see
-/// [`super::embedded_io::accept`]).
+/// [`super::embedded_io::accept`]), setting [`RECV_TIMEOUT_MS`] if the
+/// netconn has no receive timeout.
 pub fn accept<'b>(
-    conn: Netconn,
+    mut conn: Netconn,
     rx: &'b mut [u8],
     tx: &'b mut [u8],
-    config: Config,
-    now: Instant,
+    opts: ServerOptions,
     decide: impl FnOnce(&UpgradeRequest<'_, '_>) -> Decision,
     page: impl FnOnce(&Request<'_, '_>) -> HttpResponse<'static>,
 ) -> Result<Accepted<'b, Netconn>, Error<LwipError>> {
-    super::embedded_io::accept(conn, rx, tx, config, now, decide, page)
+    conn.default_recv_timeout();
+    super::embedded_io::accept(conn, rx, tx, opts, decide, page)
 }
 
-/// Connects to `ip:port` and runs a client handshake for `req` (see
-/// [`super::embedded_io::connect`]).
-#[allow(clippy::too_many_arguments)]
+/// Connects to `ip:port` and runs a client handshake (see
+/// [`super::embedded_io::connect`]), with a receive timeout of
+/// [`RECV_TIMEOUT_MS`]. To choose another, make the [`Netconn`] yourself
+/// and call [`super::embedded_io::connect`].
 pub fn connect<'b, K: MaskKeys>(
     ip: [u8; 4],
     port: u16,
     rx: &'b mut [u8],
     tx: &'b mut [u8],
-    req: &ClientRequest<'_>,
-    nonce: [u8; 16],
-    keys: K,
-    config: Config,
-    now: Instant,
+    opts: ClientOptions<'_, K>,
 ) -> Result<WebSocket<'b, Netconn, K>, Error<LwipError>> {
-    let conn = Netconn::connect(ip, port).map_err(Error::Io)?;
-    super::embedded_io::connect(conn, rx, tx, req, nonce, keys, config, now)
+    let mut conn = Netconn::connect(ip, port).map_err(Error::Io)?;
+    conn.default_recv_timeout();
+    super::embedded_io::connect(conn, rx, tx, opts)
 }
