@@ -1,13 +1,18 @@
 //! The async embedded-io adapter: the same scenarios as the blocking one,
-//! each end on its own thread under a minimal executor.
+//! each end on its own thread under a minimal executor; and what is
+//! async's own: cancelling a call mid-read or mid-write, and timers woken
+//! from outside (`poll_timeout`, `tick`) as with embassy's `select`.
 #![cfg(all(feature = "embedded-io-async", feature = "std"))]
 
 mod support;
 
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
-use support::{Collector, Got, TestKeys};
+use support::{Collector, Got, TestKeys, cframe};
 
 use embedded_io::ErrorKind;
 use sansws::adapter::embedded_io::std_clock;
@@ -15,9 +20,9 @@ use sansws::adapter::embedded_io::testing::{Pipe, block_on};
 use sansws::adapter::embedded_io_async::{
     self as ws, Accepted, ClientOptions, Decision, Error, ServerOptions,
 };
-use sansws::conn::{Config, DataKind, Duration, End, MaskKeys, NoMasking};
+use sansws::conn::{Config, DataKind, Duration, End, Instant, MaskKeys, NoMasking};
 use sansws::handshake::{ClientRequest, HttpResponse};
-use sansws::wire::CloseCode;
+use sansws::wire::{CloseCode, OpCode};
 
 fn keys() -> TestKeys {
     TestKeys(0x9e37_79b9)
@@ -163,7 +168,41 @@ fn async_server_close_twenty_times_and_a_vanishing_peer() {
     assert_eq!(server.join().unwrap(), Some(End::Abnormal));
 }
 
-// ---- Issue 12: timeouts and failed writes. ----
+// ---- Issue 12: cancellation, timers woken from outside, failed writes. ----
+
+/// Polls `fut` once, with a waker that does nothing.
+fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+    fut.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// `fut`, or `None` once the clock reaches `at`: embassy's
+/// `select(fut, Timer::at(at))`, with a thread as the timer.
+async fn until<F: Future>(at: Option<Instant>, fut: F) -> Option<F::Output> {
+    let mut fut = pin!(fut);
+    let mut timer = false;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        let Some(at) = at else {
+            return Poll::Pending;
+        };
+        let now = std_clock();
+        if now >= at {
+            return Poll::Ready(None);
+        }
+        if !timer {
+            timer = true;
+            let (waker, ms) = (cx.waker().clone(), at.0 - now.0);
+            thread::spawn(move || {
+                thread::sleep(StdDuration::from_millis(ms));
+                waker.wake();
+            });
+        }
+        Poll::Pending
+    })
+    .await
+}
 
 /// A server WebSocket whose client is `peer`, driven by hand.
 fn accepted<'b>(
@@ -204,6 +243,54 @@ fn timed<R>(at_least: u64, limit: u64, f: impl FnOnce() -> R) -> R {
 }
 
 #[test]
+fn a_read_event_cancelled_while_waiting_loses_nothing() {
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let (mut peer, mut s) = accepted(&mut rx, &mut tx, sopts(Config::DEFAULT));
+    let frame = cframe(OpCode::Text, true, b"hello");
+    // Nothing to read: dropped while waiting.
+    assert!(poll_once(pin!(s.read_event(|_| ()))).is_pending());
+    // Part of the frame (its header): read, no event yet, dropped again.
+    embedded_io::Write::write_all(&mut peer, &frame[..4]).unwrap();
+    assert!(poll_once(pin!(s.read_event(|_| ()))).is_pending());
+    assert!(s.is_connected());
+    // The rest: the whole message.
+    embedded_io::Write::write_all(&mut peer, &frame[4..]).unwrap();
+    assert_eq!(block_on(read_msg(&mut s)), Some(Got::Text("hello".into())));
+    embedded_io::Write::write_all(&mut peer, &cframe(OpCode::Binary, true, b"on")).unwrap();
+    assert_eq!(
+        block_on(read_msg(&mut s)),
+        Some(Got::Binary(b"on".to_vec()))
+    );
+}
+
+#[test]
+fn a_send_cancelled_mid_write_ends_the_connection_and_no_frame_follows() {
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let (mut peer, mut s) = accepted(&mut rx, &mut tx, sopts(Config::DEFAULT));
+    // The peer reads nothing and its window holds 50 bytes: the send
+    // writes 50 of its 204 and waits; a timeout around it drops it there.
+    s.io().capacity = 50;
+    assert!(poll_once(pin!(s.send_binary(&[7; 200]))).is_pending());
+    assert!(!s.is_connected());
+    let failed = Err(Error::Failed(ErrorKind::Interrupted));
+    block_on(async {
+        assert_eq!(s.send_text("next").await, failed);
+        assert_eq!(s.end(), Some(End::Abnormal));
+        assert_eq!(s.send_binary(b"next").await, failed);
+        assert_eq!(s.ping(b"next").await, failed);
+        assert_eq!(s.read_event(|_| ()).await, Ok(None));
+        assert_eq!(
+            s.close(CloseCode::NORMAL, "").await,
+            Ok(Some(End::Abnormal))
+        );
+    });
+    drop(s);
+    let got = support::peer::read_all(&mut peer, StdDuration::from_secs(5));
+    assert_eq!(got.len(), 50, "the cut frame's first bytes, nothing after");
+    assert_eq!(got[..4], [0x82, 126, 0, 200]);
+}
+
+#[test]
 fn a_write_that_fails_mid_frame_ends_the_connection_and_every_later_send_gets_its_error() {
     let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
     let (mut peer, mut s) = accepted(&mut rx, &mut tx, sopts(Config::DEFAULT));
@@ -237,6 +324,101 @@ fn close_on_a_silent_peer_returns_within_the_close_timeout() {
     s.io().read_timeout = Some(StdDuration::from_millis(20));
     let end = timed(300, 320, || block_on(s.close(CloseCode::NORMAL, "")));
     assert_eq!(end, Ok(Some(End::CloseTimeout)));
+}
+
+#[test]
+fn a_close_sent_then_read_until_poll_timeout_on_a_silent_peer_ends_at_the_close_timeout() {
+    // No read timeout: the caller's timer wakes the read loop at
+    // `poll_timeout`, which includes the close deadline once the close is
+    // sent.
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let opts = sopts(Config {
+        close_timeout: Duration::from_millis(300),
+        ..Config::DEFAULT
+    });
+    let (mut peer, mut s) = accepted(&mut rx, &mut tx, opts);
+    let end = timed(300, 320, || {
+        block_on(async {
+            s.send_close(CloseCode::GOING_AWAY, "").await.unwrap();
+            assert!(s.poll_timeout().is_some(), "the close deadline");
+            loop {
+                match until(s.poll_timeout(), s.read_event(|_| ())).await {
+                    Some(Ok(None)) => break s.end(),
+                    Some(r) => panic!("{r:?}"),
+                    None => s.tick().await.unwrap(),
+                }
+            }
+        })
+    });
+    assert_eq!(end, Some(End::CloseTimeout));
+    let sent = support::frames_in(&support::peer::read_all(
+        &mut peer,
+        StdDuration::from_millis(50),
+    ));
+    assert_eq!(sent.len(), 1, "the close is sent once");
+    assert_eq!(support::close_code_of(&sent[0].2), Some(1001));
+}
+
+#[test]
+fn close_cancelled_and_called_again_sends_its_frame_once() {
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let opts = sopts(Config {
+        close_timeout: Duration::from_millis(200),
+        ..Config::DEFAULT
+    });
+    let (mut peer, mut s) = accepted(&mut rx, &mut tx, opts);
+    assert!(poll_once(pin!(s.close(CloseCode::NORMAL, ""))).is_pending());
+    assert!(poll_once(pin!(s.close(CloseCode::NORMAL, ""))).is_pending());
+    assert!(!s.is_connected());
+    let answer = cframe(OpCode::Close, true, &1000u16.to_be_bytes());
+    embedded_io::Write::write_all(&mut peer, &answer).unwrap();
+    assert_eq!(
+        block_on(s.close(CloseCode::NORMAL, "")),
+        Ok(Some(End::Clean))
+    );
+    drop(s);
+    let sent = support::frames_in(&support::peer::read_all(
+        &mut peer,
+        StdDuration::from_secs(5),
+    ));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, OpCode::Close);
+}
+
+#[test]
+fn read_event_woken_at_poll_timeout_on_a_silent_peer_with_keepalive_ends_with_the_pong_timeout() {
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let opts = sopts(Config {
+        ping_interval: Some(Duration::from_millis(200)),
+        pong_timeout: Duration::from_millis(100),
+        ..Config::DEFAULT
+    });
+    let (mut peer, mut s) = accepted(&mut rx, &mut tx, opts);
+    let ticks = timed(300, 340, || {
+        block_on(async {
+            let mut ticks = 0;
+            loop {
+                match until(s.poll_timeout(), s.read_event(|_| ())).await {
+                    Some(r) => {
+                        assert_eq!(r, Ok(None));
+                        break ticks;
+                    }
+                    None => {
+                        s.tick().await.unwrap();
+                        ticks += 1;
+                    }
+                }
+            }
+        })
+    });
+    assert_eq!(s.end(), Some(End::PongTimeout));
+    assert_eq!(ticks, 2, "the ping, then the pong deadline");
+    let sent = support::frames_in(&support::peer::read_all(
+        &mut peer,
+        StdDuration::from_millis(50),
+    ));
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, OpCode::Ping);
 }
 
 #[test]

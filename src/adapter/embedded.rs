@@ -160,7 +160,8 @@ pub $($async)? fn connect<'b, T: Read + Write, K: MaskKeys>(
 }
 
 /// A WebSocket over an embedded-io transport, with borrowed buffers. See
-/// the [module docs](self) for the clock and the timeouts.
+/// the [module docs](self) for the clock, the timeouts and (async)
+/// cancellation.
 pub struct WebSocket<'b, T: Read + Write, K: MaskKeys> {
     io: T,
     s: Session<&'b mut [u8], K>,
@@ -168,6 +169,10 @@ pub struct WebSocket<'b, T: Read + Write, K: MaskKeys> {
     latch: Latch<ErrorKind>,
     clock: fn() -> Instant,
     read_timeout: Option<Duration>,
+    /// A frame is being written: set from its first byte handed to the
+    /// transport to its last. Still set at the start of a call, the call
+    /// that wrote it was cancelled (its future dropped) mid-frame.
+    writing: bool,
 }
 
 impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
@@ -187,6 +192,7 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
             latch: Latch::default(),
             clock,
             read_timeout,
+            writing: false,
         }
     }
 
@@ -195,10 +201,10 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
         &self.s.conn
     }
 
-    /// Whether the connection is open: no write failed and no close
-    /// began.
+    /// Whether the connection is open: no write failed or was cut short,
+    /// and no close began.
     pub fn is_connected(&self) -> bool {
-        !self.latch.is_set() && self.s.conn.state() == State::Open
+        !self.latch.is_set() && !self.writing && self.s.conn.state() == State::Open
     }
 
     /// How the connection ended, once it has.
@@ -208,7 +214,8 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
 
     /// When the next timer is due (keepalive ping, pong or close
     /// deadline), on the clock given at accept/connect; `None` if none is
-    /// set: call [`Self::tick`] by then when not reading.
+    /// set. Async: wake [`Self::read_event`] by then (e.g. embassy's
+    /// `select(ws.read_event(..), Timer::at(..))`) and call [`Self::tick`].
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.s.conn.poll_timeout()
     }
@@ -237,8 +244,18 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
         self.s.now
     }
 
+    /// A call that was writing a frame was cancelled: the frame may be
+    /// cut, so the connection ends as if that write had failed.
+    fn check_cut(&mut self) {
+        if self.writing {
+            self.writing = false;
+            self.latch.set(&mut self.s.conn, ErrorKind::Interrupted);
+        }
+    }
+
     /// Before a send: the connection has not failed.
     fn check_failed(&mut self) -> Res<(), T> {
+        self.check_cut();
         self.latch.check().map_err(Error::Failed)
     }
 
@@ -247,6 +264,7 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
     /// this as it reads; call `tick` when not reading, at
     /// [`Self::poll_timeout`] or every so often.
     pub $($async)? fn tick(&mut self) -> Res<(), T> {
+        self.check_cut();
         let now = self.now();
         self.s.conn.handle_timeout(now);
         self.flush_owed()$($aw)*
@@ -263,6 +281,7 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
                 Error::Io(e) => embedded_io::Error::kind(e),
                 _ => ErrorKind::WriteZero,
             };
+            self.writing = false;
             self.latch.set(&mut self.s.conn, kind);
         }
         r
@@ -276,8 +295,10 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
         self.now();
         let mut wrote = false;
         while let Some(frame) = self.s.owed(self.tx)? {
+            self.writing = true;
             let r = write_all(&mut self.io, frame)$($aw)*;
             self.latch_on(r)?;
+            self.writing = false;
             wrote = true;
         }
         if wrote {
@@ -294,6 +315,10 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
     /// connection is over, [`Self::end`] says how (then close the
     /// transport: a server at once, a client once the server has).
     /// [`Error::ReadTimeout`] after the read timeout, if one is set.
+    ///
+    /// Async: safe to cancel while it waits for input (nothing read is
+    /// lost); cancelled while writing an answer, the connection ends
+    /// ([`Error::Failed`] with `Interrupted` on later sends).
     pub $($async)? fn read_event<R>(&mut self, f: impl FnOnce(Event<'_>) -> R) -> Res<Option<R>, T> {
         let limit = self.read_timeout;
         self.read_within(limit, f)$($aw)*
@@ -304,6 +329,7 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
         limit: Option<Duration>,
         f: impl FnOnce(Event<'_>) -> R,
     ) -> Res<Option<R>, T> {
+        self.check_cut();
         let deadline = match limit {
             Some(t) => Some(self.now() + t),
             None => None,
@@ -345,6 +371,7 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
         let mut frame = self.s.begin_frame(part, data.len())?;
         // From here the connection counts the frame as sent: it must be
         // written whole, or the connection ends.
+        self.writing = true;
         while let Some((a, b)) = self.s.next_chunk(&mut frame, data, self.tx)? {
             let r = match write_all(&mut self.io, a)$($aw)* {
                 Ok(()) => write_all(&mut self.io, b)$($aw)*,
@@ -352,6 +379,7 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
             };
             self.latch_on(r)?;
         }
+        self.writing = false;
         self.flush()$($aw)*
     }
 
@@ -386,11 +414,28 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
         self.flush_owed()$($aw)*
     }
 
+    /// Sends a close frame without waiting for the answer: data may still
+    /// arrive, and the reads that follow see the close through
+    /// ([`Self::read_event`] returns `Ok(None)` once the peer answered,
+    /// the transport ended or the close timeout passed). From here
+    /// [`Self::poll_timeout`] includes the close deadline: what an async
+    /// caller's timer needs.
+    pub $($async)? fn send_close(&mut self, code: CloseCode, reason: &str) -> Res<(), T> {
+        self.check_failed()?;
+        self.s.conn.close(code, reason)?;
+        self.flush_owed()$($aw)*
+    }
+
     /// Sends a close frame and reads (dropping data) until the peer's close
     /// arrives, the transport ends or the close timeout passes on the
     /// clock (the read timeout does not apply). Returns how the connection
     /// ended.
+    ///
+    /// Async: may be called again after it was cancelled; the close is
+    /// sent once, and the new call goes on waiting for the answer. With a
+    /// timer from outside, [`Self::send_close`] and then the read loop.
     pub $($async)? fn close(&mut self, code: CloseCode, reason: &str) -> Res<Option<End>, T> {
+        self.check_cut();
         if self.s.conn.state() == State::Open {
             self.s.conn.close(code, reason)?;
         }

@@ -9,7 +9,49 @@
 //!
 //! As in the [blocking adapter](super::embedded_io#time-and-timeouts): the
 //! clock is read wherever time is stamped or checked, and a transport read
-//! that fails with `TimedOut` runs the timers and reads again.
+//! that fails with `TimedOut` runs the timers and reads again. Async
+//! transports usually have no read timeout (embassy-net's
+//! `TcpSocket::set_timeout` aborts the connection instead), and
+//! embedded-io-async has no timer, so the caller brings one: every method
+//! may be cancelled, and [`WebSocket::poll_timeout`] says when the next
+//! timer is due. With embassy:
+//!
+//! ```ignore
+//! use embassy_futures::select::{select, Either};
+//! use embassy_time::{Instant as At, Timer};
+//!
+//! loop {
+//!     let wake = ws.poll_timeout().map_or(At::MAX, |t| At::from_millis(t.as_millis()));
+//!     match select(ws.read_event(|e| handle(e)), Timer::at(wake)).await {
+//!         Either::First(Ok(Some(()))) => {}
+//!         Either::First(Ok(None)) => break, // over: ws.end() says how
+//!         Either::First(Err(e)) => return Err(e),
+//!         Either::Second(()) => ws.tick().await?, // keepalive, pong and close deadlines
+//!     }
+//! }
+//! ```
+//!
+//! To close with such a timer, call [`WebSocket::send_close`] (from then
+//! on [`WebSocket::poll_timeout`] includes the close deadline) and go on
+//! with the same loop until `Ok(None)`: the peer answered, or
+//! [`End::CloseTimeout`]. The handshake checks the clock as each read
+//! returns; for a silent peer, bound [`accept`] and [`connect`] from
+//! outside (`embassy_time::with_timeout`): dropping them drops the
+//! transport.
+//!
+//! # Cancellation
+//!
+//! - Waiting for input, a cancelled call loses nothing, given a transport
+//!   whose `read` takes bytes only when it completes (embedded-io-async
+//!   encourages implementations to be cancel-safe and to say whether they
+//!   are); the adapter keeps what it read. Call again and go on.
+//! - Writing, a cancelled call may have left part of a frame in the
+//!   transport: nothing may follow it. The adapter marks every frame as it
+//!   starts and unmarks it when written whole; a call that finds the mark
+//!   ends the connection as a failed write does
+//!   ([`WebSocket::is_connected`] false at once, later sends return
+//!   [`Error::Failed`] with `ErrorKind::Interrupted`). So a timeout around
+//!   a send is safe, but costs the connection if it fires mid-frame.
 
 use embedded_io::ErrorKind;
 use embedded_io_async::{ErrorType, Read, Write};
