@@ -238,9 +238,9 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
     $($async)? fn send_frame(&mut self, part: MessagePart, data: &[u8]) -> Res<(), T> {
         self.latch.check().map_err(Error::Failed)?;
         self.flush_owed()$($aw)*?;
-        let mut frame = self.s.begin_frame(part, data.len())?;
+        let mut frame = FrameOut::begin(&mut self.s.conn, part, data.len())?;
         loop {
-            let Some((a, b)) = self.s.next_chunk(&mut frame, data, self.tx)? else {
+            let Some((a, b)) = frame.next_chunk(&mut self.s.conn, data, self.tx)? else {
                 break;
             };
             let r = match write_all(&mut self.io, a)$($aw)* {

@@ -9,7 +9,7 @@ use embedded_io_async::{ErrorType, Read, Write};
 
 pub use super::driver::handshake::Decision;
 use super::driver::handshake::{self as steps, ServerStep, Then};
-use super::driver::{Latch, RxBuf, Session};
+use super::driver::{FrameOut, Latch, RxBuf, Session};
 pub use super::embedded_io::Error;
 use crate::conn::{
     Config, Connection, DataKind, End, Event, Instant, MaskKeys, MessagePart, NoMasking, State,

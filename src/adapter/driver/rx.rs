@@ -4,11 +4,17 @@
 
 use crate::conn::{Core, Event, ProtocolError};
 
+/// An event found by [`RxBuf::poll`]: a data chunk's payload is left in
+/// the buffer (empty here) until [`RxBuf::event`].
+pub(crate) type Found = Event<'static>;
+
 /// Where a connection's input is kept: a caller's slice (devices) or a
 /// growable, shareable `BytesMut` (hosts, zero-copy messages).
 pub(crate) trait Storage {
     /// All of it.
     fn bytes(&mut self) -> &mut [u8];
+    /// All of it, to read.
+    fn slice(&self) -> &[u8];
     /// Its length.
     fn len(&self) -> usize;
     /// Drops the first `n` bytes; the `live` bytes after them move to the
@@ -21,6 +27,10 @@ pub(crate) trait Storage {
 
 impl Storage for &mut [u8] {
     fn bytes(&mut self) -> &mut [u8] {
+        self
+    }
+
+    fn slice(&self) -> &[u8] {
         self
     }
 
@@ -40,6 +50,10 @@ impl Storage for &mut [u8] {
 #[cfg(feature = "std")]
 impl Storage for bytes::BytesMut {
     fn bytes(&mut self) -> &mut [u8] {
+        self
+    }
+
+    fn slice(&self) -> &[u8] {
         self
     }
 
@@ -138,12 +152,15 @@ impl<S: Storage> RxBuf<S> {
         &mut self,
         conn: &mut Core,
     ) -> Result<Option<Event<'_>>, ProtocolError> {
-        // The event found is taken apart inside the loop and put together
-        // after it, so each pass's borrow of the buffer ends with the pass.
-        let found = loop {
-            if self.start == self.end {
-                return Ok(None);
-            }
+        Ok(self.poll(conn)?.map(|found| self.event(found)))
+    }
+
+    /// [`RxBuf::next_event`] in two steps, for loops that must go on
+    /// reading while they hold what was found: the event without its
+    /// payload (which stays in the buffer), then [`RxBuf::event`] to put
+    /// them together.
+    pub(crate) fn poll(&mut self, conn: &mut Core) -> Result<Option<Found>, ProtocolError> {
+        while self.start < self.end {
             let base = self.start;
             let data = &mut self.buf.bytes()[base..self.end];
             let at = data.as_ptr() as usize;
@@ -161,19 +178,24 @@ impl<S: Storage> RxBuf<S> {
                 Some(Event::Data(d)) => {
                     let from = base + (d.payload.as_ptr() as usize - at);
                     self.last = (from, from + d.payload.len());
-                    break Event::Data(d.with_payload(&[]));
+                    return Ok(Some(Event::Data(d.with_payload(&[]))));
                 }
-                Some(Event::Ping(p)) => break Event::Ping(p),
-                Some(Event::Pong(p)) => break Event::Pong(p),
-                Some(Event::Close(c)) => break Event::Close(c),
+                Some(Event::Ping(p)) => return Ok(Some(Event::Ping(p))),
+                Some(Event::Pong(p)) => return Ok(Some(Event::Pong(p))),
+                Some(Event::Close(c)) => return Ok(Some(Event::Close(c))),
             }
-        };
-        Ok(Some(match found {
+        }
+        Ok(None)
+    }
+
+    /// The event `found` with its payload, the last chunk read.
+    pub(crate) fn event(&self, found: Found) -> Event<'_> {
+        match found {
             Event::Data(d) => {
-                Event::Data(d.with_payload(&self.buf.bytes()[self.last.0..self.last.1]))
+                Event::Data(d.with_payload(&self.buf.slice()[self.last.0..self.last.1]))
             }
             e => e,
-        }))
+        }
     }
 
     /// Keeps the last data chunk's bytes (and what follows) in place, to
