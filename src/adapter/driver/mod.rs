@@ -13,22 +13,29 @@
 //! - [`ending`]: what to do with the transport once the connection is over.
 //! - [`handshake`]: the opening handshake's steps over caller buffers.
 
+#[cfg(feature = "embedded-io")]
 pub(crate) mod handshake;
 mod rx;
 
+#[cfg(feature = "std")]
+pub(crate) use rx::Found;
 pub(crate) use rx::{RxBuf, Storage};
 
-use crate::conn::{Connection, End, Instant, MaskKeys, MessagePart, Role, SendError};
+use crate::conn::{Connection, Instant, MaskKeys, MessagePart, SendError};
+#[cfg(feature = "std")]
+use crate::conn::{End, Role};
 use crate::wire::FrameHeader;
 
 /// A connection with its input buffer and the time last read from the
 /// clock, for adapters used from one thread or task.
+#[cfg(feature = "embedded-io")]
 pub(crate) struct Session<S, K: MaskKeys> {
     pub(crate) conn: Connection<K>,
     pub(crate) rx: RxBuf<S>,
     pub(crate) now: Instant,
 }
 
+#[cfg(feature = "embedded-io")]
 impl<S: Storage, K: MaskKeys> Session<S, K> {
     pub(crate) fn new(conn: Connection<K>, rx: RxBuf<S>, now: Instant) -> Self {
         Self { conn, rx, now }
@@ -51,6 +58,9 @@ pub(crate) fn owed<'t, K: MaskKeys>(
         None => Ok(None),
     }
 }
+
+/// Bytes to write: two slices, in order.
+pub(crate) type Chunk<'a> = (&'a [u8], &'a [u8]);
 
 /// A data frame being written.
 pub(crate) struct FrameOut {
@@ -80,11 +90,13 @@ impl FrameOut {
     }
 
     /// The frame's header.
+    #[cfg(feature = "std")]
     pub(crate) fn header(&self) -> &[u8] {
         &self.header[..self.header_len]
     }
 
     /// Whether the payload is masked (a client's).
+    #[cfg(feature = "std")]
     pub(crate) fn is_masked(&self) -> bool {
         self.masked
     }
@@ -101,7 +113,7 @@ impl FrameOut {
         conn: &mut Connection<K>,
         data: &'s [u8],
         tx: &'s mut [u8],
-    ) -> Result<Option<(&'s [u8], &'s [u8])>, SendError> {
+    ) -> Result<Option<Chunk<'s>>, SendError> {
         if !self.masked {
             if self.header_sent {
                 return Ok(None);
@@ -168,6 +180,7 @@ impl<E: Clone> Latch<E> {
 }
 
 /// What to do with the transport once the connection is over.
+#[cfg(feature = "std")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ending {
     /// Send our FIN, then read (dropping data) until the peer's FIN or the
@@ -184,6 +197,7 @@ pub(crate) enum Ending {
 /// close a server closes TCP first and a client lets the server; after our
 /// error close both half-close and drain; a peer that timed out or
 /// vanished gets no wait.
+#[cfg(feature = "std")]
 pub(crate) fn ending(end: Option<End>, role: Role) -> Ending {
     match end {
         Some(End::Clean) if role == Role::Client => Ending::DrainThenClose,

@@ -107,11 +107,6 @@ impl<S: Storage> RxBuf<S> {
         }
     }
 
-    /// Whether nothing is waiting.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.start == self.end
-    }
-
     /// Free space to read into: compacts first, and grows a growable
     /// storage when it is less than a quarter free (or full while a
     /// payload is pinned).
@@ -148,6 +143,7 @@ impl<S: Storage> RxBuf<S> {
     /// Gives buffered input to `conn` until it yields an event (`None`:
     /// the buffer ran dry first). The event borrows the buffer only, so a
     /// lock around `conn` can be let go before the event is used.
+    #[cfg(feature = "embedded-io")]
     pub(crate) fn next_event(
         &mut self,
         conn: &mut Core,
@@ -200,22 +196,26 @@ impl<S: Storage> RxBuf<S> {
 
     /// Keeps the last data chunk's bytes (and what follows) in place, to
     /// hand the payload out whole when its last chunk has come.
+    #[cfg(feature = "std")]
     pub(crate) fn pin_last(&mut self) {
         self.pin = Some(self.last.0);
     }
 
     /// Whether a payload is being kept in place.
+    #[cfg(feature = "std")]
     pub(crate) fn is_pinned(&self) -> bool {
         self.pin.is_some()
     }
 
     /// Stops keeping a payload (the connection failed or ended).
+    #[cfg(feature = "std")]
     pub(crate) fn unpin(&mut self) {
         self.pin = None;
     }
 
     /// Makes room for a pinned payload of `len` bytes in all, so its last
     /// chunk is read in at most one more pass.
+    #[cfg(feature = "std")]
     pub(crate) fn reserve_pinned(&mut self, len: usize) {
         if let Some(pin) = self.pin {
             let want = pin.saturating_add(len).saturating_add(self.size / 4 + 1);
@@ -269,8 +269,10 @@ mod tests {
             fed += n;
             rx.filled(n);
             let mut done = false;
-            while let Some(e) = rx.next_event(&mut conn).unwrap() {
-                let Event::Data(d) = e else { panic!() };
+            while let Some(found) = rx.poll(&mut conn).unwrap() {
+                let Event::Data(d) = rx.event(found) else {
+                    panic!()
+                };
                 if d.is_frame_end() {
                     done = true;
                     break;
