@@ -11,6 +11,8 @@
 //!   transport, through a small C shim; the one module with `unsafe`.
 
 #[cfg(any(feature = "std", feature = "embedded-io"))]
+mod diag;
+#[cfg(any(feature = "std", feature = "embedded-io"))]
 mod driver;
 #[cfg(feature = "embedded-io")]
 mod embedded;
