@@ -39,9 +39,12 @@ impl Utf8Bytes {
     /// [`Connection`](crate::conn::Connection) has validated) without
     /// checking them again; debug builds do. [`as_str`](Self::as_str) relies
     /// on it: never call this with bytes that were not validated.
-    #[allow(
-        dead_code,
-        reason = "for std_net's zero-copy read of single-frame text (issue 12, item 8)"
+    #[cfg_attr(
+        not(feature = "std"),
+        allow(
+            dead_code,
+            reason = "its caller, std_net's zero-copy read, is std only"
+        )
     )]
     #[inline]
     pub(crate) fn from_bytes_validated(bytes: Bytes) -> Self {
