@@ -65,13 +65,8 @@ pub(super) trait Io {
     fn flush_owed(&mut self) -> Result<(), Error>;
     /// The connection's clock.
     fn epoch(&self) -> StdInstant;
-    /// Reads once into `rx` (see [`fill`]).
-    fn fill(
-        &mut self,
-        rx: &mut RxBuf<BytesMut>,
-        timer: Option<StdInstant>,
-        deadline: Option<StdInstant>,
-    ) -> Result<Filled, Error>;
+    /// The stream read from.
+    fn input(&mut self) -> &mut ReadStream<impl Transport>;
     /// Ends the transport as `ending` says.
     fn end_transport(&mut self, ending: Ending, wait: StdDuration);
 }
@@ -126,7 +121,7 @@ impl Reading {
             }
             let epoch = io.epoch();
             let timer = io.with_conn(|c| next_timer(c, epoch));
-            match io.fill(&mut self.rx, timer, deadline)? {
+            match io.input().fill(&mut self.rx, timer, deadline)? {
                 Filled::Data => {}
                 Filled::Timer => {
                     let now = since(epoch);
@@ -227,12 +222,11 @@ impl Reading {
 /// buffer client payloads are masked through.
 pub(super) struct Writer<S> {
     pub(super) conn: Connection<Keys>,
-    pub(super) stream: S,
+    /// The stream, written here and read by [`Reading`].
+    pub(super) io: ReadStream<S>,
     pub(super) out: Vec<u8>,
     pub(super) epoch: StdInstant,
     pub(super) latch: Latch<Failure>,
-    /// The read timeout last set on the stream.
-    pub(super) timeout: TimeoutCache,
     /// [`Options::send_queue`], for [`WebSocket::split`].
     pub(super) send_queue: usize,
 }
@@ -240,7 +234,7 @@ pub(super) struct Writer<S> {
 impl<S: Transport> Writer<S> {
     /// Writes `a` then `b` (one vectored write); a failure latches.
     fn write(&mut self, a: &[u8], b: &[u8]) -> Result<(), Error> {
-        let r = write_all_vectored(&mut self.stream, &mut [IoSlice::new(a), IoSlice::new(b)]);
+        let r = write_all_vectored(&mut self.io.stream, &mut [IoSlice::new(a), IoSlice::new(b)]);
         self.check(r)
     }
 
@@ -285,7 +279,7 @@ impl<S: Transport> Writer<S> {
         };
         self.out = out;
         r?;
-        let r = self.stream.flush();
+        let r = self.io.stream.flush();
         self.check(r)
     }
 
@@ -358,12 +352,12 @@ impl<S: Transport> Io for Writer<S> {
         let now = since(self.epoch);
         let mut wrote = false;
         while let Some(frame) = driver::owed(&mut self.conn, now, &mut buf)? {
-            let r = self.stream.write_all(frame);
+            let r = self.io.stream.write_all(frame);
             self.check(r)?;
             wrote = true;
         }
         if wrote {
-            let r = self.stream.flush();
+            let r = self.io.stream.flush();
             self.check(r)?;
         }
         Ok(())
@@ -373,17 +367,12 @@ impl<S: Transport> Io for Writer<S> {
         self.epoch
     }
 
-    fn fill(
-        &mut self,
-        rx: &mut RxBuf<BytesMut>,
-        timer: Option<StdInstant>,
-        deadline: Option<StdInstant>,
-    ) -> Result<Filled, Error> {
-        fill(rx, &mut self.stream, &mut self.timeout, timer, deadline)
+    fn input(&mut self) -> &mut ReadStream<impl Transport> {
+        &mut self.io
     }
 
     fn end_transport(&mut self, ending: Ending, wait: StdDuration) {
-        end_transport(&mut self.stream, ending, wait);
+        end_transport(&mut self.io.stream, ending, wait);
     }
 }
 
@@ -414,11 +403,10 @@ impl<S: Transport> WebSocket<S> {
         Self {
             w: Writer {
                 conn: Connection::with_keys(role, opts.config, keys, Instant::ZERO),
-                stream,
+                io: ReadStream::new(stream),
                 out: Vec::new(),
                 epoch: StdInstant::now(),
                 latch: Latch::default(),
-                timeout: TimeoutCache::default(),
                 send_queue: opts.send_queue,
             },
             r: Reading::new(opts, early),
@@ -449,7 +437,7 @@ impl<S: Transport> WebSocket<S> {
 
     /// The stream.
     pub fn get_ref(&self) -> &S {
-        &self.w.stream
+        &self.w.io.stream
     }
 
     /// Changes [`Options::read_timeout`] on the open socket: [`Self::read`]
@@ -528,7 +516,7 @@ impl<S: Transport> WebSocket<S> {
 
     /// Ends the transport at once, without a close frame (esp's `stop`).
     pub fn stop(&mut self) {
-        let _ = self.w.stream.shutdown(Shutdown::Both);
+        let _ = self.w.io.stream.shutdown(Shutdown::Both);
         self.w.conn.handle_eof();
         self.r.finished = true;
     }

@@ -26,9 +26,9 @@ use std::time::{Duration as StdDuration, Instant as StdInstant};
 use std::vec;
 use std::vec::Vec;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
-use crate::adapter::driver::{self, Ending, FrameOut, Latch, RxBuf};
+use crate::adapter::driver::{self, Ending, FrameOut, Latch};
 use crate::conn::{Connection, DataKind, End, Event, MessagePart, SendError, State};
 use crate::message::Message;
 use crate::wire::{CloseCode, MAX_CONTROL_FRAME_LEN};
@@ -104,6 +104,24 @@ struct Shared {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, SendState> {
         self.st.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for the queue to shrink (or the end) until `deadline`;
+    /// `Err` with the guard back once it has passed.
+    fn wait_room<'a>(
+        &self,
+        st: MutexGuard<'a, SendState>,
+        deadline: StdInstant,
+    ) -> Result<MutexGuard<'a, SendState>, MutexGuard<'a, SendState>> {
+        let now = StdInstant::now();
+        if now >= deadline {
+            return Err(st);
+        }
+        Ok(self
+            .room
+            .wait_timeout(st, deadline - now)
+            .unwrap_or_else(|p| p.into_inner())
+            .0)
     }
 
     /// Queues the control frames the connection owes.
@@ -230,7 +248,7 @@ impl<S: Split> WebSocket<S> {
     /// [module docs](self)).
     pub fn split(self) -> io::Result<SplitHalves<S>> {
         let WebSocket { w, r, protocol } = self;
-        let (rs, ws) = w.stream.split()?;
+        let (rs, ws) = w.io.stream.split()?;
         let shared = Arc::new(Shared {
             st: Mutex::new(SendState {
                 conn: w.conn,
@@ -253,9 +271,8 @@ impl<S: Split> WebSocket<S> {
             Reader {
                 r,
                 io: ReadIo {
-                    stream: rs,
+                    input: ReadStream::new(rs),
                     shared: Arc::clone(&shared),
-                    timeout: TimeoutCache::default(),
                 },
                 protocol,
             },
@@ -378,25 +395,17 @@ impl Sender {
             if st.queued == 0 || st.writer_gone {
                 return Ok(());
             }
-            let now = StdInstant::now();
-            if now >= deadline {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "flush timed out").into());
-            }
-            st = self
-                .shared
-                .room
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+            st = self.shared.wait_room(st, deadline).map_err(|_| {
+                Error::from(io::Error::new(io::ErrorKind::TimedOut, "flush timed out"))
+            })?;
         }
     }
 }
 
 /// The read side's access to the shared connection.
 struct ReadIo<R> {
-    stream: R,
+    input: ReadStream<R>,
     shared: Arc<Shared>,
-    timeout: TimeoutCache,
 }
 
 impl<R: Transport> Io for ReadIo<R> {
@@ -413,13 +422,8 @@ impl<R: Transport> Io for ReadIo<R> {
         self.shared.epoch
     }
 
-    fn fill(
-        &mut self,
-        rx: &mut RxBuf<BytesMut>,
-        timer: Option<StdInstant>,
-        deadline: Option<StdInstant>,
-    ) -> Result<Filled, Error> {
-        fill(rx, &mut self.stream, &mut self.timeout, timer, deadline)
+    fn input(&mut self) -> &mut ReadStream<impl Transport> {
+        &mut self.input
     }
 
     /// Lets the writer send what is queued (the close frame last) within
@@ -431,20 +435,14 @@ impl<R: Transport> Io for ReadIo<R> {
             st.done = true;
             self.shared.work.notify_all();
             while ending != Ending::Now && !st.writer_gone && st.queued > 0 {
-                let now = StdInstant::now();
-                if now >= deadline {
-                    break;
+                match self.shared.wait_room(st, deadline) {
+                    Ok(g) => st = g,
+                    Err(_) => break,
                 }
-                st = self
-                    .shared
-                    .room
-                    .wait_timeout(st, deadline - now)
-                    .unwrap_or_else(|p| p.into_inner())
-                    .0;
             }
         }
         let left = deadline.saturating_duration_since(StdInstant::now());
-        end_transport(&mut self.stream, ending, left);
+        end_transport(&mut self.input.stream, ending, left);
     }
 }
 

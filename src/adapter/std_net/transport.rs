@@ -113,17 +113,40 @@ pub(super) enum Filled {
     Eof,
 }
 
-/// The read timeout last set on a stream (`None`: not yet), so that an
-/// unchanged one costs no system call per read.
-#[derive(Debug, Default)]
-pub(super) struct TimeoutCache(Option<Option<StdDuration>>);
+/// The stream a connection reads, with the read timeout last set on it
+/// (`None`: not yet), so that an unchanged one costs no system call per
+/// read.
+#[derive(Debug)]
+pub(super) struct ReadStream<R> {
+    pub(super) stream: R,
+    timeout: Option<Option<StdDuration>>,
+}
 
-/// Reads once into `rx`, waiting at most until the earlier of `timer` (the
-/// connection's) and `deadline` (the caller's; passing it is `TimedOut`).
-pub(super) fn fill<R: Transport>(
+impl<R: Transport> ReadStream<R> {
+    pub(super) fn new(stream: R) -> Self {
+        Self {
+            stream,
+            timeout: None,
+        }
+    }
+
+    /// Reads once into `rx`, waiting at most until the earlier of `timer`
+    /// (the connection's) and `deadline` (the caller's; passing it is
+    /// `TimedOut`).
+    pub(super) fn fill(
+        &mut self,
+        rx: &mut RxBuf<BytesMut>,
+        timer: Option<StdInstant>,
+        deadline: Option<StdInstant>,
+    ) -> Result<Filled, Error> {
+        fill(rx, &mut self.stream, &mut self.timeout, timer, deadline)
+    }
+}
+
+fn fill<R: Transport>(
     rx: &mut RxBuf<BytesMut>,
     src: &mut R,
-    cache: &mut TimeoutCache,
+    cache: &mut Option<Option<StdDuration>>,
     timer: Option<StdInstant>,
     deadline: Option<StdInstant>,
 ) -> Result<Filled, Error> {
@@ -144,9 +167,9 @@ pub(super) fn fill<R: Transport>(
             Some((w - now).max(StdDuration::from_millis(1)))
         }
     };
-    if cache.0 != Some(timeout) {
+    if *cache != Some(timeout) {
         src.set_read_timeout(timeout)?;
-        cache.0 = Some(timeout);
+        *cache = Some(timeout);
     }
     match src.read(rx.space()) {
         Ok(0) => Ok(Filled::Eof),
