@@ -826,3 +826,41 @@ fn a_split_reader_streams_events_and_its_callback_may_send() {
     ws.close(CloseCode::NORMAL, "").unwrap();
     assert!(server.join().unwrap() >= 1);
 }
+
+/// The write timeout bounds a whole send, not each system call: a peer
+/// that drains a little now and then (so every write makes some progress)
+/// is still dropped once the timeout has passed.
+#[test]
+fn the_write_timeout_bounds_a_whole_send_against_a_slow_drain() {
+    let o = Options {
+        write_timeout: Some(Duration::from_millis(800)),
+        ..opts()
+    };
+    let (mut ws, mut client) = server_with_stalled_client(o);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
+    let drain = thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10)
+            && !stopped.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            match client.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+    let big = vec![3u8; 16 << 20];
+    let started = Instant::now();
+    let err = ws.send_binary(&big).unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(&err, Error::Io(e) if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock)),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(3), "the send took {took:?}");
+    assert!(!ws.is_connected());
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    drain.join().unwrap();
+}

@@ -229,12 +229,16 @@ pub(super) struct Writer<S> {
     pub(super) latch: Latch<Failure>,
     /// [`Options::send_queue`], for [`WebSocket::split`].
     pub(super) send_queue: usize,
+    /// [`Options::write_timeout`]: the time a whole send may take.
+    pub(super) write_timeout: Option<StdDuration>,
 }
 
 impl<S: Transport> Writer<S> {
-    /// Writes `a` then `b` (one vectored write); a failure latches.
-    fn write(&mut self, a: &[u8], b: &[u8]) -> Result<(), Error> {
-        let r = write_all_vectored(&mut self.io.stream, &mut [IoSlice::new(a), IoSlice::new(b)]);
+    /// Writes `a` then `b` (one vectored write) within `limit`; a
+    /// failure latches.
+    fn write(&mut self, limit: &mut WriteLimit, a: &[u8], b: &[u8]) -> Result<(), Error> {
+        let bufs = &mut [IoSlice::new(a), IoSlice::new(b)];
+        let r = write_all_vectored(&mut self.io.stream, bufs, limit);
         self.check(r)
     }
 
@@ -266,10 +270,11 @@ impl<S: Transport> Writer<S> {
             }
         }
         let mut out = core::mem::take(&mut self.out);
+        let mut limit = WriteLimit::new(self.write_timeout);
         let r = loop {
             match frame.next_chunk(&mut self.conn, data, &mut out) {
                 Ok(Some((a, b))) => {
-                    if let Err(e) = self.write(a, b) {
+                    if let Err(e) = self.write(&mut limit, a, b) {
                         break Err(e);
                     }
                 }
@@ -277,6 +282,7 @@ impl<S: Transport> Writer<S> {
                 Err(e) => break Err(e.into()),
             }
         };
+        limit.restore(&mut self.io.stream);
         self.out = out;
         r?;
         let r = self.io.stream.flush();
@@ -351,11 +357,16 @@ impl<S: Transport> Io for Writer<S> {
         let mut buf = [0u8; MAX_CONTROL_FRAME_LEN];
         let now = since(self.epoch);
         let mut wrote = false;
+        let mut limit = WriteLimit::new(self.write_timeout);
         while let Some(frame) = driver::owed(&mut self.conn, now, &mut buf)? {
-            let r = self.io.stream.write_all(frame);
-            self.check(r)?;
+            let r = write_all_vectored(&mut self.io.stream, &mut [IoSlice::new(frame)], &mut limit);
+            if r.is_err() {
+                limit.restore(&mut self.io.stream);
+                return self.check(r);
+            }
             wrote = true;
         }
+        limit.restore(&mut self.io.stream);
         if wrote {
             let r = self.io.stream.flush();
             self.check(r)?;
@@ -408,6 +419,7 @@ impl<S: Transport> WebSocket<S> {
                 epoch: StdInstant::now(),
                 latch: Latch::default(),
                 send_queue: opts.send_queue,
+                write_timeout: opts.write_timeout,
             },
             r: Reading::new(opts, early),
             protocol: None,

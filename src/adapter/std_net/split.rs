@@ -1,21 +1,6 @@
 //! A WebSocket split into a reader and cloneable senders.
 //!
-//! # How a slow peer is kept from stalling the rest
-//!
-//! Senders never write to the socket: they encode frames into the
-//! connection's outgoing queue (under a lock held for the encoding only)
-//! and a writer thread, one per split connection, writes the queue out.
-//! So no lock is held across a blocking write, the [`Reader`] keeps
-//! reading and running the timers while a write waits, and a broadcaster
-//! uses [`Sender::try_send`], which never blocks: when the queue holds
-//! [`Options::send_queue`](super::Options::send_queue) bytes it says
-//! [`Error::QueueFull`] and the message can be skipped (latest-value
-//! semantics) or kept for later. [`Sender::send`] waits for room instead.
-//!
-//! A peer that stops reading is dropped: the writer's write fails after
-//! [`Options::write_timeout`](super::Options::write_timeout), or the
-//! keepalive ping goes unanswered for the pong timeout. Either ends the
-//! connection; every later send returns the error.
+//! (See the [adapter docs](super#slow-peers) for the policy.)
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
@@ -51,13 +36,17 @@ impl Out {
         }
     }
 
-    fn write<W: Transport>(&self, w: &mut W) -> io::Result<()> {
-        match self {
+    /// Writes it whole within `timeout`.
+    fn write<W: Transport>(&self, w: &mut W, timeout: Option<StdDuration>) -> io::Result<()> {
+        let mut limit = WriteLimit::new(timeout);
+        let r = match self {
             Out::Frame { head, body } => {
-                write_all_vectored(w, &mut [IoSlice::new(head), IoSlice::new(body)])
+                write_all_vectored(w, &mut [IoSlice::new(head), IoSlice::new(body)], &mut limit)
             }
-            Out::Owned(v) => w.write_all(v),
-        }?;
+            Out::Owned(v) => write_all_vectored(w, &mut [IoSlice::new(v)], &mut limit),
+        };
+        limit.restore(w);
+        r?;
         w.flush()
     }
 }
@@ -99,6 +88,8 @@ struct Shared {
     work: Condvar,
     epoch: StdInstant,
     limit: usize,
+    /// The time one frame's write may take.
+    write_timeout: Option<StdDuration>,
 }
 
 impl Shared {
@@ -221,7 +212,7 @@ fn writer<W: Transport>(shared: Arc<Shared>, mut stream: W) {
             }
         };
         let Some(item) = item else { break };
-        let r = item.write(&mut stream);
+        let r = item.write(&mut stream, shared.write_timeout);
         let mut st = shared.lock();
         st.queued -= item.len();
         if let Err(e) = r {
@@ -245,7 +236,7 @@ pub type SplitHalves<S> = (Reader<<S as Split>::Reader>, Sender);
 impl<S: Split> WebSocket<S> {
     /// Splits into a [`Reader`] for one thread and a cloneable [`Sender`]
     /// for any others; a writer thread writes what senders queue (see the
-    /// [module docs](self)).
+    /// [adapter docs](super#slow-peers)).
     pub fn split(self) -> io::Result<SplitHalves<S>> {
         let WebSocket { w, r, protocol } = self;
         let (rs, ws) = w.io.stream.split()?;
@@ -262,6 +253,7 @@ impl<S: Split> WebSocket<S> {
             work: Condvar::new(),
             epoch: w.epoch,
             limit: w.send_queue,
+            write_timeout: w.write_timeout,
         });
         let for_writer = Arc::clone(&shared);
         std::thread::Builder::new()
@@ -283,7 +275,7 @@ impl<S: Split> WebSocket<S> {
 
 /// The sending half of a split [`WebSocket`]: clone it into every thread
 /// that sends. Sends queue frames for the connection's writer thread and
-/// never write to the socket themselves (see the [module docs](self)).
+/// never write to the socket themselves (see the [adapter docs](super#slow-peers)).
 #[derive(Clone)]
 pub struct Sender {
     shared: Arc<Shared>,

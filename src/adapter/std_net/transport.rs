@@ -71,14 +71,64 @@ impl Split for TcpStream {
     }
 }
 
-/// `write_all` for several buffers: one `write_vectored` when the
-/// transport takes everything at once (a `TcpStream`: `writev`).
-pub(super) fn write_all_vectored<W: Write>(
+/// The write timeout as a deadline for a whole send: the socket's timeout
+/// (`SO_SNDTIMEO`) holds per system call, and a peer that drains a few
+/// bytes now and then would otherwise keep a send going for ever. Each
+/// write after the first gets what is left of the time.
+pub(super) struct WriteLimit {
+    timeout: Option<StdDuration>,
+    deadline: Option<StdInstant>,
+    /// A write has been made (the next one gets the time left).
+    started: bool,
+    /// The socket's timeout was changed, to set back after.
+    changed: bool,
+}
+
+impl WriteLimit {
+    /// A send that must finish within `timeout` (`None`: no limit).
+    pub(super) fn new(timeout: Option<StdDuration>) -> Self {
+        Self {
+            timeout,
+            deadline: timeout.map(|t| StdInstant::now() + t),
+            started: false,
+            changed: false,
+        }
+    }
+
+    /// Before a write: the time left on the socket, or `TimedOut`.
+    fn before_write<W: Transport>(&mut self, w: &mut W) -> io::Result<()> {
+        if !core::mem::replace(&mut self.started, true) {
+            return Ok(());
+        }
+        if let Some(d) = self.deadline {
+            let now = StdInstant::now();
+            if now >= d {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out"));
+            }
+            w.set_write_timeout(Some(d - now))?;
+            self.changed = true;
+        }
+        Ok(())
+    }
+
+    /// Sets the socket's timeout back, if a write changed it.
+    pub(super) fn restore<W: Transport>(self, w: &mut W) {
+        if self.changed {
+            let _ = w.set_write_timeout(self.timeout);
+        }
+    }
+}
+
+/// `write_all` for several buffers, within `limit`: one `write_vectored`
+/// when the transport takes everything at once (a `TcpStream`: `writev`).
+pub(super) fn write_all_vectored<W: Transport>(
     w: &mut W,
     mut bufs: &mut [IoSlice<'_>],
+    limit: &mut WriteLimit,
 ) -> io::Result<()> {
     IoSlice::advance_slices(&mut bufs, 0);
     while !bufs.is_empty() {
+        limit.before_write(w)?;
         match w.write_vectored(bufs) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => IoSlice::advance_slices(&mut bufs, n),
