@@ -553,7 +553,7 @@ fn clients_vanishing_mid_message_leave_threads_and_memory_as_they_were() {
             let (mut s, _) = raw_upgrade(server.addr);
             let mask = [1, 2, 3, i as u8];
             let mut bytes = client_head(0x9, 4, mask);
-            bytes.extend_from_slice(b"ping");
+            bytes.extend(b"ping".iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
             bytes.extend(client_head(0x2, ANNOUNCED, mask));
             bytes.extend_from_slice(&payload);
             s.write_all(&bytes).unwrap();
@@ -564,14 +564,18 @@ fn clients_vanishing_mid_message_leave_threads_and_memory_as_they_were() {
             n >= base + CLIENTS as u64
         });
         let rss_busy = server.rss_kib();
-        for (i, s) in socks.into_iter().enumerate() {
+        for (i, mut s) in socks.into_iter().enumerate() {
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut pong = [0u8; 6];
             if i % 2 == 0 {
                 // Wait until the pong has arrived, and leave it unread:
                 // closing then sends a reset.
-                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-                let mut pong = [0u8; 6];
                 let n = s.peek(&mut pong).expect("the pong");
                 assert!(n > 0, "closed before the pong");
+            } else {
+                // Read it: closing then sends a FIN.
+                s.read_exact(&mut pong).expect("the pong");
+                assert_eq!(pong, *b"\x8a\x04ping", "the pong");
             }
             drop(s);
         }
