@@ -17,7 +17,10 @@
 //!         std::thread::sleep(std::time::Duration::from_millis(50));
 //!         continue;
 //!     };
-//!     std::thread::spawn(move || -> Result<(), std_net::Error> {
+//!     // Out of threads, `Builder::spawn` fails and this client is dropped
+//!     // (`thread::spawn` would panic and end the loop). An error inside
+//!     // ends only this connection.
+//!     let _ = std::thread::Builder::new().spawn(move || -> Result<(), std_net::Error> {
 //!         let Accepted::WebSocket(mut ws) = std_net::accept(stream, &Default::default())? else {
 //!             return Ok(()); // a plain HTTP request: answer it, or drop it
 //!         };
