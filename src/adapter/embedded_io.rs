@@ -36,10 +36,11 @@
 //! # Ok::<(), sansws::adapter::embedded_io::Error<embedded_io::ErrorKind>>(())
 //! ```
 
-use embedded_io::{ErrorType, Read, Write};
+use embedded_io::{ErrorKind, ErrorType, Read, Write};
 
-pub use super::session::Decision;
-use super::session::{self, ServerStep, Session, Then};
+pub use super::driver::handshake::Decision;
+use super::driver::handshake::{self as steps, ServerStep, Then};
+use super::driver::{FrameOut, Latch, RxBuf, Session};
 use crate::conn::{
     Config, Connection, DataKind, End, Event, Instant, MaskKeys, MessagePart, NoMasking,
     ProtocolError, SendError, State,
@@ -76,6 +77,10 @@ pub enum Error<E: core::fmt::Debug> {
     /// A send that cannot be done.
     #[error("send: {0}")]
     Send(SendError),
+    /// An earlier write failed (its error was returned then) and ended
+    /// the connection: a frame may have been cut, so nothing more is sent.
+    #[error("the connection ended when a write failed ({0:?})")]
+    Failed(ErrorKind),
 }
 
 impl<E: core::fmt::Debug> From<HandshakeError> for Error<E> {
@@ -102,235 +107,7 @@ impl<E: core::fmt::Debug> From<ProtocolError> for Error<E> {
     }
 }
 
-type Res<T, IO> = Result<T, Error<<IO as ErrorType>::Error>>;
-
-/// Reads more of a handshake head into `rx[*len..]`: an error if the
-/// head would not fit in `rx` or the peer ended the stream.
-#[inline]
-fn read_head<T: Read>(io: &mut T, rx: &mut [u8], len: &mut usize) -> Res<(), T> {
-    if *len == rx.len() {
-        return Err(HandshakeError::TooLarge { limit: rx.len() }.into());
-    }
-    match io.read(&mut rx[*len..]).map_err(Error::Io)? {
-        0 => Err(Error::Eof),
-        n => {
-            *len += n;
-            Ok(())
-        }
-    }
-}
-
-fn write_all<T: Write>(io: &mut T, mut buf: &[u8]) -> Res<(), T> {
-    while !buf.is_empty() {
-        match io.write(buf).map_err(Error::Io)? {
-            0 => return Err(Error::WriteZero),
-            n => buf = &buf[n..],
-        }
-    }
-    Ok(())
-}
-
-/// What [`accept`] found.
-// No alloc here to box the WebSocket; the value is moved once.
-#[allow(clippy::large_enum_variant)]
-pub enum Accepted<'b, T: Read + Write> {
-    /// A WebSocket.
-    WebSocket(WebSocket<'b, T, NoMasking>),
-    /// A plain HTTP request, answered with the `page` callback's response;
-    /// the transport is handed back to be closed.
-    Http(T),
-    /// An upgrade refused with this status.
-    Rejected(T, u16),
-}
-
-/// Runs a server handshake: reads the request into `rx`; an upgrade goes to
-/// `decide`, a plain request (a page at `/`) to `page`. A broken request is
-/// answered with its status (400, 426, 431) and returned as
-/// [`Error::Handshake`]; an answer of ours that cannot be written (too
-/// large for `tx`, an invalid status) with 500, as [`Error::HandshakeWrite`].
-#[allow(clippy::too_many_arguments)]
-pub fn accept<'b, T: Read + Write>(
-    mut io: T,
-    rx: &'b mut [u8],
-    tx: &'b mut [u8],
-    config: Config,
-    now: Instant,
-    decide: impl FnOnce(&UpgradeRequest<'_, '_>) -> Decision,
-    page: impl FnOnce(&Request<'_, '_>) -> HttpResponse<'static>,
-) -> Res<Accepted<'b, T>, T> {
-    let limits = session::limits_for(rx.len());
-    let (mut decide, mut page) = (Some(decide), Some(page));
-    let mut len = 0;
-    loop {
-        read_head(&mut io, rx, &mut len)?;
-        match session::server_step(rx, len, tx, &limits, &mut decide, &mut page) {
-            Ok(ServerStep::More) => {}
-            Ok(ServerStep::Respond { n, then }) => {
-                write_all(&mut io, &tx[..n])?;
-                io.flush().map_err(Error::Io)?;
-                return Ok(match then {
-                    Then::Upgrade(early) => {
-                        let conn = Connection::server(config, now);
-                        Accepted::WebSocket(WebSocket {
-                            io,
-                            s: Session::new(conn, rx, early, tx, now),
-                        })
-                    }
-                    Then::Http => Accepted::Http(io),
-                    Then::Rejected(status) => Accepted::Rejected(io, status),
-                });
-            }
-            Err(e) => {
-                if let Some(n) = session::rejection(&e, tx) {
-                    let _ = write_all(&mut io, &tx[..n]);
-                    let _ = io.flush();
-                }
-                return Err(e.into());
-            }
-        }
-    }
-}
-
-/// Runs a client handshake for `req` with the 16 random bytes `nonce`;
-/// frames are masked with keys from `keys`.
-#[allow(clippy::too_many_arguments)]
-pub fn connect<'b, T: Read + Write, K: MaskKeys>(
-    mut io: T,
-    rx: &'b mut [u8],
-    tx: &'b mut [u8],
-    req: &ClientRequest<'_>,
-    nonce: [u8; 16],
-    keys: K,
-    config: Config,
-    now: Instant,
-) -> Res<WebSocket<'b, T, K>, T> {
-    let hs = ClientHandshake::new(nonce);
-    let n = hs.write_request(req, tx)?;
-    write_all(&mut io, &tx[..n])?;
-    io.flush().map_err(Error::Io)?;
-    let limits = session::limits_for(rx.len());
-    let mut len = 0;
-    loop {
-        read_head(&mut io, rx, &mut len)?;
-        if let Some(early) = session::client_step(&hs, req, rx, len, &limits)? {
-            let conn = Connection::client(config, keys, now);
-            return Ok(WebSocket {
-                io,
-                s: Session::new(conn, rx, early, tx, now),
-            });
-        }
-    }
-}
-
-/// A blocking WebSocket over an embedded-io transport, with borrowed
-/// buffers.
-pub struct WebSocket<'b, T: Read + Write, K: MaskKeys> {
-    io: T,
-    s: Session<'b, K>,
-}
-
-impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
-    session::websocket_getters!();
-
-    /// The clock moved to `now`: runs due timers (keepalive ping, pong and
-    /// close deadlines) and sends what they owe. Call it at
-    /// [`Connection::poll_timeout`](crate::conn::Core::poll_timeout), or every so often.
-    pub fn tick(&mut self, now: Instant) -> Res<(), T> {
-        self.s.now = now;
-        self.s.conn.handle_timeout(now);
-        self.flush_owed()
-    }
-
-    fn flush_owed(&mut self) -> Res<(), T> {
-        let mut wrote = false;
-        while let Some(frame) = self.s.owed()? {
-            write_all(&mut self.io, frame)?;
-            wrote = true;
-        }
-        if wrote {
-            self.io.flush().map_err(Error::Io)?;
-        }
-        Ok(())
-    }
-
-    /// Blocks until one event and hands it to `f`; data arrives in chunks
-    /// as it is read, with offset and frame length. Pongs and close echoes
-    /// are sent as needed. `Ok(None)` once the connection is over (then
-    /// close the transport: a server at once, a client once the server
-    /// has).
-    pub fn read_event<R>(&mut self, f: impl FnOnce(Event<'_>) -> R) -> Res<Option<R>, T> {
-        let mut f = Some(f);
-        loop {
-            match self.s.process(|e| f.take().map(|f| f(e))) {
-                Ok(Some(out)) => {
-                    self.flush_owed()?;
-                    return Ok(out);
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    self.flush_owed()?;
-                    return Err(e.into());
-                }
-            }
-            self.flush_owed()?;
-            if self.s.conn.is_closed() {
-                return Ok(None);
-            }
-            match self.io.read(self.s.space()).map_err(Error::Io)? {
-                0 => self.s.conn.handle_eof(),
-                n => self.s.filled(n),
-            }
-        }
-    }
-
-    fn send_frame(&mut self, part: MessagePart, data: &[u8]) -> Res<(), T> {
-        self.flush_owed()?;
-        let mut frame = self.s.begin_frame(part, data.len())?;
-        while let Some(chunk) = self.s.next_chunk(&mut frame, data)? {
-            write_all(&mut self.io, chunk)?;
-        }
-        self.io.flush().map_err(Error::Io)
-    }
-
-    /// Sends a text message in one frame, streamed through `tx`.
-    pub fn send_text(&mut self, text: &str) -> Res<(), T> {
-        self.send_frame(MessagePart::Whole(DataKind::Text), text.as_bytes())
-    }
-
-    /// Sends a binary message in one frame, streamed through `tx`.
-    pub fn send_binary(&mut self, data: &[u8]) -> Res<(), T> {
-        self.send_frame(MessagePart::Whole(DataKind::Binary), data)
-    }
-
-    /// Sends one fragment of a message produced piece by piece
-    /// (esp_websocket_client's `send_text_partial` / `send_cont_msg` /
-    /// `send_fin`).
-    pub fn send_fragment(&mut self, kind: DataKind, data: &[u8], fin: bool) -> Res<(), T> {
-        self.send_frame(MessagePart::Fragment { kind, fin }, data)
-    }
-
-    /// Sends a ping.
-    pub fn ping(&mut self, payload: &[u8]) -> Res<(), T> {
-        self.s.conn.ping(payload)?;
-        self.flush_owed()
-    }
-
-    /// Sends a pong.
-    pub fn pong(&mut self, payload: &[u8]) -> Res<(), T> {
-        self.s.conn.pong(payload)?;
-        self.flush_owed()
-    }
-
-    /// Sends a close frame and reads (dropping data) until the peer's close
-    /// arrives or the transport ends. Returns how the connection ended.
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Res<Option<End>, T> {
-        if self.s.conn.state() == State::Open {
-            self.s.conn.close(code, reason)?;
-        }
-        while self.read_event(|_| ())?.is_some() {}
-        Ok(self.end())
-    }
-}
+super::embedded::embedded_adapter!([] []);
 
 /// In-memory transports for tests and examples (feature `std`).
 #[cfg(feature = "std")]

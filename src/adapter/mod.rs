@@ -10,6 +10,10 @@
 //! - `lwip` (feature `lwip`): lwIP's netconn API as an embedded-io
 //!   transport, through a small C shim; the one module with `unsafe`.
 
+#[cfg(any(feature = "std", feature = "embedded-io"))]
+mod driver;
+#[cfg(feature = "embedded-io")]
+mod embedded;
 #[cfg(feature = "embedded-io")]
 pub mod embedded_io;
 #[cfg(feature = "embedded-io-async")]
@@ -17,7 +21,5 @@ pub mod embedded_io_async;
 #[cfg(feature = "lwip")]
 #[allow(unsafe_code)]
 pub mod lwip;
-#[cfg(feature = "embedded-io")]
-mod session;
 #[cfg(feature = "std")]
 pub mod std_net;

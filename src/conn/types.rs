@@ -156,6 +156,22 @@ pub struct Data<'a> {
 }
 
 impl Data<'_> {
+    /// The same chunk description over `payload` (the same bytes, borrowed
+    /// anew): lets a driver end one borrow of its buffer and take another.
+    #[cfg(any(feature = "std", feature = "embedded-io"))]
+    pub(crate) fn with_payload<'b>(&self, payload: &'b [u8]) -> Data<'b> {
+        Data {
+            kind: self.kind,
+            payload,
+            offset: self.offset,
+            frame_len: self.frame_len,
+            message_offset: self.message_offset,
+            fin: self.fin,
+            frame_end: self.frame_end,
+            message_start: self.message_start,
+        }
+    }
+
     /// Whether this chunk ends its frame.
     #[inline]
     pub fn is_frame_end(&self) -> bool {

@@ -98,10 +98,14 @@ pub struct Options {
     /// [`WebSocket::read`] fails with `TimedOut` after this long without a
     /// message (default: wait forever; keepalive still runs).
     pub read_timeout: Option<StdDuration>,
-    /// A write that blocks this long fails (both roles; set through
+    /// A write that makes no progress for this long fails, and the
+    /// failure ends the connection (both roles; set through
     /// [`Transport::set_write_timeout`], which a `TcpStream` honours;
-    /// default none).
+    /// default 10 s: a peer that stops reading is dropped).
     pub write_timeout: Option<StdDuration>,
+    /// Bytes a split [`Sender`] may queue before [`Sender::try_send`] says
+    /// [`Error::QueueFull`] and [`Sender::send`] waits (default 1 MiB).
+    pub send_queue: usize,
     /// Client: TCP connect timeout (default 10 s).
     pub connect_timeout: Option<StdDuration>,
     /// Client: subprotocols to offer.
@@ -123,7 +127,8 @@ impl Default for Options {
             limits: Limits::DEFAULT,
             handshake_timeout: Some(StdDuration::from_secs(10)),
             read_timeout: None,
-            write_timeout: None,
+            write_timeout: Some(StdDuration::from_secs(10)),
+            send_queue: 1 << 20,
             connect_timeout: Some(StdDuration::from_secs(10)),
             protocols: Vec::new(),
             headers: Vec::new(),

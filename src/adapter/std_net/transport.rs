@@ -5,9 +5,11 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
-use crate::conn::{End, Role};
+use bytes::BytesMut;
 
-use super::{error::*, socket::*};
+use crate::adapter::driver::{Ending, RxBuf};
+
+use super::error::*;
 
 /// A byte stream a WebSocket runs over.
 pub trait Transport: Read + Write {
@@ -111,11 +113,17 @@ pub(super) enum Filled {
     Eof,
 }
 
+/// The read timeout last set on a stream (`None`: not yet), so that an
+/// unchanged one costs no system call per read.
+#[derive(Debug, Default)]
+pub(super) struct TimeoutCache(Option<Option<StdDuration>>);
+
 /// Reads once into `rx`, waiting at most until the earlier of `timer` (the
 /// connection's) and `deadline` (the caller's; passing it is `TimedOut`).
 pub(super) fn fill<R: Transport>(
-    rx: &mut RxBuf,
+    rx: &mut RxBuf<BytesMut>,
     src: &mut R,
+    cache: &mut TimeoutCache,
     timer: Option<StdInstant>,
     deadline: Option<StdInstant>,
 ) -> Result<Filled, Error> {
@@ -136,22 +144,14 @@ pub(super) fn fill<R: Transport>(
             Some((w - now).max(StdDuration::from_millis(1)))
         }
     };
-    if rx.timeout != Some(timeout) {
+    if cache.0 != Some(timeout) {
         src.set_read_timeout(timeout)?;
-        rx.timeout = Some(timeout);
+        cache.0 = Some(timeout);
     }
-    if rx.is_empty() {
-        rx.start = 0;
-        rx.end = 0;
-    } else if rx.end == rx.buf.len() {
-        rx.buf.copy_within(rx.start..rx.end, 0);
-        rx.end -= rx.start;
-        rx.start = 0;
-    }
-    match src.read(&mut rx.buf[rx.end..]) {
+    match src.read(rx.space()) {
         Ok(0) => Ok(Filled::Eof),
         Ok(n) => {
-            rx.end += n;
+            rx.filled(n);
             Ok(Filled::Data)
         }
         Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => Ok(Filled::Timer),
@@ -183,20 +183,12 @@ pub(super) fn linger<T: Transport>(stream: &mut T, half_close_first: bool, timeo
     let _ = stream.shutdown(Shutdown::Both);
 }
 
-/// Ends the transport once the connection is over: after a clean close a
-/// server closes first and a client waits (bounded) for the server's FIN;
-/// after our error close both half-close and drain, so the close frame is
-/// not lost to a reset; a peer that timed out or vanished gets no wait.
-pub(super) fn close_transport<T: Transport>(
-    stream: &mut T,
-    end: Option<End>,
-    role: Role,
-    wait: StdDuration,
-) {
-    match end {
-        Some(End::Clean) => linger(stream, role == Role::Server, wait),
-        Some(End::Failed(_)) | None => linger(stream, true, wait),
-        Some(End::PongTimeout | End::CloseTimeout | End::Abnormal) => {
+/// Ends the transport as the driver's end-of-connection policy says.
+pub(super) fn end_transport<T: Transport>(stream: &mut T, ending: Ending, wait: StdDuration) {
+    match ending {
+        Ending::HalfCloseThenDrain => linger(stream, true, wait),
+        Ending::DrainThenClose => linger(stream, false, wait),
+        Ending::Now => {
             let _ = stream.shutdown(Shutdown::Both);
         }
     }

@@ -1,0 +1,290 @@
+//! The read side every adapter shares: a buffer of input, compacted and
+//! (on hosts) grown, and the pump that feeds it to the connection one
+//! event at a time.
+
+use crate::conn::{Core, Event, ProtocolError};
+
+/// An event found by [`RxBuf::poll`]: a data chunk's payload is left in
+/// the buffer (empty here) until [`RxBuf::event`].
+pub(crate) type Found = Event<'static>;
+
+/// Where a connection's input is kept: a caller's slice (devices) or a
+/// growable, shareable `BytesMut` (hosts, zero-copy messages).
+pub(crate) trait Storage {
+    /// All of it.
+    fn bytes(&mut self) -> &mut [u8];
+    /// All of it, to read.
+    fn slice(&self) -> &[u8];
+    /// Its length.
+    fn len(&self) -> usize;
+    /// Drops the first `n` bytes; the `live` bytes after them move to the
+    /// front.
+    fn shift(&mut self, n: usize, live: usize);
+    /// Makes it at least `want` bytes long, keeping the first `live`.
+    /// A caller's slice cannot grow: `false`.
+    fn grow(&mut self, live: usize, want: usize) -> bool;
+}
+
+impl Storage for &mut [u8] {
+    fn bytes(&mut self) -> &mut [u8] {
+        self
+    }
+
+    fn slice(&self) -> &[u8] {
+        self
+    }
+
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+
+    fn shift(&mut self, n: usize, live: usize) {
+        self.copy_within(n..n + live, 0);
+    }
+
+    fn grow(&mut self, _: usize, _: usize) -> bool {
+        false
+    }
+}
+
+#[cfg(feature = "std")]
+impl Storage for bytes::BytesMut {
+    fn bytes(&mut self) -> &mut [u8] {
+        self
+    }
+
+    fn slice(&self) -> &[u8] {
+        self
+    }
+
+    fn len(&self) -> usize {
+        bytes::BytesMut::len(self)
+    }
+
+    fn shift(&mut self, n: usize, _: usize) {
+        // The front is let go, not copied: messages handed out may still
+        // share it, and `grow` reclaims it once they are gone.
+        bytes::Buf::advance(self, n);
+    }
+
+    fn grow(&mut self, live: usize, want: usize) -> bool {
+        self.truncate(live);
+        self.reserve(want - live);
+        let cap = self.capacity();
+        self.resize(cap, 0);
+        true
+    }
+}
+
+/// A connection's input: `buf[start..end]` is read and not yet given to
+/// the connection. On a growable storage a message's payload can be kept
+/// in place from `pin` while it arrives, so it is handed out whole without
+/// a copy.
+pub(crate) struct RxBuf<S> {
+    pub(crate) buf: S,
+    start: usize,
+    end: usize,
+    /// Kept from here (a payload being collected in place).
+    pin: Option<usize>,
+    /// The usual size; a pinned payload may make it larger.
+    size: usize,
+    /// Where the last data chunk handed out lies in `buf`.
+    last: (usize, usize),
+}
+
+impl<S: Storage> RxBuf<S> {
+    /// A buffer whose first bytes, `early.0..early.1`, are input already
+    /// read (frames that came with the handshake).
+    pub(crate) fn new(buf: S, early: (usize, usize)) -> Self {
+        let size = buf.len();
+        Self {
+            buf,
+            start: early.0,
+            end: early.1,
+            pin: None,
+            size,
+            last: (0, 0),
+        }
+    }
+
+    /// Free space to read into: compacts first, and grows a growable
+    /// storage when it is less than a quarter free (or full while a
+    /// payload is pinned).
+    pub(crate) fn space(&mut self) -> &mut [u8] {
+        let keep = self.pin.unwrap_or(self.start);
+        if keep == self.end {
+            self.start = 0;
+            self.end = 0;
+            self.pin = self.pin.map(|_| 0);
+        } else if keep > 0 && self.free() < self.size / 4 + 1 {
+            self.buf.shift(keep, self.end - keep);
+            self.start -= keep;
+            self.end -= keep;
+            self.pin = self.pin.map(|p| p - keep);
+            self.last = (0, 0);
+        }
+        if self.free() < self.size / 4 + 1 {
+            let want = (self.end + self.size).max(self.size);
+            self.buf.grow(self.end, want);
+        }
+        let end = self.end;
+        &mut self.buf.bytes()[end..]
+    }
+
+    fn free(&self) -> usize {
+        self.buf.len() - self.end
+    }
+
+    /// `n` bytes were read into [`RxBuf::space`].
+    pub(crate) fn filled(&mut self, n: usize) {
+        self.end = (self.end + n).min(self.buf.len());
+    }
+
+    /// Gives buffered input to `conn` until it yields an event (`None`:
+    /// the buffer ran dry first). The event borrows the buffer only, so a
+    /// lock around `conn` can be let go before the event is used.
+    #[cfg(feature = "embedded-io")]
+    pub(crate) fn next_event(
+        &mut self,
+        conn: &mut Core,
+    ) -> Result<Option<Event<'_>>, ProtocolError> {
+        Ok(self.poll(conn)?.map(|found| self.event(found)))
+    }
+
+    /// [`RxBuf::next_event`] in two steps, for loops that must go on
+    /// reading while they hold what was found: the event without its
+    /// payload (which stays in the buffer), then [`RxBuf::event`] to put
+    /// them together.
+    pub(crate) fn poll(&mut self, conn: &mut Core) -> Result<Option<Found>, ProtocolError> {
+        while self.start < self.end {
+            let base = self.start;
+            let data = &mut self.buf.bytes()[base..self.end];
+            let at = data.as_ptr() as usize;
+            let r = match conn.handle_read(data) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.start = self.end;
+                    self.pin = None;
+                    return Err(e);
+                }
+            };
+            self.start += r.consumed;
+            match r.event {
+                None => {}
+                Some(Event::Data(d)) => {
+                    let from = base + (d.payload.as_ptr() as usize - at);
+                    self.last = (from, from + d.payload.len());
+                    return Ok(Some(Event::Data(d.with_payload(&[]))));
+                }
+                Some(Event::Ping(p)) => return Ok(Some(Event::Ping(p))),
+                Some(Event::Pong(p)) => return Ok(Some(Event::Pong(p))),
+                Some(Event::Close(c)) => return Ok(Some(Event::Close(c))),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The event `found` with its payload, the last chunk read.
+    pub(crate) fn event(&self, found: Found) -> Event<'_> {
+        match found {
+            Event::Data(d) => {
+                Event::Data(d.with_payload(&self.buf.slice()[self.last.0..self.last.1]))
+            }
+            e => e,
+        }
+    }
+
+    /// Keeps the last data chunk's bytes (and what follows) in place, to
+    /// hand the payload out whole when its last chunk has come.
+    #[cfg(feature = "std")]
+    pub(crate) fn pin_last(&mut self) {
+        self.pin = Some(self.last.0);
+    }
+
+    /// Whether a payload is being kept in place.
+    #[cfg(feature = "std")]
+    pub(crate) fn is_pinned(&self) -> bool {
+        self.pin.is_some()
+    }
+
+    /// Stops keeping a payload (the connection failed or ended).
+    #[cfg(feature = "std")]
+    pub(crate) fn unpin(&mut self) {
+        self.pin = None;
+    }
+
+    /// Makes room for a pinned payload of `len` bytes in all, so its last
+    /// chunk is read in at most one more pass.
+    #[cfg(feature = "std")]
+    pub(crate) fn reserve_pinned(&mut self, len: usize) {
+        if let Some(pin) = self.pin {
+            let want = pin.saturating_add(len).saturating_add(self.size / 4 + 1);
+            if want > self.buf.len() {
+                self.buf.grow(self.end, want);
+            }
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl RxBuf<bytes::BytesMut> {
+    /// Hands out the pinned payload through the last chunk (or the last
+    /// chunk alone if nothing is pinned), sharing the buffer: no copy.
+    pub(crate) fn take_payload(&mut self) -> bytes::Bytes {
+        let from = self.pin.take().unwrap_or(self.last.0);
+        let to = self.last.1;
+        let head = self.buf.split_to(to).freeze();
+        self.start -= to;
+        self.end -= to;
+        self.last = (0, 0);
+        head.slice(from..)
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::conn::{Config, Connection, Instant};
+
+    /// A masked binary frame with `payload`.
+    fn frame(payload: &[u8]) -> std::vec::Vec<u8> {
+        let mut c = Connection::client(Config::HOST, || [1, 2, 3, 4], Instant::ZERO);
+        let mut out = std::vec![0u8; payload.len() + 14];
+        let n = c.send_binary(payload, &mut out).unwrap();
+        out.truncate(n);
+        out
+    }
+
+    #[test]
+    fn a_payload_pinned_across_reads_is_handed_out_whole_without_a_copy() {
+        let payload: std::vec::Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+        let wire = frame(&payload);
+        let mut rx = RxBuf::new(bytes::BytesMut::zeroed(1024), (0, 0));
+        let mut conn = Connection::server(Config::HOST, Instant::ZERO);
+        let mut fed = 0;
+        let msg = loop {
+            let space = rx.space();
+            let n = space.len().min(wire.len() - fed).min(700);
+            space[..n].copy_from_slice(&wire[fed..fed + n]);
+            fed += n;
+            rx.filled(n);
+            let mut done = false;
+            while let Some(found) = rx.poll(&mut conn).unwrap() {
+                let Event::Data(d) = rx.event(found) else {
+                    panic!()
+                };
+                if d.is_frame_end() {
+                    done = true;
+                    break;
+                }
+                if !rx.is_pinned() {
+                    rx.pin_last();
+                }
+            }
+            if done {
+                break rx.take_payload();
+            }
+        };
+        assert_eq!(&msg[..], &payload[..]);
+    }
+}
