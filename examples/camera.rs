@@ -166,15 +166,19 @@ fn camera(frames: &[Bytes], viewers: &Viewers) {
 /// Offers `frame` to one viewer without waiting for its socket: `Ok(true)`
 /// queued, `Ok(false)` skipped (its queue is full: it is behind, and takes
 /// a later frame instead), `Err` its connection is broken.
-fn offer(sender: &Sender<TcpStream>, frame: &Message) -> Result<bool, std_net::Error> {
-    sender.send(frame).map(|()| true)
+fn offer(sender: &Sender, frame: &Message) -> Result<bool, std_net::Error> {
+    match sender.try_send(frame) {
+        Ok(()) => Ok(true),
+        Err(std_net::Error::QueueFull { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// One connected viewer.
 struct Viewer {
     id: u64,
     peer: SocketAddr,
-    sender: Sender<TcpStream>,
+    sender: Sender,
     /// The same socket, to end the connection from the camera task.
     socket: TcpStream,
     since: Instant,
