@@ -44,8 +44,16 @@ use sansws::message::Message;
 const MAX_VIEWERS: usize = 4;
 /// Frames a second.
 const FPS: u32 = 10;
-/// A write to a viewer that blocks this long ends that viewer.
+/// A write to a viewer that makes no progress this long ends that viewer.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A viewer's outgoing queue: the frame being written and one or two more
+/// (frames are ~33 KB). A frame that does not fit is skipped.
+const SEND_QUEUE: usize = 96 << 10;
+/// The kernel's send buffer per viewer (Linux doubles it): a few frames,
+/// as on a device. Left alone, Linux grows it to 4 MB on loopback, ~12 s
+/// of video, which a viewer that falls behind would see as seconds of lag
+/// before a frame is ever skipped.
+const SEND_BUFFER: usize = 64 << 10;
 /// Distinct frames encoded at start (3 s of video, then it loops).
 const FRAMES: usize = 30;
 const WIDTH: usize = 640;
@@ -257,6 +265,7 @@ impl Viewers {
 fn options() -> Options {
     Options {
         write_timeout: Some(WRITE_TIMEOUT),
+        send_queue: SEND_QUEUE,
         ..Options::default()
     }
 }
@@ -266,6 +275,7 @@ fn serve(stream: TcpStream, viewers: &Viewers) {
         .peer_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let _ = stream.set_nodelay(true);
+    let _ = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER);
     let Ok(socket) = stream.try_clone() else {
         return;
     };

@@ -601,6 +601,12 @@ fn slow_viewer_reset_viewer_and_a_fifth_do_not_disturb_the_others() {
     }
     // Let the server log the goodbyes.
     thread::sleep(Duration::from_millis(200));
+    let port = format!(":{} ", stalled_port.port());
+    for line in server.log.lock().unwrap().iter() {
+        if line.contains(&port) && line.contains("gone") {
+            report.push(format!("server: {line}"));
+        }
+    }
     eprintln!("{}", report.join("\n"));
     assert!(
         failures.is_empty(),
