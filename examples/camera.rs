@@ -1,30 +1,33 @@
-//! The doorbell camera (the camera half of the doorbell in MISSION.md), on
-//! a host: a page at `/` that shows the live picture, and a WebSocket at
-//! `/ws` that sends every viewer a binary message per frame, each one JPEG
-//! image, 10 a second.
+//! The doorbell camera, on a host: a page at `/` that shows the live
+//! picture, and a WebSocket at `/ws` that sends every viewer a binary
+//! message per frame, each one JPEG image, 10 a second.
 //!
-//! `cargo run --release --example camera -- [127.0.0.1:8081]`
-//!
-//! (`127.0.0.1:0` picks a free port; the first line printed says which.)
+//! `cargo run --release --example camera -- [127.0.0.1:8081]`, then open
+//! <http://127.0.0.1:8081/>. (`127.0.0.1:0` picks a free port; the first
+//! line printed says which.)
 //!
 //! The "camera" is a set of distinct frames encoded once at start (a ball
-//! moving past a door, a frame counter, and sensor noise, so that each is
-//! ~30 KB like a real VGA camera's JPEG), sent in a loop: serving costs
-//! little CPU, as on a device whose camera hands out encoded frames.
+//! going round in front of a door, a frame counter, and sensor noise, so
+//! that each is ~33 KB like a real VGA camera's JPEG), sent in a loop:
+//! serving costs little CPU, as on a device whose camera hands out encoded
+//! frames.
 //!
 //! # Slow viewers
 //!
 //! One camera task broadcasts each frame to every viewer and never waits
 //! for one: it offers the frame (a clone of the same `Bytes`, no copy) to
-//! each viewer's bounded outgoing queue, and a viewer whose queue cannot
-//! take it skips that frame and gets a later one (latest value wins,
-//! nothing queues without bound). A viewer that stops reading is
-//! disconnected by the connection itself: a write that blocks for
-//! [`WRITE_TIMEOUT`] fails, and a ping unanswered for 10 s (keepalive, a
-//! ping every 10 s) ends it, so it is gone within ~20 s; the others keep
-//! the full rate meanwhile. A viewer that resets or errs is removed at
-//! once. At most [`MAX_VIEWERS`] watch at once (a device has 4 sockets);
-//! one more is answered with HTTP 503 and never touches the others.
+//! each viewer with [`Sender::try_send`], which queues it for that
+//! connection's writer thread without blocking. A viewer whose queue
+//! ([`SEND_QUEUE`]) cannot take it skips that frame and gets a later one:
+//! the latest frame wins, nothing queues without bound, and the kernel's
+//! send buffer is kept to a few frames ([`SEND_BUFFER`]) so a viewer that
+//! is behind sees a late picture, not a backlog. A viewer that stops
+//! reading is dropped by its connection: the keepalive ping (every 10 s)
+//! goes unanswered for 10 s, or a write makes no progress for
+//! [`WRITE_TIMEOUT`]; so it is gone within ~20 s, and the others keep the
+//! full rate meanwhile. A viewer that resets or fails is removed at once.
+//! At most [`MAX_VIEWERS`] watch at once (a device has 4 sockets); one
+//! more is answered with HTTP 503 and never touches the others.
 //!
 //! Handshakes run on each connection's own thread with the handshake
 //! timeout, and accept errors back off, as in `echo_server`.
