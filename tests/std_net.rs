@@ -12,7 +12,7 @@ use sansws::Status;
 use sansws::adapter::std_net::{self, Accepted, Decision, Error, Options};
 use sansws::conn::{Config, DataKind, End};
 use sansws::handshake::{ClientHandshake, ClientRequest, EMPTY_HEADER, Limits};
-use sansws::message::Message;
+use sansws::message::{Message, Utf8Bytes};
 use sansws::wire::{CloseCode, FrameHeader, OpCode, Rsv, apply_mask};
 
 fn opts() -> Options {
@@ -55,7 +55,7 @@ fn echo_server(opts: Options) -> (SocketAddr, mpsc::Receiver<Option<End>>) {
     (addr, rx)
 }
 
-fn text(m: Option<Message>) -> String {
+fn text(m: Option<Message>) -> Utf8Bytes {
     match m {
         Some(Message::Text(t)) => t,
         other => panic!("expected text, got {other:?}"),

@@ -26,6 +26,8 @@ use crate::conn::{Connection, Instant, MaskKeys, MessagePart, SendError};
 use crate::conn::{End, Role};
 use crate::wire::FrameHeader;
 
+use super::diag::diag;
+
 /// A connection with its input buffer and the time last read from the
 /// clock, for adapters used from one thread or task.
 #[cfg(feature = "embedded-io")]
@@ -173,6 +175,10 @@ impl<E: Clone> Latch<E> {
     /// Latches `e` (the first failure stands) and ends `conn`.
     pub(crate) fn set<K: MaskKeys>(&mut self, conn: &mut Connection<K>, e: E) {
         if self.0.is_none() {
+            diag!(
+                warn,
+                "write failed or timed out: connection ended, peer dropped"
+            );
             self.0 = Some(e);
         }
         conn.handle_eof();
@@ -199,6 +205,7 @@ pub(crate) enum Ending {
 /// vanished gets no wait.
 #[cfg(feature = "std")]
 pub(crate) fn ending(end: Option<End>, role: Role) -> Ending {
+    super::diag::ended(end);
     match end {
         Some(End::Clean) if role == Role::Client => Ending::DrainThenClose,
         Some(End::Clean) | Some(End::Failed(_)) | None => Ending::HalfCloseThenDrain,

@@ -163,6 +163,11 @@ impl<S: Storage> RxBuf<S> {
             let r = match conn.handle_read(data) {
                 Ok(r) => r,
                 Err(e) => {
+                    crate::adapter::diag::diag!(
+                        warn,
+                        "protocol error: closing with code {}",
+                        e.close_code().0
+                    );
                     self.start = self.end;
                     self.pin = None;
                     return Err(e);

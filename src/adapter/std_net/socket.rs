@@ -14,7 +14,7 @@ use bytes::BytesMut;
 
 use crate::adapter::driver::{self, Ending, Found, FrameOut, Latch, RxBuf};
 use crate::conn::{Connection, DataKind, End, Event, Instant, MessagePart, Role, SendError, State};
-use crate::message::{Assembler, Message};
+use crate::message::{Assembler, Message, Utf8Bytes};
 use crate::wire::{CloseCode, MAX_CONTROL_FRAME_LEN};
 
 use super::{Keys, Options};
@@ -194,8 +194,8 @@ impl Reading {
         let bytes = self.rx.take_payload();
         match kind {
             DataKind::Binary => Message::Binary(bytes),
-            // The connection checked the message as UTF-8.
-            DataKind::Text => Message::Text(String::from_utf8_lossy(&bytes).into_owned()),
+            // The connection checked the whole message as UTF-8.
+            DataKind::Text => Message::Text(Utf8Bytes::from_bytes_validated(bytes)),
         }
     }
 

@@ -298,7 +298,10 @@ impl Sender {
 
     fn send_any(&self, msg: &Message, wait: bool) -> Result<(), Error> {
         match msg {
-            Message::Text(t) => self.message(DataKind::Text, Payload::Slice(t.as_bytes()), wait),
+            Message::Text(t) => {
+                let b = t.clone().into_bytes();
+                self.message(DataKind::Text, Payload::Shared(&b), wait)
+            }
             Message::Binary(b) => self.message(DataKind::Binary, Payload::Shared(b), wait),
             control => self.shared.control(|c| send_control(c, control)),
         }
