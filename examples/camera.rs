@@ -140,7 +140,13 @@ fn main() -> std::io::Result<()> {
             // or silent client never holds up the accept loop.
             Ok(s) => {
                 let viewers = viewers.clone();
-                std::thread::spawn(move || serve(s, &viewers));
+                // Out of threads: this client is dropped, the server goes on.
+                if std::thread::Builder::new()
+                    .spawn(move || serve(s, &viewers))
+                    .is_err()
+                {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
             }
             // Out of file descriptors (and the like): back off instead of
             // spinning, and log at most once a second.

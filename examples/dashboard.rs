@@ -148,9 +148,19 @@ fn main() -> std::io::Result<()> {
         });
     }
     for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
+        // Out of descriptors or threads: back off instead of spinning.
+        let Ok(stream) = stream else {
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        };
         let (device, hub) = (device.clone(), hub.clone());
-        std::thread::spawn(move || serve(stream, &device, &hub));
+        // The handshake runs on the connection's thread, never the accept loop.
+        if std::thread::Builder::new()
+            .spawn(move || serve(stream, &device, &hub))
+            .is_err()
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     Ok(())
 }
