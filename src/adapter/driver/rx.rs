@@ -68,10 +68,21 @@ impl Storage for bytes::BytesMut {
     }
 
     fn grow(&mut self, live: usize, want: usize) -> bool {
-        self.truncate(live);
-        self.reserve(want - live);
-        let cap = self.capacity();
-        self.resize(cap, 0);
+        if self.capacity() < want {
+            // Only the live bytes are copied if it moves: back to the
+            // front of its allocation once the messages sharing it are
+            // gone, or into a new one.
+            self.truncate(live);
+            self.reserve(want - live);
+        }
+        // As long as asked for, not the whole capacity: a read then stops
+        // near the end of a pinned payload instead of running far into
+        // the next message, whose bytes read so far are what moves when
+        // that one is pinned in turn (58 KiB per 64 KiB message before,
+        // 7 KiB after). Only the bytes added are zeroed.
+        if bytes::BytesMut::len(self) < want {
+            self.resize(want, 0);
+        }
         true
     }
 }
@@ -238,11 +249,16 @@ impl RxBuf<bytes::BytesMut> {
     pub(crate) fn take_payload(&mut self) -> bytes::Bytes {
         let from = self.pin.take().unwrap_or(self.last.0);
         let to = self.last.1;
-        let head = self.buf.split_to(to).freeze();
+        // One reference taken (split_to) and none let go: the front is
+        // skipped inside the split half before it is frozen, where
+        // `freeze().slice(from..)` took a second one and dropped the first
+        // (two more atomic operations per message).
+        let mut head = self.buf.split_to(to);
+        bytes::Buf::advance(&mut head, from);
         self.start -= to;
         self.end -= to;
         self.last = (0, 0);
-        head.slice(from..)
+        head.freeze()
     }
 }
 

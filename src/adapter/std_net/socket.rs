@@ -350,10 +350,34 @@ impl<S: Transport> Io for Writer<S> {
     }
 
     /// Writes every control frame owed (the clock is read only if one is).
+    /// The check is inlined into the read loop, which calls this once per
+    /// event; the writing is not.
+    #[inline]
     fn flush_owed(&mut self) -> Result<(), Error> {
         if self.latch.is_set() || !self.conn.wants_transmit() {
             return Ok(());
         }
+        self.write_owed()
+    }
+
+    fn epoch(&self) -> StdInstant {
+        self.epoch
+    }
+
+    fn input(&mut self) -> &mut ReadStream<impl Transport> {
+        &mut self.io
+    }
+
+    fn end_transport(&mut self, ending: Ending, wait: StdDuration) {
+        end_transport(&mut self.io.stream, ending, wait);
+    }
+}
+
+impl<S: Transport> Writer<S> {
+    /// [`Io::flush_owed`] once something is owed.
+    #[cold]
+    #[inline(never)]
+    fn write_owed(&mut self) -> Result<(), Error> {
         let mut buf = [0u8; MAX_CONTROL_FRAME_LEN];
         let now = since(self.epoch);
         let mut wrote = false;
@@ -372,18 +396,6 @@ impl<S: Transport> Io for Writer<S> {
             self.check(r)?;
         }
         Ok(())
-    }
-
-    fn epoch(&self) -> StdInstant {
-        self.epoch
-    }
-
-    fn input(&mut self) -> &mut ReadStream<impl Transport> {
-        &mut self.io
-    }
-
-    fn end_transport(&mut self, ending: Ending, wait: StdDuration) {
-        end_transport(&mut self.io.stream, ending, wait);
     }
 }
 
