@@ -14,9 +14,12 @@ fn main() -> std::io::Result<()> {
     let listener = TcpListener::bind(&addr)?;
     eprintln!("autobahn_server listening on ws://{addr}");
     for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
+        let Ok(stream) = stream else {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            continue;
+        };
         let _ = stream.set_nodelay(true);
-        std::thread::spawn(move || {
+        let _ = std::thread::Builder::new().spawn(move || {
             let mut ws = match std_net::accept(stream, &Options::default()) {
                 Ok(Accepted::WebSocket(ws)) => ws,
                 Ok(_) => return,

@@ -84,7 +84,7 @@ impl Device {
     }
 }
 
-type Senders = Vec<(u64, Sender<TcpStream>)>;
+type Senders = Vec<(u64, Sender)>;
 
 /// Every open page's sender.
 #[derive(Default)]
@@ -93,7 +93,7 @@ struct Hub {
 }
 
 impl Hub {
-    fn add(&self, sender: Sender<TcpStream>) -> u64 {
+    fn add(&self, sender: Sender) -> u64 {
         let mut g = self.pages.lock().unwrap_or_else(|p| p.into_inner());
         g.0 += 1;
         let id = g.0;
@@ -106,10 +106,18 @@ impl Hub {
         g.1.retain(|(i, _)| *i != id);
     }
 
-    /// Sends to every page; drops pages that cannot take it.
+    /// Sends to every page without ever blocking: `try_send` only queues
+    /// (each connection's writer thread does the writing), so one page
+    /// that stopped reading cannot slow the others. A page that is behind
+    /// skips this update (its queue is full); a page whose connection is
+    /// over is dropped. Keepalive and the write timeout drop a stalled page.
     fn broadcast(&self, text: &str) {
+        let msg = Message::Text(text.into());
         let mut g = self.pages.lock().unwrap_or_else(|p| p.into_inner());
-        g.1.retain(|(_, s)| s.send_text(text).is_ok());
+        g.1.retain(|(_, s)| match s.try_send(&msg) {
+            Ok(()) | Err(std_net::Error::QueueFull { .. }) => true,
+            Err(_) => false,
+        });
     }
 
     fn count(&self) -> usize {
@@ -140,9 +148,19 @@ fn main() -> std::io::Result<()> {
         });
     }
     for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
+        // Out of descriptors or threads: back off instead of spinning.
+        let Ok(stream) = stream else {
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        };
         let (device, hub) = (device.clone(), hub.clone());
-        std::thread::spawn(move || serve(stream, &device, &hub));
+        // The handshake runs on the connection's thread, never the accept loop.
+        if std::thread::Builder::new()
+            .spawn(move || serve(stream, &device, &hub))
+            .is_err()
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     Ok(())
 }

@@ -2,11 +2,24 @@
 //! at `/` whose script connects back and echoes what you type, handles many
 //! clients at once (a thread each), and logs connects and closes.
 //!
-//! `cargo run --release --example echo_server [127.0.0.1:9001]`
+//! `cargo run --release --example echo_server -- [ADDR] [--max-connections N]`
+//!
+//! ADDR defaults to `127.0.0.1:9001` (port 0 picks a free port; the first
+//! line printed names the address). At most N connections (default 1024;
+//! a device would have 4 to 16) are served at once, handshakes included;
+//! a client over the cap is answered `503 Service Unavailable` with
+//! `Retry-After` and closed at once, without touching the others.
+//!
+//! It survives its network (`tests/server.rs` starts this binary and checks
+//! each of these): handshakes run on the connection's thread with a 10 s
+//! deadline, silent peers are pinged and dropped, a peer that stops reading
+//! is dropped after a 10 s write timeout, and accept errors (out of
+//! descriptors) back off instead of spinning.
 
-use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use sansws::adapter::std_net::{self, Accepted, Options};
@@ -36,33 +49,152 @@ document.getElementById('f').onsubmit = (ev) => {
 
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 
+/// Connections being served (handshakes included), counted by [`Slot`]s.
+static OPEN: AtomicUsize = AtomicUsize::new(0);
+
+const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// How long to wait after an accept error (out of descriptors, say), which
+/// repeats until connections close.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// The answer to a client over the cap.
+const BUSY: HttpResponse<'static> = HttpResponse::new(503)
+    .headers(&[("Retry-After", "5")])
+    .text("too many connections, try again later\n");
+
+/// One connection's place under the cap. Taken before its thread starts
+/// and given back when dropped, on every way out: the connection's end, a
+/// panic in its thread (unwinding drops it), a thread that could not be
+/// spawned (the closure that owns it is dropped).
+struct Slot(());
+
+impl Slot {
+    fn take(max: usize) -> Option<Slot> {
+        OPEN.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < max).then_some(n + 1)
+        })
+        .ok()
+        .map(|_| Slot(()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        OPEN.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Logs at most once a second, counting what it did not log.
+struct Throttled {
+    last: Option<Instant>,
+    skipped: u64,
+}
+
+impl Throttled {
+    const fn new() -> Self {
+        Self {
+            last: None,
+            skipped: 0,
+        }
+    }
+
+    fn log(&mut self, msg: std::fmt::Arguments<'_>) {
+        if self
+            .last
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+        {
+            self.skipped += 1;
+            return;
+        }
+        if self.skipped > 0 {
+            eprintln!("{msg} (and {} more like it)", self.skipped);
+        } else {
+            eprintln!("{msg}");
+        }
+        self.last = Some(Instant::now());
+        self.skipped = 0;
+    }
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: echo_server [ADDR] [--max-connections N]   (default 127.0.0.1:9001, N = 1024)"
+    );
+    std::process::exit(2)
+}
+
 fn main() -> std::io::Result<()> {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:9001".into());
-    let listener = TcpListener::bind(&addr)?;
-    println!("echo server on ws://{addr}/ (page at http://{addr}/)");
-    let mut last_error_log: Option<Instant> = None;
+    let mut addr = None;
+    let mut max = DEFAULT_MAX_CONNECTIONS;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let n = match arg.split_once('=') {
+            Some(("--max-connections", n)) => Some(n.to_owned()),
+            _ if arg == "--max-connections" => Some(args.next().unwrap_or_else(|| usage())),
+            _ => None,
+        };
+        match n {
+            Some(n) => max = n.parse().ok().filter(|&n| n > 0).unwrap_or_else(|| usage()),
+            None if addr.is_none() && !arg.starts_with('-') => addr = Some(arg),
+            None => usage(),
+        }
+    }
+    let listener = TcpListener::bind(addr.as_deref().unwrap_or("127.0.0.1:9001"))?;
+    let addr = listener.local_addr()?;
+    println!("echo server on ws://{addr}/ (page at http://{addr}/), at most {max} connections");
+    let mut accept_errors = Throttled::new();
+    let mut refusals = Throttled::new();
     for stream in listener.incoming() {
         match stream {
-            // The handshake runs on the connection's own thread, so a slow
-            // or silent client never holds up the accept loop.
             Ok(s) => {
-                std::thread::spawn(move || serve(s));
+                let Some(slot) = Slot::take(max) else {
+                    refuse(s);
+                    refusals.log(format_args!("over {max} connections: answered 503"));
+                    continue;
+                };
+                // The handshake runs on the connection's own thread, so a
+                // slow or silent client never holds up the accept loop.
+                let spawned = thread::Builder::new().spawn(move || {
+                    let _slot = slot;
+                    serve(s);
+                });
+                // Out of threads or memory: this client is dropped (its
+                // slot with it), the server goes on.
+                if let Err(e) = spawned {
+                    accept_errors.log(format_args!("spawn: {e} (backing off)"));
+                    thread::sleep(ACCEPT_BACKOFF);
+                }
             }
             // Out of file descriptors (and the like): the error repeats
             // until connections close. Back off instead of spinning, and
             // log at most once a second.
             Err(e) => {
-                if last_error_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
-                    eprintln!("accept: {e} (backing off)");
-                    last_error_log = Some(Instant::now());
-                }
-                std::thread::sleep(Duration::from_millis(50));
+                accept_errors.log(format_args!("accept: {e} (backing off)"));
+                thread::sleep(ACCEPT_BACKOFF);
             }
         }
     }
     Ok(())
+}
+
+/// Answers a client over the cap with a 503 and closes, on the accept
+/// thread and without blocking it: the socket is non-blocking, a fresh
+/// socket's send buffer takes the short answer at once, and the request is
+/// not waited for. What the client already sent is read (a few KiB at
+/// most) so that closing sends a FIN after the answer rather than a reset.
+fn refuse(mut stream: TcpStream) {
+    let _ = stream.set_nonblocking(true);
+    if let Ok(bytes) = BUSY.to_vec() {
+        let _ = stream.write_all(&bytes);
+    }
+    let _ = stream.shutdown(Shutdown::Write);
+    let mut scratch = [0u8; 4096];
+    for _ in 0..4 {
+        if !matches!(stream.read(&mut scratch), Ok(n) if n > 0) {
+            break;
+        }
+    }
 }
 
 fn serve(stream: TcpStream) {
@@ -71,7 +203,13 @@ fn serve(stream: TcpStream) {
         .peer_addr()
         .map_or_else(|_| "?".into(), |a: SocketAddr| a.to_string());
     let _ = stream.set_nodelay(true);
-    let mut ws = match std_net::accept(stream, &Options::default()) {
+    let opts = Options {
+        // A peer that stops reading would block a send (and this thread)
+        // for ever; with this its connection ends instead.
+        write_timeout: Some(Duration::from_secs(10)),
+        ..Options::default()
+    };
+    let mut ws = match std_net::accept(stream, &opts) {
         Ok(Accepted::WebSocket(ws)) => ws,
         Ok(Accepted::Http(req, mut stream)) => {
             let res = if req.method == "GET" && req.path() == "/" {

@@ -32,8 +32,11 @@ fn server(addr: &str) -> Result<()> {
     let listener = TcpListener::bind(addr)?;
     println!("listening on {addr}");
     for stream in listener.incoming() {
-        let stream = stream?;
-        std::thread::spawn(move || {
+        let Ok(stream) = stream else {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            continue;
+        };
+        let _ = std::thread::Builder::new().spawn(move || {
             let accepted = std_net::accept_with(stream, &opts(), |req| {
                 if req.offers_protocol("echo.v1") {
                     Decision::accept_protocol("echo.v1")

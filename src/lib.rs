@@ -102,7 +102,7 @@
 //! | `alloc` | via std | [`message`]: whole messages, with `bytes` |
 //! | `embedded-io` | no | `adapter::embedded_io`: blocking, over `embedded_io` traits; no_std, no alloc |
 //! | `embedded-io-async` | no | `adapter::embedded_io_async`: the same, async |
-//! | `lwip` | no | `adapter::lwip`: lwIP netconn through a C shim (the one module with `unsafe` besides std's SIMD masking) |
+//! | `lwip` | no | `adapter::lwip`: lwIP netconn through a C shim (one of the three places with `unsafe`, with std's SIMD masking and `message::Utf8Bytes::as_str`) |
 //!
 //! With `default-features = false` the crate is `no_std` and allocation
 //! free. Features add adapters and speed, never behaviour: the same input
@@ -112,8 +112,10 @@
 //! on a 32-bit and a big-endian target too.
 
 #![no_std]
-// `unsafe` is denied everywhere but in two documented modules: the lwIP
-// FFI and the SIMD masking kernels.
+// `unsafe` is denied everywhere but in three documented places: the lwIP
+// FFI (`adapter::lwip`), the SIMD masking kernels (`wire::mask_simd`), and
+// `message::Utf8Bytes::as_str` (one `from_utf8_unchecked` on bytes every
+// constructor has validated).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 

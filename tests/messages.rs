@@ -71,7 +71,7 @@ fn receive<K: MaskKeys>(
 
 fn expected(m: &Msg) -> Message {
     match m {
-        Msg::Text(s) => Message::Text(s.clone()),
+        Msg::Text(s) => Message::text(s.clone()),
         Msg::Binary(b) => Message::Binary(b.clone().into()),
     }
 }

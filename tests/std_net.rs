@@ -12,7 +12,7 @@ use sansws::Status;
 use sansws::adapter::std_net::{self, Accepted, Decision, Error, Options};
 use sansws::conn::{Config, DataKind, End};
 use sansws::handshake::{ClientHandshake, ClientRequest, EMPTY_HEADER, Limits};
-use sansws::message::Message;
+use sansws::message::{Message, Utf8Bytes};
 use sansws::wire::{CloseCode, FrameHeader, OpCode, Rsv, apply_mask};
 
 fn opts() -> Options {
@@ -55,7 +55,7 @@ fn echo_server(opts: Options) -> (SocketAddr, mpsc::Receiver<Option<End>>) {
     (addr, rx)
 }
 
-fn text(m: Option<Message>) -> String {
+fn text(m: Option<Message>) -> Utf8Bytes {
     match m {
         Some(Message::Text(t)) => t,
         other => panic!("expected text, got {other:?}"),
@@ -601,4 +601,266 @@ fn the_read_timeout_changes_on_an_open_socket() {
     reader.set_read_timeout(None);
     sender.send_text("still here").unwrap();
     assert_eq!(text(reader.read().unwrap()), "still here");
+}
+
+/// A server WebSocket on one end of a raw client that never reads (its
+/// handshake done by hand), with `o`.
+fn server_with_stalled_client(o: Options) -> (std_net::WebSocket<TcpStream>, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        let Ok(Accepted::WebSocket(ws)) = std_net::accept(s, &o) else {
+            panic!("no upgrade");
+        };
+        *ws
+    });
+    let client = raw_client(addr);
+    (server.join().unwrap(), client)
+}
+
+/// Parses every frame a client read, unmasked: `(opcode, payload len)`s,
+/// and fails on anything that is not a well-formed frame (a header inside
+/// a cut payload would be).
+fn frames_of(mut bytes: &[u8]) -> Vec<(OpCode, u64)> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let Ok(Status::Complete(h)) = FrameHeader::parse(bytes, &Default::default()) else {
+            break;
+        };
+        let (h, n) = (h.0, h.1);
+        assert!(h.mask.is_none(), "a server frame is never masked");
+        let end = n + h.payload_len as usize;
+        if end > bytes.len() {
+            break; // the cut frame, the last thing on the wire
+        }
+        out.push((h.opcode, h.payload_len));
+        bytes = &bytes[end..];
+    }
+    out
+}
+
+/// A write that times out mid-frame ends the connection with that cause:
+/// `is_connected()` turns false, every later send returns the same kind of
+/// error, and nothing follows the cut frame on the wire.
+#[test]
+fn a_write_that_times_out_latches_and_nothing_follows_the_cut_frame() {
+    let o = Options {
+        write_timeout: Some(Duration::from_millis(300)),
+        ..opts()
+    };
+    let (mut ws, mut client) = server_with_stalled_client(o);
+    let big = vec![7u8; 1 << 20];
+    let started = Instant::now();
+    let err = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never timed out"
+        );
+        if let Err(e) = ws.send_binary(&big) {
+            break e;
+        }
+    };
+    let kind = |e: &Error| match e {
+        Error::Io(e) => e.kind(),
+        other => panic!("not an IO error: {other}"),
+    };
+    let first = kind(&err);
+    assert!(
+        matches!(
+            first,
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+        "{err}"
+    );
+    assert!(!ws.is_connected());
+    for _ in 0..3 {
+        assert_eq!(kind(&ws.send_text("after").unwrap_err()), first);
+        assert_eq!(kind(&ws.ping(b"p").unwrap_err()), first);
+    }
+    // The peer reads what was written: whole binary frames, then the cut
+    // one, then nothing (no text, no ping after it).
+    drop(ws);
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut wire = Vec::new();
+    let _ = client.read_to_end(&mut wire);
+    let frames = frames_of(&wire);
+    assert!(!frames.is_empty());
+    assert!(
+        frames
+            .iter()
+            .all(|&(op, len)| op == OpCode::Binary && len == 1 << 20)
+    );
+}
+
+/// One stalled peer never slows a broadcast: `try_send` never blocks (it
+/// says `QueueFull`), the healthy peer gets every message, and the stalled
+/// reader's keepalive still runs while its writer is blocked, so the
+/// stalled peer is dropped by the pong timeout.
+#[test]
+fn a_stalled_peer_never_slows_a_broadcast_and_is_dropped_by_keepalive() {
+    let o = Options {
+        config: Config {
+            ping_interval: Some(Duration::from_millis(300).into()),
+            pong_timeout: Duration::from_millis(500).into(),
+            ..Config::HOST
+        },
+        write_timeout: None, // only keepalive may drop it here
+        send_queue: 256 << 10,
+        ..opts()
+    };
+    let (stalled_ws, _stalled_client) = server_with_stalled_client(o.clone());
+    let (mut stalled_reader, stalled) = stalled_ws.split().unwrap();
+    let stalled_done = thread::spawn(move || {
+        let started = Instant::now();
+        while let Ok(Some(_)) = stalled_reader.read() {}
+        (started.elapsed(), stalled_reader.end())
+    });
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let healthy_addr = listener.local_addr().unwrap();
+    let healthy_server = thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        let Ok(Accepted::WebSocket(ws)) = std_net::accept(s, &o) else {
+            panic!("no upgrade");
+        };
+        ws.split().unwrap()
+    });
+    let mut healthy = std_net::connect_with(&format!("ws://{healthy_addr}/"), &opts()).unwrap();
+    let (mut healthy_reader, healthy_sender) = healthy_server.join().unwrap();
+    thread::spawn(move || while let Ok(Some(_)) = healthy_reader.read() {});
+
+    let frame = Message::Binary(vec![1u8; 200 << 10].into());
+    let (mut full, mut slowest, mut accepted) = (0, Duration::ZERO, 0);
+    // The healthy peer reads until it has every frame its sender took
+    // (known once sending is over), within a bound.
+    let expected = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(usize::MAX));
+    let want = expected.clone();
+    let receiver = thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut got = 0;
+        while got < want.load(std::sync::atomic::Ordering::SeqCst) {
+            assert!(
+                Instant::now() < deadline,
+                "healthy peer: {got} frames by the deadline"
+            );
+            match healthy.read() {
+                Ok(Some(Message::Binary(b))) => {
+                    assert_eq!(b.len(), 200 << 10);
+                    got += 1;
+                }
+                Ok(Some(_)) => {}
+                other => panic!("healthy peer: {other:?}"),
+            }
+        }
+        got
+    });
+    for _ in 0..50 {
+        for (i, s) in [&stalled, &healthy_sender].into_iter().enumerate() {
+            let t = Instant::now();
+            match s.try_send(&frame) {
+                Ok(()) if i == 1 => accepted += 1,
+                Ok(()) => {}
+                Err(Error::QueueFull { .. }) if i == 0 => full += 1,
+                Err(Error::QueueFull { .. }) => {} // behind, under load: skipped
+                Err(e) if i == 1 => panic!("healthy sender: {e}"),
+                Err(_) => {} // the stalled one, once dropped
+            }
+            slowest = slowest.max(t.elapsed());
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    expected.store(accepted, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        receiver.join().unwrap(),
+        accepted,
+        "the healthy peer got every frame taken"
+    );
+    assert!(
+        accepted >= 40,
+        "the healthy peer took only {accepted} of 50 frames"
+    );
+    assert!(full > 0, "the stalled peer's queue filled");
+    assert!(
+        slowest < Duration::from_millis(100),
+        "a try_send took {slowest:?}"
+    );
+    let (took, end) = stalled_done.join().unwrap();
+    assert_eq!(end, Some(End::PongTimeout));
+    assert!(took < Duration::from_secs(5), "dropped after {took:?}");
+    assert!(!stalled.is_connected());
+    assert!(stalled.try_send(&frame).is_err());
+}
+
+/// The split `Reader` streams events, and its callback runs without the
+/// lock the senders take, so it can answer through a `Sender`.
+#[test]
+fn a_split_reader_streams_events_and_its_callback_may_send() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        let Ok(Accepted::WebSocket(ws)) = std_net::accept(s, &opts()) else {
+            panic!("no upgrade");
+        };
+        let (mut reader, sender) = ws.split().unwrap();
+        let mut chunks = 0;
+        while let Some(()) = reader
+            .read_event(|e| {
+                if let sansws::conn::Event::Data(d) = e {
+                    chunks += 1;
+                    if d.is_message_end() {
+                        sender.send_text("got it").unwrap();
+                    }
+                }
+            })
+            .unwrap()
+        {}
+        chunks
+    });
+    let mut ws = std_net::connect_with(&format!("ws://{addr}/"), &opts()).unwrap();
+    ws.send_binary(&[5u8; 100_000]).unwrap();
+    assert_eq!(text(ws.read().unwrap()), "got it");
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    assert!(server.join().unwrap() >= 1);
+}
+
+/// The write timeout bounds a whole send, not each system call: a peer
+/// that drains a little now and then (so every write makes some progress)
+/// is still dropped once the timeout has passed.
+#[test]
+fn the_write_timeout_bounds_a_whole_send_against_a_slow_drain() {
+    let o = Options {
+        write_timeout: Some(Duration::from_millis(800)),
+        ..opts()
+    };
+    let (mut ws, mut client) = server_with_stalled_client(o);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
+    let drain = thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10)
+            && !stopped.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            match client.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+    let big = vec![3u8; 16 << 20];
+    let started = Instant::now();
+    let err = ws.send_binary(&big).unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(&err, Error::Io(e) if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock)),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(3), "the send took {took:?}");
+    assert!(!ws.is_connected());
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    drain.join().unwrap();
 }

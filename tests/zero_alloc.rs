@@ -250,4 +250,80 @@ mod std_adapter {
         assert_eq!(ws.get_ref().written, 10_000 * 102, "every echo written");
         assert_eq!(after - before, 0, "allocations over 9,999 messages");
     }
+
+    /// `count` masked binary frames of `len` bytes, as a client sends them.
+    fn client_frames(count: u32, len: usize) -> Vec<u8> {
+        use sansws::wire::{FrameHeader, OpCode, Rsv, apply_mask};
+        let mut input = Vec::new();
+        for i in 0..count {
+            let key = i.wrapping_mul(2_654_435_761).to_le_bytes();
+            let h = FrameHeader {
+                fin: true,
+                rsv: Rsv::NONE,
+                opcode: OpCode::Binary,
+                mask: Some(key),
+                payload_len: len as u64,
+            };
+            let mut hdr = [0u8; 14];
+            let n = h.emit(&mut hdr).unwrap();
+            input.extend_from_slice(&hdr[..n]);
+            let at = input.len();
+            input.extend((0..len).map(|j| (i as usize + j) as u8));
+            apply_mask(&mut input[at..], key, 0);
+        }
+        input
+    }
+
+    /// Reads `count` messages of `len` bytes with `read()`, checking each,
+    /// and returns the allocations counted after the first.
+    fn read_allocations(count: u32, len: usize) -> usize {
+        use sansws::adapter::std_net::{Options, WebSocket};
+        use sansws::conn::Role;
+        use sansws::message::Message;
+        let input = client_frames(count, len);
+        let io = Mem {
+            input: &input,
+            pos: 0,
+            written: 0,
+        };
+        let mut ws = WebSocket::from_raw(
+            io,
+            Role::Server,
+            &Options::default(),
+            &[],
+            Box::new(|| [0; 4]),
+        );
+        let mut before = 0;
+        for i in 0..count {
+            let Some(Message::Binary(b)) = ws.read().unwrap() else {
+                panic!("message {i}: not binary");
+            };
+            assert_eq!(b.len(), len);
+            assert!(
+                b.iter()
+                    .enumerate()
+                    .all(|(j, &x)| x == (i as usize + j) as u8)
+            );
+            drop(b);
+            if i == 0 {
+                COUNTING.with(|c| c.set(true));
+                before = allocs();
+            }
+        }
+        let after = allocs();
+        COUNTING.with(|c| c.set(false));
+        after - before
+    }
+
+    #[test]
+    fn single_frame_messages_from_read_are_handed_out_without_allocating() {
+        // 16-byte messages: thousands share one read buffer, reclaimed in
+        // place once they are dropped.
+        let small = read_allocations(20_000, 16);
+        assert_eq!(small, 0, "allocations over 19,999 16-byte messages");
+        // 64 KiB messages: each is kept in place while it arrives (the
+        // buffer grows once to hold one), then shared out.
+        let large = read_allocations(200, 64 << 10);
+        assert!(large <= 2, "{large} allocations over 199 64 KiB messages");
+    }
 }

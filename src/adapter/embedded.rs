@@ -89,6 +89,7 @@ pub $($async)? fn accept<'b, T: Read + Write>(
         match steps::server_step(rx, len, tx, &limits, &mut decide, &mut page) {
             Ok(ServerStep::More) => {
                 if passed(opts.clock, deadline) {
+                    diag!(info, "handshake refused: not done within the handshake timeout");
                     return Err(Error::HandshakeTimeout);
                 }
             }
@@ -154,6 +155,7 @@ pub $($async)? fn connect<'b, T: Read + Write, K: MaskKeys>(
             ));
         }
         if passed(opts.clock, deadline) {
+            diag!(info, "server gave no answer within the handshake timeout");
             return Err(Error::HandshakeTimeout);
         }
     }
@@ -248,6 +250,7 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
     /// cut, so the connection ends as if that write had failed.
     fn check_cut(&mut self) {
         if self.writing {
+            diag!(warn, "connection ended: a write was cancelled mid-frame");
             self.writing = false;
             self.latch.set(&mut self.s.conn, ErrorKind::Interrupted);
         }
@@ -368,11 +371,11 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
     $($async)? fn send_frame(&mut self, part: MessagePart, data: &[u8]) -> Res<(), T> {
         self.check_failed()?;
         self.flush_owed()$($aw)*?;
-        let mut frame = self.s.begin_frame(part, data.len())?;
+        let mut frame = FrameOut::begin(&mut self.s.conn, part, data.len())?;
         // From here the connection counts the frame as sent: it must be
         // written whole, or the connection ends.
         self.writing = true;
-        while let Some((a, b)) = self.s.next_chunk(&mut frame, data, self.tx)? {
+        while let Some((a, b)) = frame.next_chunk(&mut self.s.conn, data, self.tx)? {
             let r = match write_all(&mut self.io, a)$($aw)* {
                 Ok(()) => write_all(&mut self.io, b)$($aw)*,
                 Err(e) => Err(e),

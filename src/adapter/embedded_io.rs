@@ -88,9 +88,10 @@
 
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
 
+use super::diag::diag;
 pub use super::driver::handshake::Decision;
 use super::driver::handshake::{self as steps, ServerStep, Then};
-use super::driver::{Latch, RxBuf, Session};
+use super::driver::{FrameOut, Latch, RxBuf, Session};
 use crate::conn::{
     Config, Connection, DataKind, Duration, End, Event, Instant, MaskKeys, MessagePart, NoMasking,
     ProtocolError, SendError, State,

@@ -56,9 +56,10 @@
 use embedded_io::ErrorKind;
 use embedded_io_async::{ErrorType, Read, Write};
 
+use super::diag::diag;
 pub use super::driver::handshake::Decision;
 use super::driver::handshake::{self as steps, ServerStep, Then};
-use super::driver::{Latch, RxBuf, Session};
+use super::driver::{FrameOut, Latch, RxBuf, Session};
 pub use super::embedded_io::{ClientOptions, Error, ServerOptions};
 use crate::conn::{
     Connection, DataKind, Duration, End, Event, Instant, MaskKeys, MessagePart, NoMasking, State,

@@ -8,8 +8,10 @@
 //! - `embedded_io_async` (feature `embedded-io-async`): the same over
 //!   `embedded_io_async::{Read, Write}` (embassy-net).
 //! - `lwip` (feature `lwip`): lwIP's netconn API as an embedded-io
-//!   transport, through a small C shim; the one module with `unsafe`.
+//!   transport, through a small C shim; the one adapter with `unsafe`.
 
+#[cfg(any(feature = "std", feature = "embedded-io"))]
+mod diag;
 #[cfg(any(feature = "std", feature = "embedded-io"))]
 mod driver;
 #[cfg(feature = "embedded-io")]

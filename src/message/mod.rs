@@ -1,6 +1,8 @@
 //! Whole messages (feature `alloc`): an [`Assembler`] turns the
 //! connection's events into [`Message`]s, checking the size limit before it
-//! grows a buffer.
+//! grows a buffer. Text is [`Utf8Bytes`]: UTF-8 that shares its storage,
+//! as the payloads (`bytes::Bytes`) do, so a message can be handed out
+//! without copying it.
 //!
 //! ```
 //! use sansws::conn::{Config, Connection, Instant};
@@ -11,7 +13,8 @@
 //! let mut input = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
 //! let r = conn.handle_read(&mut input)?;
 //! let msg = asm.push(&r.event.unwrap())?;
-//! assert_eq!(msg, Some(Message::Text("Hello".into())));
+//! assert_eq!(msg, Some(Message::text("Hello")));
+//! assert_eq!(msg.unwrap().as_text(), Some("Hello"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -23,11 +26,15 @@ use bytes::Bytes;
 use crate::conn::{DataKind, Event};
 use crate::wire::CloseCode;
 
+mod text;
+
+pub use text::{FromUtf8Error, Utf8Bytes};
+
 /// A whole message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     /// A text message, validated UTF-8.
-    Text(String),
+    Text(Utf8Bytes),
     /// A binary message.
     Binary(Bytes),
     /// A ping and its payload.
@@ -39,10 +46,22 @@ pub enum Message {
 }
 
 impl Message {
+    /// A text message: from a `&str` (copied), a `String` (taken), or
+    /// [`Utf8Bytes`] (shared).
+    pub fn text(text: impl Into<Utf8Bytes>) -> Self {
+        Message::Text(text.into())
+    }
+
+    /// A binary message: from `Bytes` (shared), a `Vec<u8>` (taken), or a
+    /// `&'static [u8]`.
+    pub fn binary(data: impl Into<Bytes>) -> Self {
+        Message::Binary(data.into())
+    }
+
     /// The text, for a text message.
     pub fn as_text(&self) -> Option<&str> {
         match self {
-            Message::Text(s) => Some(s),
+            Message::Text(s) => Some(s.as_str()),
             _ => None,
         }
     }
@@ -165,10 +184,28 @@ impl Assembler {
         let buf = core::mem::take(&mut self.buf);
         let kind = self.kind.take();
         Ok(Some(match kind {
+            // Checked once, then the buffer becomes the message: no copy.
             Some(DataKind::Text) => {
-                Message::Text(String::from_utf8(buf).map_err(|_| MessageError::InvalidUtf8)?)
+                Message::Text(Utf8Bytes::try_from(buf).map_err(|_| MessageError::InvalidUtf8)?)
             }
             _ => Message::Binary(Bytes::from(buf)),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constructors() {
+        let t = Message::text("hé");
+        assert_eq!(t, Message::Text(Utf8Bytes::from_static("hé")));
+        assert_eq!(Message::text(String::from("hé")), t);
+        assert_eq!((t.as_text(), t.as_bytes()), (Some("hé"), "hé".as_bytes()));
+        let b = Message::binary(alloc::vec![1, 2]);
+        assert_eq!(b, Message::Binary(Bytes::from_static(&[1, 2])));
+        assert_eq!((b.as_text(), b.as_bytes()), (None, &[1, 2][..]));
+        assert!(t.is_data() && b.is_data());
     }
 }

@@ -13,7 +13,8 @@
 //!
 //! # Safety
 //!
-//! This module and `adapter::lwip` are the only places with `unsafe`.
+//! This module, `adapter::lwip` and `message::Utf8Bytes::as_str` are the
+//! only places with `unsafe`.
 //! Here it is used for exactly two things:
 //! - calling `#[target_feature]` functions, only after the feature was
 //!   detected on this CPU (or is part of the target's baseline);

@@ -2,7 +2,7 @@
 // once: a toggle in one shows in both, the reading moves on its own, a
 // reload shows the current state. Writes target/dashboard.png.
 //
-// Run the dashboard first, then: node --test tests/browser/
+// Run the dashboard first, then: node --test tests/browser/dashboard.test.mjs
 // (DASHBOARD_URL overrides http://127.0.0.1:8080/).
 
 import { test } from 'node:test';

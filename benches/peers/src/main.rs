@@ -6,8 +6,11 @@
 //! in-memory stream; sync ones over an in-memory `Read + Write`.
 //!
 //! `cd benches/peers && cargo run --release` (RUNS=n for more runs;
-//! ONLY=mask,decode,encode for some sections).
+//! ONLY=mask,decode,read,read-text,encode for some sections; LENS=16 or
+//! LENS=65536 for one message size; LIBS=sansws,memcpy for the rows whose
+//! names contain one of those, e.g. to profile one).
 
+mod count;
 mod mem;
 
 use std::hint::black_box;
@@ -41,11 +44,14 @@ struct Entry<'a> {
 }
 
 /// A contender's median time and its median time ratio to the first
-/// contender (sansws), taken run by run.
+/// contender (sansws), taken run by run; the allocations (and bytes asked
+/// for) of one whole call, counted on a call of its own after the warm-up.
 struct Row {
     lib: &'static str,
     time: Duration,
     ratio: f64,
+    allocs: usize,
+    alloc_bytes: usize,
 }
 
 impl<'a> Group<'a> {
@@ -55,7 +61,13 @@ impl<'a> Group<'a> {
         }
     }
 
+    /// Adds a contender (unless LIBS=a,b names others: a profile of one).
     fn add(&mut self, lib: &'static str, expect: usize, f: impl FnMut() -> usize + 'a) {
+        if let Ok(libs) = std::env::var("LIBS")
+            && !libs.split(',').any(|l| lib.contains(l))
+        {
+            return;
+        }
         self.entries.push(Entry {
             lib,
             expect,
@@ -68,6 +80,15 @@ impl<'a> Group<'a> {
         for e in &mut self.entries {
             assert_eq!((e.f)(), e.expect, "{}: warm-up result", e.lib);
         }
+        let allocs: Vec<_> = self
+            .entries
+            .iter_mut()
+            .map(|e| {
+                let (got, n, bytes) = count::allocations(|| (e.f)());
+                assert_eq!(got, e.expect, "{}", e.lib);
+                (n, bytes)
+            })
+            .collect();
         let mut times = vec![Vec::with_capacity(runs); k];
         for r in 0..runs {
             for j in 0..k {
@@ -87,7 +108,8 @@ impl<'a> Group<'a> {
         self.entries
             .iter()
             .zip(times)
-            .map(|(e, t)| {
+            .zip(allocs)
+            .map(|((e, t), (allocs, alloc_bytes))| {
                 let ratio = median(
                     t.iter()
                         .zip(&base)
@@ -100,6 +122,8 @@ impl<'a> Group<'a> {
                     lib: e.lib,
                     time: t[runs / 2],
                     ratio,
+                    allocs,
+                    alloc_bytes,
                 }
             })
             .collect()
@@ -119,6 +143,34 @@ fn table(title: &str, units: f64, unit: &str, bytes: usize, rows: &[Row]) {
             units / s / 1e6,
             bytes as f64 / s / 1e9,
             r.ratio
+        );
+    }
+}
+
+/// [`table`] with each row's allocations and the bytes they asked for,
+/// over one whole call of `count` messages (setup included, so a library
+/// that allocates nothing per message shows a handful in all), and per
+/// message.
+fn table_allocs(title: &str, count: usize, bytes: usize, rows: &[Row]) {
+    println!("\n## {title}\n");
+    println!(
+        "| library | time | msg/s | GB/s | sansws is this many times faster | allocations in all (per message) | bytes allocated in all (per message) |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for r in rows {
+        let s = r.time.as_secs_f64();
+        let per = |n: usize| n as f64 / count as f64;
+        println!(
+            "| {} | {:.3} ms | {:.2} M | {:.2} | {:.2}x | {} ({:.3}) | {} ({:.1}) |",
+            r.lib,
+            s * 1e3,
+            count as f64 / s / 1e6,
+            bytes as f64 / s / 1e9,
+            r.ratio,
+            r.allocs,
+            per(r.allocs),
+            r.alloc_bytes,
+            per(r.alloc_bytes),
         );
     }
 }
@@ -261,6 +313,182 @@ fn decode(runs: usize, count: usize, len: usize) {
         &format!("decode {count} masked {len}-byte binary frames (server role)"),
         count as f64,
         "msg",
+        bytes,
+        &g.run(runs),
+    );
+}
+
+/// The most one read of the in-memory transport hands out in the
+/// whole-message rows, as a socket read of a busy connection would.
+const READ_CHUNK: usize = 64 << 10;
+
+/// `count` masked text frames of `len` ASCII bytes (a different key per
+/// frame, as [`frames`] does).
+fn text_frames(count: usize, len: usize) -> Vec<u8> {
+    use sansws::wire::{FrameHeader, OpCode, Rsv, apply_mask};
+    let payload: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut out = Vec::with_capacity(count * (len + 14));
+    for i in 0..count {
+        let key = (i as u32).wrapping_mul(2_654_435_761).to_le_bytes();
+        let h = FrameHeader {
+            fin: true,
+            rsv: Rsv::NONE,
+            opcode: OpCode::Text,
+            mask: Some(key),
+            payload_len: len as u64,
+        };
+        let mut hdr = [0u8; 14];
+        let n = h.emit(&mut hdr).unwrap();
+        out.extend_from_slice(&hdr[..n]);
+        let at = out.len();
+        out.extend_from_slice(&payload);
+        apply_mask(&mut out[at..], key, 0);
+    }
+    out
+}
+
+/// Whole messages through each library's message-reading API, as an
+/// application uses it: sansws's blocking `std_net::WebSocket::read()`
+/// (default options), tungstenite's `WebSocket::read`, fastwebsockets'
+/// `FragmentCollector::read_frame`, tokio-websockets' `Stream::next`. The
+/// transport hands out at most [`READ_CHUNK`] bytes per read; each message
+/// is checked for its type and dropped before the next read.
+fn read(runs: usize, count: usize, len: usize, text: bool) {
+    let input = if text {
+        text_frames(count, len)
+    } else {
+        frames(count, len, true)
+    };
+    let bytes = input.len();
+    let mut dst = vec![0u8; bytes];
+    let mut hot = vec![0u8; READ_CHUNK];
+    let mut g = Group::new();
+
+    g.add("sansws (std_net::WebSocket::read)", count, || {
+        use sansws::adapter::std_net::{Options, WebSocket};
+        use sansws::conn::Role;
+        use sansws::message::Message;
+        let mut ws = WebSocket::from_raw(
+            Mem::chunked(&input, READ_CHUNK),
+            Role::Server,
+            &Options::default(),
+            &[],
+            Box::new(|| [0; 4]),
+        );
+        (0..count)
+            .filter(|_| {
+                let m = ws.read().unwrap().unwrap();
+                if text {
+                    matches!(m, Message::Text(_))
+                } else {
+                    matches!(m, Message::Binary(_))
+                }
+            })
+            .count()
+    });
+
+    g.add("tungstenite 0.30 (WebSocket::read)", count, || {
+        use tungstenite::protocol::{Role, WebSocket};
+        let mut ws =
+            WebSocket::from_raw_socket(Mem::chunked(&input, READ_CHUNK), Role::Server, None);
+        (0..count)
+            .filter(|_| {
+                let m = ws.read().unwrap();
+                if text { m.is_text() } else { m.is_binary() }
+            })
+            .count()
+    });
+
+    g.add(
+        "fastwebsockets 0.10 (FragmentCollector::read_frame)",
+        count,
+        || {
+            rt().block_on(async {
+                use fastwebsockets::{FragmentCollector, OpCode, Role, WebSocket};
+                let mut ws =
+                    WebSocket::after_handshake(Mem::chunked(&input, READ_CHUNK), Role::Server);
+                ws.set_auto_close(false);
+                ws.set_auto_pong(false);
+                ws.set_max_message_size(64 << 20);
+                let mut ws = FragmentCollector::new(ws);
+                let want = if text { OpCode::Text } else { OpCode::Binary };
+                let mut n = 0;
+                for _ in 0..count {
+                    let f = ws.read_frame().await.unwrap();
+                    n += usize::from(f.fin && f.opcode == want);
+                }
+                n
+            })
+        },
+    );
+
+    g.add("tokio-websockets 0.13 (Stream::next)", count, || {
+        rt().block_on(async {
+            use futures_util::StreamExt;
+            let mut ws =
+                tokio_websockets::ServerBuilder::new().serve(Mem::chunked(&input, READ_CHUNK));
+            let mut n = 0;
+            for _ in 0..count {
+                let m = ws.next().await.unwrap().unwrap();
+                n += usize::from(if text { m.is_text() } else { m.is_binary() });
+            }
+            n
+        })
+    });
+
+    // Reference: the same messages seen as borrowed chunks (no handle
+    // shared with the buffer), the least a whole-message read could cost
+    // over this adapter.
+    g.add(
+        "sansws (std_net::WebSocket::read_event, borrowed)",
+        count,
+        || {
+            use sansws::adapter::std_net::{Options, WebSocket};
+            use sansws::conn::{DataKind, Event, Role};
+            let mut ws = WebSocket::from_raw(
+                Mem::chunked(&input, READ_CHUNK),
+                Role::Server,
+                &Options::default(),
+                &[],
+                Box::new(|| [0; 4]),
+            );
+            let want = if text {
+                DataKind::Text
+            } else {
+                DataKind::Binary
+            };
+            let mut n = 0;
+            while n < count {
+                let end = ws
+                    .read_event(
+                        |e| matches!(e, Event::Data(d) if d.is_message_end() && d.kind == want),
+                    )
+                    .unwrap()
+                    .unwrap();
+                n += usize::from(end);
+            }
+            n
+        },
+    );
+
+    g.add("memcpy of the same bytes", 0, || {
+        dst.copy_from_slice(black_box(&input));
+        black_box(&dst);
+        0
+    });
+    g.add("copy the same bytes into a 64 KiB buffer", 0, || {
+        for c in black_box(&input).chunks(hot.len()) {
+            hot[..c.len()].copy_from_slice(c);
+            black_box(&hot);
+        }
+        0
+    });
+    table_allocs(
+        &format!(
+            "read {count} whole {len}-byte {} messages (server role, masked single frames, reads of at most 64 KiB)",
+            if text { "text" } else { "binary" }
+        ),
+        count,
         bytes,
         &g.run(runs),
     );
@@ -517,19 +745,35 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(5);
-    // ONLY=mask,decode,encode picks sections (all by default).
+    // ONLY=mask,decode,read,read-text,encode picks sections (all by default).
     let only = std::env::var("ONLY").unwrap_or_default();
     let on = |s: &str| only.is_empty() || only.split(',').any(|o| o == s);
     println!("# sansws and its peers, one process, median of {runs} runs");
+    // LENS=16 or LENS=65536: one message size in decode, read, encode.
+    let lens = std::env::var("LENS").unwrap_or_default();
+    let len_on = |l: usize| lens.is_empty() || lens.split(',').any(|o| o == l.to_string());
+    let sizes = [(1_000_000, 16), (1000, 64 << 10)];
     if on("mask") {
         masking(runs);
     }
     if on("decode") {
-        decode(runs, 1_000_000, 16);
-        decode(runs, 1000, 64 << 10);
+        for (count, len) in sizes.into_iter().filter(|&(_, l)| len_on(l)) {
+            decode(runs, count, len);
+        }
+    }
+    if on("read") {
+        for (count, len) in sizes.into_iter().filter(|&(_, l)| len_on(l)) {
+            read(runs, count, len, false);
+        }
+    }
+    if on("read-text") {
+        for (count, len) in sizes.into_iter().filter(|&(_, l)| len_on(l)) {
+            read(runs, count, len, true);
+        }
     }
     if on("encode") {
-        encode(runs, 1_000_000, 16);
-        encode(runs, 1000, 64 << 10);
+        for (count, len) in sizes.into_iter().filter(|&(_, l)| len_on(l)) {
+            encode(runs, count, len);
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! An in-memory stream: reads come from a byte slice, writes are counted
 //! and dropped. Sync (`Read + Write`, sansws's `Transport`) and async
-//! (tokio's `AsyncRead + AsyncWrite`).
+//! (tokio's `AsyncRead + AsyncWrite`). A read fills what the reader asks
+//! for, or at most `chunk` bytes (a socket hands out what it has, not the
+//! whole stream).
 
 use std::io::{self, Read, Write};
 use std::pin::Pin;
@@ -10,14 +12,21 @@ pub struct Mem<'a> {
     input: &'a [u8],
     pos: usize,
     written: usize,
+    chunk: usize,
 }
 
 impl<'a> Mem<'a> {
     pub fn new(input: &'a [u8]) -> Self {
+        Self::chunked(input, usize::MAX)
+    }
+
+    /// Reads of at most `chunk` bytes.
+    pub fn chunked(input: &'a [u8], chunk: usize) -> Self {
         Self {
             input,
             pos: 0,
             written: 0,
+            chunk,
         }
     }
 
@@ -25,17 +34,20 @@ impl<'a> Mem<'a> {
         self.written
     }
 
-    fn copy_out(&mut self, out: &mut [u8]) -> usize {
-        let n = (self.input.len() - self.pos).min(out.len());
-        out[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
+    /// The next bytes a read of at most `room` hands out.
+    fn next(&mut self, room: usize) -> &'a [u8] {
+        let n = (self.input.len() - self.pos).min(room).min(self.chunk);
+        let out = &self.input[self.pos..self.pos + n];
         self.pos += n;
-        n
+        out
     }
 }
 
 impl Read for Mem<'_> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        Ok(self.copy_out(out))
+        let src = self.next(out.len());
+        out[..src.len()].copy_from_slice(src);
+        Ok(src.len())
     }
 }
 
@@ -62,8 +74,10 @@ impl tokio::io::AsyncRead for Mem<'_> {
         _: &mut Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let n = self.copy_out(buf.initialize_unfilled());
-        buf.advance(n);
+        // Straight into the (maybe uninitialised) space, as a socket read
+        // does: no zeroing of the reader's whole spare capacity first.
+        let src = self.next(buf.remaining());
+        buf.put_slice(src);
         Poll::Ready(Ok(()))
     }
 }

@@ -100,6 +100,7 @@ pub(crate) fn server_step(
         }
         Outcome::Upgrade(u) => match decide.take().map_or(Decision::Accept(None), |d| d(&u)) {
             Decision::Reject(status) => {
+                crate::adapter::diag::diag!(info, "upgrade refused with HTTP {}", status);
                 let n = HttpResponse::new(status).write(tx)?;
                 Ok(ServerStep::Respond {
                     n,
@@ -120,12 +121,12 @@ pub(crate) fn server_step(
 /// The answer a server sends when a step fails, into `tx`: the status of
 /// a broken request, or 500 when our own answer could not be written.
 pub(crate) fn rejection(e: &StepError, tx: &mut [u8]) -> Option<usize> {
-    match e {
+    let res = match e {
         StepError::Peer(e) => HttpResponse::from_error(e),
         StepError::Local(_) => HttpResponse::new(500).text("internal error"),
-    }
-    .write(tx)
-    .ok()
+    };
+    crate::adapter::diag::diag!(info, "handshake refused with HTTP {}", res.status());
+    res.write(tx).ok()
 }
 
 /// One step of a client handshake over `rx[..len]`: `Some((head, len))`

@@ -13,22 +13,31 @@
 //! - [`ending`]: what to do with the transport once the connection is over.
 //! - [`handshake`]: the opening handshake's steps over caller buffers.
 
+#[cfg(feature = "embedded-io")]
 pub(crate) mod handshake;
 mod rx;
 
+#[cfg(feature = "std")]
+pub(crate) use rx::Found;
 pub(crate) use rx::{RxBuf, Storage};
 
-use crate::conn::{Connection, End, Instant, MaskKeys, MessagePart, Role, SendError};
+use crate::conn::{Connection, Instant, MaskKeys, MessagePart, SendError};
+#[cfg(feature = "std")]
+use crate::conn::{End, Role};
 use crate::wire::FrameHeader;
 
-/// A connection with its input and output buffers and the time last read
-/// from the clock.
+use super::diag::diag;
+
+/// A connection with its input buffer and the time last read from the
+/// clock, for adapters used from one thread or task.
+#[cfg(feature = "embedded-io")]
 pub(crate) struct Session<S, K: MaskKeys> {
     pub(crate) conn: Connection<K>,
     pub(crate) rx: RxBuf<S>,
     pub(crate) now: Instant,
 }
 
+#[cfg(feature = "embedded-io")]
 impl<S: Storage, K: MaskKeys> Session<S, K> {
     pub(crate) fn new(conn: Connection<K>, rx: RxBuf<S>, now: Instant) -> Self {
         Self { conn, rx, now }
@@ -36,70 +45,24 @@ impl<S: Storage, K: MaskKeys> Session<S, K> {
 
     /// The next control frame owed, written into `tx`.
     pub(crate) fn owed<'t>(&mut self, tx: &'t mut [u8]) -> Result<Option<&'t [u8]>, SendError> {
-        match self.conn.poll_transmit(self.now, tx)? {
-            Some(n) => Ok(Some(&tx[..n])),
-            None => Ok(None),
-        }
-    }
-
-    /// Starts a data frame of `len` bytes.
-    pub(crate) fn begin_frame(
-        &mut self,
-        part: MessagePart,
-        len: usize,
-    ) -> Result<FrameOut, SendError> {
-        let mut header = [0u8; FrameHeader::MAX_LEN];
-        let start = self.conn.encode_header(part, len as u64, &mut header)?;
-        Ok(FrameOut {
-            header,
-            header_len: start.header_len,
-            header_sent: false,
-            masked: start.mask.is_some(),
-            sent: 0,
-        })
-    }
-
-    /// The next bytes of a frame to write, as two slices to write in order
-    /// (one vectored write where the transport has it). A server's frame
-    /// is its header and `data` as they are, in one go; a client's payload
-    /// is copied into `tx` and masked there chunk by chunk, the header in
-    /// front of the first. The connection counts each chunk as written
-    /// when it is handed out: if the write fails, the caller must end the
-    /// connection ([`Latch`]).
-    pub(crate) fn next_chunk<'s>(
-        &mut self,
-        f: &'s mut FrameOut,
-        data: &'s [u8],
-        tx: &'s mut [u8],
-    ) -> Result<Option<(&'s [u8], &'s [u8])>, SendError> {
-        if !f.masked {
-            if f.header_sent {
-                return Ok(None);
-            }
-            f.header_sent = true;
-            if !data.is_empty() {
-                self.conn.payload_written(data.len())?;
-            }
-            return Ok(Some((&f.header[..f.header_len], data)));
-        }
-        let mut at = 0;
-        if !f.header_sent {
-            f.header_sent = true;
-            tx[..f.header_len].copy_from_slice(&f.header[..f.header_len]);
-            at = f.header_len;
-        } else if f.sent == data.len() {
-            return Ok(None);
-        }
-        let n = (tx.len() - at).min(data.len() - f.sent);
-        let chunk = &mut tx[at..at + n];
-        chunk.copy_from_slice(&data[f.sent..f.sent + n]);
-        if n > 0 {
-            self.conn.mask_payload(chunk)?;
-        }
-        f.sent += n;
-        Ok(Some((&tx[..at + n], &[])))
+        owed(&mut self.conn, self.now, tx)
     }
 }
+
+/// The next control frame `conn` owes at `now`, written into `tx`.
+pub(crate) fn owed<'t, K: MaskKeys>(
+    conn: &mut Connection<K>,
+    now: Instant,
+    tx: &'t mut [u8],
+) -> Result<Option<&'t [u8]>, SendError> {
+    match conn.poll_transmit(now, tx)? {
+        Some(n) => Ok(Some(&tx[..n])),
+        None => Ok(None),
+    }
+}
+
+/// Bytes to write: two slices, in order.
+pub(crate) type Chunk<'a> = (&'a [u8], &'a [u8]);
 
 /// A data frame being written.
 pub(crate) struct FrameOut {
@@ -108,6 +71,78 @@ pub(crate) struct FrameOut {
     header_sent: bool,
     masked: bool,
     sent: usize,
+}
+
+impl FrameOut {
+    /// Starts a data frame of `len` bytes on `conn`.
+    pub(crate) fn begin<K: MaskKeys>(
+        conn: &mut Connection<K>,
+        part: MessagePart,
+        len: usize,
+    ) -> Result<Self, SendError> {
+        let mut header = [0u8; FrameHeader::MAX_LEN];
+        let start = conn.encode_header(part, len as u64, &mut header)?;
+        Ok(Self {
+            header,
+            header_len: start.header_len,
+            header_sent: false,
+            masked: start.mask.is_some(),
+            sent: 0,
+        })
+    }
+
+    /// The frame's header.
+    #[cfg(feature = "std")]
+    pub(crate) fn header(&self) -> &[u8] {
+        &self.header[..self.header_len]
+    }
+
+    /// Whether the payload is masked (a client's).
+    #[cfg(feature = "std")]
+    pub(crate) fn is_masked(&self) -> bool {
+        self.masked
+    }
+
+    /// The next bytes of the frame to write, as two slices to write in
+    /// order (one vectored write where the transport has it). A server's
+    /// frame is its header and `data` as they are, in one go; a client's
+    /// payload is copied into `tx` and masked there chunk by chunk, the
+    /// header in front of the first. The connection counts each chunk as
+    /// written when it is handed out: if the write fails, the caller must
+    /// end the connection ([`Latch`]).
+    pub(crate) fn next_chunk<'s, K: MaskKeys>(
+        &'s mut self,
+        conn: &mut Connection<K>,
+        data: &'s [u8],
+        tx: &'s mut [u8],
+    ) -> Result<Option<Chunk<'s>>, SendError> {
+        if !self.masked {
+            if self.header_sent {
+                return Ok(None);
+            }
+            self.header_sent = true;
+            if !data.is_empty() {
+                conn.payload_written(data.len())?;
+            }
+            return Ok(Some((&self.header[..self.header_len], data)));
+        }
+        let mut at = 0;
+        if !self.header_sent {
+            self.header_sent = true;
+            tx[..self.header_len].copy_from_slice(&self.header[..self.header_len]);
+            at = self.header_len;
+        } else if self.sent == data.len() {
+            return Ok(None);
+        }
+        let n = (tx.len() - at).min(data.len() - self.sent);
+        let chunk = &mut tx[at..at + n];
+        chunk.copy_from_slice(&data[self.sent..self.sent + n]);
+        if n > 0 {
+            conn.mask_payload(chunk)?;
+        }
+        self.sent += n;
+        Ok(Some((&tx[..at + n], &[])))
+    }
 }
 
 /// A transport failure that ended the connection. A write that fails or
@@ -140,6 +175,10 @@ impl<E: Clone> Latch<E> {
     /// Latches `e` (the first failure stands) and ends `conn`.
     pub(crate) fn set<K: MaskKeys>(&mut self, conn: &mut Connection<K>, e: E) {
         if self.0.is_none() {
+            diag!(
+                warn,
+                "write failed or timed out: connection ended, peer dropped"
+            );
             self.0 = Some(e);
         }
         conn.handle_eof();
@@ -147,6 +186,7 @@ impl<E: Clone> Latch<E> {
 }
 
 /// What to do with the transport once the connection is over.
+#[cfg(feature = "std")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ending {
     /// Send our FIN, then read (dropping data) until the peer's FIN or the
@@ -163,7 +203,9 @@ pub(crate) enum Ending {
 /// close a server closes TCP first and a client lets the server; after our
 /// error close both half-close and drain; a peer that timed out or
 /// vanished gets no wait.
+#[cfg(feature = "std")]
 pub(crate) fn ending(end: Option<End>, role: Role) -> Ending {
+    super::diag::ended(end);
     match end {
         Some(End::Clean) if role == Role::Client => Ending::DrainThenClose,
         Some(End::Clean) | Some(End::Failed(_)) | None => Ending::HalfCloseThenDrain,

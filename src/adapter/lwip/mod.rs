@@ -57,7 +57,7 @@
 //!
 //! # Safety
 //!
-//! This is the one module with `unsafe`: the `extern "C"` calls into the
+//! This is the one adapter with `unsafe`: the `extern "C"` calls into the
 //! shim (`shim.c`). Each pointer handed to C is either a netconn/netbuf
 //! the shim created and this module owns (freed exactly once in `Drop`),
 //! or a borrow of a Rust buffer valid for the call. Data a netbuf points to

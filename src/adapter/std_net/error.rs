@@ -47,6 +47,15 @@ pub enum Error {
     /// A message over the size limit.
     #[error(transparent)]
     Message(#[from] MessageError),
+    /// [`Sender::try_send`](super::Sender::try_send): the connection's
+    /// outgoing queue is full (the peer is behind); nothing was queued.
+    #[error("send queue full ({queued} bytes queued, limit {limit})")]
+    QueueFull {
+        /// Bytes waiting to be written.
+        queued: usize,
+        /// [`Options::send_queue`](super::Options::send_queue).
+        limit: usize,
+    },
     /// The OS random source failed.
     #[error("random source: {0}")]
     Random(getrandom::Error),

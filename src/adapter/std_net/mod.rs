@@ -17,7 +17,10 @@
 //!         std::thread::sleep(std::time::Duration::from_millis(50));
 //!         continue;
 //!     };
-//!     std::thread::spawn(move || -> Result<(), std_net::Error> {
+//!     // Out of threads, `Builder::spawn` fails and this client is dropped
+//!     // (`thread::spawn` would panic and end the loop). An error inside
+//!     // ends only this connection.
+//!     let _ = std::thread::Builder::new().spawn(move || -> Result<(), std_net::Error> {
 //!         let Accepted::WebSocket(mut ws) = std_net::accept(stream, &Default::default())? else {
 //!             return Ok(()); // a plain HTTP request: answer it, or drop it
 //!         };
@@ -48,6 +51,23 @@
 //! `httpd_ws_send_frame_async` is for), [`WebSocket::split`] it into a
 //! [`Reader`] and a cloneable [`Sender`]. They share the connection state
 //! behind a mutex; the reader never holds it while blocked in the read.
+//!
+//! # Slow peers
+//!
+//! Senders never write to the socket: they encode frames into the
+//! connection's outgoing queue (under a lock held for the encoding only)
+//! and a writer thread, one per split connection, writes the queue out.
+//! So no lock is held across a blocking write, the [`Reader`] keeps
+//! reading and running the timers while a write waits, and a broadcaster
+//! uses [`Sender::try_send`], which never blocks: when the queue holds
+//! [`Options::send_queue`](Options::send_queue) bytes it says
+//! [`Error::QueueFull`] and the message can be skipped (latest-value
+//! semantics) or kept for later. [`Sender::send`] waits for room instead.
+//!
+//! A peer that stops reading is dropped: the writer's write fails after
+//! [`Options::write_timeout`](Options::write_timeout), or the
+//! keepalive ping goes unanswered for the pong timeout. Either ends the
+//! connection; every later send returns the error.
 
 mod client;
 mod error;
@@ -98,10 +118,16 @@ pub struct Options {
     /// [`WebSocket::read`] fails with `TimedOut` after this long without a
     /// message (default: wait forever; keepalive still runs).
     pub read_timeout: Option<StdDuration>,
-    /// A write that blocks this long fails (both roles; set through
-    /// [`Transport::set_write_timeout`], which a `TcpStream` honours;
-    /// default none).
+    /// A send (one frame) that has not been written whole after this long
+    /// fails, and the failure ends the connection (both roles; through
+    /// [`Transport::set_write_timeout`], which a `TcpStream` honours, with
+    /// the time left set again after a partial write; default 10 s: a peer
+    /// that stops reading, or drains a few bytes now and then, is dropped).
+    /// Raise it to send large messages over slow links.
     pub write_timeout: Option<StdDuration>,
+    /// Bytes a split [`Sender`] may queue before [`Sender::try_send`] says
+    /// [`Error::QueueFull`] and [`Sender::send`] waits (default 1 MiB).
+    pub send_queue: usize,
     /// Client: TCP connect timeout (default 10 s).
     pub connect_timeout: Option<StdDuration>,
     /// Client: subprotocols to offer.
@@ -123,7 +149,8 @@ impl Default for Options {
             limits: Limits::DEFAULT,
             handshake_timeout: Some(StdDuration::from_secs(10)),
             read_timeout: None,
-            write_timeout: None,
+            write_timeout: Some(StdDuration::from_secs(10)),
+            send_queue: 1 << 20,
             connect_timeout: Some(StdDuration::from_secs(10)),
             protocols: Vec::new(),
             headers: Vec::new(),

@@ -130,8 +130,10 @@ pub fn accept_with<S: Transport>(
             Ok(Status::Partial { .. }) => continue,
             Ok(Status::Complete(o)) => o,
             Err(e) => {
+                let res = HttpResponse::from_error(&e);
+                crate::adapter::diag::diag!(info, "handshake refused with HTTP {}", res.status());
                 let mut out = [0u8; 512];
-                if let Ok(n) = HttpResponse::from_error(&e).write(&mut out) {
+                if let Ok(n) = res.write(&mut out) {
                     let _ = stream.write_all(&out[..n]);
                 }
                 let _ = stream.shutdown(Shutdown::Write);
@@ -154,6 +156,7 @@ pub fn accept_with<S: Transport>(
             )),
             Outcome::Upgrade(u) => match decide(&u) {
                 Decision::Reject { status, reason } => {
+                    crate::adapter::diag::diag!(info, "upgrade refused with HTTP {}", status);
                     let mut out = vec![0u8; 256 + reason.len()];
                     let n = HttpResponse::new(status).text(&reason).write(&mut out)?;
                     stream.write_all(&out[..n])?;

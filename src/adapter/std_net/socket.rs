@@ -1,239 +1,419 @@
 //! The WebSocket: the connection, its stream, its read buffer; reads,
-//! sends and the close.
+//! sends and the close. The read side ([`Reading`]) is written once over
+//! [`Io`], the access to the connection and the stream that an unsplit
+//! socket has directly and a split [`Reader`](super::Reader) through a lock.
 
-use std::io::IoSlice;
+use std::io::{self, IoSlice};
 use std::net::Shutdown;
 use std::string::String;
+use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant as StdInstant};
-use std::vec;
 use std::vec::Vec;
 
+use bytes::BytesMut;
+
+use crate::adapter::driver::{self, Ending, Found, FrameOut, Latch, RxBuf};
 use crate::conn::{Connection, DataKind, End, Event, Instant, MessagePart, Role, SendError, State};
-use crate::message::{Assembler, Message};
-use crate::wire::{CloseCode, FrameHeader, MAX_CONTROL_FRAME_LEN};
+use crate::message::{Assembler, Message, Utf8Bytes};
+use crate::wire::{CloseCode, MAX_CONTROL_FRAME_LEN};
 
 use super::{Keys, Options};
 use super::{error::*, transport::*};
 
-/// Sending side of a connection: the state machine, the stream written to,
-/// and the clock.
-pub(super) struct Inner<W> {
-    pub(super) conn: Connection<Keys>,
-    pub(super) stream: W,
-    pub(super) out: Vec<u8>,
-    pub(super) epoch: StdInstant,
+/// A write that failed, latched: every later send gets an error of the
+/// same kind.
+#[derive(Debug, Clone)]
+pub(super) struct Failure {
+    kind: io::ErrorKind,
+    what: Arc<str>,
 }
 
-impl<W: Transport> Inner<W> {
-    pub(super) fn now(&self) -> Instant {
-        Instant(u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX))
+impl Failure {
+    pub(super) fn new(e: &io::Error) -> Self {
+        Self {
+            kind: e.kind(),
+            what: std::string::ToString::to_string(e).into(),
+        }
     }
 
-    /// The std instant of the connection's next timer.
-    pub(super) fn next_timer(&self) -> Option<StdInstant> {
-        self.conn
-            .poll_timeout()
-            .map(|t| self.epoch + StdDuration::from_millis(t.0))
+    pub(super) fn error(&self) -> Error {
+        Error::Io(io::Error::new(
+            self.kind,
+            std::format!("the connection ended when a write failed: {}", self.what),
+        ))
+    }
+}
+
+/// Milliseconds since `epoch`, the connection's clock.
+pub(super) fn since(epoch: StdInstant) -> Instant {
+    Instant(u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The std instant of `conn`'s next timer.
+pub(super) fn next_timer(conn: &Connection<Keys>, epoch: StdInstant) -> Option<StdInstant> {
+    conn.poll_timeout()
+        .map(|t| epoch + StdDuration::from_millis(t.0))
+}
+
+/// What the read side needs of the rest: the connection, a way to send
+/// the control frames it owes, the stream to read, and the end of the
+/// transport.
+pub(super) trait Io {
+    /// Runs `f` on the connection (under the lock, for a split socket).
+    fn with_conn<T>(&mut self, f: impl FnOnce(&mut Connection<Keys>) -> T) -> T;
+    /// Sends the control frames owed.
+    fn flush_owed(&mut self) -> Result<(), Error>;
+    /// The connection's clock.
+    fn epoch(&self) -> StdInstant;
+    /// The stream read from.
+    fn input(&mut self) -> &mut ReadStream<impl Transport>;
+    /// Ends the transport as `ending` says.
+    fn end_transport(&mut self, ending: Ending, wait: StdDuration);
+}
+
+/// The read side: the input buffer, the assembler of fragmented messages,
+/// the read timeout.
+pub(super) struct Reading {
+    pub(super) rx: RxBuf<BytesMut>,
+    pub(super) asm: Assembler,
+    pub(super) read_timeout: Option<StdDuration>,
+    pub(super) finished: bool,
+}
+
+impl Reading {
+    pub(super) fn new(opts: &Options, early: &[u8]) -> Self {
+        let size = opts.read_buffer.max(early.len()).max(256);
+        let mut buf = BytesMut::zeroed(size);
+        buf[..early.len()].copy_from_slice(early);
+        Self {
+            rx: RxBuf::new(buf, (0, early.len())),
+            asm: Assembler::new(usize::try_from(opts.config.max_message_len).unwrap_or(usize::MAX)),
+            read_timeout: opts.read_timeout,
+            finished: false,
+        }
     }
 
-    /// Writes every control frame owed (the clock is read only if one is).
-    pub(super) fn flush_owed(&mut self) -> Result<(), Error> {
-        if !self.conn.wants_transmit() {
-            return Ok(());
+    /// Reads until the connection yields an event (its payload left in the
+    /// buffer: [`RxBuf::event`]); `Ok(None)` once it is over. Owed control
+    /// frames are sent, timers run, the transport is ended when the
+    /// connection is.
+    fn poll<I: Io>(&mut self, io: &mut I) -> Result<Option<Found>, Error> {
+        let deadline = self.read_timeout.map(|t| StdInstant::now() + t);
+        loop {
+            if self.finished {
+                return Ok(None);
+            }
+            let rx = &mut self.rx;
+            match io.with_conn(|c| rx.poll(c)) {
+                Ok(Some(found)) => {
+                    io.flush_owed()?;
+                    return Ok(Some(found));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.fail(io);
+                    return Err(e.into());
+                }
+            }
+            if io.with_conn(|c| c.is_closed()) {
+                self.finish(io);
+                return Ok(None);
+            }
+            let epoch = io.epoch();
+            let timer = io.with_conn(|c| next_timer(c, epoch));
+            match io.input().fill(&mut self.rx, timer, deadline)? {
+                Filled::Data => {}
+                Filled::Timer => {
+                    let now = since(epoch);
+                    io.with_conn(|c| c.handle_timeout(now));
+                    io.flush_owed()?;
+                }
+                Filled::Eof => io.with_conn(|c| c.handle_eof()),
+            }
         }
-        let mut buf = [0u8; MAX_CONTROL_FRAME_LEN];
-        let now = self.now();
-        let mut wrote = false;
-        while let Some(n) = self
-            .conn
-            .poll_transmit(now, &mut buf)
-            .map_err(SendError::from)?
-        {
-            self.stream.write_all(&buf[..n])?;
-            wrote = true;
-        }
-        if wrote {
-            self.stream.flush()?;
-        }
-        Ok(())
     }
 
-    pub(super) fn timeout(&mut self) -> Result<(), Error> {
-        let now = self.now();
-        self.conn.handle_timeout(now);
-        self.flush_owed()
+    /// See [`WebSocket::read_event`].
+    pub(super) fn read_event<I: Io, R>(
+        &mut self,
+        io: &mut I,
+        f: impl FnOnce(Event<'_>) -> R,
+    ) -> Result<Option<R>, Error> {
+        let found = self.poll(io)?;
+        Ok(found.map(|found| f(self.rx.event(found))))
+    }
+
+    /// See [`WebSocket::read`]. A message in one frame is handed out
+    /// from the read buffer without a copy: its payload is kept in place
+    /// while it arrives (the buffer grows to hold it), then shared. Only
+    /// fragments are joined, in the assembler.
+    pub(super) fn read<I: Io>(&mut self, io: &mut I) -> Result<Option<Message>, Error> {
+        loop {
+            let Some(found) = self.poll(io)? else {
+                return Ok(None);
+            };
+            if let Event::Data(d) = &found {
+                let whole = self.rx.is_pinned() || (d.is_message_start() && d.fin);
+                if whole {
+                    if d.is_frame_end() {
+                        let kind = d.kind;
+                        return Ok(Some(self.take(kind)));
+                    }
+                    if !self.rx.is_pinned() {
+                        self.rx.pin_last();
+                        self.rx
+                            .reserve_pinned(usize::try_from(d.frame_len).unwrap_or(usize::MAX));
+                    }
+                    continue;
+                }
+            }
+            let event = self.rx.event(found);
+            match self.asm.push(&event) {
+                Ok(Some(m)) => return Ok(Some(m)),
+                Ok(None) => {}
+                Err(e) => {
+                    // Too big for the assembler: refuse it like the core would.
+                    io.with_conn(|c| {
+                        let _ = c.close(e.close_code(), "");
+                    });
+                    self.fail(io);
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+
+    /// The message whose last chunk was just read, shared out of the
+    /// buffer.
+    fn take(&mut self, kind: DataKind) -> Message {
+        let bytes = self.rx.take_payload();
+        match kind {
+            DataKind::Binary => Message::Binary(bytes),
+            // The connection checked the whole message as UTF-8.
+            DataKind::Text => Message::Text(Utf8Bytes::from_bytes_validated(bytes)),
+        }
+    }
+
+    /// The close handshake is over: end the transport as the policy says.
+    fn finish<I: Io>(&mut self, io: &mut I) {
+        if !self.finished {
+            self.finished = true;
+            self.rx.unpin();
+            let (end, role, wait) =
+                io.with_conn(|c| (c.end(), c.role(), c.config().close_timeout.into()));
+            io.end_transport(driver::ending(end, role), wait);
+        }
+    }
+
+    /// A protocol error: the close was queued; send it and end the
+    /// transport.
+    fn fail<I: Io>(&mut self, io: &mut I) {
+        let _ = io.flush_owed();
+        if !self.finished {
+            self.finished = true;
+            self.rx.unpin();
+            let wait = io.with_conn(|c| c.config().close_timeout.into());
+            io.end_transport(Ending::HalfCloseThenDrain, wait);
+        }
+    }
+}
+
+/// The sending side of an unsplit socket: the connection, the stream, the
+/// buffer client payloads are masked through.
+pub(super) struct Writer<S> {
+    pub(super) conn: Connection<Keys>,
+    /// The stream, written here and read by [`Reading`].
+    pub(super) io: ReadStream<S>,
+    pub(super) out: Vec<u8>,
+    pub(super) epoch: StdInstant,
+    pub(super) latch: Latch<Failure>,
+    /// [`Options::send_queue`], for [`WebSocket::split`].
+    pub(super) send_queue: usize,
+    /// [`Options::write_timeout`]: the time a whole send may take.
+    pub(super) write_timeout: Option<StdDuration>,
+}
+
+impl<S: Transport> Writer<S> {
+    /// Writes `a` then `b` (one vectored write) within `limit`; a
+    /// failure latches.
+    fn write(&mut self, limit: &mut WriteLimit, a: &[u8], b: &[u8]) -> Result<(), Error> {
+        let bufs = &mut [IoSlice::new(a), IoSlice::new(b)];
+        let r = write_all_vectored(&mut self.io.stream, bufs, limit);
+        self.check(r)
+    }
+
+    fn check(&mut self, r: io::Result<()>) -> Result<(), Error> {
+        r.map_err(|e| {
+            self.latch.set(&mut self.conn, Failure::new(&e));
+            e.into()
+        })
     }
 
     /// A whole message: one frame, or frames of `max_send_frame_len`.
     pub(super) fn send_message(&mut self, kind: DataKind, data: &[u8]) -> Result<(), Error> {
-        self.flush_owed()?;
-        let max = self.conn.config().max_send_frame_len.max(1);
-        if data.len() <= max {
-            return self.send_frame(MessagePart::Whole(kind), data);
-        }
-        let mut chunks = data.chunks(max).peekable();
-        while let Some(chunk) = chunks.next() {
-            let fin = chunks.peek().is_none();
-            self.send_frame(MessagePart::Fragment { kind, fin }, chunk)?;
+        for (part, chunk) in frames(self.conn.config().max_send_frame_len, kind, data) {
+            self.send_frame(part, chunk)?;
         }
         Ok(())
     }
 
-    pub(super) fn send_fragment(
-        &mut self,
-        kind: DataKind,
-        data: &[u8],
-        fin: bool,
-    ) -> Result<(), Error> {
-        self.flush_owed()?;
-        self.send_frame(MessagePart::Fragment { kind, fin }, data)
-    }
-
-    /// One data frame. A server writes header and payload with one
-    /// vectored write, no copy; a client masks the payload through a
-    /// reusable buffer, the header in front of the first chunk. The
-    /// connection counts the payload as it goes: a write that fails
-    /// midway leaves it owed, and no other frame can follow it.
+    /// One data frame: a server's header and payload in one vectored
+    /// write, no copy; a client's payload masked through `out`.
     pub(super) fn send_frame(&mut self, part: MessagePart, data: &[u8]) -> Result<(), Error> {
-        let mut header = [0u8; FrameHeader::MAX_LEN];
-        let start = self
-            .conn
-            .encode_header(part, data.len() as u64, &mut header)?;
-        let head = &header[..start.header_len];
-        if start.mask.is_none() {
-            write_all_vectored(
-                &mut self.stream,
-                &mut [IoSlice::new(head), IoSlice::new(data)],
-            )?;
-            if !data.is_empty() {
-                self.conn.payload_written(data.len())?;
-            }
-            return Ok(self.stream.flush()?);
-        }
-        let cap = (head.len() + data.len()).min(MASK_CHUNK);
-        if self.out.len() < cap {
-            self.out.resize(cap, 0);
-        }
-        self.out[..head.len()].copy_from_slice(head);
-        let mut at = head.len();
-        let mut sent = 0;
-        loop {
-            let n = (cap - at).min(data.len() - sent);
-            let chunk = &mut self.out[at..at + n];
-            chunk.copy_from_slice(&data[sent..sent + n]);
-            if n > 0 {
-                self.conn.mask_payload(chunk)?;
-            }
-            self.stream.write_all(&self.out[..at + n])?;
-            sent += n;
-            at = 0;
-            if sent == data.len() {
-                break;
+        self.latch.check().map_err(|f| f.error())?;
+        self.flush_owed()?;
+        let mut frame = FrameOut::begin(&mut self.conn, part, data.len())?;
+        if frame.is_masked() {
+            let cap = (frame.header().len() + data.len()).min(MASK_CHUNK);
+            if self.out.len() < cap {
+                self.out.resize(cap, 0);
             }
         }
-        Ok(self.stream.flush()?)
+        let mut out = core::mem::take(&mut self.out);
+        let mut limit = WriteLimit::new(self.write_timeout);
+        let r = loop {
+            match frame.next_chunk(&mut self.conn, data, &mut out) {
+                Ok(Some((a, b))) => {
+                    if let Err(e) = self.write(&mut limit, a, b) {
+                        break Err(e);
+                    }
+                }
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e.into()),
+            }
+        };
+        limit.restore(&mut self.io.stream);
+        self.out = out;
+        r?;
+        let r = self.io.stream.flush();
+        self.check(r)
     }
 
+    /// A control frame: queued in the connection, then written.
     pub(super) fn control(
         &mut self,
         f: impl FnOnce(&mut Connection<Keys>) -> Result<(), SendError>,
     ) -> Result<(), Error> {
+        self.latch.check().map_err(|f| f.error())?;
         f(&mut self.conn)?;
         self.flush_owed()
     }
 
-    /// Any message: text and binary as whole messages, pings and pongs
-    /// sent, a close started (`None`: 1000 with no reason).
+    /// Any message (see [`WebSocket::send`]).
     pub(super) fn send(&mut self, msg: &Message) -> Result<(), Error> {
         match msg {
             Message::Text(t) => self.send_message(DataKind::Text, t.as_bytes()),
             Message::Binary(b) => self.send_message(DataKind::Binary, b),
-            Message::Ping(p) => self.control(|c| c.ping(p)),
-            Message::Pong(p) => self.control(|c| c.pong(p)),
-            Message::Close(close) => {
-                let (code, reason) = close
-                    .as_ref()
-                    .map_or((CloseCode::NORMAL, ""), |(c, r)| (*c, r.as_str()));
-                self.control(|c| c.close(code, reason))
-            }
+            control => self.control(|c| send_control(c, control)),
         }
+    }
+}
+
+/// A ping, a pong or a close (`None`: 1000 with no reason) into `c`.
+pub(super) fn send_control(c: &mut Connection<Keys>, msg: &Message) -> Result<(), SendError> {
+    match msg {
+        Message::Ping(p) => c.ping(p),
+        Message::Pong(p) => c.pong(p),
+        Message::Close(close) => {
+            let (code, reason) = close
+                .as_ref()
+                .map_or((CloseCode::NORMAL, ""), |(c, r)| (*c, r.as_str()));
+            c.close(code, reason)
+        }
+        Message::Text(_) | Message::Binary(_) => Ok(()),
+    }
+}
+
+/// The frames of a whole message: one, or fragments of at most `max`
+/// bytes.
+pub(super) fn frames(
+    max: usize,
+    kind: DataKind,
+    data: &[u8],
+) -> impl Iterator<Item = (MessagePart, &[u8])> {
+    let max = max.max(1);
+    let whole = data.len() <= max;
+    let n = if whole { 1 } else { data.len().div_ceil(max) };
+    (0..n).map(move |i| {
+        if whole {
+            return (MessagePart::Whole(kind), data);
+        }
+        let chunk = &data[i * max..((i + 1) * max).min(data.len())];
+        let fin = i + 1 == n;
+        (MessagePart::Fragment { kind, fin }, chunk)
+    })
+}
+
+impl<S: Transport> Io for Writer<S> {
+    fn with_conn<T>(&mut self, f: impl FnOnce(&mut Connection<Keys>) -> T) -> T {
+        f(&mut self.conn)
+    }
+
+    /// Writes every control frame owed (the clock is read only if one is).
+    /// The check is inlined into the read loop, which calls this once per
+    /// event; the writing is not.
+    #[inline]
+    fn flush_owed(&mut self) -> Result<(), Error> {
+        if self.latch.is_set() || !self.conn.wants_transmit() {
+            return Ok(());
+        }
+        self.write_owed()
+    }
+
+    fn epoch(&self) -> StdInstant {
+        self.epoch
+    }
+
+    fn input(&mut self) -> &mut ReadStream<impl Transport> {
+        &mut self.io
+    }
+
+    fn end_transport(&mut self, ending: Ending, wait: StdDuration) {
+        end_transport(&mut self.io.stream, ending, wait);
+    }
+}
+
+impl<S: Transport> Writer<S> {
+    /// [`Io::flush_owed`] once something is owed.
+    #[cold]
+    #[inline(never)]
+    fn write_owed(&mut self) -> Result<(), Error> {
+        let mut buf = [0u8; MAX_CONTROL_FRAME_LEN];
+        let now = since(self.epoch);
+        let mut wrote = false;
+        let mut limit = WriteLimit::new(self.write_timeout);
+        while let Some(frame) = driver::owed(&mut self.conn, now, &mut buf)? {
+            let r = write_all_vectored(&mut self.io.stream, &mut [IoSlice::new(frame)], &mut limit);
+            if r.is_err() {
+                limit.restore(&mut self.io.stream);
+                return self.check(r);
+            }
+            wrote = true;
+        }
+        limit.restore(&mut self.io.stream);
+        if wrote {
+            let r = self.io.stream.flush();
+            self.check(r)?;
+        }
+        Ok(())
     }
 }
 
 /// How much of a client's payload is masked per write.
 pub(super) const MASK_CHUNK: usize = 64 << 10;
 
-/// Input buffer of the read side.
-pub(super) struct RxBuf {
-    pub(super) buf: Vec<u8>,
-    pub(super) start: usize,
-    pub(super) end: usize,
-    /// The read timeout last set on the transport (`None`: not yet), so
-    /// that an unchanged one costs no system call per read.
-    pub(super) timeout: Option<Option<StdDuration>>,
-}
-
-impl RxBuf {
-    pub(super) fn new(size: usize, early: &[u8]) -> Self {
-        let mut buf = vec![0u8; size.max(early.len()).max(256)];
-        buf[..early.len()].copy_from_slice(early);
-        Self {
-            buf,
-            start: 0,
-            end: early.len(),
-            timeout: None,
-        }
-    }
-
-    pub(super) fn is_empty(&self) -> bool {
-        self.start == self.end
-    }
-}
-
-/// Feeds buffered input to the connection until one event, which goes to
-/// `f`; `Ok(None)` when the buffer ran dry first. Owed control frames are
-/// written after each event.
-pub(super) fn process<W: Transport, R>(
-    rx: &mut RxBuf,
-    inner: &mut Inner<W>,
-    f: impl FnOnce(Event<'_>) -> R,
-) -> Result<Option<R>, Error> {
-    while !rx.is_empty() {
-        match inner.conn.handle_read(&mut rx.buf[rx.start..rx.end]) {
-            Ok(r) => {
-                let consumed = r.consumed;
-                if let Some(event) = r.event {
-                    let out = f(event);
-                    rx.start += consumed;
-                    inner.flush_owed()?;
-                    return Ok(Some(out));
-                }
-                rx.start += consumed;
-            }
-            Err(e) => {
-                rx.start = rx.end;
-                return Err(e.into());
-            }
-        }
-    }
-    Ok(None)
-}
-
 /// A blocking WebSocket over a [`Transport`].
 pub struct WebSocket<S: Transport> {
-    pub(super) inner: Inner<S>,
-    pub(super) rx: RxBuf,
-    pub(super) asm: Assembler,
-    pub(super) read_timeout: Option<StdDuration>,
+    pub(super) w: Writer<S>,
+    pub(super) r: Reading,
     pub(super) protocol: Option<String>,
-    pub(super) finished: bool,
 }
 
 impl<S: Transport> core::fmt::Debug for WebSocket<S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("WebSocket")
-            .field("role", &self.inner.conn.role())
-            .field("state", &self.inner.conn.state())
+            .field("role", &self.w.conn.role())
+            .field("state", &self.w.conn.state())
             .field("protocol", &self.protocol)
             .finish_non_exhaustive()
     }
@@ -244,17 +424,17 @@ impl<S: Transport> WebSocket<S> {
     /// the handshake head (frames the peer sent at once).
     pub fn from_raw(stream: S, role: Role, opts: &Options, early: &[u8], keys: Keys) -> Self {
         Self {
-            inner: Inner {
+            w: Writer {
                 conn: Connection::with_keys(role, opts.config, keys, Instant::ZERO),
-                stream,
+                io: ReadStream::new(stream),
                 out: Vec::new(),
                 epoch: StdInstant::now(),
+                latch: Latch::default(),
+                send_queue: opts.send_queue,
+                write_timeout: opts.write_timeout,
             },
-            rx: RxBuf::new(opts.read_buffer, early),
-            asm: Assembler::new(usize::try_from(opts.config.max_message_len).unwrap_or(usize::MAX)),
-            read_timeout: opts.read_timeout,
+            r: Reading::new(opts, early),
             protocol: None,
-            finished: false,
         }
     }
 
@@ -265,30 +445,30 @@ impl<S: Transport> WebSocket<S> {
 
     /// The state machine underneath (state, close codes, role).
     pub fn connection(&self) -> &Connection<Keys> {
-        &self.inner.conn
+        &self.w.conn
     }
 
     /// Whether the connection is open (esp_websocket_client's
-    /// `is_connected`).
+    /// `is_connected`): no write failed, no close began.
     pub fn is_connected(&self) -> bool {
-        !self.finished && self.inner.conn.state() == State::Open
+        !self.r.finished && !self.w.latch.is_set() && self.w.conn.state() == State::Open
     }
 
     /// How the connection ended, once it has.
     pub fn end(&self) -> Option<End> {
-        self.inner.conn.end()
+        self.w.conn.end()
     }
 
     /// The stream.
     pub fn get_ref(&self) -> &S {
-        &self.inner.stream
+        &self.w.io.stream
     }
 
     /// Changes [`Options::read_timeout`] on the open socket: [`Self::read`]
     /// and [`Self::read_event`] fail with `TimedOut` after this long
     /// without an event (`None`: wait for ever; keepalive still runs).
     pub fn set_read_timeout(&mut self, timeout: Option<StdDuration>) {
-        self.read_timeout = timeout;
+        self.r.read_timeout = timeout;
     }
 
     /// Reads until one event and hands it to `f` (streaming: data arrives
@@ -300,67 +480,25 @@ impl<S: Transport> WebSocket<S> {
     /// A protocol error sends the close with its code, closes the
     /// transport, and is returned.
     pub fn read_event<R>(&mut self, f: impl FnOnce(Event<'_>) -> R) -> Result<Option<R>, Error> {
-        let deadline = self.read_timeout.map(|t| StdInstant::now() + t);
-        let mut f = Some(f);
-        loop {
-            if self.finished {
-                return Ok(None);
-            }
-            match process(&mut self.rx, &mut self.inner, |e| f.take().map(|f| f(e))) {
-                Ok(Some(out)) => return Ok(out),
-                Ok(None) => {}
-                Err(e) => {
-                    self.fail();
-                    return Err(e);
-                }
-            }
-            if self.inner.conn.is_closed() {
-                self.finish();
-                return Ok(None);
-            }
-            let timer = self.inner.next_timer();
-            match fill(&mut self.rx, &mut self.inner.stream, timer, deadline) {
-                Ok(Filled::Data) => {}
-                Ok(Filled::Timer) => self.inner.timeout()?,
-                Ok(Filled::Eof) => self.inner.conn.handle_eof(),
-                Err(e) => return Err(e),
-            }
-        }
+        self.r.read_event(&mut self.w, f)
     }
 
     /// Reads the next whole message: text, binary, or a control message
     /// (ping, pong, the peer's close). `Ok(None)` once the connection is
-    /// over ([`WebSocket::end`]).
+    /// over ([`WebSocket::end`]). A message that came in one frame is
+    /// handed out without a copy, sharing the read buffer.
     pub fn read(&mut self) -> Result<Option<Message>, Error> {
-        loop {
-            // Moved out for the call: the callback needs it, read_event the rest.
-            let mut asm = core::mem::take(&mut self.asm);
-            let r = self.read_event(|e| asm.push(&e));
-            self.asm = asm;
-            let Some(r) = r? else {
-                return Ok(None);
-            };
-            match r {
-                Ok(Some(m)) => return Ok(Some(m)),
-                Ok(None) => {}
-                Err(e) => {
-                    // Too big for the assembler: refuse it like the core would.
-                    let _ = self.inner.control(|c| c.close(e.close_code(), ""));
-                    self.fail();
-                    return Err(e.into());
-                }
-            }
-        }
+        self.r.read(&mut self.w)
     }
 
     /// Sends a text message.
     pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        self.inner.send_message(DataKind::Text, text.as_bytes())
+        self.w.send_message(DataKind::Text, text.as_bytes())
     }
 
     /// Sends a binary message.
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.inner.send_message(DataKind::Binary, data)
+        self.w.send_message(DataKind::Binary, data)
     }
 
     /// Sends any [`Message`], e.g. to echo one: text and binary as whole
@@ -368,24 +506,24 @@ impl<S: Transport> WebSocket<S> {
     /// handshake (`Close(None)`: code 1000, no reason) that the next reads
     /// see through; [`WebSocket::close`] also waits for it.
     pub fn send(&mut self, msg: &Message) -> Result<(), Error> {
-        self.inner.send(msg)
+        self.w.send(msg)
     }
 
     /// Sends one fragment of a message produced piece by piece
     /// (esp_websocket_client's `send_text_partial` / `send_cont_msg` /
     /// `send_fin`): the first opens a message of type `kind`, `fin` ends it.
     pub fn send_fragment(&mut self, kind: DataKind, data: &[u8], fin: bool) -> Result<(), Error> {
-        self.inner.send_fragment(kind, data, fin)
+        self.w.send_frame(MessagePart::Fragment { kind, fin }, data)
     }
 
     /// Sends a ping.
     pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
-        self.inner.control(|c| c.ping(payload))
+        self.w.control(|c| c.ping(payload))
     }
 
     /// Sends a pong.
     pub fn pong(&mut self, payload: &[u8]) -> Result<(), Error> {
-        self.inner.control(|c| c.pong(payload))
+        self.w.control(|c| c.pong(payload))
     }
 
     /// Closes as esp_websocket_client's `close` does: sends a close frame
@@ -393,8 +531,8 @@ impl<S: Transport> WebSocket<S> {
     /// meanwhile is dropped) within the close timeout, then ends the
     /// transport. Returns how the connection ended.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<Option<End>, Error> {
-        if self.inner.conn.state() == State::Open {
-            self.inner.control(|c| c.close(code, reason))?;
+        if self.w.conn.state() == State::Open {
+            self.w.control(|c| c.close(code, reason))?;
         }
         while self.read_event(|_| ())?.is_some() {}
         Ok(self.end())
@@ -402,30 +540,8 @@ impl<S: Transport> WebSocket<S> {
 
     /// Ends the transport at once, without a close frame (esp's `stop`).
     pub fn stop(&mut self) {
-        let _ = self.inner.stream.shutdown(Shutdown::Both);
-        self.inner.conn.handle_eof();
-        self.finished = true;
-    }
-
-    /// The close handshake is over: a server closes TCP first, a client
-    /// waits (bounded) for the server to.
-    pub(super) fn finish(&mut self) {
-        if !self.finished {
-            self.finished = true;
-            let c = &self.inner.conn;
-            let (end, role, wait) = (c.end(), c.role(), c.config().close_timeout.into());
-            close_transport(&mut self.inner.stream, end, role, wait);
-        }
-    }
-
-    /// A protocol error: the close was queued; send it and end the
-    /// transport.
-    pub(super) fn fail(&mut self) {
-        let _ = self.inner.flush_owed();
-        if !self.finished {
-            self.finished = true;
-            let wait = self.inner.conn.config().close_timeout.into();
-            linger(&mut self.inner.stream, true, wait);
-        }
+        let _ = self.w.io.stream.shutdown(Shutdown::Both);
+        self.w.conn.handle_eof();
+        self.r.finished = true;
     }
 }

@@ -1,56 +1,272 @@
 //! A WebSocket split into a reader and cloneable senders.
+//!
+//! (See the [adapter docs](super#slow-peers) for the policy.)
 
-use std::io::{self};
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::net::Shutdown;
 use std::string::String;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration as StdDuration, Instant as StdInstant};
+use std::vec;
+use std::vec::Vec;
 
-use crate::conn::{DataKind, End, Role, State};
-use crate::message::{Assembler, Message};
-use crate::wire::CloseCode;
+use bytes::Bytes;
 
-use super::{error::*, socket::*, transport::*};
+use crate::adapter::driver::{self, Ending, FrameOut, Latch};
+use crate::conn::{Connection, DataKind, End, Event, MessagePart, SendError, State};
+use crate::message::Message;
+use crate::wire::{CloseCode, MAX_CONTROL_FRAME_LEN};
 
-pub(super) fn lock<W>(m: &Mutex<Inner<W>>) -> MutexGuard<'_, Inner<W>> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+use super::{Keys, error::*, socket::*, transport::*};
+
+/// A frame in the outgoing queue.
+enum Out {
+    /// A server's frame: the header and the payload, shared, not copied.
+    Frame { head: Vec<u8>, body: Bytes },
+    /// A client's frame (masked) or a control frame, encoded whole.
+    Owned(Vec<u8>),
+}
+
+impl Out {
+    fn len(&self) -> usize {
+        match self {
+            Out::Frame { head, body } => head.len() + body.len(),
+            Out::Owned(v) => v.len(),
+        }
+    }
+
+    /// Writes it whole within `timeout`.
+    fn write<W: Transport>(&self, w: &mut W, timeout: Option<StdDuration>) -> io::Result<()> {
+        let mut limit = WriteLimit::new(timeout);
+        let r = match self {
+            Out::Frame { head, body } => {
+                write_all_vectored(w, &mut [IoSlice::new(head), IoSlice::new(body)], &mut limit)
+            }
+            Out::Owned(v) => write_all_vectored(w, &mut [IoSlice::new(v)], &mut limit),
+        };
+        limit.restore(w);
+        r?;
+        w.flush()
+    }
+}
+
+/// A payload to send: borrowed (copied into the queue) or shared.
+#[derive(Clone, Copy)]
+enum Payload<'a> {
+    Slice(&'a [u8]),
+    Shared(&'a Bytes),
+}
+
+impl Payload<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Payload::Slice(s) => s,
+            Payload::Shared(b) => b,
+        }
+    }
+}
+
+/// What senders, the reader and the writer share.
+struct SendState {
+    conn: Connection<Keys>,
+    queue: VecDeque<Out>,
+    /// Bytes queued and not yet written.
+    queued: usize,
+    latch: Latch<Failure>,
+    /// The reader is done: the writer writes what is queued and stops.
+    done: bool,
+    /// The writer stopped.
+    writer_gone: bool,
+}
+
+struct Shared {
+    st: Mutex<SendState>,
+    /// Signalled when the queue shrinks or the connection ends.
+    room: Condvar,
+    /// Signalled when there is something to write, or the end.
+    work: Condvar,
+    epoch: StdInstant,
+    limit: usize,
+    /// The time one frame's write may take.
+    write_timeout: Option<StdDuration>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, SendState> {
+        self.st.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for the queue to shrink (or the end) until `deadline`;
+    /// `Err` with the guard back once it has passed.
+    fn wait_room<'a>(
+        &self,
+        st: MutexGuard<'a, SendState>,
+        deadline: StdInstant,
+    ) -> Result<MutexGuard<'a, SendState>, MutexGuard<'a, SendState>> {
+        let now = StdInstant::now();
+        if now >= deadline {
+            return Err(st);
+        }
+        Ok(self
+            .room
+            .wait_timeout(st, deadline - now)
+            .unwrap_or_else(|p| p.into_inner())
+            .0)
+    }
+
+    /// Queues the control frames the connection owes.
+    fn queue_owed(&self, st: &mut SendState) -> Result<(), Error> {
+        if st.latch.is_set() || !st.conn.wants_transmit() {
+            return Ok(());
+        }
+        let now = since(self.epoch);
+        let mut buf = [0u8; MAX_CONTROL_FRAME_LEN];
+        while let Some(frame) = driver::owed(&mut st.conn, now, &mut buf)? {
+            st.queued += frame.len();
+            st.queue.push_back(Out::Owned(frame.to_vec()));
+        }
+        self.work.notify_one();
+        Ok(())
+    }
+
+    /// Queues a whole message (or one fragment), waiting for room if
+    /// `wait`, else failing with [`Error::QueueFull`].
+    fn send_data(&self, parts: &[(MessagePart, Payload<'_>)], wait: bool) -> Result<(), Error> {
+        let len: usize = parts.iter().map(|(_, p)| p.bytes().len() + 14).sum();
+        let mut st = self.lock();
+        loop {
+            st.latch.check().map_err(|f| f.error())?;
+            if st.done {
+                return Err(SendError::Closed.into());
+            }
+            if st.queued == 0 || st.queued + len <= self.limit {
+                break;
+            }
+            if !wait {
+                return Err(Error::QueueFull {
+                    queued: st.queued,
+                    limit: self.limit,
+                });
+            }
+            st = self.room.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        self.queue_owed(&mut st)?;
+        for &(part, payload) in parts {
+            let out = encode(&mut st.conn, part, payload)?;
+            st.queued += out.len();
+            st.queue.push_back(out);
+        }
+        self.work.notify_one();
+        Ok(())
+    }
+
+    fn control(
+        &self,
+        f: impl FnOnce(&mut Connection<Keys>) -> Result<(), SendError>,
+    ) -> Result<(), Error> {
+        let mut st = self.lock();
+        st.latch.check().map_err(|f| f.error())?;
+        f(&mut st.conn)?;
+        self.queue_owed(&mut st)
+    }
+}
+
+/// Encodes one data frame for the queue.
+fn encode(conn: &mut Connection<Keys>, part: MessagePart, p: Payload<'_>) -> Result<Out, Error> {
+    let data = p.bytes();
+    let mut frame = FrameOut::begin(conn, part, data.len())?;
+    if !frame.is_masked() {
+        let head = frame.header().to_vec();
+        // Counts the payload as written: it is the queue's now.
+        frame.next_chunk(conn, data, &mut [])?;
+        let body = match p {
+            Payload::Shared(b) => b.clone(),
+            Payload::Slice(s) => Bytes::copy_from_slice(s),
+        };
+        return Ok(Out::Frame { head, body });
+    }
+    let mut v = vec![0u8; frame.header().len() + data.len()];
+    let n = frame
+        .next_chunk(conn, data, &mut v)?
+        .map_or(0, |(a, _)| a.len());
+    v.truncate(n);
+    Ok(Out::Owned(v))
+}
+
+/// The writer thread: writes the queue out until the reader is done or a
+/// write fails (which latches, ends the connection, and shuts the socket
+/// so the reader sees it at once).
+fn writer<W: Transport>(shared: Arc<Shared>, mut stream: W) {
+    loop {
+        let item = {
+            let mut st = shared.lock();
+            loop {
+                if let Some(o) = st.queue.pop_front() {
+                    break Some(o);
+                }
+                if st.done || st.latch.is_set() {
+                    break None;
+                }
+                st = shared.work.wait(st).unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        let Some(item) = item else { break };
+        let r = item.write(&mut stream, shared.write_timeout);
+        let mut st = shared.lock();
+        st.queued -= item.len();
+        if let Err(e) = r {
+            let st = &mut *st;
+            st.latch.set(&mut st.conn, Failure::new(&e));
+            st.queue.clear();
+            st.queued = 0;
+            let _ = stream.shutdown(Shutdown::Both);
+            break;
+        }
+        drop(st);
+        shared.room.notify_all();
+    }
+    shared.lock().writer_gone = true;
+    shared.room.notify_all();
 }
 
 /// What [`WebSocket::split`] gives: the reader and the first sender.
-pub type SplitHalves<S> = (
-    Reader<<S as Split>::Reader, <S as Split>::Writer>,
-    Sender<<S as Split>::Writer>,
-);
+pub type SplitHalves<S> = (Reader<<S as Split>::Reader>, Sender);
 
 impl<S: Split> WebSocket<S> {
     /// Splits into a [`Reader`] for one thread and a cloneable [`Sender`]
-    /// for any others.
+    /// for any others; a writer thread writes what senders queue (see the
+    /// [adapter docs](super#slow-peers)).
     pub fn split(self) -> io::Result<SplitHalves<S>> {
-        let WebSocket {
-            inner,
-            mut rx,
-            asm,
-            read_timeout,
-            protocol,
-            finished,
-        } = self;
-        let (r, w) = inner.stream.split()?;
-        // The read half may be a new object: its timeout is not known.
-        rx.timeout = None;
-        let shared = Arc::new(Mutex::new(Inner {
-            conn: inner.conn,
-            stream: w,
-            out: inner.out,
-            epoch: inner.epoch,
-        }));
+        let WebSocket { w, r, protocol } = self;
+        let (rs, ws) = w.io.stream.split()?;
+        let shared = Arc::new(Shared {
+            st: Mutex::new(SendState {
+                conn: w.conn,
+                queue: VecDeque::new(),
+                queued: 0,
+                latch: w.latch,
+                done: r.finished,
+                writer_gone: false,
+            }),
+            room: Condvar::new(),
+            work: Condvar::new(),
+            epoch: w.epoch,
+            limit: w.send_queue,
+            write_timeout: w.write_timeout,
+        });
+        let for_writer = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("sansws-writer".into())
+            .spawn(move || writer(for_writer, ws))?;
         Ok((
             Reader {
-                stream: r,
-                rx,
-                asm,
-                read_timeout,
+                r,
+                io: ReadIo {
+                    input: ReadStream::new(rs),
+                    shared: Arc::clone(&shared),
+                },
                 protocol,
-                finished,
-                shared: Arc::clone(&shared),
             },
             Sender { shared },
         ))
@@ -58,82 +274,181 @@ impl<S: Split> WebSocket<S> {
 }
 
 /// The sending half of a split [`WebSocket`]: clone it into every thread
-/// that sends. Each call takes the connection's lock for the time of one
-/// write.
-pub struct Sender<W: Transport> {
-    shared: Arc<Mutex<Inner<W>>>,
+/// that sends. Sends queue frames for the connection's writer thread and
+/// never write to the socket themselves (see the [adapter docs](super#slow-peers)).
+#[derive(Clone)]
+pub struct Sender {
+    shared: Arc<Shared>,
 }
 
-impl<W: Transport> Clone for Sender<W> {
-    fn clone(&self) -> Self {
-        Self {
-            shared: Arc::clone(&self.shared),
+impl core::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Sender")
+            .field("queued", &self.queued())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sender {
+    fn message(&self, kind: DataKind, p: Payload<'_>, wait: bool) -> Result<(), Error> {
+        let max = self.shared.lock().conn.config().max_send_frame_len;
+        let data = p.bytes();
+        let parts: Vec<(MessagePart, Payload<'_>)> = frames(max, kind, data)
+            .map(|(part, chunk)| {
+                let payload = match p {
+                    Payload::Shared(b) if chunk.len() == b.len() => Payload::Shared(b),
+                    _ => Payload::Slice(chunk),
+                };
+                (part, payload)
+            })
+            .collect();
+        self.shared.send_data(&parts, wait)
+    }
+
+    fn send_any(&self, msg: &Message, wait: bool) -> Result<(), Error> {
+        match msg {
+            Message::Text(t) => {
+                let b = t.clone().into_bytes();
+                self.message(DataKind::Text, Payload::Shared(&b), wait)
+            }
+            Message::Binary(b) => self.message(DataKind::Binary, Payload::Shared(b), wait),
+            control => self.shared.control(|c| send_control(c, control)),
         }
     }
-}
 
-impl<W: Transport> core::fmt::Debug for Sender<W> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Sender").finish_non_exhaustive()
-    }
-}
-
-impl<W: Transport> Sender<W> {
-    /// Sends a text message.
+    /// Sends a text message, waiting while the queue is full.
     pub fn send_text(&self, text: &str) -> Result<(), Error> {
-        lock(&self.shared).send_message(DataKind::Text, text.as_bytes())
+        self.message(DataKind::Text, Payload::Slice(text.as_bytes()), true)
     }
 
-    /// Sends a binary message.
+    /// Sends a binary message, waiting while the queue is full.
     pub fn send_binary(&self, data: &[u8]) -> Result<(), Error> {
-        lock(&self.shared).send_message(DataKind::Binary, data)
+        self.message(DataKind::Binary, Payload::Slice(data), true)
     }
 
-    /// Sends one fragment (see [`WebSocket::send_fragment`]).
+    /// Sends one fragment (see [`WebSocket::send_fragment`]), waiting while
+    /// the queue is full.
     pub fn send_fragment(&self, kind: DataKind, data: &[u8], fin: bool) -> Result<(), Error> {
-        lock(&self.shared).send_fragment(kind, data, fin)
+        let part = MessagePart::Fragment { kind, fin };
+        self.shared.send_data(&[(part, Payload::Slice(data))], true)
     }
 
-    /// Sends any [`Message`] (see [`WebSocket::send`]).
+    /// Sends any [`Message`] (see [`WebSocket::send`]), waiting while the
+    /// queue is full. A binary message's bytes are shared with the queue,
+    /// not copied (a server's), so one frame can go to many peers.
     pub fn send(&self, msg: &Message) -> Result<(), Error> {
-        lock(&self.shared).send(msg)
+        self.send_any(msg, true)
+    }
+
+    /// Queues `msg` without ever blocking: [`Error::QueueFull`] if the
+    /// queue holds [`Options::send_queue`](super::Options::send_queue)
+    /// bytes or more with it (a message larger than that goes when the
+    /// queue is empty). For broadcasters: a peer that is behind skips
+    /// what it cannot take, and the others are not slowed. Control
+    /// messages are always queued.
+    pub fn try_send(&self, msg: &Message) -> Result<(), Error> {
+        self.send_any(msg, false)
     }
 
     /// Sends a ping.
     pub fn ping(&self, payload: &[u8]) -> Result<(), Error> {
-        lock(&self.shared).control(|c| c.ping(payload))
+        self.shared.control(|c| c.ping(payload))
     }
 
     /// Sends a pong (an unsolicited heartbeat; pings are answered by
     /// themselves).
     pub fn pong(&self, payload: &[u8]) -> Result<(), Error> {
-        lock(&self.shared).control(|c| c.pong(payload))
+        self.shared.control(|c| c.pong(payload))
     }
 
     /// Starts the close handshake; the [`Reader`] sees it through.
     pub fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        lock(&self.shared).control(|c| c.close(code, reason))
+        self.shared.control(|c| c.close(code, reason))
     }
 
-    /// Whether the connection is open.
+    /// Whether the connection is open: no write failed, no close began.
     pub fn is_connected(&self) -> bool {
-        lock(&self.shared).conn.state() == State::Open
+        let st = self.shared.lock();
+        !st.done && !st.latch.is_set() && st.conn.state() == State::Open
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn queued(&self) -> usize {
+        self.shared.lock().queued
+    }
+
+    /// Waits until everything queued is written (or the connection
+    /// failed: its error), at most `timeout`; `TimedOut` after it.
+    pub fn flush(&self, timeout: StdDuration) -> Result<(), Error> {
+        let deadline = StdInstant::now() + timeout;
+        let mut st = self.shared.lock();
+        loop {
+            st.latch.check().map_err(|f| f.error())?;
+            if st.queued == 0 || st.writer_gone {
+                return Ok(());
+            }
+            st = self.shared.wait_room(st, deadline).map_err(|_| {
+                Error::from(io::Error::new(io::ErrorKind::TimedOut, "flush timed out"))
+            })?;
+        }
+    }
+}
+
+/// The read side's access to the shared connection.
+struct ReadIo<R> {
+    input: ReadStream<R>,
+    shared: Arc<Shared>,
+}
+
+impl<R: Transport> Io for ReadIo<R> {
+    fn with_conn<T>(&mut self, f: impl FnOnce(&mut Connection<Keys>) -> T) -> T {
+        f(&mut self.shared.lock().conn)
+    }
+
+    fn flush_owed(&mut self) -> Result<(), Error> {
+        let mut st = self.shared.lock();
+        self.shared.queue_owed(&mut st)
+    }
+
+    fn epoch(&self) -> StdInstant {
+        self.shared.epoch
+    }
+
+    fn input(&mut self) -> &mut ReadStream<impl Transport> {
+        &mut self.input
+    }
+
+    /// Lets the writer send what is queued (the close frame last) within
+    /// `wait`, unless the peer is gone, then ends the transport.
+    fn end_transport(&mut self, ending: Ending, wait: StdDuration) {
+        let deadline = StdInstant::now() + wait;
+        {
+            let mut st = self.shared.lock();
+            st.done = true;
+            self.shared.work.notify_all();
+            while ending != Ending::Now && !st.writer_gone && st.queued > 0 {
+                match self.shared.wait_room(st, deadline) {
+                    Ok(g) => st = g,
+                    Err(_) => break,
+                }
+            }
+        }
+        let left = deadline.saturating_duration_since(StdInstant::now());
+        end_transport(&mut self.input.stream, ending, left);
     }
 }
 
 /// The reading half of a split [`WebSocket`]. It drives the connection:
-/// keep calling [`Reader::read`] until `Ok(None)`.
-pub struct Reader<R: Transport, W: Transport> {
-    stream: R,
-    rx: RxBuf,
-    asm: Assembler,
-    read_timeout: Option<StdDuration>,
+/// keep calling [`Reader::read`] (or [`Reader::read_event`]) until
+/// `Ok(None)`. Dropping it ends the connection's writer once its queue is
+/// written.
+pub struct Reader<R: Transport> {
+    r: Reading,
+    io: ReadIo<R>,
     protocol: Option<String>,
-    finished: bool,
-    shared: Arc<Mutex<Inner<W>>>,
 }
 
-impl<R: Transport, W: Transport> core::fmt::Debug for Reader<R, W> {
+impl<R: Transport> core::fmt::Debug for Reader<R> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Reader")
             .field("protocol", &self.protocol)
@@ -141,7 +456,15 @@ impl<R: Transport, W: Transport> core::fmt::Debug for Reader<R, W> {
     }
 }
 
-impl<R: Transport, W: Transport> Reader<R, W> {
+impl<R: Transport> Drop for Reader<R> {
+    fn drop(&mut self) {
+        self.io.shared.lock().done = true;
+        self.io.shared.work.notify_all();
+        self.io.shared.room.notify_all();
+    }
+}
+
+impl<R: Transport> Reader<R> {
     /// The subprotocol agreed in the handshake.
     pub fn protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
@@ -149,72 +472,25 @@ impl<R: Transport, W: Transport> Reader<R, W> {
 
     /// How the connection ended, once it has.
     pub fn end(&self) -> Option<End> {
-        lock(&self.shared).conn.end()
+        self.io.shared.lock().conn.end()
     }
 
     /// Changes the read timeout (see [`WebSocket::set_read_timeout`]).
     pub fn set_read_timeout(&mut self, timeout: Option<StdDuration>) {
-        self.read_timeout = timeout;
+        self.r.read_timeout = timeout;
     }
 
-    /// Reads the next whole message, as [`WebSocket::read`]; the lock is
-    /// not held while blocked.
+    /// Reads the next whole message, as [`WebSocket::read`]. The lock the
+    /// senders use is held only while the connection takes input, never
+    /// while blocked.
     pub fn read(&mut self) -> Result<Option<Message>, Error> {
-        let deadline = self.read_timeout.map(|t| StdInstant::now() + t);
-        loop {
-            if self.finished {
-                return Ok(None);
-            }
-            let (timer, closed) = {
-                let mut inner = lock(&self.shared);
-                let asm = &mut self.asm;
-                match process(&mut self.rx, &mut inner, |e| asm.push(&e)) {
-                    Ok(Some(Ok(Some(m)))) => return Ok(Some(m)),
-                    Ok(Some(Ok(None))) => continue,
-                    Ok(Some(Err(e))) => {
-                        let _ = inner.control(|c| c.close(e.close_code(), ""));
-                        drop(inner);
-                        self.fail();
-                        return Err(e.into());
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        drop(inner);
-                        self.fail();
-                        return Err(e);
-                    }
-                }
-                (inner.next_timer(), inner.conn.is_closed())
-            };
-            if closed {
-                let (server, wait) = {
-                    let inner = lock(&self.shared);
-                    (
-                        inner.conn.role() == Role::Server,
-                        inner.conn.config().close_timeout.into(),
-                    )
-                };
-                self.finished = true;
-                linger(&mut self.stream, server, wait);
-                return Ok(None);
-            }
-            match fill(&mut self.rx, &mut self.stream, timer, deadline)? {
-                Filled::Data => {}
-                Filled::Timer => lock(&self.shared).timeout()?,
-                Filled::Eof => lock(&self.shared).conn.handle_eof(),
-            }
-        }
+        self.r.read(&mut self.io)
     }
 
-    fn fail(&mut self) {
-        let wait = {
-            let mut inner = lock(&self.shared);
-            let _ = inner.flush_owed();
-            inner.conn.config().close_timeout.into()
-        };
-        if !self.finished {
-            self.finished = true;
-            linger(&mut self.stream, true, wait);
-        }
+    /// Reads until one event and hands it to `f`, as
+    /// [`WebSocket::read_event`]. `f` runs without the lock, so it may
+    /// send through a [`Sender`].
+    pub fn read_event<T>(&mut self, f: impl FnOnce(Event<'_>) -> T) -> Result<Option<T>, Error> {
+        self.r.read_event(&mut self.io, f)
     }
 }

@@ -5,9 +5,11 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
-use crate::conn::{End, Role};
+use bytes::BytesMut;
 
-use super::{error::*, socket::*};
+use crate::adapter::driver::{Ending, RxBuf};
+
+use super::error::*;
 
 /// A byte stream a WebSocket runs over.
 pub trait Transport: Read + Write {
@@ -69,14 +71,64 @@ impl Split for TcpStream {
     }
 }
 
-/// `write_all` for several buffers: one `write_vectored` when the
-/// transport takes everything at once (a `TcpStream`: `writev`).
-pub(super) fn write_all_vectored<W: Write>(
+/// The write timeout as a deadline for a whole send: the socket's timeout
+/// (`SO_SNDTIMEO`) holds per system call, and a peer that drains a few
+/// bytes now and then would otherwise keep a send going for ever. Each
+/// write after the first gets what is left of the time.
+pub(super) struct WriteLimit {
+    timeout: Option<StdDuration>,
+    deadline: Option<StdInstant>,
+    /// A write has been made (the next one gets the time left).
+    started: bool,
+    /// The socket's timeout was changed, to set back after.
+    changed: bool,
+}
+
+impl WriteLimit {
+    /// A send that must finish within `timeout` (`None`: no limit).
+    pub(super) fn new(timeout: Option<StdDuration>) -> Self {
+        Self {
+            timeout,
+            deadline: timeout.map(|t| StdInstant::now() + t),
+            started: false,
+            changed: false,
+        }
+    }
+
+    /// Before a write: the time left on the socket, or `TimedOut`.
+    fn before_write<W: Transport>(&mut self, w: &mut W) -> io::Result<()> {
+        if !core::mem::replace(&mut self.started, true) {
+            return Ok(());
+        }
+        if let Some(d) = self.deadline {
+            let now = StdInstant::now();
+            if now >= d {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out"));
+            }
+            w.set_write_timeout(Some(d - now))?;
+            self.changed = true;
+        }
+        Ok(())
+    }
+
+    /// Sets the socket's timeout back, if a write changed it.
+    pub(super) fn restore<W: Transport>(self, w: &mut W) {
+        if self.changed {
+            let _ = w.set_write_timeout(self.timeout);
+        }
+    }
+}
+
+/// `write_all` for several buffers, within `limit`: one `write_vectored`
+/// when the transport takes everything at once (a `TcpStream`: `writev`).
+pub(super) fn write_all_vectored<W: Transport>(
     w: &mut W,
     mut bufs: &mut [IoSlice<'_>],
+    limit: &mut WriteLimit,
 ) -> io::Result<()> {
     IoSlice::advance_slices(&mut bufs, 0);
     while !bufs.is_empty() {
+        limit.before_write(w)?;
         match w.write_vectored(bufs) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => IoSlice::advance_slices(&mut bufs, n),
@@ -111,11 +163,40 @@ pub(super) enum Filled {
     Eof,
 }
 
-/// Reads once into `rx`, waiting at most until the earlier of `timer` (the
-/// connection's) and `deadline` (the caller's; passing it is `TimedOut`).
-pub(super) fn fill<R: Transport>(
-    rx: &mut RxBuf,
+/// The stream a connection reads, with the read timeout last set on it
+/// (`None`: not yet), so that an unchanged one costs no system call per
+/// read.
+#[derive(Debug)]
+pub(super) struct ReadStream<R> {
+    pub(super) stream: R,
+    timeout: Option<Option<StdDuration>>,
+}
+
+impl<R: Transport> ReadStream<R> {
+    pub(super) fn new(stream: R) -> Self {
+        Self {
+            stream,
+            timeout: None,
+        }
+    }
+
+    /// Reads once into `rx`, waiting at most until the earlier of `timer`
+    /// (the connection's) and `deadline` (the caller's; passing it is
+    /// `TimedOut`).
+    pub(super) fn fill(
+        &mut self,
+        rx: &mut RxBuf<BytesMut>,
+        timer: Option<StdInstant>,
+        deadline: Option<StdInstant>,
+    ) -> Result<Filled, Error> {
+        fill(rx, &mut self.stream, &mut self.timeout, timer, deadline)
+    }
+}
+
+fn fill<R: Transport>(
+    rx: &mut RxBuf<BytesMut>,
     src: &mut R,
+    cache: &mut Option<Option<StdDuration>>,
     timer: Option<StdInstant>,
     deadline: Option<StdInstant>,
 ) -> Result<Filled, Error> {
@@ -136,22 +217,14 @@ pub(super) fn fill<R: Transport>(
             Some((w - now).max(StdDuration::from_millis(1)))
         }
     };
-    if rx.timeout != Some(timeout) {
+    if *cache != Some(timeout) {
         src.set_read_timeout(timeout)?;
-        rx.timeout = Some(timeout);
+        *cache = Some(timeout);
     }
-    if rx.is_empty() {
-        rx.start = 0;
-        rx.end = 0;
-    } else if rx.end == rx.buf.len() {
-        rx.buf.copy_within(rx.start..rx.end, 0);
-        rx.end -= rx.start;
-        rx.start = 0;
-    }
-    match src.read(&mut rx.buf[rx.end..]) {
+    match src.read(rx.space()) {
         Ok(0) => Ok(Filled::Eof),
         Ok(n) => {
-            rx.end += n;
+            rx.filled(n);
             Ok(Filled::Data)
         }
         Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => Ok(Filled::Timer),
@@ -183,20 +256,12 @@ pub(super) fn linger<T: Transport>(stream: &mut T, half_close_first: bool, timeo
     let _ = stream.shutdown(Shutdown::Both);
 }
 
-/// Ends the transport once the connection is over: after a clean close a
-/// server closes first and a client waits (bounded) for the server's FIN;
-/// after our error close both half-close and drain, so the close frame is
-/// not lost to a reset; a peer that timed out or vanished gets no wait.
-pub(super) fn close_transport<T: Transport>(
-    stream: &mut T,
-    end: Option<End>,
-    role: Role,
-    wait: StdDuration,
-) {
-    match end {
-        Some(End::Clean) => linger(stream, role == Role::Server, wait),
-        Some(End::Failed(_)) | None => linger(stream, true, wait),
-        Some(End::PongTimeout | End::CloseTimeout | End::Abnormal) => {
+/// Ends the transport as the driver's end-of-connection policy says.
+pub(super) fn end_transport<T: Transport>(stream: &mut T, ending: Ending, wait: StdDuration) {
+    match ending {
+        Ending::HalfCloseThenDrain => linger(stream, true, wait),
+        Ending::DrainThenClose => linger(stream, false, wait),
+        Ending::Now => {
             let _ = stream.shutdown(Shutdown::Both);
         }
     }
