@@ -864,3 +864,41 @@ fn the_write_timeout_bounds_a_whole_send_against_a_slow_drain() {
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     drain.join().unwrap();
 }
+
+/// One end-of-connection policy: a peer that vanishes (EOF without a
+/// close) ends a `WebSocket` and a split `Reader` alike, at once, not
+/// after the close timeout (the split reader used to wait it out).
+#[test]
+fn a_socket_and_a_split_reader_end_alike_on_a_vanished_peer() {
+    for split in [false, true] {
+        let o = Options {
+            config: Config {
+                close_timeout: Duration::from_secs(5).into(),
+                ..opts().config
+            },
+            ..opts()
+        };
+        let (ws, client) = server_with_stalled_client(o);
+        let done = thread::spawn(move || {
+            let started = Instant::now();
+            let end = if split {
+                let (mut reader, _sender) = ws.split().unwrap();
+                while let Ok(Some(_)) = reader.read() {}
+                reader.end()
+            } else {
+                let mut ws = ws;
+                while let Ok(Some(_)) = ws.read() {}
+                ws.end()
+            };
+            (started.elapsed(), end)
+        });
+        thread::sleep(Duration::from_millis(100));
+        drop(client);
+        let (took, end) = done.join().unwrap();
+        assert_eq!(end, Some(End::Abnormal), "split: {split}");
+        assert!(
+            took < Duration::from_secs(2),
+            "split: {split}: took {took:?}"
+        );
+    }
+}

@@ -180,26 +180,9 @@ mod std_adapter {
     fn no_allocation_per_message_in_the_std_adapter_streaming_path() {
         use sansws::adapter::std_net::{Options, WebSocket};
         use sansws::conn::Role;
-        use sansws::wire::{FrameHeader, OpCode, Rsv, apply_mask};
 
         // 10,000 masked binary frames of 100 bytes, as a client sends them.
-        let mut input = Vec::new();
-        for i in 0..10_000u32 {
-            let key = i.wrapping_mul(2_654_435_761).to_le_bytes();
-            let h = FrameHeader {
-                fin: true,
-                rsv: Rsv::NONE,
-                opcode: OpCode::Binary,
-                mask: Some(key),
-                payload_len: 100,
-            };
-            let mut hdr = [0u8; 14];
-            let n = h.emit(&mut hdr).unwrap();
-            input.extend_from_slice(&hdr[..n]);
-            let at = input.len();
-            input.extend_from_slice(&[i as u8; 100]);
-            apply_mask(&mut input[at..], key, 0);
-        }
+        let input = client_frames(10_000, 100);
         let io = Mem {
             input: &input,
             pos: 0,
