@@ -674,6 +674,7 @@ fn a_write_that_times_out_latches_and_nothing_follows_the_cut_frame() {
         "{err}"
     );
     assert!(!ws.is_connected());
+    assert_eq!(ws.write_error().map(|e| e.kind()), Some(first));
     for _ in 0..3 {
         assert_eq!(kind(&ws.send_text("after").unwrap_err()), first);
         assert_eq!(kind(&ws.ping(b"p").unwrap_err()), first);
@@ -901,4 +902,44 @@ fn a_socket_and_a_split_reader_end_alike_on_a_vanished_peer() {
             "split: {split}: took {took:?}"
         );
     }
+}
+
+/// `Sender::stop` cuts a split connection at once, even with a write
+/// blocked on a peer that stopped reading: the reader returns, later sends
+/// fail, and the reason is kept.
+#[test]
+fn sender_stop_cuts_a_split_connection_at_once() {
+    let o = Options {
+        write_timeout: None,
+        ..opts()
+    };
+    let (ws, _client) = server_with_stalled_client(o);
+    let (mut reader, sender) = ws.split().unwrap();
+    let reading = thread::spawn(move || {
+        while let Ok(Some(_)) = reader.read() {}
+        (
+            Instant::now(),
+            reader.end(),
+            reader.write_error().map(|e| e.kind()),
+        )
+    });
+    // Fill the kernel buffers and the queue: the writer blocks.
+    let big = Message::Binary(vec![9u8; 1 << 20].into());
+    let started = Instant::now();
+    while sender.try_send(&big).is_ok() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the queue never filled"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+    let stopped_at = Instant::now();
+    sender.stop();
+    let (returned_at, end, why) = reading.join().unwrap();
+    assert!(returned_at.duration_since(stopped_at) < Duration::from_secs(1));
+    assert_eq!(end, Some(End::Abnormal));
+    assert_eq!(why, Some(std::io::ErrorKind::ConnectionAborted));
+    assert!(!sender.is_connected());
+    assert!(sender.try_send(&big).is_err());
+    assert_eq!(sender.queued(), 0);
 }

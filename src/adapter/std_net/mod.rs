@@ -105,7 +105,9 @@ impl MaskKeys for Keys {
 /// Settings for both roles.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The connection's limits and timers (default: [`Config::HOST`] with
+    /// The connection's limits and timers, the close timeout among them
+    /// (5 s: how long [`WebSocket::close`] waits for the peer's close;
+    /// default: [`Config::HOST`] with
     /// a keepalive: a ping every 10 s, and the connection ends when no pong
     /// comes within 10 s, as esp_websocket_client does. So a peer that
     /// vanished without a FIN, or stopped reading, is dropped within 20 s
@@ -123,7 +125,9 @@ pub struct Options {
     /// [`Transport::set_write_timeout`], which a `TcpStream` honours, with
     /// the time left set again after a partial write; default 10 s: a peer
     /// that stops reading, or drains a few bytes now and then, is dropped).
-    /// Raise it to send large messages over slow links.
+    /// Raise it to send large messages over slow links. The clock starts
+    /// when a write blocks, that is once the kernel's send buffer (up to
+    /// a few MB on Linux) is full.
     pub write_timeout: Option<StdDuration>,
     /// Bytes a split [`Sender`] may queue before [`Sender::try_send`] says
     /// [`Error::QueueFull`] and [`Sender::send`] waits (default 1 MiB).

@@ -44,6 +44,17 @@ impl Failure {
     }
 }
 
+/// The latched write failure as an `io::Error`.
+pub(super) fn write_error(latch: &Latch<Failure>) -> Option<io::Error> {
+    match latch.check() {
+        Err(f) => match f.error() {
+            Error::Io(e) => Some(e),
+            _ => None,
+        },
+        Ok(()) => None,
+    }
+}
+
 /// Milliseconds since `epoch`, the connection's clock.
 pub(super) fn since(epoch: StdInstant) -> Instant {
     Instant(u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX))
@@ -454,9 +465,17 @@ impl<S: Transport> WebSocket<S> {
         !self.r.finished && !self.w.latch.is_set() && self.w.conn.state() == State::Open
     }
 
-    /// How the connection ended, once it has.
+    /// How the connection ended, once it has. A write that failed (the
+    /// write timeout) ends it as `Abnormal`, like a vanished peer;
+    /// [`WebSocket::write_error`] tells them apart.
     pub fn end(&self) -> Option<End> {
         self.w.conn.end()
+    }
+
+    /// The write failure that ended the connection, if one did (kind
+    /// `TimedOut` after [`Options::write_timeout`]).
+    pub fn write_error(&self) -> Option<io::Error> {
+        write_error(&self.w.latch)
     }
 
     /// The stream.
@@ -529,7 +548,8 @@ impl<S: Transport> WebSocket<S> {
     /// Closes as esp_websocket_client's `close` does: sends a close frame
     /// with `code` and `reason`, waits for the peer's close (data arriving
     /// meanwhile is dropped) within the close timeout, then ends the
-    /// transport. Returns how the connection ended.
+    /// transport. Returns how the connection ended (always `Some` when
+    /// it returns `Ok`).
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<Option<End>, Error> {
         if self.w.conn.state() == State::Open {
             self.w.control(|c| c.close(code, reason))?;

@@ -90,6 +90,8 @@ struct Shared {
     limit: usize,
     /// The time one frame's write may take.
     write_timeout: Option<StdDuration>,
+    /// Shuts the stream down from any thread ([`Sender::stop`]).
+    closer: Option<Closer>,
 }
 
 impl Shared {
@@ -239,6 +241,7 @@ impl<S: Split> WebSocket<S> {
     /// [adapter docs](super#slow-peers)).
     pub fn split(self) -> io::Result<SplitHalves<S>> {
         let WebSocket { w, r, protocol } = self;
+        let closer = w.io.stream.closer();
         let (rs, ws) = w.io.stream.split()?;
         let shared = Arc::new(Shared {
             st: Mutex::new(SendState {
@@ -254,6 +257,7 @@ impl<S: Split> WebSocket<S> {
             epoch: w.epoch,
             limit: w.send_queue,
             write_timeout: w.write_timeout,
+            closer,
         });
         let for_writer = Arc::clone(&shared);
         std::thread::Builder::new()
@@ -346,6 +350,11 @@ impl Sender {
     /// queue is empty). For broadcasters: a peer that is behind skips
     /// what it cannot take, and the others are not slowed. Control
     /// messages are always queued.
+    ///
+    /// Any other error means the connection is over, and the peer can be
+    /// forgotten: the write failure that ended it (`Error::Io`, e.g.
+    /// `TimedOut` after the write timeout; see [`Sender::write_error`]),
+    /// or `Error::Send(SendError::Closed)` once it closed or was stopped.
     pub fn try_send(&self, msg: &Message) -> Result<(), Error> {
         self.send_any(msg, false)
     }
@@ -364,6 +373,35 @@ impl Sender {
     /// Starts the close handshake; the [`Reader`] sees it through.
     pub fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
         self.shared.control(|c| c.close(code, reason))
+    }
+
+    /// Ends the connection at once, without a close frame (esp's `stop`):
+    /// what is queued is dropped, later sends fail, and the stream is shut
+    /// down (through [`Split::closer`], which a `TcpStream` has), so the
+    /// [`Reader`] returns `Ok(None)` and the writer thread ends now, even
+    /// if a write was blocked on a peer that stopped reading. The peer
+    /// sees the stream end.
+    pub fn stop(&self) {
+        {
+            let mut st = self.shared.lock();
+            let st = &mut *st;
+            let stopped = io::Error::new(io::ErrorKind::ConnectionAborted, "stopped");
+            st.latch.set(&mut st.conn, Failure::new(&stopped));
+            st.queue.clear();
+            st.queued = 0;
+        }
+        self.shared.work.notify_all();
+        self.shared.room.notify_all();
+        if let Some(close) = &self.shared.closer {
+            close();
+        }
+    }
+
+    /// The write failure that ended the connection, if one did (a write
+    /// timeout: kind `TimedOut`; [`Sender::stop`]: `ConnectionAborted`).
+    /// [`Reader::end`] says `Abnormal` for these, as for a vanished peer.
+    pub fn write_error(&self) -> Option<io::Error> {
+        write_error(&self.shared.lock().latch)
     }
 
     /// Whether the connection is open: no write failed, no close began.
@@ -473,6 +511,12 @@ impl<R: Transport> Reader<R> {
     /// How the connection ended, once it has.
     pub fn end(&self) -> Option<End> {
         self.io.shared.lock().conn.end()
+    }
+
+    /// The write failure that ended the connection, if one did (see
+    /// [`Sender::write_error`]).
+    pub fn write_error(&self) -> Option<io::Error> {
+        write_error(&self.io.shared.lock().latch)
     }
 
     /// Changes the read timeout (see [`WebSocket::set_read_timeout`]).

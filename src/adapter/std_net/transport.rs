@@ -1,6 +1,7 @@
 //! Streams a WebSocket runs over, and the IO helpers every part of the
 //! adapter uses: reading with timeouts, writing vectored, closing.
 
+use std::boxed::Box;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration as StdDuration, Instant as StdInstant};
@@ -60,7 +61,19 @@ pub trait Split: Transport + Sized {
     type Writer: Transport + Send + 'static;
     /// Splits the stream.
     fn split(self) -> io::Result<(Self::Reader, Self::Writer)>;
+
+    /// A handle that shuts the stream down in both directions from any
+    /// thread, waking a read or a write blocked on it: what
+    /// [`Sender::stop`](super::Sender::stop) uses to cut a connection at
+    /// once. `None` (the default): `stop` ends the connection as the
+    /// reader and the writer next wake (a read timeout, a timer, data).
+    fn closer(&self) -> Option<Closer> {
+        None
+    }
 }
+
+/// See [`Split::closer`].
+pub type Closer = Box<dyn Fn() + Send + Sync>;
 
 impl Split for TcpStream {
     type Reader = TcpStream;
@@ -68,6 +81,13 @@ impl Split for TcpStream {
     fn split(self) -> io::Result<(TcpStream, TcpStream)> {
         let w = self.try_clone()?;
         Ok((self, w))
+    }
+
+    fn closer(&self) -> Option<Closer> {
+        let s = self.try_clone().ok()?;
+        Some(Box::new(move || {
+            let _ = s.shutdown(Shutdown::Both);
+        }))
     }
 }
 
