@@ -67,7 +67,11 @@
 //! A peer that stops reading is dropped: the writer's write fails after
 //! [`Options::write_timeout`](Options::write_timeout), or the
 //! keepalive ping goes unanswered for the pong timeout. Either ends the
-//! connection; every later send returns the error.
+//! connection; every later send returns the error, and
+//! [`Sender::write_error`] says which write failed. The stream is shut
+//! down (a FIN behind what the kernel still holds): the peer, if it reads
+//! again, sees a cut frame, then the end. [`Sender::stop`] does the same
+//! on demand.
 
 mod client;
 mod error;
