@@ -6,10 +6,11 @@
 #![cfg(all(feature = "embedded-io", feature = "std"))]
 
 mod support;
+use support::timed;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
-use std::time::{Duration as StdDuration, Instant as StdInstant};
+use std::time::Duration as StdDuration;
 
 use support::{Got, TestKeys, cframe};
 
@@ -498,23 +499,6 @@ fn a_keepalive_ping_after_a_long_idle_is_stamped_with_the_current_time() {
     NOW.store(105_000, Ordering::SeqCst);
     s.tick().unwrap();
     assert_eq!(s.end(), Some(End::PongTimeout));
-}
-
-/// `f` took at least `at_least` and not much more than `limit`.
-fn timed<R>(at_least: u64, limit: u64, f: impl FnOnce() -> R) -> R {
-    let t = StdInstant::now();
-    let r = f();
-    let took = t.elapsed();
-    assert!(
-        took >= StdDuration::from_millis(at_least.saturating_sub(2)),
-        "{took:?} < {at_least} ms"
-    );
-    // Generous: the machine is shared.
-    assert!(
-        took < StdDuration::from_millis(limit + 1500),
-        "{took:?} > {limit} ms"
-    );
-    r
 }
 
 #[test]

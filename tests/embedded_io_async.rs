@@ -5,12 +5,13 @@
 #![cfg(all(feature = "embedded-io-async", feature = "std"))]
 
 mod support;
+use support::timed;
 
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::thread;
-use std::time::{Duration as StdDuration, Instant as StdInstant};
+use std::time::Duration as StdDuration;
 
 use support::{Collector, Got, TestKeys, cframe};
 
@@ -224,22 +225,6 @@ fn accepted<'b>(
     };
     assert!(support::peer::read_head(&mut peer).starts_with("HTTP/1.1 101"));
     (peer, s)
-}
-
-/// `f` took at least `at_least` and not much more than `limit`.
-fn timed<R>(at_least: u64, limit: u64, f: impl FnOnce() -> R) -> R {
-    let t = StdInstant::now();
-    let r = f();
-    let took = t.elapsed();
-    assert!(
-        took >= StdDuration::from_millis(at_least.saturating_sub(2)),
-        "{took:?} < {at_least} ms"
-    );
-    assert!(
-        took < StdDuration::from_millis(limit + 1500),
-        "{took:?} > {limit} ms"
-    );
-    r
 }
 
 #[test]

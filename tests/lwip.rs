@@ -4,11 +4,11 @@
 #![cfg(all(feature = "lwip", feature = "std"))]
 
 mod support;
+use support::timed;
 
 use std::sync::Once;
 use std::thread;
 
-use std::time::{Duration as StdDuration, Instant as StdInstant};
 
 use sansws::adapter::embedded_io::std_clock;
 use sansws::adapter::lwip::{
@@ -220,22 +220,6 @@ fn a_peer_that_resets() {
     eprintln!("server saw: {:?}", ends[0]);
     // The server gets the reset as a typed transport error (ERR_RST).
     assert_eq!(ends[0], Err("Io(LwipError(-14))".to_string()));
-}
-
-/// `f` took at least `at_least` and not much more than `limit`.
-fn timed<R>(at_least: u64, limit: u64, f: impl FnOnce() -> R) -> R {
-    let t = StdInstant::now();
-    let r = f();
-    let took = t.elapsed();
-    assert!(
-        took >= StdDuration::from_millis(at_least.saturating_sub(2)),
-        "{took:?} < {at_least} ms"
-    );
-    assert!(
-        took < StdDuration::from_millis(limit + 1500),
-        "{took:?} > {limit} ms"
-    );
-    r
 }
 
 #[test]

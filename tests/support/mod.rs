@@ -434,3 +434,20 @@ pub fn read_msg<T: embedded_io::Read + embedded_io::Write, K: MaskKeys>(
 
 #[cfg(all(feature = "embedded-io", feature = "std"))]
 pub mod peer;
+
+/// Runs `f` and checks it took at least `at_least` ms and not much more
+/// than `limit` ms (generous: the machine is shared).
+pub fn timed<R>(at_least: u64, limit: u64, f: impl FnOnce() -> R) -> R {
+    let t = std::time::Instant::now();
+    let r = f();
+    let took = t.elapsed();
+    assert!(
+        took >= std::time::Duration::from_millis(at_least.saturating_sub(2)),
+        "{took:?} < {at_least} ms"
+    );
+    assert!(
+        took < std::time::Duration::from_millis(limit + 1500),
+        "{took:?} > {limit} ms"
+    );
+    r
+}
