@@ -9,7 +9,6 @@ use support::timed;
 use std::sync::Once;
 use std::thread;
 
-
 use sansws::adapter::embedded_io::std_clock;
 use sansws::adapter::lwip::{
     self, Accepted, ClientOptions, Decision, Error, Listener, LwipError, Netconn, ServerOptions,

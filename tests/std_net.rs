@@ -943,3 +943,155 @@ fn sender_stop_cuts_a_split_connection_at_once() {
     assert!(sender.try_send(&big).is_err());
     assert_eq!(sender.queued(), 0);
 }
+
+/// After `read()` times out in the middle of a message it was keeping in
+/// place, `read_event` goes on from the connection, and a later `read()`
+/// gets the next message whole (not the stale bytes with it).
+#[test]
+fn a_read_that_timed_out_mid_message_leaves_no_stale_bytes() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        let o = Options {
+            read_timeout: Some(Duration::from_millis(300)),
+            ..opts()
+        };
+        let Ok(Accepted::WebSocket(mut ws)) = std_net::accept(s, &o) else {
+            panic!("no upgrade");
+        };
+        let err = ws.read().unwrap_err();
+        assert!(
+            matches!(&err, Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut),
+            "{err}"
+        );
+        let mut rest = 0;
+        while rest < 50_000 {
+            ws.read_event(|e| {
+                if let sansws::conn::Event::Data(d) = e {
+                    rest += d.payload.len();
+                }
+            })
+            .unwrap();
+        }
+        ws.read().unwrap()
+    });
+    let mut raw = raw_client(addr);
+    // A 100,000-byte binary frame, masked, in two halves with a pause.
+    let key = [1, 2, 3, 4];
+    let mut frame = vec![0x82, 0xff, 0, 0, 0, 0, 0, 0x01, 0x86, 0xa0];
+    frame.extend_from_slice(&key);
+    let mut payload = vec![0x41u8; 100_000];
+    apply_mask(&mut payload, key, 0);
+    frame.extend_from_slice(&payload);
+    let half = frame.len() - 50_000;
+    raw.write_all(&frame[..half]).unwrap();
+    thread::sleep(Duration::from_millis(600));
+    raw.write_all(&frame[half..]).unwrap();
+    let mut hello = vec![0x81, 0x85, 9, 9, 9, 9];
+    let mut text = *b"hello";
+    apply_mask(&mut text, [9, 9, 9, 9], 0);
+    hello.extend_from_slice(&text);
+    raw.write_all(&hello).unwrap();
+    assert_eq!(text_of(server.join().unwrap()), "hello");
+}
+
+fn text_of(m: Option<Message>) -> String {
+    match m {
+        Some(Message::Text(t)) => t.to_string(),
+        other => panic!("not text: {other:?}"),
+    }
+}
+
+/// A peer flooding pings without reading cannot grow a split
+/// connection's queue: pongs wait in the connection (a newer one replaces
+/// an older one), at most three control frames in the queue.
+#[test]
+fn a_ping_flood_cannot_grow_a_split_queue() {
+    let o = Options {
+        write_timeout: None,
+        send_queue: 64 << 10,
+        ..opts()
+    };
+    let (ws, mut client) = server_with_stalled_client(o);
+    let (mut reader, sender) = ws.split().unwrap();
+    let reading = thread::spawn(move || while let Ok(Some(_)) = reader.read() {});
+    let mut ping = vec![0x89, 0xfd, 1, 2, 3, 4];
+    ping.extend_from_slice(&[0u8; 125]);
+    let started = Instant::now();
+    let mut most = 0;
+    client
+        .set_write_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    while started.elapsed() < Duration::from_secs(2) {
+        if client.write_all(&ping).is_err() {
+            break; // our own buffers full: the server stopped reading us
+        }
+        most = most.max(sender.queued());
+    }
+    assert!(most <= 3 * 131, "the queue held {most} bytes");
+    sender.stop();
+    reading.join().unwrap();
+}
+
+/// Dropping the split `Reader` ends the connection even while senders
+/// live: the peer sees the stream end, later sends fail.
+#[test]
+fn dropping_the_reader_ends_a_split_connection() {
+    let (ws, mut client) = server_with_stalled_client(opts());
+    let (reader, sender) = ws.split().unwrap();
+    drop(reader);
+    client
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let ended = loop {
+        match client.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(_) => {}
+            Err(e) => break e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    };
+    assert!(ended, "the peer never saw the end");
+    assert!(sender.ping(b"x").is_err());
+    assert!(sender.send_text("x").is_err());
+    assert!(!sender.is_connected());
+}
+
+/// `close` waits the close timeout for the peer's close, whatever the
+/// read timeout.
+#[test]
+fn close_waits_the_close_timeout_not_the_read_timeout() {
+    let o = Options {
+        read_timeout: Some(Duration::from_millis(100)),
+        config: Config {
+            close_timeout: Duration::from_millis(800).into(),
+            ..opts().config
+        },
+        ..opts()
+    };
+    let (mut ws, _client) = server_with_stalled_client(o);
+    let started = Instant::now();
+    let end = ws.close(CloseCode::NORMAL, "bye").unwrap();
+    assert_eq!(end, Some(End::CloseTimeout));
+    assert!(started.elapsed() >= Duration::from_millis(700));
+}
+
+/// `from_raw` applies the write timeout too.
+#[test]
+fn from_raw_applies_the_write_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _client = TcpStream::connect(addr).unwrap();
+    let (s, _) = listener.accept().unwrap();
+    let o = Options {
+        write_timeout: Some(Duration::from_millis(300)),
+        ..opts()
+    };
+    let ws =
+        std_net::WebSocket::from_raw(s, sansws::conn::Role::Server, &o, &[], Box::new(|| [0; 4]));
+    assert_eq!(
+        ws.get_ref().write_timeout().unwrap(),
+        Some(Duration::from_millis(300))
+    );
+}

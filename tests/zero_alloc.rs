@@ -16,12 +16,19 @@ thread_local! {
     // Const-initialised, so reading them never allocates.
     static COUNTING: Cell<bool> = const { Cell::new(false) };
     static ALLOCS: Cell<usize> = const { Cell::new(0) };
+    static BYTES: Cell<usize> = const { Cell::new(0) };
 }
 
-fn count() {
+fn count(size: usize) {
     if COUNTING.with(Cell::get) {
         ALLOCS.with(|n| n.set(n.get() + 1));
+        BYTES.with(|n| n.set(n.get() + size));
     }
+}
+
+/// This thread's bytes allocated so far (while counting).
+fn allocated_bytes() -> usize {
+    BYTES.with(Cell::get)
 }
 
 /// This thread's allocations so far (while counting).
@@ -31,14 +38,14 @@ fn allocs() -> usize {
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
+        count(layout.size());
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
+        count(new_size);
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -141,7 +148,7 @@ fn no_allocation_in_the_core_send_and_receive_paths() {
 /// The std adapter's streaming path (feature `std`).
 #[cfg(feature = "std")]
 mod std_adapter {
-    use super::{COUNTING, Event, allocs};
+    use super::{COUNTING, Event, allocated_bytes, allocs};
 
     /// An in-memory transport: reads from a slice, counts writes.
     struct Mem<'a> {
@@ -308,5 +315,38 @@ mod std_adapter {
         // buffer grows once to hold one), then shared out.
         let large = read_allocations(200, 64 << 10);
         assert!(large <= 2, "{large} allocations over 199 64 KiB messages");
+    }
+
+    /// A header announcing a 16 MiB frame, and one byte of it, make the
+    /// reader allocate nothing near 16 MiB: the buffer grows as the bytes
+    /// arrive, not ahead of them.
+    #[test]
+    fn a_header_alone_does_not_make_the_reader_allocate_its_frame() {
+        use sansws::adapter::std_net::{Options, WebSocket};
+        use sansws::conn::Role;
+        let mut input = vec![0x82, 0xff, 0, 0, 0, 0, 1, 0, 0, 0, 1, 2, 3, 4];
+        input.push(0x55);
+        let io = Mem {
+            input: &input,
+            pos: 0,
+            written: 0,
+        };
+        let mut ws = WebSocket::from_raw(
+            io,
+            Role::Server,
+            &Options::default(),
+            &[],
+            Box::new(|| [0; 4]),
+        );
+        COUNTING.with(|c| c.set(true));
+        let before = allocated_bytes();
+        // The input ends mid-frame: the connection ends, nothing is read.
+        assert!(ws.read().unwrap().is_none());
+        let grown = allocated_bytes() - before;
+        COUNTING.with(|c| c.set(false));
+        assert!(
+            grown < 1 << 20,
+            "{grown} bytes allocated for a 15-byte input"
+        );
     }
 }

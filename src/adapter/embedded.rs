@@ -16,6 +16,15 @@ fn timed_out<E: embedded_io::Error>(e: &E) -> bool {
     embedded_io::Error::kind(e) == ErrorKind::TimedOut
 }
 
+/// Whether a transport error says the peer is gone: the connection ends
+/// as if the stream had (`End::Abnormal`), as in the std adapter.
+fn gone<E: embedded_io::Error>(e: &E) -> bool {
+    matches!(
+        embedded_io::Error::kind(e),
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe
+    )
+}
+
 /// Whether `clock` reached `deadline`.
 fn passed(clock: fn() -> Instant, deadline: Option<Instant>) -> bool {
     deadline.is_some_and(|d| clock() >= d)
@@ -363,6 +372,7 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
                 Ok(0) => self.s.conn.handle_eof(),
                 Ok(n) => self.s.rx.filled(n),
                 Err(e) if timed_out(&e) => {}
+                Err(e) if gone(&e) => self.s.conn.handle_eof(),
                 Err(e) => return Err(Error::Io(e)),
             }
         }

@@ -99,6 +99,8 @@ pub(crate) struct RxBuf<S> {
     pin: Option<usize>,
     /// The usual size; a pinned payload may make it larger.
     size: usize,
+    /// The pinned payload's whole length (its frame's), to grow towards.
+    need: usize,
     /// Where the last data chunk handed out lies in `buf`.
     last: (usize, usize),
 }
@@ -114,6 +116,7 @@ impl<S: Storage> RxBuf<S> {
             end: early.1,
             pin: None,
             size,
+            need: 0,
             last: (0, 0),
         }
     }
@@ -135,7 +138,19 @@ impl<S: Storage> RxBuf<S> {
             self.last = (0, 0);
         }
         if self.free() < self.size / 4 + 1 {
-            let want = (self.end + self.size).max(self.size);
+            // The usual size, reclaimed in place once the messages sharing
+            // it are gone; larger only for what must stay.
+            let mut want = self.size.max(self.end + self.size / 4 + 1);
+            if let Some(pin) = self.pin {
+                // A pinned payload grows the buffer geometrically as it
+                // arrives, up to what its frame needs: never ahead of
+                // the bytes (a header alone announcing 16 MiB costs
+                // nothing), and a large payload is moved O(log n) times.
+                let frame_end = pin
+                    .saturating_add(self.need)
+                    .saturating_add(self.size / 4 + 1);
+                want = want.max(self.buf.len().saturating_mul(2).min(frame_end));
+            }
             self.buf.grow(self.end, want);
         }
         let end = self.end;
@@ -227,18 +242,14 @@ impl<S: Storage> RxBuf<S> {
     #[cfg(feature = "std")]
     pub(crate) fn unpin(&mut self) {
         self.pin = None;
+        self.need = 0;
     }
 
-    /// Makes room for a pinned payload of `len` bytes in all, so its last
-    /// chunk is read in at most one more pass.
+    /// The pinned payload will be `len` bytes in all: the buffer grows
+    /// towards that as its bytes arrive.
     #[cfg(feature = "std")]
     pub(crate) fn reserve_pinned(&mut self, len: usize) {
-        if let Some(pin) = self.pin {
-            let want = pin.saturating_add(len).saturating_add(self.size / 4 + 1);
-            if want > self.buf.len() {
-                self.buf.grow(self.end, want);
-            }
-        }
+        self.need = len;
     }
 }
 
@@ -248,6 +259,7 @@ impl RxBuf<bytes::BytesMut> {
     /// chunk alone if nothing is pinned), sharing the buffer: no copy.
     pub(crate) fn take_payload(&mut self) -> bytes::Bytes {
         let from = self.pin.take().unwrap_or(self.last.0);
+        self.need = 0;
         let to = self.last.1;
         // One reference taken (split_to) and none let go: the front is
         // skipped inside the split half before it is frozen, where

@@ -108,8 +108,11 @@ impl Reading {
     /// buffer: [`RxBuf::event`]); `Ok(None)` once it is over. Owed control
     /// frames are sent, timers run, the transport is ended when the
     /// connection is.
-    fn poll<I: Io>(&mut self, io: &mut I) -> Result<Option<Found>, Error> {
-        let deadline = self.read_timeout.map(|t| StdInstant::now() + t);
+    fn poll<I: Io>(
+        &mut self,
+        io: &mut I,
+        deadline: Option<StdInstant>,
+    ) -> Result<Option<Found>, Error> {
         loop {
             if self.finished {
                 return Ok(None);
@@ -117,7 +120,10 @@ impl Reading {
             let rx = &mut self.rx;
             match io.with_conn(|c| rx.poll(c)) {
                 Ok(Some(found)) => {
-                    io.flush_owed()?;
+                    // A pong or close echo that cannot be written latches
+                    // (`write_error`) and ends the connection: the next
+                    // call says so. The event found is not lost to it.
+                    let _ = io.flush_owed();
                     return Ok(Some(found));
                 }
                 Ok(None) => {}
@@ -137,7 +143,7 @@ impl Reading {
                 Filled::Timer => {
                     let now = since(epoch);
                     io.with_conn(|c| c.handle_timeout(now));
-                    io.flush_owed()?;
+                    let _ = io.flush_owed();
                 }
                 Filled::Eof => io.with_conn(|c| c.handle_eof()),
             }
@@ -150,8 +156,17 @@ impl Reading {
         io: &mut I,
         f: impl FnOnce(Event<'_>) -> R,
     ) -> Result<Option<R>, Error> {
-        let found = self.poll(io)?;
+        // A message `read()` was keeping in place when it returned an
+        // error is given up: events go on from where the connection is.
+        self.rx.unpin();
+        let deadline = self.deadline();
+        let found = self.poll(io, deadline)?;
         Ok(found.map(|found| f(self.rx.event(found))))
+    }
+
+    /// When the read timeout, if any, runs out for a call starting now.
+    fn deadline(&self) -> Option<StdInstant> {
+        self.read_timeout.map(|t| StdInstant::now() + t)
     }
 
     /// See [`WebSocket::read`]. A message in one frame is handed out
@@ -159,16 +174,21 @@ impl Reading {
     /// while it arrives (the buffer grows to hold it), then shared. Only
     /// fragments are joined, in the assembler.
     pub(super) fn read<I: Io>(&mut self, io: &mut I) -> Result<Option<Message>, Error> {
+        let deadline = self.deadline();
         loop {
-            let Some(found) = self.poll(io)? else {
+            let Some(found) = self.poll(io, deadline)? else {
                 return Ok(None);
             };
             if let Event::Data(d) = &found {
+                // A pinned payload goes on only with the rest of its frame.
+                if self.rx.is_pinned() && d.offset == 0 {
+                    self.rx.unpin();
+                }
                 let whole = self.rx.is_pinned() || (d.is_message_start() && d.fin);
                 if whole {
                     if d.is_frame_end() {
-                        let kind = d.kind;
-                        return Ok(Some(self.take(kind)));
+                        let (kind, len) = (d.kind, d.frame_len);
+                        return self.take(kind, len).map(Some);
                     }
                     if !self.rx.is_pinned() {
                         self.rx.pin_last();
@@ -194,15 +214,21 @@ impl Reading {
         }
     }
 
-    /// The message whose last chunk was just read, shared out of the
-    /// buffer.
-    fn take(&mut self, kind: DataKind) -> Message {
+    /// The message of `len` bytes whose last chunk was just read, shared
+    /// out of the buffer.
+    fn take(&mut self, kind: DataKind, len: u64) -> Result<Message, Error> {
         let bytes = self.rx.take_payload();
-        match kind {
-            DataKind::Binary => Message::Binary(bytes),
-            // The connection checked the whole message as UTF-8.
-            DataKind::Text => Message::Text(Utf8Bytes::from_bytes_validated(bytes)),
+        if bytes.len() as u64 != len {
+            // Not the whole frame: a bug, never a message.
+            return Err(
+                io::Error::other("internal error: a message cut in the read buffer").into(),
+            );
         }
+        Ok(match kind {
+            DataKind::Binary => Message::Binary(bytes),
+            // The connection checked the whole message (this frame) as UTF-8.
+            DataKind::Text => Message::Text(Utf8Bytes::from_bytes_validated(bytes)),
+        })
     }
 
     /// The close handshake is over: end the transport as the policy says.
@@ -433,7 +459,10 @@ impl<S: Transport> core::fmt::Debug for WebSocket<S> {
 impl<S: Transport> WebSocket<S> {
     /// Wraps a stream whose handshake is done. `early` are bytes read past
     /// the handshake head (frames the peer sent at once).
-    pub fn from_raw(stream: S, role: Role, opts: &Options, early: &[u8], keys: Keys) -> Self {
+    pub fn from_raw(mut stream: S, role: Role, opts: &Options, early: &[u8], keys: Keys) -> Self {
+        // Sends count on it from their first write (`accept` and `connect`
+        // set it before the handshake too).
+        let _ = stream.set_write_timeout(opts.write_timeout);
         Self {
             w: Writer {
                 conn: Connection::with_keys(role, opts.config, keys, Instant::ZERO),
@@ -554,8 +583,17 @@ impl<S: Transport> WebSocket<S> {
         if self.w.conn.state() == State::Open {
             self.w.control(|c| c.close(code, reason))?;
         }
-        while self.read_event(|_| ())?.is_some() {}
-        Ok(self.end())
+        // The close timeout bounds the wait, not the read timeout.
+        let read_timeout = self.r.read_timeout.take();
+        let r = loop {
+            match self.read_event(|_| ()) {
+                Ok(Some(())) => {}
+                Ok(None) => break Ok(self.end()),
+                Err(e) => break Err(e),
+            }
+        };
+        self.r.read_timeout = read_timeout;
+        r
     }
 
     /// Ends the transport at once, without a close frame (esp's `stop`).

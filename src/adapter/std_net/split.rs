@@ -24,15 +24,17 @@ use super::{Keys, error::*, socket::*, transport::*};
 enum Out {
     /// A server's frame: the header and the payload, shared, not copied.
     Frame { head: Vec<u8>, body: Bytes },
-    /// A client's frame (masked) or a control frame, encoded whole.
+    /// A client's frame (masked), encoded whole.
     Owned(Vec<u8>),
+    /// A control frame, encoded whole.
+    Control(Vec<u8>),
 }
 
 impl Out {
     fn len(&self) -> usize {
         match self {
             Out::Frame { head, body } => head.len() + body.len(),
-            Out::Owned(v) => v.len(),
+            Out::Owned(v) | Out::Control(v) => v.len(),
         }
     }
 
@@ -43,7 +45,9 @@ impl Out {
             Out::Frame { head, body } => {
                 write_all_vectored(w, &mut [IoSlice::new(head), IoSlice::new(body)], &mut limit)
             }
-            Out::Owned(v) => write_all_vectored(w, &mut [IoSlice::new(v)], &mut limit),
+            Out::Owned(v) | Out::Control(v) => {
+                write_all_vectored(w, &mut [IoSlice::new(v)], &mut limit)
+            }
         };
         limit.restore(w);
         r?;
@@ -73,6 +77,9 @@ struct SendState {
     queue: VecDeque<Out>,
     /// Bytes queued and not yet written.
     queued: usize,
+    /// Of those, control frames' ([`CONTROL_BUDGET`] at most: more stay
+    /// owed in the connection, where a newer pong replaces an older one).
+    control: usize,
     latch: Latch<Failure>,
     /// The reader is done: the writer writes what is queued and stops.
     done: bool,
@@ -117,19 +124,44 @@ impl Shared {
             .0)
     }
 
-    /// Queues the control frames the connection owes.
+    /// Queues the control frames the connection owes, while fewer than
+    /// [`CONTROL_BUDGET`] bytes of them wait: a peer flooding pings gets
+    /// its pongs as fast as it reads them, and no faster (the writer
+    /// queues the rest as the queue drains).
     fn queue_owed(&self, st: &mut SendState) -> Result<(), Error> {
         if st.latch.is_set() || !st.conn.wants_transmit() {
             return Ok(());
         }
         let now = since(self.epoch);
         let mut buf = [0u8; MAX_CONTROL_FRAME_LEN];
-        while let Some(frame) = driver::owed(&mut st.conn, now, &mut buf)? {
+        while st.control < CONTROL_BUDGET {
+            let Some(frame) = driver::owed(&mut st.conn, now, &mut buf)? else {
+                break;
+            };
             st.queued += frame.len();
-            st.queue.push_back(Out::Owned(frame.to_vec()));
+            st.control += frame.len();
+            st.queue.push_back(Out::Control(frame.to_vec()));
         }
         self.work.notify_one();
         Ok(())
+    }
+
+    /// Ends the connection at once: `why` latched, the queue dropped, the
+    /// stream shut down (through the closer, if the stream has one).
+    fn abort(&self, why: io::Error) {
+        {
+            let mut st = self.lock();
+            let st = &mut *st;
+            st.latch.set(&mut st.conn, Failure::new(&why));
+            let dropped: usize = st.queue.drain(..).map(|o| o.len()).sum();
+            st.queued -= dropped;
+            st.control = 0;
+        }
+        self.work.notify_all();
+        self.room.notify_all();
+        if let Some(close) = &self.closer {
+            close();
+        }
     }
 
     /// Queues a whole message (or one fragment), waiting for room if
@@ -169,6 +201,9 @@ impl Shared {
     ) -> Result<(), Error> {
         let mut st = self.lock();
         st.latch.check().map_err(|f| f.error())?;
+        if st.done {
+            return Err(SendError::Closed.into());
+        }
         f(&mut st.conn)?;
         self.queue_owed(&mut st)
     }
@@ -204,6 +239,8 @@ fn writer<W: Transport>(shared: Arc<Shared>, mut stream: W) {
         let item = {
             let mut st = shared.lock();
             loop {
+                // Control frames left owed for the budget go in as it frees.
+                let _ = shared.queue_owed(&mut st);
                 if let Some(o) = st.queue.pop_front() {
                     break Some(o);
                 }
@@ -216,12 +253,17 @@ fn writer<W: Transport>(shared: Arc<Shared>, mut stream: W) {
         let Some(item) = item else { break };
         let r = item.write(&mut stream, shared.write_timeout);
         let mut st = shared.lock();
-        st.queued -= item.len();
+        // `abort` may have emptied the queue meanwhile.
+        st.queued = st.queued.saturating_sub(item.len());
+        if let Out::Control(v) = &item {
+            st.control = st.control.saturating_sub(v.len());
+        }
         if let Err(e) = r {
             let st = &mut *st;
             st.latch.set(&mut st.conn, Failure::new(&e));
             st.queue.clear();
             st.queued = 0;
+            st.control = 0;
             let _ = stream.shutdown(Shutdown::Both);
             break;
         }
@@ -231,6 +273,9 @@ fn writer<W: Transport>(shared: Arc<Shared>, mut stream: W) {
     shared.lock().writer_gone = true;
     shared.room.notify_all();
 }
+
+/// Bytes of control frames the queue holds at most (two of the largest).
+const CONTROL_BUDGET: usize = 2 * MAX_CONTROL_FRAME_LEN;
 
 /// What [`WebSocket::split`] gives: the reader and the first sender.
 pub type SplitHalves<S> = (Reader<<S as Split>::Reader>, Sender);
@@ -248,6 +293,7 @@ impl<S: Split> WebSocket<S> {
                 conn: w.conn,
                 queue: VecDeque::new(),
                 queued: 0,
+                control: 0,
                 latch: w.latch,
                 done: r.finished,
                 writer_gone: false,
@@ -382,19 +428,8 @@ impl Sender {
     /// if a write was blocked on a peer that stopped reading. The peer
     /// sees the stream end.
     pub fn stop(&self) {
-        {
-            let mut st = self.shared.lock();
-            let st = &mut *st;
-            let stopped = io::Error::new(io::ErrorKind::ConnectionAborted, "stopped");
-            st.latch.set(&mut st.conn, Failure::new(&stopped));
-            st.queue.clear();
-            st.queued = 0;
-        }
-        self.shared.work.notify_all();
-        self.shared.room.notify_all();
-        if let Some(close) = &self.shared.closer {
-            close();
-        }
+        self.shared
+            .abort(io::Error::new(io::ErrorKind::ConnectionAborted, "stopped"));
     }
 
     /// The write failure that ended the connection, if one did (a write
@@ -422,8 +457,11 @@ impl Sender {
         let mut st = self.shared.lock();
         loop {
             st.latch.check().map_err(|f| f.error())?;
-            if st.queued == 0 || st.writer_gone {
+            if st.queued == 0 {
                 return Ok(());
+            }
+            if st.writer_gone {
+                return Err(SendError::Closed.into());
             }
             st = self.shared.wait_room(st, deadline).map_err(|_| {
                 Error::from(io::Error::new(io::ErrorKind::TimedOut, "flush timed out"))
@@ -478,8 +516,8 @@ impl<R: Transport> Io for ReadIo<R> {
 
 /// The reading half of a split [`WebSocket`]. It drives the connection:
 /// keep calling [`Reader::read`] (or [`Reader::read_event`]) until
-/// `Ok(None)`. Dropping it ends the connection's writer once its queue is
-/// written.
+/// `Ok(None)`. Dropping it before then ends the connection (see its
+/// `Drop`).
 pub struct Reader<R: Transport> {
     r: Reading,
     io: ReadIo<R>,
@@ -495,7 +533,15 @@ impl<R: Transport> core::fmt::Debug for Reader<R> {
 }
 
 impl<R: Transport> Drop for Reader<R> {
+    /// Without its reader a connection cannot answer pings or see a
+    /// close: one that is not over yet ends here, as a dropped
+    /// [`WebSocket`] does (the stream is shut down; later sends fail).
     fn drop(&mut self) {
+        if !self.r.finished {
+            let why = io::Error::new(io::ErrorKind::ConnectionAborted, "the reader was dropped");
+            self.io.shared.abort(why);
+            let _ = self.io.input.stream.shutdown(Shutdown::Both);
+        }
         self.io.shared.lock().done = true;
         self.io.shared.work.notify_all();
         self.io.shared.room.notify_all();
