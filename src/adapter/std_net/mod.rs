@@ -121,8 +121,9 @@ pub struct Options {
     pub limits: Limits,
     /// How long the opening handshake may take (default 10 s).
     pub handshake_timeout: Option<StdDuration>,
-    /// [`WebSocket::read`] fails with `TimedOut` after this long without a
-    /// message (default: wait forever; keepalive still runs).
+    /// A [`WebSocket::read`] (or `read_event`) that has not returned after
+    /// this long fails with `TimedOut`; the connection goes on (default:
+    /// wait for ever; keepalive still runs).
     pub read_timeout: Option<StdDuration>,
     /// A send (one frame) that has not been written whole after this long
     /// fails, and the failure ends the connection (both roles; through
@@ -130,8 +131,9 @@ pub struct Options {
     /// the time left set again after a partial write; default 10 s: a peer
     /// that stops reading, or drains a few bytes now and then, is dropped).
     /// Raise it to send large messages over slow links. The clock starts
-    /// when a write blocks, that is once the kernel's send buffer (up to
-    /// a few MB on Linux) is full.
+    /// with the send, but a send only waits once the kernel's send buffer
+    /// (up to a few MB on Linux) is full, so a peer that stops reading is
+    /// dropped some seconds after that.
     pub write_timeout: Option<StdDuration>,
     /// Bytes a split [`Sender`] may queue before [`Sender::try_send`] says
     /// [`Error::QueueFull`] and [`Sender::send`] waits (default 1 MiB).
