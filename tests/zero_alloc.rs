@@ -183,25 +183,27 @@ mod std_adapter {
 
     impl sansws::adapter::std_net::Transport for Mem<'_> {}
 
-    #[test]
-    fn no_allocation_per_message_in_the_std_adapter_streaming_path() {
-        use sansws::adapter::std_net::{Options, WebSocket};
-        use sansws::conn::Role;
-
-        // 10,000 masked binary frames of 100 bytes, as a client sends them.
-        let input = client_frames(10_000, 100);
+    /// A server WebSocket reading `input`, with the default options.
+    fn server_over(input: &[u8]) -> sansws::adapter::std_net::WebSocket<Mem<'_>> {
         let io = Mem {
-            input: &input,
+            input,
             pos: 0,
             written: 0,
         };
-        let mut ws = WebSocket::from_raw(
+        sansws::adapter::std_net::WebSocket::from_raw(
             io,
-            Role::Server,
-            &Options::default(),
+            sansws::conn::Role::Server,
+            &sansws::adapter::std_net::Options::default(),
             &[],
             Box::new(|| [0; 4]),
-        );
+        )
+    }
+
+    #[test]
+    fn no_allocation_per_message_in_the_std_adapter_streaming_path() {
+        // 10,000 masked binary frames of 100 bytes, as a client sends them.
+        let input = client_frames(10_000, 100);
+        let mut ws = server_over(&input);
         let mut echo = [0u8; 100];
         // The first message sizes the buffers; count from the second on.
         let mut seen = 0;
@@ -267,22 +269,9 @@ mod std_adapter {
     /// Reads `count` messages of `len` bytes with `read()`, checking each,
     /// and returns the allocations counted after the first.
     fn read_allocations(count: u32, len: usize) -> usize {
-        use sansws::adapter::std_net::{Options, WebSocket};
-        use sansws::conn::Role;
         use sansws::message::Message;
         let input = client_frames(count, len);
-        let io = Mem {
-            input: &input,
-            pos: 0,
-            written: 0,
-        };
-        let mut ws = WebSocket::from_raw(
-            io,
-            Role::Server,
-            &Options::default(),
-            &[],
-            Box::new(|| [0; 4]),
-        );
+        let mut ws = server_over(&input);
         let mut before = 0;
         for i in 0..count {
             let Some(Message::Binary(b)) = ws.read().unwrap() else {
@@ -322,22 +311,9 @@ mod std_adapter {
     /// arrive, not ahead of them.
     #[test]
     fn a_header_alone_does_not_make_the_reader_allocate_its_frame() {
-        use sansws::adapter::std_net::{Options, WebSocket};
-        use sansws::conn::Role;
         let mut input = vec![0x82, 0xff, 0, 0, 0, 0, 1, 0, 0, 0, 1, 2, 3, 4];
         input.push(0x55);
-        let io = Mem {
-            input: &input,
-            pos: 0,
-            written: 0,
-        };
-        let mut ws = WebSocket::from_raw(
-            io,
-            Role::Server,
-            &Options::default(),
-            &[],
-            Box::new(|| [0; 4]),
-        );
+        let mut ws = server_over(&input);
         COUNTING.with(|c| c.set(true));
         let before = allocated_bytes();
         // The input ends mid-frame: the connection ends, nothing is read.
