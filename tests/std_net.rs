@@ -1095,3 +1095,41 @@ fn from_raw_applies_the_write_timeout() {
         Some(Duration::from_millis(300))
     );
 }
+
+/// A split sender cuts a whole message into frames of
+/// `max_send_frame_len` (sharing a binary message's bytes, not copying
+/// them), and the peer gets each message whole, in order.
+#[test]
+fn a_split_sender_fragments_whole_messages_by_the_frame_limit() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        let o = Options {
+            config: Config {
+                max_send_frame_len: 1000,
+                ..opts().config
+            },
+            ..opts()
+        };
+        let Ok(Accepted::WebSocket(ws)) = std_net::accept(s, &o) else {
+            panic!("no upgrade");
+        };
+        let (mut reader, sender) = ws.split().unwrap();
+        let binary: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+        sender.send(&Message::Binary(binary.into())).unwrap();
+        sender.send_text(&"é".repeat(1300)).unwrap();
+        sender.try_send(&Message::text("short")).unwrap();
+        sender.flush(Duration::from_secs(5)).unwrap();
+        while let Ok(Some(_)) = reader.read() {}
+    });
+    let mut ws = std_net::connect_with(&format!("ws://{addr}/"), &opts()).unwrap();
+    let Some(Message::Binary(b)) = ws.read().unwrap() else {
+        panic!("not binary")
+    };
+    assert!(b.iter().enumerate().all(|(i, &x)| x == i as u8) && b.len() == 5000);
+    assert_eq!(text_of(ws.read().unwrap()), "é".repeat(1300));
+    assert_eq!(text_of(ws.read().unwrap()), "short");
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    server.join().unwrap();
+}

@@ -21,8 +21,8 @@ pub(crate) trait Storage {
     /// front.
     fn shift(&mut self, n: usize, live: usize);
     /// Makes it at least `want` bytes long, keeping the first `live`.
-    /// A caller's slice cannot grow: `false`.
-    fn grow(&mut self, live: usize, want: usize) -> bool;
+    /// A caller's slice cannot grow, and stays as it is.
+    fn grow(&mut self, live: usize, want: usize);
 }
 
 impl Storage for &mut [u8] {
@@ -42,9 +42,7 @@ impl Storage for &mut [u8] {
         self.copy_within(n..n + live, 0);
     }
 
-    fn grow(&mut self, _: usize, _: usize) -> bool {
-        false
-    }
+    fn grow(&mut self, _: usize, _: usize) {}
 }
 
 #[cfg(feature = "std")]
@@ -67,7 +65,7 @@ impl Storage for bytes::BytesMut {
         bytes::Buf::advance(self, n);
     }
 
-    fn grow(&mut self, live: usize, want: usize) -> bool {
+    fn grow(&mut self, live: usize, want: usize) {
         if self.capacity() < want {
             // Only the live bytes are copied if it moves: back to the
             // front of its allocation once the messages sharing it are
@@ -83,7 +81,6 @@ impl Storage for bytes::BytesMut {
         if bytes::BytesMut::len(self) < want {
             self.resize(want, 0);
         }
-        true
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::io::{self, IoSlice};
 use std::net::Shutdown;
+use std::ops::Range;
 use std::string::String;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant as StdInstant};
@@ -288,8 +289,8 @@ impl<S: Transport> Writer<S> {
 
     /// A whole message: one frame, or frames of `max_send_frame_len`.
     pub(super) fn send_message(&mut self, kind: DataKind, data: &[u8]) -> Result<(), Error> {
-        for (part, chunk) in frames(self.conn.config().max_send_frame_len, kind, data) {
-            self.send_frame(part, chunk)?;
+        for (part, range) in frames(self.conn.config().max_send_frame_len, kind, data.len()) {
+            self.send_frame(part, &data[range])?;
         }
         Ok(())
     }
@@ -362,22 +363,23 @@ pub(super) fn send_control(c: &mut Connection<Keys>, msg: &Message) -> Result<()
 }
 
 /// The frames of a whole message: one, or fragments of at most `max`
-/// bytes.
+/// bytes, as ranges of its `len` bytes.
 pub(super) fn frames(
     max: usize,
     kind: DataKind,
-    data: &[u8],
-) -> impl Iterator<Item = (MessagePart, &[u8])> {
+    len: usize,
+) -> impl Iterator<Item = (MessagePart, Range<usize>)> {
     let max = max.max(1);
-    let whole = data.len() <= max;
-    let n = if whole { 1 } else { data.len().div_ceil(max) };
+    let n = if len <= max { 1 } else { len.div_ceil(max) };
     (0..n).map(move |i| {
-        if whole {
-            return (MessagePart::Whole(kind), data);
+        if n == 1 {
+            return (MessagePart::Whole(kind), 0..len);
         }
-        let chunk = &data[i * max..((i + 1) * max).min(data.len())];
         let fin = i + 1 == n;
-        (MessagePart::Fragment { kind, fin }, chunk)
+        (
+            MessagePart::Fragment { kind, fin },
+            i * max..((i + 1) * max).min(len),
+        )
     })
 }
 

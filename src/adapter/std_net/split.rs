@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::net::Shutdown;
+use std::ops::Range;
 use std::string::String;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration as StdDuration, Instant as StdInstant};
@@ -16,25 +17,50 @@ use bytes::Bytes;
 use crate::adapter::driver::{self, Ending, FrameOut, Latch};
 use crate::conn::{Connection, DataKind, End, Event, MessagePart, SendError, State};
 use crate::message::Message;
-use crate::wire::{CloseCode, MAX_CONTROL_FRAME_LEN};
+use crate::wire::{CloseCode, FrameHeader, MAX_CONTROL_FRAME_LEN};
 
 use super::{Keys, error::*, socket::*, transport::*};
+
+/// A header or a control frame, held inline (no allocation per frame).
+struct Small {
+    buf: [u8; MAX_CONTROL_FRAME_LEN],
+    len: u8,
+}
+
+impl Small {
+    fn new(bytes: &[u8]) -> Self {
+        let mut buf = [0u8; MAX_CONTROL_FRAME_LEN];
+        buf[..bytes.len()].copy_from_slice(bytes);
+        Self {
+            buf,
+            len: bytes.len() as u8,
+        }
+    }
+}
+
+impl core::ops::Deref for Small {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+}
 
 /// A frame in the outgoing queue.
 enum Out {
     /// A server's frame: the header and the payload, shared, not copied.
-    Frame { head: Vec<u8>, body: Bytes },
+    Frame { head: Small, body: Bytes },
     /// A client's frame (masked), encoded whole.
     Owned(Vec<u8>),
-    /// A control frame, encoded whole.
-    Control(Vec<u8>),
+    /// A control frame.
+    Control(Small),
 }
 
 impl Out {
     fn len(&self) -> usize {
         match self {
             Out::Frame { head, body } => head.len() + body.len(),
-            Out::Owned(v) | Out::Control(v) => v.len(),
+            Out::Owned(v) => v.len(),
+            Out::Control(v) => v.len(),
         }
     }
 
@@ -45,9 +71,8 @@ impl Out {
             Out::Frame { head, body } => {
                 write_all_vectored(w, &mut [IoSlice::new(head), IoSlice::new(body)], &mut limit)
             }
-            Out::Owned(v) | Out::Control(v) => {
-                write_all_vectored(w, &mut [IoSlice::new(v)], &mut limit)
-            }
+            Out::Owned(v) => write_all_vectored(w, &mut [IoSlice::new(v)], &mut limit),
+            Out::Control(v) => write_all_vectored(w, &mut [IoSlice::new(v)], &mut limit),
         };
         limit.restore(w);
         r?;
@@ -140,7 +165,7 @@ impl Shared {
             };
             st.queued += frame.len();
             st.control += frame.len();
-            st.queue.push_back(Out::Control(frame.to_vec()));
+            st.queue.push_back(Out::Control(Small::new(frame)));
         }
         self.work.notify_one();
         Ok(())
@@ -164,17 +189,32 @@ impl Shared {
         }
     }
 
-    /// Queues a whole message (or one fragment), waiting for room if
-    /// `wait`, else failing with [`Error::QueueFull`].
-    fn send_data(&self, parts: &[(MessagePart, Payload<'_>)], wait: bool) -> Result<(), Error> {
-        let len: usize = parts.iter().map(|(_, p)| p.bytes().len() + 14).sum();
+    /// Queues `p` as `part`: one fragment, or a whole message in as many
+    /// frames as `max_send_frame_len` makes it, waiting for room if
+    /// `wait`, else failing with [`Error::QueueFull`]. One lock, held for
+    /// the encoding only.
+    fn send_data(&self, part: MessagePart, p: Payload<'_>, wait: bool) -> Result<(), Error> {
+        let len = p.bytes().len();
         let mut st = self.lock();
+        // A fragment is one frame as given; a whole message is as many as
+        // the frame limit makes it.
+        let frames_of = |st: &SendState| {
+            let (max, kind) = match part {
+                MessagePart::Whole(kind) => (st.conn.config().max_send_frame_len, kind),
+                MessagePart::Fragment { kind, .. } => (usize::MAX, kind),
+            };
+            frames(max, kind, len).map(move |(whole_part, range)| match part {
+                MessagePart::Whole(_) => (whole_part, range),
+                fragment => (fragment, range),
+            })
+        };
+        let bytes = len + FrameHeader::MAX_LEN * frames_of(&st).count();
         loop {
             st.latch.check().map_err(|f| f.error())?;
             if st.done {
                 return Err(SendError::Closed.into());
             }
-            if st.queued == 0 || st.queued + len <= self.limit {
+            if st.queued == 0 || st.queued + bytes <= self.limit {
                 break;
             }
             if !wait {
@@ -186,8 +226,8 @@ impl Shared {
             st = self.room.wait(st).unwrap_or_else(|p| p.into_inner());
         }
         self.queue_owed(&mut st)?;
-        for &(part, payload) in parts {
-            let out = encode(&mut st.conn, part, payload)?;
+        for (frame_part, range) in frames_of(&st) {
+            let out = encode(&mut st.conn, frame_part, p, range)?;
             st.queued += out.len();
             st.queue.push_back(out);
         }
@@ -209,17 +249,22 @@ impl Shared {
     }
 }
 
-/// Encodes one data frame for the queue.
-fn encode(conn: &mut Connection<Keys>, part: MessagePart, p: Payload<'_>) -> Result<Out, Error> {
-    let data = p.bytes();
+/// Encodes `p[range]` as one data frame for the queue.
+fn encode(
+    conn: &mut Connection<Keys>,
+    part: MessagePart,
+    p: Payload<'_>,
+    range: Range<usize>,
+) -> Result<Out, Error> {
+    let data = &p.bytes()[range.clone()];
     let mut frame = FrameOut::begin(conn, part, data.len())?;
     if !frame.is_masked() {
-        let head = frame.header().to_vec();
+        let head = Small::new(frame.header());
         // Counts the payload as written: it is the queue's now.
         frame.next_chunk(conn, data, &mut [])?;
         let body = match p {
-            Payload::Shared(b) => b.clone(),
-            Payload::Slice(s) => Bytes::copy_from_slice(s),
+            Payload::Shared(b) => b.slice(range),
+            Payload::Slice(_) => Bytes::copy_from_slice(data),
         };
         return Ok(Out::Frame { head, body });
     }
@@ -341,18 +386,7 @@ impl core::fmt::Debug for Sender {
 
 impl Sender {
     fn message(&self, kind: DataKind, p: Payload<'_>, wait: bool) -> Result<(), Error> {
-        let max = self.shared.lock().conn.config().max_send_frame_len;
-        let data = p.bytes();
-        let parts: Vec<(MessagePart, Payload<'_>)> = frames(max, kind, data)
-            .map(|(part, chunk)| {
-                let payload = match p {
-                    Payload::Shared(b) if chunk.len() == b.len() => Payload::Shared(b),
-                    _ => Payload::Slice(chunk),
-                };
-                (part, payload)
-            })
-            .collect();
-        self.shared.send_data(&parts, wait)
+        self.shared.send_data(MessagePart::Whole(kind), p, wait)
     }
 
     fn send_any(&self, msg: &Message, wait: bool) -> Result<(), Error> {
@@ -380,7 +414,7 @@ impl Sender {
     /// the queue is full.
     pub fn send_fragment(&self, kind: DataKind, data: &[u8], fin: bool) -> Result<(), Error> {
         let part = MessagePart::Fragment { kind, fin };
-        self.shared.send_data(&[(part, Payload::Slice(data))], true)
+        self.shared.send_data(part, Payload::Slice(data), true)
     }
 
     /// Sends any [`Message`] (see [`WebSocket::send`]), waiting while the
