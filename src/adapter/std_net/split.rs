@@ -82,16 +82,21 @@ impl Out {
 
 /// A payload to send: borrowed (copied into the queue) or shared.
 #[derive(Clone, Copy)]
-enum Payload<'a> {
+enum Data<'a> {
     Slice(&'a [u8]),
     Shared(&'a Bytes),
 }
 
-impl Payload<'_> {
+impl<'a> Data<'a> {
+    /// A message's payload: shared if it is, else (inline) copied.
+    fn of(p: &'a crate::message::Payload) -> Self {
+        p.as_shared().map_or(Data::Slice(p), Data::Shared)
+    }
+
     fn bytes(&self) -> &[u8] {
         match self {
-            Payload::Slice(s) => s,
-            Payload::Shared(b) => b,
+            Data::Slice(s) => s,
+            Data::Shared(b) => b,
         }
     }
 }
@@ -178,8 +183,10 @@ impl Shared {
             let mut st = self.lock();
             let st = &mut *st;
             st.latch.set(&mut st.conn, Failure::new(&why));
-            let dropped: usize = st.queue.drain(..).map(|o| o.len()).sum();
-            st.queued -= dropped;
+            // Nothing queued will be written, not even the frame the
+            // writer has in hand (its write fails once the stream is cut).
+            st.queue.clear();
+            st.queued = 0;
             st.control = 0;
         }
         self.work.notify_all();
@@ -193,7 +200,7 @@ impl Shared {
     /// frames as `max_send_frame_len` makes it, waiting for room if
     /// `wait`, else failing with [`Error::QueueFull`]. One lock, held for
     /// the encoding only.
-    fn send_data(&self, part: MessagePart, p: Payload<'_>, wait: bool) -> Result<(), Error> {
+    fn send_data(&self, part: MessagePart, p: Data<'_>, wait: bool) -> Result<(), Error> {
         let len = p.bytes().len();
         let mut st = self.lock();
         // A fragment is one frame as given; a whole message is as many as
@@ -253,7 +260,7 @@ impl Shared {
 fn encode(
     conn: &mut Connection<Keys>,
     part: MessagePart,
-    p: Payload<'_>,
+    p: Data<'_>,
     range: Range<usize>,
 ) -> Result<Out, Error> {
     let data = &p.bytes()[range.clone()];
@@ -263,8 +270,8 @@ fn encode(
         // Counts the payload as written: it is the queue's now.
         frame.next_chunk(conn, data, &mut [])?;
         let body = match p {
-            Payload::Shared(b) => b.slice(range),
-            Payload::Slice(_) => Bytes::copy_from_slice(data),
+            Data::Shared(b) => b.slice(range),
+            Data::Slice(_) => Bytes::copy_from_slice(data),
         };
         return Ok(Out::Frame { head, body });
     }
@@ -385,36 +392,33 @@ impl core::fmt::Debug for Sender {
 }
 
 impl Sender {
-    fn message(&self, kind: DataKind, p: Payload<'_>, wait: bool) -> Result<(), Error> {
+    fn message(&self, kind: DataKind, p: Data<'_>, wait: bool) -> Result<(), Error> {
         self.shared.send_data(MessagePart::Whole(kind), p, wait)
     }
 
     fn send_any(&self, msg: &Message, wait: bool) -> Result<(), Error> {
         match msg {
-            Message::Text(t) => {
-                let b = t.clone().into_bytes();
-                self.message(DataKind::Text, Payload::Shared(&b), wait)
-            }
-            Message::Binary(b) => self.message(DataKind::Binary, Payload::Shared(b), wait),
+            Message::Text(t) => self.message(DataKind::Text, Data::of(t.payload()), wait),
+            Message::Binary(b) => self.message(DataKind::Binary, Data::of(b), wait),
             control => self.shared.control(|c| send_control(c, control)),
         }
     }
 
     /// Sends a text message, waiting while the queue is full.
     pub fn send_text(&self, text: &str) -> Result<(), Error> {
-        self.message(DataKind::Text, Payload::Slice(text.as_bytes()), true)
+        self.message(DataKind::Text, Data::Slice(text.as_bytes()), true)
     }
 
     /// Sends a binary message, waiting while the queue is full.
     pub fn send_binary(&self, data: &[u8]) -> Result<(), Error> {
-        self.message(DataKind::Binary, Payload::Slice(data), true)
+        self.message(DataKind::Binary, Data::Slice(data), true)
     }
 
     /// Sends one fragment (see [`WebSocket::send_fragment`]), waiting while
     /// the queue is full.
     pub fn send_fragment(&self, kind: DataKind, data: &[u8], fin: bool) -> Result<(), Error> {
         let part = MessagePart::Fragment { kind, fin };
-        self.shared.send_data(part, Payload::Slice(data), true)
+        self.shared.send_data(part, Data::Slice(data), true)
     }
 
     /// Sends any [`Message`] (see [`WebSocket::send`]), waiting while the
