@@ -168,7 +168,7 @@ fn camera(frames: &[Bytes], viewers: &Viewers) {
     let interval = Duration::from_secs(1) / FPS;
     let mut next = Instant::now();
     for tick in 0usize.. {
-        let frame = Message::Binary(frames[tick % frames.len()].clone());
+        let frame = Message::binary(frames[tick % frames.len()].clone());
         viewers.broadcast(&frame);
         next += interval;
         let now = Instant::now();

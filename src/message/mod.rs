@@ -1,8 +1,9 @@
 //! Whole messages (feature `alloc`): an [`Assembler`] turns the
 //! connection's events into [`Message`]s, checking the size limit before it
-//! grows a buffer. Text is [`Utf8Bytes`]: UTF-8 that shares its storage,
-//! as the payloads (`bytes::Bytes`) do, so a message can be handed out
-//! without copying it.
+//! grows a buffer. Payloads are [`Payload`]s: held inline when they are
+//! small (no allocation, no reference count), else a shared
+//! `bytes::Bytes`, so a message can be handed out without copying it.
+//! Text is [`Utf8Bytes`]: a `Payload` that is always UTF-8.
 //!
 //! ```
 //! use sansws::conn::{Config, Connection, Instant};
@@ -21,13 +22,13 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use bytes::Bytes;
-
 use crate::conn::{DataKind, Event};
 use crate::wire::CloseCode;
 
+mod payload;
 mod text;
 
+pub use payload::Payload;
 pub use text::{FromUtf8Error, Utf8Bytes};
 
 /// A whole message.
@@ -36,11 +37,11 @@ pub enum Message {
     /// A text message, validated UTF-8.
     Text(Utf8Bytes),
     /// A binary message.
-    Binary(Bytes),
+    Binary(Payload),
     /// A ping and its payload.
-    Ping(Bytes),
+    Ping(Payload),
     /// A pong and its payload.
-    Pong(Bytes),
+    Pong(Payload),
     /// The peer's close: its code and reason, or `None` if it had no code.
     Close(Option<(CloseCode, String)>),
 }
@@ -52,9 +53,10 @@ impl Message {
         Message::Text(text.into())
     }
 
-    /// A binary message: from `Bytes` (shared), a `Vec<u8>` (taken), or a
-    /// `&'static [u8]`.
-    pub fn binary(data: impl Into<Bytes>) -> Self {
+    /// A binary message: from a [`Payload`], `Bytes` (shared), a
+    /// `Vec<u8>` (taken), or a `&'static [u8]`. To copy a short slice
+    /// inline: `Message::binary(Payload::copy_from_slice(b"..."))`.
+    pub fn binary(data: impl Into<Payload>) -> Self {
         Message::Binary(data.into())
     }
 
@@ -148,14 +150,35 @@ impl Assembler {
     pub fn push(&mut self, event: &Event<'_>) -> Result<Option<Message>, MessageError> {
         let d = match event {
             Event::Data(d) => d,
-            Event::Ping(p) => return Ok(Some(Message::Ping(Bytes::copy_from_slice(p)))),
-            Event::Pong(p) => return Ok(Some(Message::Pong(Bytes::copy_from_slice(p)))),
+            Event::Ping(p) => return Ok(Some(Message::Ping(Payload::copy_from_slice(p)))),
+            Event::Pong(p) => return Ok(Some(Message::Pong(Payload::copy_from_slice(p)))),
             Event::Close(c) => {
                 return Ok(Some(Message::Close(
                     c.map(|c| (c.code(), String::from(c.reason()))),
                 )));
             }
         };
+        if d.message_offset == 0 && d.offset == 0 && d.is_message_end() {
+            // A whole message in one chunk: copied once, straight into its
+            // payload (inline when small: no allocation at all).
+            if d.frame_len > self.limit as u64 {
+                self.buf = Vec::new();
+                self.kind = None;
+                return Err(MessageError::TooLarge {
+                    len: d.frame_len,
+                    limit: self.limit,
+                });
+            }
+            self.buf.clear();
+            self.kind = None;
+            let payload = Payload::copy_from_slice(d.payload);
+            return Ok(Some(match d.kind {
+                DataKind::Text => Message::Text(
+                    Utf8Bytes::try_from(payload).map_err(|_| MessageError::InvalidUtf8)?,
+                ),
+                DataKind::Binary => Message::Binary(payload),
+            }));
+        }
         if d.message_offset == 0 {
             self.buf.clear();
             self.kind = Some(d.kind);
@@ -188,7 +211,7 @@ impl Assembler {
             Some(DataKind::Text) => {
                 Message::Text(Utf8Bytes::try_from(buf).map_err(|_| MessageError::InvalidUtf8)?)
             }
-            _ => Message::Binary(Bytes::from(buf)),
+            _ => Message::Binary(Payload::from(buf)),
         }))
     }
 }
@@ -204,7 +227,7 @@ mod tests {
         assert_eq!(Message::text(String::from("hé")), t);
         assert_eq!((t.as_text(), t.as_bytes()), (Some("hé"), "hé".as_bytes()));
         let b = Message::binary(alloc::vec![1, 2]);
-        assert_eq!(b, Message::Binary(Bytes::from_static(&[1, 2])));
+        assert_eq!(b, Message::Binary(Payload::from_static(&[1, 2])));
         assert_eq!((b.as_text(), b.as_bytes()), (None, &[1, 2][..]));
         assert!(t.is_data() && b.is_data());
     }

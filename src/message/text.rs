@@ -1,5 +1,6 @@
-//! [`Utf8Bytes`]: text that shares its bytes, so a text message can be a
-//! slice of a read buffer instead of a copy of it.
+//! [`Utf8Bytes`]: text held as a [`Payload`]: inline when short, else
+//! sharing its bytes, so a text message can be a slice of a read buffer
+//! instead of a copy of it.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -10,9 +11,12 @@ use core::{fmt, str};
 
 use bytes::Bytes;
 
-/// A [`Bytes`] that is always valid UTF-8: a `str` whose storage is shared
-/// by reference counting, so cloning it or slicing it out of a larger
-/// buffer does not copy the text.
+use super::Payload;
+
+/// A [`Payload`] that is always valid UTF-8: a `str` held inline when it is
+/// short (up to [`Payload::INLINE`] bytes) and otherwise shared by
+/// reference counting, so cloning it or slicing it out of a larger buffer
+/// does not copy the text.
 ///
 /// It reads as a `str` (through [`Deref`], [`as_str`](Self::as_str),
 /// `Display`, `Debug`), and compares, orders and hashes as one, so a
@@ -26,13 +30,13 @@ use bytes::Bytes;
 /// assert!(Utf8Bytes::try_from(b"\xff".to_vec()).is_err());
 /// ```
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub struct Utf8Bytes(Bytes);
+pub struct Utf8Bytes(Payload);
 
 impl Utf8Bytes {
     /// Text from a static string, without allocating.
     #[inline]
     pub const fn from_static(s: &'static str) -> Self {
-        Self(Bytes::from_static(s.as_bytes()))
+        Self(Payload::from_static(s.as_bytes()))
     }
 
     /// Wraps bytes the caller has already checked to be UTF-8 (a payload the
@@ -47,7 +51,7 @@ impl Utf8Bytes {
         )
     )]
     #[inline]
-    pub(crate) fn from_bytes_validated(bytes: Bytes) -> Self {
+    pub(crate) fn from_validated(bytes: Payload) -> Self {
         debug_assert!(str::from_utf8(&bytes).is_ok(), "not UTF-8");
         Self(bytes)
     }
@@ -58,8 +62,9 @@ impl Utf8Bytes {
     pub fn as_str(&self) -> &str {
         // SAFETY: the bytes are valid UTF-8. Every constructor either takes
         // a `str` or `String` (`from_static`, `From<&str>`, `From<String>`,
-        // `Default`), or validates (`TryFrom<Bytes>`, `TryFrom<Vec<u8>>`),
-        // or is `from_bytes_validated`, whose crate-internal callers pass
+        // `Default`: empty), or validates (`TryFrom<Bytes>`,
+        // `TryFrom<Vec<u8>>`, `TryFrom<Payload>`), or is `from_validated`,
+        // whose crate-internal callers pass
         // bytes already validated (re-checked in debug builds). The field is
         // private and no method hands out `&mut` to the bytes.
         unsafe { str::from_utf8_unchecked(&self.0) }
@@ -71,9 +76,23 @@ impl Utf8Bytes {
         &self.0
     }
 
-    /// The underlying [`Bytes`], sharing the storage.
+    /// The text's bytes as a [`Bytes`] (see [`Payload::into_bytes`]: a
+    /// shared text is not copied).
     #[inline]
     pub fn into_bytes(self) -> Bytes {
+        self.0.into_bytes()
+    }
+
+    /// The text's bytes as they are held.
+    #[cfg_attr(not(feature = "std"), allow(dead_code, reason = "used by std_net"))]
+    #[inline]
+    pub(crate) fn payload(&self) -> &Payload {
+        &self.0
+    }
+
+    /// The text's bytes as a [`Payload`], as they are held.
+    #[inline]
+    pub fn into_payload(self) -> Payload {
         self.0
     }
 }
@@ -112,6 +131,18 @@ impl TryFrom<Bytes> for Utf8Bytes {
     /// Checks the bytes once; shares them on success.
     fn try_from(bytes: Bytes) -> Result<Self, Self::Error> {
         match str::from_utf8(&bytes) {
+            Ok(_) => Ok(Self(Payload::from(bytes))),
+            Err(error) => Err(FromUtf8Error { bytes, error }),
+        }
+    }
+}
+
+impl TryFrom<Payload> for Utf8Bytes {
+    type Error = FromUtf8Error<Payload>;
+
+    /// Checks the bytes once; keeps them as they are held.
+    fn try_from(bytes: Payload) -> Result<Self, Self::Error> {
+        match str::from_utf8(&bytes) {
             Ok(_) => Ok(Self(bytes)),
             Err(error) => Err(FromUtf8Error { bytes, error }),
         }
@@ -124,7 +155,7 @@ impl TryFrom<Vec<u8>> for Utf8Bytes {
     /// Checks the bytes once, then takes the vector without copying it.
     fn try_from(bytes: Vec<u8>) -> Result<Self, Self::Error> {
         match str::from_utf8(&bytes) {
-            Ok(_) => Ok(Self(Bytes::from(bytes))),
+            Ok(_) => Ok(Self(Payload::from(bytes))),
             Err(error) => Err(FromUtf8Error { bytes, error }),
         }
     }
@@ -134,19 +165,28 @@ impl From<String> for Utf8Bytes {
     /// Takes the string's buffer without copying it.
     #[inline]
     fn from(s: String) -> Self {
-        Self(Bytes::from(s))
+        Self(Payload::from(s))
     }
 }
 
 impl From<&str> for Utf8Bytes {
-    /// Copies the text (use [`Utf8Bytes::from_static`] for a literal).
+    /// Copies the text: inline if it is short, else into one allocation
+    /// (use [`Utf8Bytes::from_static`] for a literal).
     #[inline]
     fn from(s: &str) -> Self {
-        Self(Bytes::copy_from_slice(s.as_bytes()))
+        Self(Payload::copy_from_slice(s.as_bytes()))
     }
 }
 
 impl From<Utf8Bytes> for Bytes {
+    /// See [`Utf8Bytes::into_bytes`].
+    #[inline]
+    fn from(s: Utf8Bytes) -> Self {
+        s.into_bytes()
+    }
+}
+
+impl From<Utf8Bytes> for Payload {
     #[inline]
     fn from(s: Utf8Bytes) -> Self {
         s.0
@@ -245,7 +285,8 @@ mod tests {
             Utf8Bytes::from(String::from("κόσμε")),
             Utf8Bytes::try_from(Bytes::from_static("κόσμε".as_bytes())).unwrap(),
             Utf8Bytes::try_from("κόσμε".as_bytes().to_vec()).unwrap(),
-            Utf8Bytes::from_bytes_validated(Bytes::from_static("κόσμε".as_bytes())),
+            Utf8Bytes::from_validated(Payload::from_static("κόσμε".as_bytes())),
+            Utf8Bytes::try_from(Payload::copy_from_slice("κόσμε".as_bytes())).unwrap(),
         ];
         for t in all {
             assert_eq!(t.as_str(), "κόσμε");

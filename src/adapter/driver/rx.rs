@@ -2,11 +2,18 @@
 //! (on hosts) grown, and the pump that feeds it to the connection one
 //! event at a time.
 
-use crate::conn::{Core, Event, ProtocolError};
+use crate::conn::{Core, Data, Event, ProtocolError};
 
-/// An event found by [`RxBuf::poll`]: a data chunk's payload is left in
-/// the buffer (empty here) until [`RxBuf::event`].
-pub(crate) type Found = Event<'static>;
+/// An event found by [`RxBuf::poll`], small enough to return in
+/// registers: a data chunk (its payload left in the buffer, empty here)
+/// or a control event (kept in the buffer) until [`RxBuf::event`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Found {
+    /// A data chunk, without its payload.
+    Data(Data<'static>),
+    /// A ping, pong or close, kept aside.
+    Control,
+}
 
 /// Where a connection's input is kept: a caller's slice (devices) or a
 /// growable, shareable `BytesMut` (hosts, zero-copy messages).
@@ -100,6 +107,8 @@ pub(crate) struct RxBuf<S> {
     need: usize,
     /// Where the last data chunk handed out lies in `buf`.
     last: (usize, usize),
+    /// The last control event found.
+    control: Event<'static>,
 }
 
 impl<S: Storage> RxBuf<S> {
@@ -115,6 +124,7 @@ impl<S: Storage> RxBuf<S> {
             size,
             need: 0,
             last: (0, 0),
+            control: Event::Close(None),
         }
     }
 
@@ -202,11 +212,14 @@ impl<S: Storage> RxBuf<S> {
                 Some(Event::Data(d)) => {
                     let from = base + (d.payload.as_ptr() as usize - at);
                     self.last = (from, from + d.payload.len());
-                    return Ok(Some(Event::Data(d.with_payload(&[]))));
+                    return Ok(Some(Found::Data(d.with_payload(&[]))));
                 }
-                Some(Event::Ping(p)) => return Ok(Some(Event::Ping(p))),
-                Some(Event::Pong(p)) => return Ok(Some(Event::Pong(p))),
-                Some(Event::Close(c)) => return Ok(Some(Event::Close(c))),
+                Some(Event::Ping(p)) => self.control = Event::Ping(p),
+                Some(Event::Pong(p)) => self.control = Event::Pong(p),
+                Some(Event::Close(c)) => self.control = Event::Close(c),
+            }
+            if r.event.is_some() {
+                return Ok(Some(Found::Control));
             }
         }
         Ok(None)
@@ -215,10 +228,10 @@ impl<S: Storage> RxBuf<S> {
     /// The event `found` with its payload, the last chunk read.
     pub(crate) fn event(&self, found: Found) -> Event<'_> {
         match found {
-            Event::Data(d) => {
+            Found::Data(d) => {
                 Event::Data(d.with_payload(&self.buf.slice()[self.last.0..self.last.1]))
             }
-            e => e,
+            Found::Control => self.control,
         }
     }
 
@@ -235,7 +248,23 @@ impl<S: Storage> RxBuf<S> {
         self.pin.is_some()
     }
 
-    /// Stops keeping a payload (the connection failed or ended).
+    /// The pinned payload through the last chunk (or the last chunk alone
+    /// if nothing is pinned).
+    #[cfg(feature = "std")]
+    pub(crate) fn payload(&self) -> &[u8] {
+        &self.buf.slice()[self.pin.unwrap_or(self.last.0)..self.last.1]
+    }
+
+    /// `N` bytes from where [`RxBuf::payload`] starts, if the buffer
+    /// holds that many (past the payload's end: what is read after it).
+    #[cfg(feature = "std")]
+    pub(crate) fn payload_window<const N: usize>(&self) -> Option<&[u8; N]> {
+        let from = self.pin.unwrap_or(self.last.0);
+        self.buf.slice().get(from..)?.first_chunk()
+    }
+
+    /// Stops keeping a payload (the connection failed or ended, or the
+    /// payload was copied out).
     #[cfg(feature = "std")]
     pub(crate) fn unpin(&mut self) {
         self.pin = None;

@@ -15,7 +15,7 @@ use bytes::BytesMut;
 
 use crate::adapter::driver::{self, Ending, Found, FrameOut, Latch, RxBuf};
 use crate::conn::{Connection, DataKind, End, Event, Instant, MessagePart, Role, SendError, State};
-use crate::message::{Assembler, Message, Utf8Bytes};
+use crate::message::{Assembler, Message, Payload, Utf8Bytes};
 use crate::wire::{CloseCode, MAX_CONTROL_FRAME_LEN};
 
 use super::{Keys, Options};
@@ -180,7 +180,7 @@ impl Reading {
             let Some(found) = self.poll(io, deadline)? else {
                 return Ok(None);
             };
-            if let Event::Data(d) = &found {
+            if let Found::Data(d) = &found {
                 // A pinned payload goes on only with the rest of its frame.
                 if self.rx.is_pinned() && d.offset == 0 {
                     self.rx.unpin();
@@ -215,20 +215,32 @@ impl Reading {
         }
     }
 
-    /// The message of `len` bytes whose last chunk was just read, shared
-    /// out of the buffer.
+    /// The message of `len` bytes whose last chunk was just read: copied
+    /// inline if it is small (no allocation, no reference count), else
+    /// shared out of the buffer.
+    #[inline]
     fn take(&mut self, kind: DataKind, len: u64) -> Result<Message, Error> {
-        let bytes = self.rx.take_payload();
-        if bytes.len() as u64 != len {
+        let whole = self.rx.payload();
+        if whole.len() as u64 != len {
             // Not the whole frame: a bug, never a message.
             return Err(
                 io::Error::other("internal error: a message cut in the read buffer").into(),
             );
         }
+        let payload = if whole.len() <= Payload::INLINE {
+            let p = match self.rx.payload_window() {
+                Some(w) => Payload::inline_from_window(w, whole.len()),
+                None => Payload::copy_from_slice(whole),
+            };
+            self.rx.unpin();
+            p
+        } else {
+            Payload::from(self.rx.take_payload())
+        };
         Ok(match kind {
-            DataKind::Binary => Message::Binary(bytes),
+            DataKind::Binary => Message::Binary(payload),
             // The connection checked the whole message (this frame) as UTF-8.
-            DataKind::Text => Message::Text(Utf8Bytes::from_bytes_validated(bytes)),
+            DataKind::Text => Message::Text(Utf8Bytes::from_validated(payload)),
         })
     }
 
