@@ -109,14 +109,10 @@ impl Payload {
             w.copy_from_slice(&window[at..at + 8]);
             u64::from_le_bytes(w)
         };
-        let keep = |n: usize| match n {
-            0 => 0,
-            1..8 => u64::MAX >> (64 - 8 * n),
-            _ => u64::MAX,
-        };
-        let w0 = word(0) & keep(len);
-        let w1 = word(8) & keep(len.saturating_sub(8));
-        let w2 = (word(15) >> 8) & keep(len.saturating_sub(16)) | (len as u64) << 56;
+        let keep = &KEEP[len];
+        let w0 = word(0) & keep[0];
+        let w1 = word(8) & keep[1];
+        let w2 = (word(15) >> 8) & keep[2] | (len as u64) << 56;
         let mut inline = Inline::EMPTY;
         inline.0[..8].copy_from_slice(&w0.to_le_bytes());
         inline.0[8..16].copy_from_slice(&w1.to_le_bytes());
@@ -159,6 +155,23 @@ impl Payload {
         }
     }
 }
+
+/// For each length up to [`Payload::INLINE`], the masks that keep that
+/// many bytes of three little-endian words.
+static KEEP: [[u64; 3]; Payload::INLINE + 1] = {
+    let mut t = [[0; 3]; Payload::INLINE + 1];
+    let mut len = 0;
+    while len <= Payload::INLINE {
+        let mut w = 0;
+        while w < 3 {
+            let n = len.saturating_sub(8 * w);
+            t[len][w] = if n >= 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 };
+            w += 1;
+        }
+        len += 1;
+    }
+    t
+};
 
 impl Default for Payload {
     #[inline]
