@@ -1,6 +1,9 @@
 //! Incremental UTF-8 validation across chunks and fragments, failing at
 //! the first byte that cannot start or continue a valid sequence.
 
+/// Chunks up to this long are first tested for ASCII.
+const SHORT: usize = 64;
+
 /// Validator state: the bytes of a code point cut off at the end of the
 /// last chunk.
 #[derive(Debug, Clone, Copy, Default)]
@@ -44,6 +47,11 @@ impl Utf8Validator {
     /// be the start of valid UTF-8.
     #[inline]
     pub(crate) fn feed(&mut self, mut chunk: &[u8]) -> Result<(), ()> {
+        // Short ASCII (most text messages of a device: JSON, commands) in
+        // a few word tests, where `from_utf8` costs a call and its setup.
+        if self.len == 0 && chunk.len() <= SHORT && chunk.is_ascii() {
+            return Ok(());
+        }
         if self.len != 0 {
             let have = self.len as usize;
             let want = seq_len(self.partial[0]);
@@ -100,6 +108,10 @@ mod tests {
             b"abc\xe2\x82",
             b"\x80",
             b"",
+            // Around the short-ASCII path's length: ASCII, then not.
+            b"0123456789012345678901234567890123456789012345678901234567890123456789\xff",
+            b"012345678901234567890123456789012345678901234567890123456789012\x80",
+            b"01234567890123456789012345678901234567890123456789012345678901\xce\xba",
         ];
         for s in samples {
             let valid = core::str::from_utf8(s);

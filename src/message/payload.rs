@@ -165,7 +165,11 @@ static KEEP: [[u64; 3]; Payload::INLINE + 1] = {
         let mut w = 0;
         while w < 3 {
             let n = len.saturating_sub(8 * w);
-            t[len][w] = if n >= 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 };
+            t[len][w] = if n >= 8 {
+                u64::MAX
+            } else {
+                (1u64 << (8 * n)) - 1
+            };
             w += 1;
         }
         len += 1;
