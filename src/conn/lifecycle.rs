@@ -199,10 +199,11 @@ impl Closing {
 
     /// The payload of our close, if one is owed now.
     pub(super) fn owed(&self) -> Option<&[u8]> {
+        // Nothing queued (an open connection): one test.
+        let frame = self.local.as_ref()?;
         if self.sent || self.end().is_some() {
             return None;
         }
-        let frame = self.local.as_ref()?;
         Some(frame.as_ref().map_or(&[], CloseFrame::as_bytes))
     }
 
