@@ -83,7 +83,11 @@ fn write0(s: &[u8]) {
 pub fn exit(ok: bool) -> ! {
     // SAFETY: SYS_EXIT takes the reason code in a1 on 32-bit targets.
     unsafe { semihost_call(SYS_EXIT, if ok { EXIT_OK } else { EXIT_FAIL }) };
-    loop {}
+    // Not reached under QEMU; without semihosting, park the hart.
+    loop {
+        // SAFETY: waits for an interrupt, none of which is enabled.
+        unsafe { asm!("wfi", options(nomem, nostack)) };
+    }
 }
 
 /// Line-buffered output through semihosting.
