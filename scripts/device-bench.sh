@@ -18,7 +18,7 @@ fi
 # benches/device/.cargo/config.toml and Cargo.toml (opt-level "s", fat
 # LTO, one codegen unit, panic=abort).
 cargo build --release
-elf=target/riscv32imc-unknown-none-elf/release/sansws-device
+elf=${CARGO_TARGET_DIR:-target}/riscv32imc-unknown-none-elf/release/sansws-device
 
 # -icount shift=0: minstret counts instructions (without it, QEMU's
 # minstret follows the host clock). Semihosting writes to stderr: merge it.
