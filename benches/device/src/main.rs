@@ -78,10 +78,12 @@ fn run_ours(b: &mut Buffers, overhead: u64) -> Results {
     ours::rfc_examples(&mut b.src, &mut b.big);
     println!("sansws: RFC 6455 section 5.7 examples ok");
 
-    r.server_handshake =
-        (count(|| ours::server_handshake(HANDSHAKES)) - overhead) as f64 / HANDSHAKES as f64;
-    r.client_handshake =
-        (count(|| ours::client_handshake(HANDSHAKES)) - overhead) as f64 / HANDSHAKES as f64;
+    r.server_handshake = (count(|| ours::server_handshake(black_box(HANDSHAKES))) - overhead)
+        as f64
+        / HANDSHAKES as f64;
+    r.client_handshake = (count(|| ours::client_handshake(black_box(HANDSHAKES))) - overhead)
+        as f64
+        / HANDSHAKES as f64;
     println!("sansws: handshakes ok");
 
     for (n, len, slot) in [
@@ -91,11 +93,12 @@ fn run_ours(b: &mut Buffers, overhead: u64) -> Results {
         let size = frames::binary_frames(&mut b.pristine, n, len, true);
         let input = fresh(&b.pristine, &mut b.work, size);
         let mut conn = Connection::server(Config::DEFAULT, Instant::ZERO);
-        *slot = (count(|| ours::decode::<false>(&mut conn, input, n, len)) - overhead) as f64
+        *slot = (count(|| ours::decode::<false>(&mut conn, input, black_box(n), black_box(len)))
+            - overhead) as f64
             / n as f64;
         let input = fresh(&b.pristine, &mut b.work, size);
         let mut conn = Connection::server(Config::DEFAULT, Instant::ZERO);
-        ours::decode::<true>(&mut conn, input, n, len);
+        ours::decode::<true>(&mut conn, input, black_box(n), black_box(len));
         println!("sansws: {n} masked {len}-byte frames decoded, every payload checked");
     }
 
@@ -105,13 +108,14 @@ fn run_ours(b: &mut Buffers, overhead: u64) -> Results {
     for (j, x) in buf.iter_mut().enumerate() {
         *x = frames::pattern(3, j);
     }
-    let mut reference = [0u8; 1024];
+    // The reference in a static buffer: no harness array on this stack.
+    let reference = &mut b.big[..1024];
     reference.copy_from_slice(buf);
-    frames::mask_reference(&mut reference, key);
+    frames::mask_reference(reference, key);
     sansws::wire::apply_mask(buf, key, 0);
     assert_eq!(&buf[..], &reference[..], "apply_mask against the reference");
     sansws::wire::apply_mask(buf, key, 0);
-    let masked = count(|| ours::mask(buf, key, MASK_ROUNDS)) - overhead;
+    let masked = count(|| ours::mask(buf, black_box(key), black_box(MASK_ROUNDS))) - overhead;
     r.kib_masked = Some(masked as f64 / MASK_ROUNDS as f64);
     for (j, &x) in buf.iter().enumerate() {
         assert_eq!(x, frames::pattern(3, j), "masked an even number of times");
@@ -124,11 +128,11 @@ fn run_ours(b: &mut Buffers, overhead: u64) -> Results {
     }
     let mut client = Connection::client(Config::DEFAULT, ours::keys(), Instant::ZERO);
     let mut written = 0;
-    r.encode_client_kib =
-        (count(|| written = ours::encode_client(&mut client, payload, &mut b.work, LARGE_COUNT))
-            - overhead) as f64
-            / LARGE_COUNT as f64;
-    check_client_frames(&b.work[..written], LARGE_COUNT, LARGE_LEN);
+    r.encode_client_kib = (count(|| {
+        written = ours::encode_client(&mut client, payload, &mut b.work, black_box(LARGE_COUNT))
+    }) - overhead) as f64
+        / LARGE_COUNT as f64;
+    check_client_frames(&mut b.work[..written], LARGE_COUNT, LARGE_LEN);
     println!("sansws: {LARGE_COUNT} masked 1 KiB client frames encoded, every one checked");
 
     let mut conn = Connection::server(Config::DEFAULT, Instant::ZERO);
@@ -144,10 +148,12 @@ fn run_theirs(b: &mut Buffers, overhead: u64) -> Results {
     theirs::rfc_examples(&mut b.src, &mut b.big, &mut b.to);
     println!("embedded-websocket: RFC 6455 section 5.7 examples ok");
 
-    r.server_handshake =
-        (count(|| theirs::server_handshake(HANDSHAKES)) - overhead) as f64 / HANDSHAKES as f64;
-    r.client_handshake =
-        (count(|| theirs::client_handshake(HANDSHAKES)) - overhead) as f64 / HANDSHAKES as f64;
+    r.server_handshake = (count(|| theirs::server_handshake(black_box(HANDSHAKES))) - overhead)
+        as f64
+        / HANDSHAKES as f64;
+    r.client_handshake = (count(|| theirs::client_handshake(black_box(HANDSHAKES))) - overhead)
+        as f64
+        / HANDSHAKES as f64;
     println!("embedded-websocket: handshakes ok");
 
     let mut unmasked = 0.0;
@@ -160,11 +166,13 @@ fn run_theirs(b: &mut Buffers, overhead: u64) -> Results {
         let to = &mut b.to[..LARGE_LEN];
         let input = fresh(&b.pristine, &mut b.work, size);
         let mut ws = theirs::open_server();
-        *slot = (count(|| theirs::decode::<false>(&mut ws, input, to, n, len)) - overhead) as f64
-            / n as f64;
+        *slot =
+            (count(|| theirs::decode::<false>(&mut ws, input, to, black_box(n), black_box(len)))
+                - overhead) as f64
+                / n as f64;
         let input = fresh(&b.pristine, &mut b.work, size);
         let mut ws = theirs::open_server();
-        theirs::decode::<true>(&mut ws, input, to, n, len);
+        theirs::decode::<true>(&mut ws, input, to, black_box(n), black_box(len));
         let how = if masked { "masked" } else { "unmasked" };
         println!("embedded-websocket: {n} {how} {len}-byte frames decoded, every payload checked");
     }
@@ -176,11 +184,11 @@ fn run_theirs(b: &mut Buffers, overhead: u64) -> Results {
     }
     let mut client = theirs::open_client();
     let mut written = 0;
-    r.encode_client_kib =
-        (count(|| written = theirs::encode_client(&mut client, payload, &mut b.work, LARGE_COUNT))
-            - overhead) as f64
-            / LARGE_COUNT as f64;
-    check_client_frames(&b.work[..written], LARGE_COUNT, LARGE_LEN);
+    r.encode_client_kib = (count(|| {
+        written = theirs::encode_client(&mut client, payload, &mut b.work, black_box(LARGE_COUNT))
+    }) - overhead) as f64
+        / LARGE_COUNT as f64;
+    check_client_frames(&mut b.work[..written], LARGE_COUNT, LARGE_LEN);
     println!(
         "embedded-websocket: {LARGE_COUNT} masked 1 KiB client frames encoded, every one checked"
     );
@@ -193,8 +201,8 @@ fn run_theirs(b: &mut Buffers, overhead: u64) -> Results {
 }
 
 /// Checks `count` masked client frames of `len`-byte payloads (payload
-/// `pattern(0, _)`), with the reference mask.
-fn check_client_frames(mut out: &[u8], count: usize, len: usize) {
+/// `pattern(0, _)`), unmasking them in place with the reference mask.
+fn check_client_frames(mut out: &mut [u8], count: usize, len: usize) {
     assert!(len == 1024);
     for i in 0..count {
         assert_eq!(
@@ -203,13 +211,20 @@ fn check_client_frames(mut out: &[u8], count: usize, len: usize) {
             "client frame {i}: header"
         );
         let key = [out[4], out[5], out[6], out[7]];
-        let mut p = [0u8; 1024];
-        p.copy_from_slice(&out[8..8 + len]);
-        frames::mask_reference(&mut p, key);
-        frames::check_payload(0, &p, len);
-        out = &out[8 + len..];
+        let (frame, rest) = out.split_at_mut(8 + len);
+        frames::mask_reference(&mut frame[8..], key);
+        frames::check_payload(0, &frame[8..], len);
+        out = rest;
     }
     assert!(out.is_empty());
+}
+
+/// Peak stack bytes of `f` alone.
+#[inline(always)]
+fn stack_of(f: impl FnOnce()) -> usize {
+    let base = rt::paint_stack();
+    f();
+    rt::stack_peak(base)
 }
 
 fn ratio(a: f64, b: f64) -> f64 {
@@ -298,11 +313,79 @@ extern "C" fn device_main() -> ! {
         theirs.stack,
         ours.stack as f64 / theirs.stack as f64
     );
+    let (cs, cc) = (
+        size_of::<Connection>(),
+        size_of::<Connection<fn() -> [u8; 4]>>(),
+    );
+    let (ws, wc) = (
+        size_of::<embedded_websocket::WebSocketServer>(),
+        size_of::<embedded_websocket::WebSocketClient<theirs::Rng>>(),
+    );
+    println!(
+        "| connection state bytes (size_of; server / client) | {cs} / {cc} | {ws} / {wc} | {:.2}x |",
+        cs as f64 / ws as f64
+    );
     println!(
         "| (e-w: 1 KiB unmasked frame decoded, for the masking row) | | {:.1} | |",
         theirs.large_frame_unmasked.unwrap()
     );
+    if PER_JOB_STACK {
+        per_job_stack(b);
+    }
+
     println!();
     println!("device bench: all checks passed");
     rt::exit(true)
+}
+
+/// Prints the per-job stack table (a constant, so turning it off shows it
+/// does not move the counts above).
+const PER_JOB_STACK: bool = true;
+
+#[inline(never)]
+fn per_job_stack(b: &mut Buffers) {
+    // Where the stack goes: each job alone, painted afresh (the decode and
+    // close jobs on connections opened before the paint, as above).
+    println!();
+    println!("| peak stack bytes, job alone | sansws | embedded-websocket 0.9.5 |");
+    println!("|---|---:|---:|");
+    let a = stack_of(|| ours::server_handshake(black_box(1)));
+    let z = stack_of(|| theirs::server_handshake(black_box(1)));
+    println!("| server handshake | {a} | {z} |");
+    let a = stack_of(|| ours::client_handshake(black_box(1)));
+    let z = stack_of(|| theirs::client_handshake(black_box(1)));
+    println!("| client handshake | {a} | {z} |");
+    let size = frames::binary_frames(&mut b.pristine, SMALL_COUNT, SMALL_LEN, true);
+    let input = fresh(&b.pristine, &mut b.work, size);
+    let mut conn = Connection::server(Config::DEFAULT, Instant::ZERO);
+    let a = stack_of(|| {
+        ours::decode::<false>(
+            &mut conn,
+            input,
+            black_box(SMALL_COUNT),
+            black_box(SMALL_LEN),
+        )
+    });
+    let input = fresh(&b.pristine, &mut b.work, size);
+    let mut ws = theirs::open_server();
+    let to = &mut b.to[..LARGE_LEN];
+    let z = stack_of(|| {
+        theirs::decode::<false>(
+            &mut ws,
+            input,
+            to,
+            black_box(SMALL_COUNT),
+            black_box(SMALL_LEN),
+        )
+    });
+    println!("| decode 16-byte frames | {a} | {z} |");
+    let mut conn = Connection::server(Config::DEFAULT, Instant::ZERO);
+    let mut out = [0u8; 16];
+    let a = stack_of(|| ours::close(&mut conn, &mut out));
+    let mut ws = theirs::open_server();
+    let z = stack_of(|| theirs::close(&mut ws, &mut out, &mut b.to));
+    println!("| close handshake | {a} | {z} |");
+    let a = stack_of(|| ours::rfc_examples(&mut b.src, &mut b.big));
+    let z = stack_of(|| theirs::rfc_examples(&mut b.src, &mut b.big, &mut b.to));
+    println!("| RFC 5.7 examples (harness included) | {a} | {z} |");
 }

@@ -31,6 +31,7 @@ fn expect_data<'a>(e: Event<'a>) -> sansws::conn::Data<'a> {
 }
 
 /// RFC 6455 section 5.7, every example, through `Connection`.
+#[inline(never)]
 pub fn rfc_examples(src: &mut [u8], big: &mut [u8]) {
     let mut out = [0u8; 160];
 

@@ -62,6 +62,7 @@ const OPTIONS: WebSocketOptions<'static> = WebSocketOptions {
 };
 
 /// A server after its handshake.
+#[inline(never)]
 pub fn open_server() -> WebSocketServer {
     let mut ws = WebSocketServer::new_server();
     let key = ws::WebSocketKey::from(frames::KEY);
@@ -71,6 +72,7 @@ pub fn open_server() -> WebSocketServer {
 }
 
 /// A client after its handshake.
+#[inline(never)]
 pub fn open_client() -> WebSocketClient<Rng> {
     let mut ws = WebSocketClient::new_client(Rng::new());
     let mut out = [0u8; 256];
@@ -81,6 +83,7 @@ pub fn open_client() -> WebSocketClient<Rng> {
 }
 
 /// RFC 6455 section 5.7, every example.
+#[inline(never)]
 pub fn rfc_examples(src: &mut [u8], big: &mut [u8], to: &mut [u8]) {
     let mut out = [0u8; 160];
 
