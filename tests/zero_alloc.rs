@@ -27,6 +27,7 @@ fn count(size: usize) {
 }
 
 /// This thread's bytes allocated so far (while counting).
+#[cfg(feature = "std")]
 fn allocated_bytes() -> usize {
     BYTES.with(Cell::get)
 }

@@ -423,6 +423,7 @@ pub mod testing {
             Some(Ok(n))
         }
 
+        #[cfg(feature = "embedded-io-async")]
         fn poll_read(
             &mut self,
             cx: &mut Context<'_>,
@@ -442,6 +443,7 @@ pub mod testing {
             Poll::Pending
         }
 
+        #[cfg(feature = "embedded-io-async")]
         fn poll_write(
             &mut self,
             cx: &mut Context<'_>,
