@@ -16,9 +16,14 @@
 //! may be cancelled, and [`WebSocket::poll_timeout`] says when the next
 //! timer is due. With embassy:
 //!
-//! ```ignore
+//! ```no_run
+//! # use sansws::adapter::embedded_io_async::{Error, WebSocket};
+//! # use sansws::conn::{Event, MaskKeys};
+//! # async fn run<T, K>(ws: &mut WebSocket<'_, T, K>, mut handle: impl FnMut(Event<'_>))
+//! #     -> Result<(), Error<T::Error>>
+//! # where T: embedded_io_async::Read + embedded_io_async::Write, K: MaskKeys {
 //! use embassy_futures::select::{select, Either};
-//! use embassy_time::{Instant as At, Timer};
+//! use embassy_time::{Duration, Instant as At, Timer, with_timeout};
 //!
 //! loop {
 //!     let wake = ws.poll_timeout().map_or(At::MAX, |t| At::from_millis(t.as_millis()));
@@ -26,10 +31,25 @@
 //!         Either::First(Ok(Some(()))) => {}
 //!         Either::First(Ok(None)) => break, // over: ws.end() says how
 //!         Either::First(Err(e)) => return Err(e),
-//!         Either::Second(()) => ws.tick().await?, // keepalive, pong and close deadlines
+//!         // Keepalive, pong and close deadlines; bounded, as embassy-net's
+//!         // flush waits for the peer's ACK (cut short there, nothing is lost).
+//!         Either::Second(()) => {
+//!             if let Ok(r) = with_timeout(Duration::from_millis(500), ws.tick()).await {
+//!                 r?
+//!             }
+//!         }
 //!     }
 //! }
+//! # Ok(())
+//! # }
 //! ```
+//!
+//! Bound `tick` (as above) by at most the pong and close timeouts: a
+//! transport's `flush` may wait for the peer, and embassy-net's waits
+//! until every byte is acknowledged, which a peer whose link is gone never
+//! does (smoltcp retransmits for ever unless the socket has a timeout), so
+//! an unbounded `tick` would hold the loop before the pong timeout could
+//! end the connection. The same holds for sends to such a peer.
 //!
 //! To close with such a timer, call [`WebSocket::send_close`] (from then
 //! on [`WebSocket::poll_timeout`] includes the close deadline) and go on
