@@ -107,7 +107,9 @@ pub(crate) struct RxBuf<S> {
     need: usize,
     /// Where the last data chunk handed out lies in `buf`.
     last: (usize, usize),
-    /// The last control event found.
+    /// The last control event found by [`RxBuf::poll`] (hosts: kept
+    /// here so that what `poll` returns stays small).
+    #[cfg(feature = "std")]
     control: Event<'static>,
 }
 
@@ -124,6 +126,7 @@ impl<S: Storage> RxBuf<S> {
             size,
             need: 0,
             last: (0, 0),
+            #[cfg(feature = "std")]
             control: Event::Close(None),
         }
     }
@@ -181,14 +184,43 @@ impl<S: Storage> RxBuf<S> {
         &mut self,
         conn: &mut Core,
     ) -> Result<Option<Event<'_>>, ProtocolError> {
-        Ok(self.poll(conn)?.map(|found| self.event(found)))
+        // Devices: a control event lives on the stack only until it is
+        // handed out, not in every connection's buffer.
+        let mut control = Event::Close(None);
+        Ok(match self.step(conn, &mut control)? {
+            None => None,
+            Some(Found::Data(d)) => Some(Event::Data(d.with_payload(self.last_chunk()))),
+            Some(Found::Control) => Some(control),
+        })
     }
 
     /// [`RxBuf::next_event`] in two steps, for loops that must go on
     /// reading while they hold what was found: the event without its
     /// payload (which stays in the buffer), then [`RxBuf::event`] to put
     /// them together.
+    #[cfg(feature = "std")]
     pub(crate) fn poll(&mut self, conn: &mut Core) -> Result<Option<Found>, ProtocolError> {
+        let mut control = Event::Close(None);
+        let r = self.step(conn, &mut control);
+        if let Ok(Some(Found::Control)) = r {
+            self.control = control;
+        }
+        r
+    }
+
+    /// The last data chunk read.
+    fn last_chunk(&self) -> &[u8] {
+        &self.buf.slice()[self.last.0..self.last.1]
+    }
+
+    /// The pump: a data chunk found is described (its payload stays in
+    /// the buffer), a control event is put in `control`.
+    #[inline(always)]
+    fn step(
+        &mut self,
+        conn: &mut Core,
+        control: &mut Event<'static>,
+    ) -> Result<Option<Found>, ProtocolError> {
         while self.start < self.end {
             let base = self.start;
             let data = &mut self.buf.bytes()[base..self.end];
@@ -214,9 +246,9 @@ impl<S: Storage> RxBuf<S> {
                     self.last = (from, from + d.payload.len());
                     return Ok(Some(Found::Data(d.with_payload(&[]))));
                 }
-                Some(Event::Ping(p)) => self.control = Event::Ping(p),
-                Some(Event::Pong(p)) => self.control = Event::Pong(p),
-                Some(Event::Close(c)) => self.control = Event::Close(c),
+                Some(Event::Ping(p)) => *control = Event::Ping(p),
+                Some(Event::Pong(p)) => *control = Event::Pong(p),
+                Some(Event::Close(c)) => *control = Event::Close(c),
             }
             if r.event.is_some() {
                 return Ok(Some(Found::Control));
@@ -226,11 +258,10 @@ impl<S: Storage> RxBuf<S> {
     }
 
     /// The event `found` with its payload, the last chunk read.
+    #[cfg(feature = "std")]
     pub(crate) fn event(&self, found: Found) -> Event<'_> {
         match found {
-            Found::Data(d) => {
-                Event::Data(d.with_payload(&self.buf.slice()[self.last.0..self.last.1]))
-            }
+            Found::Data(d) => Event::Data(d.with_payload(self.last_chunk())),
             Found::Control => self.control,
         }
     }
