@@ -19,6 +19,7 @@
 mod link;
 mod support;
 
+use sansws::adapter::embedded_io::testing::block_on;
 use std::time::Instant as StdInstant;
 
 use embassy_futures::join::join;
@@ -46,28 +47,6 @@ type Ws<'b, 'd, K> = WebSocket<'b, TcpSocket<'d>, K>;
 /// The device's clock: embassy-time's, in milliseconds.
 fn clock() -> Instant {
     Instant(At::now().as_millis())
-}
-
-/// Runs `fut` to completion on this thread, parking it while nothing is
-/// ready.
-fn block_on<F: std::future::Future>(fut: F) -> F::Output {
-    use std::sync::Arc;
-    use std::task::{Context, Poll, Wake, Waker};
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut fut = std::pin::pin!(fut);
-    loop {
-        match fut.as_mut().poll(&mut cx) {
-            Poll::Ready(v) => return v,
-            Poll::Pending => std::thread::park(),
-        }
-    }
 }
 
 /// Two stacks joined by a link, their runners running beside `body`; the
@@ -203,6 +182,24 @@ async fn shut<K: MaskKeys>(w: Ws<'_, '_, K>) {
     let mut sock = w.into_io();
     sock.close();
     let _ = with_timeout(EDuration::from_millis(200), sock.flush()).await;
+}
+
+/// Runs `server` beside a client on `b` that connects, then stays silent
+/// (never reads, never answers), until `server` is done.
+async fn beside_a_silent_client<R>(b: Stack<'_>, server: impl Future<Output = R>) -> R {
+    let client = async {
+        let (mut trx, mut ttx) = ([0u8; 2048], [0u8; 2048]);
+        let sock = tcp_connect(b, &mut trx, &mut ttx).await;
+        let (mut rx, mut tx) = ([0u8; 1024], [0u8; 256]);
+        let _w = ws::connect(sock, &mut rx, &mut tx, copts(Config::DEFAULT))
+            .await
+            .unwrap();
+        core::future::pending::<()>().await
+    };
+    match select(server, client).await {
+        Either::First(r) => r,
+        Either::Second(()) => unreachable!(),
+    }
 }
 
 fn pattern(i: u64) -> u8 {
@@ -574,20 +571,7 @@ fn a_close_to_a_silent_peer_ends_by_the_close_timeout() {
             sock.abort();
             (end, took)
         };
-        let client = async {
-            let (mut trx, mut ttx) = ([0u8; 2048], [0u8; 2048]);
-            let sock = tcp_connect(b, &mut trx, &mut ttx).await;
-            let (mut rx, mut tx) = ([0u8; 1024], [0u8; 256]);
-            let _w = ws::connect(sock, &mut rx, &mut tx, copts(Config::DEFAULT))
-                .await
-                .unwrap();
-            // Connected, then silent: never reads.
-            core::future::pending::<()>().await
-        };
-        match select(server, client).await {
-            Either::First(r) => r,
-            Either::Second(()) => unreachable!(),
-        }
+        beside_a_silent_client(b, server).await
     });
     assert_eq!(end, Some(End::CloseTimeout));
     assert!((295..700).contains(&took), "{took} ms");
@@ -621,19 +605,7 @@ fn a_close_over_a_cut_link_ends_by_the_close_timeout() {
             w.into_io().abort();
             (end, took)
         };
-        let client = async {
-            let (mut trx, mut ttx) = ([0u8; 2048], [0u8; 2048]);
-            let sock = tcp_connect(b, &mut trx, &mut ttx).await;
-            let (mut rx, mut tx) = ([0u8; 1024], [0u8; 256]);
-            let _w = ws::connect(sock, &mut rx, &mut tx, copts(Config::DEFAULT))
-                .await
-                .unwrap();
-            core::future::pending::<()>().await
-        };
-        match select(server, client).await {
-            Either::First(r) => r,
-            Either::Second(()) => unreachable!(),
-        }
+        beside_a_silent_client(b, server).await
     });
     assert_eq!(end, Some(End::CloseTimeout));
     assert!((295..700).contains(&took), "{took} ms");
