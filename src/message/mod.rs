@@ -116,6 +116,16 @@ impl MessageError {
     }
 }
 
+/// A whole message of `kind` (text checked once, here).
+fn message(kind: DataKind, payload: Payload) -> Result<Message, MessageError> {
+    Ok(match kind {
+        DataKind::Text => {
+            Message::Text(Utf8Bytes::try_from(payload).map_err(|_| MessageError::InvalidUtf8)?)
+        }
+        DataKind::Binary => Message::Binary(payload),
+    })
+}
+
 /// Collects data chunks into whole messages.
 #[derive(Debug, Clone, Default)]
 pub struct Assembler {
@@ -158,27 +168,6 @@ impl Assembler {
                 )));
             }
         };
-        if d.message_offset == 0 && d.offset == 0 && d.is_message_end() {
-            // A whole message in one chunk: copied once, straight into its
-            // payload (inline when small: no allocation at all).
-            if d.frame_len > self.limit as u64 {
-                self.buf = Vec::new();
-                self.kind = None;
-                return Err(MessageError::TooLarge {
-                    len: d.frame_len,
-                    limit: self.limit,
-                });
-            }
-            self.buf.clear();
-            self.kind = None;
-            let payload = Payload::copy_from_slice(d.payload);
-            return Ok(Some(match d.kind {
-                DataKind::Text => Message::Text(
-                    Utf8Bytes::try_from(payload).map_err(|_| MessageError::InvalidUtf8)?,
-                ),
-                DataKind::Binary => Message::Binary(payload),
-            }));
-        }
         if d.message_offset == 0 {
             self.buf.clear();
             self.kind = Some(d.kind);
@@ -197,6 +186,12 @@ impl Assembler {
                     limit: self.limit,
                 });
             }
+            if d.message_offset == 0 && d.is_message_end() {
+                // A whole message in one chunk: copied once, straight into
+                // its payload (inline when small: no allocation at all).
+                self.kind = None;
+                return message(d.kind, Payload::copy_from_slice(d.payload)).map(Some);
+            }
             // Within the limit, so it fits in usize.
             self.buf.reserve(d.frame_len as usize);
         }
@@ -204,15 +199,9 @@ impl Assembler {
         if !d.is_message_end() {
             return Ok(None);
         }
-        let buf = core::mem::take(&mut self.buf);
-        let kind = self.kind.take();
-        Ok(Some(match kind {
-            // Checked once, then the buffer becomes the message: no copy.
-            Some(DataKind::Text) => {
-                Message::Text(Utf8Bytes::try_from(buf).map_err(|_| MessageError::InvalidUtf8)?)
-            }
-            _ => Message::Binary(Payload::from(buf)),
-        }))
+        self.kind = None;
+        // The buffer becomes the message: no copy.
+        message(d.kind, Payload::from(core::mem::take(&mut self.buf))).map(Some)
     }
 }
 
