@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::Duration as StdDuration;
 
+use support::embedded::{copts, sopts};
 use support::{Got, TestKeys, cframe};
 
 use embedded_io::ErrorKind;
@@ -22,26 +23,6 @@ use sansws::adapter::embedded_io::{
 use sansws::conn::{Config, DataKind, Duration, End, Instant, NoMasking};
 use sansws::handshake::{ClientRequest, HttpResponse};
 use sansws::wire::{CloseCode, OpCode};
-
-fn keys() -> TestKeys {
-    TestKeys(0x1234_5678)
-}
-
-/// Server options on the host's clock.
-fn sopts(config: Config) -> ServerOptions {
-    ServerOptions {
-        config,
-        ..ServerOptions::new(ws::std_clock)
-    }
-}
-
-/// Client options on the host's clock.
-fn copts(req: ClientRequest<'_>, nonce: [u8; 16], config: Config) -> ClientOptions<'_, TestKeys> {
-    ClientOptions {
-        config,
-        ..ClientOptions::new(req, nonce, keys(), ws::std_clock)
-    }
-}
 
 /// Reads one message (assembling data chunks).
 fn read_msg<K: sansws::conn::MaskKeys>(w: &mut ws::WebSocket<'_, Pipe, K>) -> Option<Got> {

@@ -13,35 +13,16 @@ use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::Duration as StdDuration;
 
-use support::{Collector, Got, TestKeys, cframe};
+use support::embedded::{copts, sopts};
+use support::{Collector, Got, cframe};
 
 use embedded_io::ErrorKind;
 use sansws::adapter::embedded_io::std_clock;
 use sansws::adapter::embedded_io::testing::{Pipe, block_on};
-use sansws::adapter::embedded_io_async::{
-    self as ws, Accepted, ClientOptions, Decision, Error, ServerOptions,
-};
+use sansws::adapter::embedded_io_async::{self as ws, Accepted, Decision, Error, ServerOptions};
 use sansws::conn::{Config, DataKind, Duration, End, Instant, MaskKeys, NoMasking};
 use sansws::handshake::{ClientRequest, HttpResponse};
 use sansws::wire::{CloseCode, OpCode};
-
-fn keys() -> TestKeys {
-    TestKeys(0x9e37_79b9)
-}
-
-fn sopts(config: Config) -> ServerOptions {
-    ServerOptions {
-        config,
-        ..ServerOptions::new(std_clock)
-    }
-}
-
-fn copts(req: ClientRequest<'_>, nonce: [u8; 16], config: Config) -> ClientOptions<'_, TestKeys> {
-    ClientOptions {
-        config,
-        ..ClientOptions::new(req, nonce, keys(), std_clock)
-    }
-}
 
 async fn read_msg<K: MaskKeys>(w: &mut ws::WebSocket<'_, Pipe, K>) -> Option<Got> {
     let mut c = Collector::default();

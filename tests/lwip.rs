@@ -9,38 +9,20 @@ use support::timed;
 use std::sync::Once;
 use std::thread;
 
-use sansws::adapter::embedded_io::std_clock;
 use sansws::adapter::lwip::{
-    self, Accepted, ClientOptions, Decision, Error, Listener, LwipError, Netconn, ServerOptions,
+    self, Accepted, Decision, Error, Listener, LwipError, Netconn, ServerOptions,
 };
 use sansws::conn::{Config, DataKind, Duration, End, MaskKeys};
 use sansws::handshake::{ClientRequest, HttpResponse};
 use sansws::wire::CloseCode;
-use support::{Got, TestKeys};
+use support::Got;
+use support::embedded::{copts, sopts};
 
 const LOCALHOST: [u8; 4] = [127, 0, 0, 1];
 
 fn stack() {
     static START: Once = Once::new();
     START.call_once(|| lwip::host_stack_init().expect("lwIP stack"));
-}
-
-fn keys() -> TestKeys {
-    TestKeys(0x2545_f491)
-}
-
-fn sopts(config: Config) -> ServerOptions {
-    ServerOptions {
-        config,
-        ..ServerOptions::new(std_clock)
-    }
-}
-
-fn copts(req: ClientRequest<'_>, nonce: [u8; 16], config: Config) -> ClientOptions<'_, TestKeys> {
-    ClientOptions {
-        config,
-        ..ClientOptions::new(req, nonce, keys(), std_clock)
-    }
 }
 
 const BIG: Config = Config {

@@ -451,3 +451,33 @@ pub fn timed<R>(at_least: u64, limit: u64, f: impl FnOnce() -> R) -> R {
     );
     r
 }
+
+/// Options for the embedded adapters' tests, on the host's clock.
+#[cfg(all(feature = "embedded-io", feature = "std"))]
+pub mod embedded {
+    use sansws::adapter::embedded_io::{ClientOptions, ServerOptions, std_clock};
+    use sansws::conn::Config;
+    use sansws::handshake::ClientRequest;
+
+    use super::TestKeys;
+
+    /// Server options with `config`.
+    pub fn sopts(config: Config) -> ServerOptions {
+        ServerOptions {
+            config,
+            ..ServerOptions::new(std_clock)
+        }
+    }
+
+    /// Client options with `config`, deterministic mask keys.
+    pub fn copts(
+        req: ClientRequest<'_>,
+        nonce: [u8; 16],
+        config: Config,
+    ) -> ClientOptions<'_, TestKeys> {
+        ClientOptions {
+            config,
+            ..ClientOptions::new(req, nonce, TestKeys(0x9e37_79b9), std_clock)
+        }
+    }
+}
