@@ -2,7 +2,7 @@
 //! adapter in both roles over a transport that replays a peer's bytes.
 //! Runs on the host; builds bare-metal for the ESP32-C3:
 //!
-//! `cargo build --release --no-default-features --features embedded-io --target riscv32imc-unknown-none-elf --example firmware`
+//! `cargo build --release --no-default-features --features embedded-io,server,client,sha1 --target riscv32imc-unknown-none-elf --example firmware`
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[path = "support/canned.rs"]

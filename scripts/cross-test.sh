@@ -63,7 +63,7 @@ for t in "$@"; do
   row "$t"
   var=CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$TRIPLE")
   run "$QEMU" --version
-  for features in "--no-default-features" "--features embedded-io,embedded-io-async"; do
+  for features in "--no-default-features --features server,client,sha1" "--features embedded-io,embedded-io-async"; do
     doing="cargo test --target $TRIPLE $features"
     log=target/cross-test.log
     mkdir -p target

@@ -98,14 +98,18 @@
 //!
 //! | feature | default | what it adds |
 //! |---------|---------|--------------|
-//! | `std`   | yes     | implies `alloc`; `adapter::std_net` (blocking std sockets); `conn::OsKeys` (mask keys seeded by getrandom); masking with SIMD chosen at run time |
+//! | `std`   | yes     | implies `alloc`, `server`, `client` and `sha1`; `adapter::std_net` (blocking std sockets); `conn::OsKeys` (mask keys seeded by getrandom); masking with SIMD chosen at run time |
+//! | `server` | yes | the server role: `handshake::parse_request` and `ServerResponse`, `Connection::server`, the adapters' `accept` |
+//! | `client` | yes | the client role: `handshake::ClientHandshake`, `Connection::client`, the adapters' `connect` |
+//! | `sha1` | yes | the `sha1` crate as the handshake's SHA-1 (`handshake::sha1_digest`, `accept_key`, `ClientHandshake::new`, the options' `new`); without it, pass a [`handshake::Sha1`] of your own (e.g. the chip's SHA accelerator) to the `_with` forms |
 //! | `alloc` | via std | [`message`]: whole messages, with `bytes` |
 //! | `embedded-io` | no | `adapter::embedded_io`: blocking, over `embedded_io` traits; no_std, no alloc |
 //! | `embedded-io-async` | no | `adapter::embedded_io_async`: the same, async |
 //! | `lwip` | no | `adapter::lwip`: lwIP netconn through a C shim (one of the three places with `unsafe`, with std's SIMD masking and `message::Utf8Bytes::as_str`) |
 //!
 //! With `default-features = false` the crate is `no_std` and allocation
-//! free. Features add adapters and speed, never behaviour: the same input
+//! free; firmware then names its role and its SHA-1, e.g.
+//! `default-features = false, features = ["server", "sha1", "embedded-io"]`. Features add adapters and speed, never behaviour: the same input
 //! gives the same events and bytes with any of them. Where code differs by
 //! target it is for speed or size only (64-bit targets inline the hot
 //! paths; 32-bit ones, the devices, keep one copy), and CI runs the tests
@@ -117,6 +121,12 @@
 // `message::Utf8Bytes::as_str` (one `from_utf8_unchecked` on bytes every
 // constructor has validated).
 #![deny(unsafe_code)]
+// With neither role (`server`, `client`) only the wire codec and the
+// connection are of use; the adapters' shared parts then have no caller.
+#![cfg_attr(
+    not(any(feature = "server", feature = "client")),
+    allow(dead_code, unused_imports)
+)]
 #![warn(missing_docs)]
 
 #[cfg(feature = "alloc")]

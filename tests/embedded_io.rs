@@ -669,3 +669,51 @@ fn std_streams_time_out_through_std_io() {
         got.err()
     );
 }
+
+/// The handshake's SHA-1 from the caller (a chip's accelerator on a
+/// device): both sides take it through `with_sha1`, it is the one called,
+/// and a wrong one fails the client's check of the accept key.
+#[test]
+fn the_callers_sha1_does_the_handshake_on_both_sides() {
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    fn counted(parts: &[&[u8]]) -> [u8; 20] {
+        CALLS.fetch_add(1, Ordering::Relaxed);
+        sansws::handshake::sha1_digest(parts)
+    }
+    fn wrong(_: &[&[u8]]) -> [u8; 20] {
+        [0; 20]
+    }
+    for (server_sha1, connects) in [(counted as fn(&[&[u8]]) -> [u8; 20], true), (wrong, false)] {
+        CALLS.store(0, Ordering::Relaxed);
+        let (c, s) = pair(usize::MAX);
+        let server = thread::spawn(move || {
+            let (mut rx, mut tx) = (vec![0u8; 512], vec![0u8; 256]);
+            let opts = ServerOptions::with_sha1(ws::std_clock, server_sha1);
+            let accepted = ws::accept(
+                s,
+                &mut rx,
+                &mut tx,
+                opts,
+                |_| Decision::Accept(None),
+                |_| HttpResponse::new(404),
+            );
+            matches!(accepted, Ok(Accepted::WebSocket(_)))
+        });
+        let (mut rx, mut tx) = (vec![0u8; 512], vec![0u8; 256]);
+        let req = ClientRequest::new("device", "/ws");
+        let opts = ClientOptions::with_sha1(req, [3; 16], TestKeys(1), ws::std_clock, counted);
+        let got = ws::connect(c, &mut rx, &mut tx, opts);
+        assert!(server.join().unwrap(), "the server accepts either way");
+        if connects {
+            assert!(got.is_ok());
+            assert_eq!(CALLS.load(Ordering::Relaxed), 2, "one digest per side");
+        } else {
+            assert!(matches!(
+                got,
+                Err(Error::Handshake(
+                    sansws::handshake::HandshakeError::BadAccept
+                ))
+            ));
+        }
+    }
+}

@@ -59,6 +59,7 @@ $($async)? fn write_all<T: Write>(io: &mut T, mut buf: &[u8]) -> Res<(), T> {
 }
 
 /// What [`accept`] found.
+#[cfg(feature = "server")]
 // No alloc here to box the WebSocket; the value is moved once.
 #[allow(clippy::large_enum_variant)]
 pub enum Accepted<'b, T: Read + Write> {
@@ -81,6 +82,7 @@ pub enum Accepted<'b, T: Read + Write> {
 /// [`Error::HandshakeTimeout`] (checked as each read returns: see the
 /// [module docs](self#time-and-timeouts) for what the transport's read must
 /// do). On any error the transport is dropped.
+#[cfg(feature = "server")]
 pub $($async)? fn accept<'b, T: Read + Write>(
     mut io: T,
     rx: &'b mut [u8],
@@ -95,7 +97,7 @@ pub $($async)? fn accept<'b, T: Read + Write>(
     let mut len = 0;
     loop {
         read_head(&mut io, rx, &mut len)$($aw)*?;
-        match steps::server_step(rx, len, tx, &limits, &mut decide, &mut page) {
+        match steps::server_step(rx, len, tx, &limits, &mut decide, &mut page, opts.sha1) {
             Ok(ServerStep::More) => {
                 if passed(opts.clock, deadline) {
                     diag!(info, "handshake refused: not done within the handshake timeout");
@@ -137,6 +139,7 @@ pub $($async)? fn accept<'b, T: Read + Write>(
 /// answered within [`ClientOptions::handshake_timeout`] on the clock gives
 /// [`Error::HandshakeTimeout`] (checked as each read returns, as in
 /// [`accept`]).
+#[cfg(feature = "client")]
 pub $($async)? fn connect<'b, T: Read + Write, K: MaskKeys>(
     mut io: T,
     rx: &'b mut [u8],
@@ -144,7 +147,7 @@ pub $($async)? fn connect<'b, T: Read + Write, K: MaskKeys>(
     opts: ClientOptions<'_, K>,
 ) -> Res<WebSocket<'b, T, K>, T> {
     let deadline = opts.handshake_timeout.map(|t| (opts.clock)() + t);
-    let hs = ClientHandshake::new(opts.nonce);
+    let hs = ClientHandshake::with_sha1(opts.nonce, &mut { opts.sha1 });
     let n = hs.write_request(&opts.request, tx)?;
     write_all(&mut io, &tx[..n])$($aw)*?;
     io.flush()$($aw)*.map_err(Error::Io)?;

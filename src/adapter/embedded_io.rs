@@ -89,17 +89,24 @@
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
 
 use super::diag::diag;
+#[cfg(any(feature = "server", feature = "client"))]
+use super::driver::handshake as steps;
+#[cfg(feature = "server")]
 pub use super::driver::handshake::Decision;
-use super::driver::handshake::{self as steps, ServerStep, Then};
+#[cfg(feature = "server")]
+use super::driver::handshake::{ServerStep, Then};
 use super::driver::{FrameOut, Latch, RxBuf, Session};
+#[cfg(feature = "server")]
+use crate::conn::NoMasking;
 use crate::conn::{
-    Config, Connection, DataKind, Duration, End, Event, Instant, MaskKeys, MessagePart, NoMasking,
+    Config, Connection, DataKind, Duration, End, Event, Instant, MaskKeys, MessagePart,
     ProtocolError, SendError, State,
 };
-use crate::handshake::{
-    ClientHandshake, ClientRequest, HandshakeError, HttpResponse, Request, UpgradeRequest,
-    WriteError,
-};
+#[cfg(feature = "client")]
+use crate::handshake::{ClientHandshake, ClientRequest};
+use crate::handshake::{HandshakeError, Sha1Fn, WriteError};
+#[cfg(feature = "server")]
+use crate::handshake::{HttpResponse, Request, UpgradeRequest};
 use crate::wire::CloseCode;
 
 /// What went wrong. `E` is the transport's error.
@@ -171,6 +178,7 @@ impl<E: embedded_io::Error> From<ProtocolError> for Error<E> {
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A server's settings, for [`accept`].
+#[cfg(feature = "server")]
 #[derive(Debug, Clone, Copy)]
 pub struct ServerOptions {
     /// The connection's limits and timers (default [`Config::DEFAULT`]).
@@ -184,22 +192,34 @@ pub struct ServerOptions {
     /// long without an event (default `None`: it reads on; the timers run
     /// meanwhile).
     pub read_timeout: Option<Duration>,
+    /// The handshake's SHA-1 (default: the `sha1` crate, feature `sha1`).
+    pub sha1: Sha1Fn,
 }
 
+#[cfg(feature = "server")]
 impl ServerOptions {
-    /// The defaults, on `clock`.
+    /// The defaults, on `clock`, with the `sha1` crate's SHA-1.
+    #[cfg(feature = "sha1")]
     pub const fn new(clock: fn() -> Instant) -> Self {
+        Self::with_sha1(clock, crate::handshake::sha1_digest)
+    }
+
+    /// The defaults, on `clock`, with the caller's SHA-1 (e.g. the chip's
+    /// SHA accelerator), for firmware built without feature `sha1`.
+    pub const fn with_sha1(clock: fn() -> Instant, sha1: Sha1Fn) -> Self {
         Self {
             config: Config::DEFAULT,
             clock,
             handshake_timeout: Some(HANDSHAKE_TIMEOUT),
             read_timeout: None,
+            sha1,
         }
     }
 }
 
 /// A client's settings, for [`connect`]: what to ask for, the random
 /// values it needs, and the same settings as a server's.
+#[cfg(feature = "client")]
 #[derive(Debug, Clone, Copy)]
 pub struct ClientOptions<'r, K> {
     /// The request: host, path, subprotocols, extra header fields.
@@ -217,15 +237,32 @@ pub struct ClientOptions<'r, K> {
     pub handshake_timeout: Option<Duration>,
     /// As [`ServerOptions::read_timeout`].
     pub read_timeout: Option<Duration>,
+    /// As [`ServerOptions::sha1`].
+    pub sha1: Sha1Fn,
 }
 
+#[cfg(feature = "client")]
 impl<'r, K: MaskKeys> ClientOptions<'r, K> {
-    /// The defaults for `request`, with `nonce` and `keys`, on `clock`.
+    /// The defaults for `request`, with `nonce` and `keys`, on `clock`,
+    /// with the `sha1` crate's SHA-1.
+    #[cfg(feature = "sha1")]
     pub const fn new(
         request: ClientRequest<'r>,
         nonce: [u8; 16],
         keys: K,
         clock: fn() -> Instant,
+    ) -> Self {
+        Self::with_sha1(request, nonce, keys, clock, crate::handshake::sha1_digest)
+    }
+
+    /// As [`new`](Self::new), with the caller's SHA-1 (see
+    /// [`ServerOptions::with_sha1`]).
+    pub const fn with_sha1(
+        request: ClientRequest<'r>,
+        nonce: [u8; 16],
+        keys: K,
+        clock: fn() -> Instant,
+        sha1: Sha1Fn,
     ) -> Self {
         Self {
             request,
@@ -235,6 +272,7 @@ impl<'r, K: MaskKeys> ClientOptions<'r, K> {
             clock,
             handshake_timeout: Some(HANDSHAKE_TIMEOUT),
             read_timeout: None,
+            sha1,
         }
     }
 }

@@ -77,14 +77,28 @@ use embedded_io::ErrorKind;
 use embedded_io_async::{ErrorType, Read, Write};
 
 use super::diag::diag;
+#[cfg(any(feature = "server", feature = "client"))]
+use super::driver::handshake as steps;
+#[cfg(feature = "server")]
 pub use super::driver::handshake::Decision;
-use super::driver::handshake::{self as steps, ServerStep, Then};
+#[cfg(feature = "server")]
+use super::driver::handshake::{ServerStep, Then};
 use super::driver::{FrameOut, Latch, RxBuf, Session};
-pub use super::embedded_io::{ClientOptions, Error, ServerOptions};
+#[cfg(feature = "client")]
+pub use super::embedded_io::ClientOptions;
+pub use super::embedded_io::Error;
+#[cfg(feature = "server")]
+pub use super::embedded_io::ServerOptions;
+#[cfg(feature = "server")]
+use crate::conn::NoMasking;
 use crate::conn::{
-    Connection, DataKind, Duration, End, Event, Instant, MaskKeys, MessagePart, NoMasking, State,
+    Connection, DataKind, Duration, End, Event, Instant, MaskKeys, MessagePart, State,
 };
-use crate::handshake::{ClientHandshake, HandshakeError, HttpResponse, Request, UpgradeRequest};
+#[cfg(feature = "client")]
+use crate::handshake::ClientHandshake;
+use crate::handshake::HandshakeError;
+#[cfg(feature = "server")]
+use crate::handshake::{HttpResponse, Request, UpgradeRequest};
 use crate::wire::CloseCode;
 
 super::embedded::embedded_adapter!([async] [.await]);

@@ -4,7 +4,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::{
-    AcceptKey, HandshakeError, Header, Limits, Response, WriteError, accept_key,
+    AcceptKey, HandshakeError, Header, Limits, Response, Sha1, WriteError, accept_key_with,
     check_extra_headers, has_token, is_token, single,
 };
 use crate::Status;
@@ -120,14 +120,22 @@ pub struct ClientHandshake {
 
 impl ClientHandshake {
     /// A handshake whose `Sec-WebSocket-Key` is the base64 of `nonce`.
-    /// The nonce must be fresh random bytes for every connection.
+    /// The nonce must be fresh random bytes for every connection. The
+    /// expected accept key is computed with the `sha1` crate (feature
+    /// `sha1`); [`with_sha1`](Self::with_sha1) takes another SHA-1.
+    #[cfg(feature = "sha1")]
     pub fn new(nonce: [u8; 16]) -> Self {
+        Self::with_sha1(nonce, &mut super::sha1_digest)
+    }
+
+    /// [`new`](Self::new) with the caller's [`Sha1`].
+    pub fn with_sha1(nonce: [u8; 16], sha1: &mut impl Sha1) -> Self {
         let mut key = [0u8; 24];
         // 16 bytes always encode to exactly 24 characters.
         let _ = B64.encode_slice(nonce, &mut key);
         Self {
             key,
-            accept: accept_key(&key),
+            accept: accept_key_with(&key, sha1),
         }
     }
 

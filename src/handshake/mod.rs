@@ -1,7 +1,10 @@
 //! The opening handshake (RFC 6455 section 4), both roles, into and out of
 //! caller buffers.
 //!
-//! - [`accept_key`]: `Sec-WebSocket-Accept` from `Sec-WebSocket-Key`.
+//! - [`accept_key`]: `Sec-WebSocket-Accept` from `Sec-WebSocket-Key`,
+//!   through a [`Sha1`]: the `sha1` crate by default ([`sha1_digest`],
+//!   feature `sha1`), or the caller's own, e.g. a chip's SHA accelerator
+//!   ([`accept_key_with`]).
 //! - Server: [`parse_request`] reads a request head zero-copy and tells a
 //!   WebSocket upgrade ([`Outcome::Upgrade`], fully validated) from a plain
 //!   HTTP request ([`Outcome::Http`], e.g. `GET /` for a page); a broken
@@ -21,18 +24,21 @@
 //! A head longer than [`Limits::max_len`] is refused, also while it is still
 //! incomplete, so a peer can never make the caller buffer without bound.
 
+#[cfg(feature = "client")]
 mod client;
 mod http;
+#[cfg(feature = "server")]
 mod server;
 
+#[cfg(feature = "client")]
 pub use client::{ClientHandshake, ClientRequest};
 pub use http::{HttpResponse, Request, Response, reason_phrase};
 pub use httparse::{EMPTY_HEADER, Header};
+#[cfg(feature = "server")]
 pub use server::{Outcome, ServerResponse, UpgradeRequest, parse_request};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use sha1::{Digest as _, Sha1};
 
 use crate::BufferTooSmall;
 
@@ -82,19 +88,68 @@ impl core::fmt::Debug for AcceptKey {
     }
 }
 
+/// The one SHA-1 the opening handshake needs: `Sec-WebSocket-Accept` is
+/// `base64(SHA-1(key + GUID))` (RFC 6455 section 4.2.2).
+///
+/// The `sha1` crate is the default provider ([`sha1_digest`], feature
+/// `sha1`, on by default). Firmware that has SHA-1 in hardware or ROM
+/// (the ESP32's SHA accelerator, `esp_rom_sha1`) builds without the
+/// feature and passes its own, which leaves the crate's ~3.5 KB of code
+/// out of the image. A function or closure over the parts is one:
+///
+/// ```
+/// use sansws::handshake::{Sha1, accept_key_with};
+/// // A stand-in for a driver: here the sha1 crate through the default.
+/// let mut sha = |parts: &[&[u8]]| sansws::handshake::sha1_digest(parts);
+/// let accept = accept_key_with(b"dGhlIHNhbXBsZSBub25jZQ==", &mut sha);
+/// assert_eq!(accept.as_str(), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+/// ```
+pub trait Sha1 {
+    /// The SHA-1 digest (FIPS 180-4) of `parts`, one after the other, as
+    /// if they were one message.
+    fn digest(&mut self, parts: &[&[u8]]) -> [u8; 20];
+}
+
+impl<F: FnMut(&[&[u8]]) -> [u8; 20]> Sha1 for F {
+    fn digest(&mut self, parts: &[&[u8]]) -> [u8; 20] {
+        self(parts)
+    }
+}
+
+/// A SHA-1 as the adapters' options hold it: a plain function, as their
+/// clock is (a driver behind it lives in a static, e.g. in a
+/// `critical_section::Mutex`).
+pub type Sha1Fn = fn(&[&[u8]]) -> [u8; 20];
+
+/// The SHA-1 digest of `parts` by the `sha1` crate (feature `sha1`): the
+/// default [`Sha1`], and a `fn` the adapters' options take as it is.
+#[cfg(feature = "sha1")]
+pub fn sha1_digest(parts: &[&[u8]]) -> [u8; 20] {
+    use sha1::Digest as _;
+    let mut h = sha1::Sha1::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
 /// `base64(SHA-1(key + GUID))`, the `Sec-WebSocket-Accept` for a
-/// `Sec-WebSocket-Key`.
+/// `Sec-WebSocket-Key`, with the `sha1` crate (feature `sha1`; see
+/// [`accept_key_with`] for another SHA-1).
 ///
 /// ```
 /// // RFC 6455 section 1.3.
 /// let accept = sansws::handshake::accept_key(b"dGhlIHNhbXBsZSBub25jZQ==");
 /// assert_eq!(accept.as_str(), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 /// ```
+#[cfg(feature = "sha1")]
 pub fn accept_key(key: &[u8]) -> AcceptKey {
-    let mut h = Sha1::new();
-    h.update(key);
-    h.update(GUID.as_bytes());
-    let digest: [u8; 20] = h.finalize().into();
+    accept_key_with(key, &mut sha1_digest)
+}
+
+/// [`accept_key`] through the caller's [`Sha1`].
+pub fn accept_key_with(key: &[u8], sha1: &mut impl Sha1) -> AcceptKey {
+    let digest = sha1.digest(&[key, GUID.as_bytes()]);
     let mut out = [0u8; 28];
     // 20 bytes always encode to exactly 28 characters.
     let _ = B64.encode_slice(digest, &mut out);
@@ -288,6 +343,7 @@ fn check_extra_headers(headers: &[(&str, &str)]) -> Result<(), WriteError> {
     Ok(())
 }
 
+#[cfg(any(feature = "server", feature = "client"))]
 /// The comma-separated elements of every header named `name`, trimmed,
 /// empty elements skipped (RFC 9110 section 5.6.1).
 pub(crate) fn list_elements<'h, 'b>(
@@ -301,6 +357,7 @@ pub(crate) fn list_elements<'h, 'b>(
     }
 }
 
+#[cfg(any(feature = "server", feature = "client"))]
 /// [`list_elements`]: plain loops, which take a fraction of the code of a
 /// `filter`/`flat_map`/`split` chain on a device.
 pub(crate) struct ListElements<'h, 'b> {
@@ -310,6 +367,7 @@ pub(crate) struct ListElements<'h, 'b> {
     rest: &'b [u8],
 }
 
+#[cfg(any(feature = "server", feature = "client"))]
 impl<'b> Iterator for ListElements<'_, 'b> {
     type Item = &'b [u8];
 
@@ -335,11 +393,13 @@ impl<'b> Iterator for ListElements<'_, 'b> {
     }
 }
 
+#[cfg(any(feature = "server", feature = "client"))]
 /// Whether some header `name` lists `token` (ASCII case-insensitive).
 pub(crate) fn has_token(headers: &[Header<'_>], name: &'static str, token: &str) -> bool {
     list_elements(headers, name).any(|e| e.eq_ignore_ascii_case(token.as_bytes()))
 }
 
+#[cfg(any(feature = "server", feature = "client"))]
 /// The value of the only header `name`: `Ok(None)` if absent, `Err(())` if
 /// repeated.
 pub(crate) fn single<'b>(headers: &[Header<'b>], name: &str) -> Result<Option<&'b [u8]>, ()> {
@@ -490,6 +550,33 @@ mod tests {
                 assert_eq!(got, want, "{v:?} {w:?}");
             }
         }
+    }
+
+    #[test]
+    fn the_callers_sha1_gets_key_and_guid_and_its_digest_is_encoded() {
+        let mut seen = [0u8; 60];
+        let mut sha = |parts: &[&[u8]]| {
+            let mut at = 0;
+            for p in parts {
+                seen[at..at + p.len()].copy_from_slice(p);
+                at += p.len();
+            }
+            assert_eq!(at, 60);
+            sha1_digest(parts)
+        };
+        let accept = accept_key_with(b"dGhlIHNhbXBsZSBub25jZQ==", &mut sha);
+        assert_eq!(accept, accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="));
+        assert_eq!(&seen[..24], b"dGhlIHNhbXBsZSBub25jZQ==");
+        assert_eq!(&seen[24..], GUID.as_bytes());
+        // Whatever the provider returns is what is encoded.
+        let ones = accept_key_with(b"x", &mut |_: &[&[u8]]| [0xff; 20]);
+        assert_eq!(ones.as_str(), "//////////////////////////8=");
+        let hs = ClientHandshake::with_sha1(*b"the sample nonce", &mut |_: &[&[u8]]| [0; 20]);
+        assert_eq!(hs.expected_accept().as_str(), "AAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+        assert_eq!(
+            ClientHandshake::with_sha1(*b"the sample nonce", &mut sha1_digest),
+            ClientHandshake::new(*b"the sample nonce")
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::{
-    AcceptKey, HandshakeError, Header, Limits, Request, WriteError, accept_key,
+    AcceptKey, HandshakeError, Header, Limits, Request, Sha1, WriteError, accept_key_with,
     check_extra_headers, has_token, is_token, list_elements, single,
 };
 use crate::Status;
@@ -138,8 +138,14 @@ impl<'h, 'b> UpgradeRequest<'h, 'b> {
     }
 
     /// The `Sec-WebSocket-Accept` answering this request.
+    #[cfg(feature = "sha1")]
     pub fn accept_key(&self) -> AcceptKey {
-        accept_key(self.key)
+        super::accept_key(self.key)
+    }
+
+    /// [`accept_key`](Self::accept_key) through the caller's [`Sha1`].
+    pub fn accept_key_with(&self, sha1: &mut impl Sha1) -> AcceptKey {
+        accept_key_with(self.key, sha1)
     }
 
     /// The subprotocols offered, in the client's order of preference.
@@ -207,7 +213,11 @@ pub struct ServerResponse<'a> {
 }
 
 impl<'a> ServerResponse<'a> {
-    /// Accepts `req`, with no subprotocol and no extra header.
+    /// Accepts `req`, with no subprotocol and no extra header (the
+    /// accept key by the `sha1` crate, feature `sha1`; otherwise
+    /// [`with_accept_key`](Self::with_accept_key) and
+    /// [`UpgradeRequest::accept_key_with`]).
+    #[cfg(feature = "sha1")]
     pub fn accept(req: &UpgradeRequest<'_, '_>) -> Self {
         Self::with_accept_key(req.accept_key())
     }

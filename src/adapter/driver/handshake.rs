@@ -1,12 +1,20 @@
 //! The opening handshake's steps over a caller's buffers, for the
 //! embedded adapters: parse what was read so far, decide, answer.
 
+#[cfg(any(feature = "server", feature = "client"))]
 use crate::Status;
+#[cfg(any(feature = "server", feature = "client"))]
+use crate::handshake::Limits;
+#[cfg(feature = "server")]
 use crate::handshake::{
-    self, ClientHandshake, ClientRequest, EMPTY_HEADER, HandshakeError, HttpResponse, Limits,
-    Outcome, Request, ServerResponse, UpgradeRequest, WriteError,
+    self, HttpResponse, Outcome, Request, ServerResponse, Sha1Fn, UpgradeRequest, WriteError,
 };
+#[cfg(feature = "client")]
+use crate::handshake::{ClientHandshake, ClientRequest};
+#[cfg(any(feature = "server", feature = "client"))]
+use crate::handshake::{EMPTY_HEADER, HandshakeError};
 
+#[cfg(feature = "server")]
 /// A server's answer to an upgrade request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -18,8 +26,10 @@ pub enum Decision {
 }
 
 /// Header slots for parsing a handshake head.
+#[cfg(any(feature = "server", feature = "client"))]
 pub(crate) const HEADER_SLOTS: usize = 24;
 
+#[cfg(feature = "server")]
 /// What the server's handshake step decided.
 pub(crate) enum ServerStep {
     /// Read more.
@@ -28,6 +38,7 @@ pub(crate) enum ServerStep {
     Respond { n: usize, then: Then },
 }
 
+#[cfg(feature = "server")]
 /// What follows the server's response.
 pub(crate) enum Then {
     /// A WebSocket whose first bytes are `rx[.0...1]`.
@@ -38,6 +49,7 @@ pub(crate) enum Then {
     Rejected(u16),
 }
 
+#[cfg(feature = "server")]
 /// Why a server handshake step failed.
 pub(crate) enum StepError {
     /// The peer's request is broken: answered with its status.
@@ -47,19 +59,21 @@ pub(crate) enum StepError {
     Local(WriteError),
 }
 
+#[cfg(feature = "server")]
 impl From<HandshakeError> for StepError {
     fn from(e: HandshakeError) -> Self {
         StepError::Peer(e)
     }
 }
 
+#[cfg(feature = "server")]
 impl From<WriteError> for StepError {
     fn from(e: WriteError) -> Self {
         StepError::Local(e)
     }
 }
 
-#[cfg(feature = "embedded-io")]
+#[cfg(all(feature = "server", feature = "embedded-io"))]
 impl<E: embedded_io::Error> From<StepError> for crate::adapter::embedded_io::Error<E> {
     fn from(e: StepError) -> Self {
         match e {
@@ -69,6 +83,7 @@ impl<E: embedded_io::Error> From<StepError> for crate::adapter::embedded_io::Err
     }
 }
 
+#[cfg(feature = "server")]
 /// One step of a server handshake over `rx[..len]`.
 pub(crate) fn server_step(
     rx: &[u8],
@@ -77,6 +92,7 @@ pub(crate) fn server_step(
     limits: &Limits,
     decide: &mut Option<impl FnOnce(&UpgradeRequest<'_, '_>) -> Decision>,
     page: &mut Option<impl FnOnce(&Request<'_, '_>) -> HttpResponse<'static>>,
+    mut sha1: Sha1Fn,
 ) -> Result<ServerStep, StepError> {
     let mut slots = [EMPTY_HEADER; HEADER_SLOTS];
     let outcome = match handshake::parse_request(&rx[..len], &mut slots, limits)? {
@@ -108,7 +124,9 @@ pub(crate) fn server_step(
                 })
             }
             Decision::Accept(protocol) => {
-                let n = ServerResponse::accept(&u).protocol(protocol).write(tx)?;
+                let n = ServerResponse::with_accept_key(u.accept_key_with(&mut sha1))
+                    .protocol(protocol)
+                    .write(tx)?;
                 Ok(ServerStep::Respond {
                     n,
                     then: Then::Upgrade((u.len(), len)),
@@ -118,6 +136,7 @@ pub(crate) fn server_step(
     }
 }
 
+#[cfg(feature = "server")]
 /// The answer a server sends when a step fails, into `tx`: the status of
 /// a broken request, or 500 when our own answer could not be written.
 pub(crate) fn rejection(e: &StepError, tx: &mut [u8]) -> Option<usize> {
@@ -129,6 +148,7 @@ pub(crate) fn rejection(e: &StepError, tx: &mut [u8]) -> Option<usize> {
     res.write(tx).ok()
 }
 
+#[cfg(feature = "client")]
 /// One step of a client handshake over `rx[..len]`: `Some((head, len))`
 /// when the response is complete and valid.
 pub(crate) fn client_step(
@@ -149,6 +169,7 @@ pub(crate) fn client_step(
 }
 
 /// Limits for a handshake read into a buffer of `len` bytes.
+#[cfg(any(feature = "server", feature = "client"))]
 pub(crate) fn limits_for(len: usize) -> Limits {
     Limits {
         max_len: len.min(Limits::DEFAULT.max_len),
