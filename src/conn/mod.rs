@@ -104,7 +104,6 @@ mod send;
 mod time;
 mod timers;
 mod types;
-mod utf8;
 
 use core::ops::{Deref, DerefMut};
 

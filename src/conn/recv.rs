@@ -9,8 +9,8 @@
 use crate::Status;
 use crate::wire::{CloseCode, CloseFrame, ControlPayload, FrameHeader, OpCode, apply_mask};
 
-use super::utf8::Utf8Validator;
 use super::{Config, Core, Data, DataKind, Event, ProtocolError, Received, Role};
+use crate::wire::utf8::Utf8Validator;
 
 /// Where the receive side is in the byte stream.
 #[derive(Debug, Clone, Copy)]

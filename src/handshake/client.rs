@@ -174,7 +174,7 @@ impl ClientHandshake {
             }
             w.str("\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n")
                 .str("Sec-WebSocket-Key: ")
-                .str(self.key())
+                .bytes(&self.key)
                 .str("\r\nSec-WebSocket-Version: 13\r\n");
             if let Some((first, rest)) = req.protocols.split_first() {
                 w.str("Sec-WebSocket-Protocol: ").str(first);

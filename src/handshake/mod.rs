@@ -448,9 +448,14 @@ pub(crate) struct Head<'a> {
 impl Head<'_> {
     /// Appends `s`.
     pub(crate) fn str(&mut self, s: &str) -> &mut Self {
-        let end = self.len + s.len();
+        self.bytes(s.as_bytes())
+    }
+
+    /// Appends `b` (ASCII the caller made or checked).
+    pub(crate) fn bytes(&mut self, b: &[u8]) -> &mut Self {
+        let end = self.len + b.len();
         if let Some(dst) = self.buf.get_mut(self.len..end) {
-            dst.copy_from_slice(s.as_bytes());
+            dst.copy_from_slice(b);
         }
         self.len = end;
         self
@@ -469,8 +474,7 @@ impl Head<'_> {
                 break;
             }
         }
-        // Digits are ASCII.
-        self.str(core::str::from_utf8(&digits[at..]).unwrap_or("0"))
+        self.bytes(&digits[at..])
     }
 }
 
@@ -572,7 +576,10 @@ mod tests {
         let ones = accept_key_with(b"x", &mut |_: &[&[u8]]| [0xff; 20]);
         assert_eq!(ones.as_str(), "//////////////////////////8=");
         let hs = ClientHandshake::with_sha1(*b"the sample nonce", &mut |_: &[&[u8]]| [0; 20]);
-        assert_eq!(hs.expected_accept().as_str(), "AAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+        assert_eq!(
+            hs.expected_accept().as_str(),
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAA="
+        );
         assert_eq!(
             ClientHandshake::with_sha1(*b"the sample nonce", &mut sha1_digest),
             ClientHandshake::new(*b"the sample nonce")

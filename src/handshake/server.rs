@@ -254,7 +254,7 @@ impl<'a> ServerResponse<'a> {
         super::write_head(buf, |w| {
             w.str("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n")
                 .str("Connection: Upgrade\r\nSec-WebSocket-Accept: ")
-                .str(self.accept.as_str())
+                .bytes(self.accept.as_bytes())
                 .str("\r\n");
             if let Some(p) = self.protocol {
                 w.str("Sec-WebSocket-Protocol: ").str(p).str("\r\n");

@@ -218,7 +218,9 @@ impl CloseFrame {
                 if !code.is_allowed_on_wire() {
                     return Err(CloseError::CodeNotAllowed(code));
                 }
-                core::str::from_utf8(reason).map_err(|_| CloseError::InvalidUtf8)?;
+                if !super::utf8::is_utf8(reason) {
+                    return Err(CloseError::InvalidUtf8);
+                }
                 Ok(Some(code))
             }
         }

@@ -20,6 +20,7 @@ mod mask;
 #[cfg(feature = "std")]
 mod mask_simd;
 mod opcode;
+pub(crate) mod utf8;
 
 pub use close::{CloseCode, CloseError, CloseFrame};
 pub use control::{ControlPayload, MAX_CONTROL_FRAME_LEN, MAX_CONTROL_PAYLOAD};
