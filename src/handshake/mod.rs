@@ -308,6 +308,25 @@ fn is_tchar(b: u8) -> bool {
     )
 }
 
+/// Whether `key` is a `Sec-WebSocket-Key`: "a base64-encoded value
+/// that, when decoded, is 16 bytes in length" (RFC 6455 section 4.1), in
+/// the canonical padded form the `base64` crate's strict decoder accepts.
+/// 16 bytes encode to 22 characters and `==`; the 22nd carries 2 bits of
+/// data and 4 zero bits, so it is one of `A`, `Q`, `g`, `w`. A check of
+/// the shape, not a decode: the same answer as decoding (tested against
+/// it), without a decoder in a device's image.
+#[cfg(any(test, feature = "server"))]
+pub(crate) fn is_key(key: &[u8]) -> bool {
+    let [data @ .., last, b'=', b'='] = key else {
+        return false;
+    };
+    data.len() == 21
+        && data
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+        && matches!(last, b'A' | b'Q' | b'g' | b'w')
+}
+
 /// A non-empty RFC 9110 token.
 pub(crate) fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| is_tchar(b))
@@ -584,6 +603,46 @@ mod tests {
             ClientHandshake::with_sha1(*b"the sample nonce", &mut sha1_digest),
             ClientHandshake::new(*b"the sample nonce")
         );
+    }
+
+    /// [`is_key`] against the `base64` crate's strict decoder: every
+    /// character at every position of a valid key, and random 24-byte
+    /// strings over the alphabet, `=` and a few others.
+    #[test]
+    fn key_shape_agrees_with_decoding() {
+        fn decodes(key: &[u8]) -> bool {
+            let mut out = [0u8; 18];
+            key.len() == 24 && B64.decode_slice(key, &mut out) == Ok(16)
+        }
+        let valid = *b"dGhlIHNhbXBsZSBub25jZQ==";
+        assert!(is_key(&valid) && decodes(&valid));
+        for i in 0..24 {
+            for b in 0..=255u8 {
+                let mut k = valid;
+                k[i] = b;
+                assert_eq!(is_key(&k), decodes(&k), "{:?}", core::str::from_utf8(&k));
+            }
+        }
+        for len in [0, 1, 22, 23, 25, 26] {
+            let k = &b"QUFBQUFBQUFBQUFBQUFBQQ==AA"[..len.min(26)];
+            assert_eq!(is_key(k), decodes(k));
+        }
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ .";
+        let mut x = 0x2545_f491_u32;
+        for _ in 0..200_000 {
+            let mut k = [0u8; 24];
+            for b in &mut k {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                *b = alphabet[(x % alphabet.len() as u32) as usize];
+            }
+            if x & 1 == 0 {
+                k[22] = b'=';
+                k[23] = b'=';
+            }
+            assert_eq!(is_key(&k), decodes(&k), "{:?}", core::str::from_utf8(&k));
+        }
     }
 
     #[test]

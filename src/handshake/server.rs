@@ -1,8 +1,5 @@
 //! Server role: read an upgrade request, answer it.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
-
 use super::{
     AcceptKey, HandshakeError, Header, Limits, Request, Sha1, WriteError, accept_key_with,
     check_extra_headers, has_token, is_token, list_elements, single,
@@ -96,8 +93,7 @@ impl<'h, 'b> UpgradeRequest<'h, 'b> {
             Ok(Some(k)) => k.trim_ascii(),
             _ => return Err(HandshakeError::InvalidKey),
         };
-        let mut nonce = [0u8; 18];
-        if key.len() != 24 || B64.decode_slice(key, &mut nonce) != Ok(16) {
+        if !super::is_key(key) {
             return Err(HandshakeError::InvalidKey);
         }
         if !list_elements(h, "sec-websocket-protocol").all(is_token) {
