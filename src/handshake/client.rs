@@ -4,8 +4,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::{
-    AcceptKey, HandshakeError, Header, Limits, Response, Sha1, WriteError, accept_key_with,
-    check_extra_headers, has_token, is_token, single,
+    AcceptKey, HandshakeError, HeadParts, Header, Limits, Response, Sha1, WriteError,
+    accept_key_with, check_extra_headers, has_token, is_token, single,
 };
 use crate::Status;
 
@@ -157,37 +157,42 @@ impl ClientHandshake {
         buf: &mut [u8],
     ) -> Result<usize, WriteError> {
         req.check()?;
-        super::write_head(buf, |w| {
-            let resource = if req.resource.is_empty() {
-                "/"
-            } else {
-                req.resource
-            };
-            w.str("GET ").str(resource).str(" HTTP/1.1\r\nHost: ");
+        let resource = if req.resource.is_empty() {
+            "/"
+        } else {
+            req.resource
+        };
+        // An IPv6 address goes in brackets.
+        let (open, close): (&[u8], &[u8]) =
             if req.host.bytes().any(|b| b == b':') && !req.host.starts_with('[') {
-                w.str("[").str(req.host).str("]");
+                (b"[", b"]")
             } else {
-                w.str(req.host);
-            }
-            if req.port != req.default_port() {
-                w.str(":").num(req.port.into());
-            }
-            w.str("\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n")
-                .str("Sec-WebSocket-Key: ")
-                .bytes(&self.key)
-                .str("\r\nSec-WebSocket-Version: 13\r\n");
-            if let Some((first, rest)) = req.protocols.split_first() {
-                w.str("Sec-WebSocket-Protocol: ").str(first);
-                for p in rest {
-                    w.str(", ").str(p);
-                }
-                w.str("\r\n");
-            }
-            for (n, v) in req.headers {
-                w.str(n).str(": ").str(v).str("\r\n");
-            }
-            w.str("\r\n");
-        })
+                (b"", b"")
+            };
+        let mut digits = [0u8; 20];
+        let (colon, port): (&[u8], &[u8]) = if req.port != req.default_port() {
+            (b":", super::decimal(req.port.into(), &mut digits))
+        } else {
+            (b"", b"")
+        };
+        HeadParts {
+            pieces: &[
+                b"GET ",
+                resource.as_bytes(),
+                b" HTTP/1.1\r\nHost: ",
+                open,
+                req.host.as_bytes(),
+                close,
+                colon,
+                port,
+                b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ",
+                &self.key,
+                b"\r\nSec-WebSocket-Version: 13\r\n",
+            ],
+            list: (b"Sec-WebSocket-Protocol: ", req.protocols),
+            headers: req.headers,
+        }
+        .write(buf)
     }
 
     /// Parses and validates the server's response to `req`.

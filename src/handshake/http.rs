@@ -2,7 +2,8 @@
 //! write (rejections, pages).
 
 use super::{
-    HandshakeError, Header, Limits, WriteError, bounded, check_extra_headers, is_field_value,
+    HandshakeError, HeadParts, Header, Limits, WriteError, bounded, check_extra_headers,
+    is_field_value,
 };
 use crate::Status;
 
@@ -310,21 +311,23 @@ impl<'a> HttpResponse<'a> {
     /// nothing if they do not fit.
     pub fn write(&self, buf: &mut [u8]) -> Result<usize, WriteError> {
         self.check()?;
-        // (Not `encoded_len`: the head's length is needed on its own.)
-        let head = super::head_len(|w| self.fmt_head(w));
-        let total = head + self.body.len();
-        let out = buf
-            .get_mut(..total)
-            .ok_or(crate::BufferTooSmall { needed: total })?;
-        let (h, body) = out.split_at_mut(head);
-        super::fill_head(h, |w| self.fmt_head(w));
-        body.copy_from_slice(self.body);
-        Ok(total)
+        self.with_head(|head| {
+            // (Not `encoded_len`: the head's length is needed on its own.)
+            let len = head.len();
+            let total = len + self.body.len();
+            let out = buf
+                .get_mut(..total)
+                .ok_or(crate::BufferTooSmall { needed: total })?;
+            let (h, body) = out.split_at_mut(len);
+            head.fill(h);
+            body.copy_from_slice(self.body);
+            Ok(total)
+        })
     }
 
     /// The bytes [`HttpResponse::write`] writes: head and body.
     pub fn encoded_len(&self) -> usize {
-        super::head_len(|w| self.fmt_head(w)) + self.body.len()
+        self.with_head(|head| head.len()) + self.body.len()
     }
 
     /// Head and body in a new buffer of the right size (feature `alloc`),
@@ -341,7 +344,7 @@ impl<'a> HttpResponse<'a> {
     /// sends the body itself.
     pub fn write_head(&self, buf: &mut [u8]) -> Result<usize, WriteError> {
         self.check()?;
-        super::write_head(buf, |w| self.fmt_head(w))
+        self.with_head(|head| head.write(buf))
     }
 
     fn check(&self) -> Result<(), WriteError> {
@@ -357,25 +360,41 @@ impl<'a> HttpResponse<'a> {
         check_extra_headers(self.headers)
     }
 
-    fn fmt_head(&self, w: &mut super::Head<'_>) {
-        w.str("HTTP/1.1 ")
-            .num(self.status.into())
-            .str(" ")
-            .str(reason_phrase(self.status))
-            .str("\r\n");
-        if let Some(ct) = self.content_type {
-            w.str("Content-Type: ").str(ct).str("\r\n");
-        }
-        w.str("Content-Length: ").num(self.body.len()).str("\r\n");
-        if self.status == 426 {
-            w.str("Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
-        }
-        if self.close {
-            w.str("Connection: close\r\n");
-        }
-        for (n, v) in self.headers {
-            w.str(n).str(": ").str(v).str("\r\n");
-        }
-        w.str("\r\n");
+    /// Runs `f` on this response's head.
+    fn with_head<R>(&self, f: impl FnOnce(&HeadParts<'_>) -> R) -> R {
+        let (mut status, mut length) = ([0u8; 20], [0u8; 20]);
+        let (ct_name, ct, ct_end): (&[u8], &[u8], &[u8]) = match self.content_type {
+            Some(ct) => (b"Content-Type: ", ct.as_bytes(), b"\r\n"),
+            None => (b"", b"", b""),
+        };
+        let upgrade: &[u8] = if self.status == 426 {
+            b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+        } else {
+            b""
+        };
+        let close: &[u8] = if self.close {
+            b"Connection: close\r\n"
+        } else {
+            b""
+        };
+        f(&HeadParts {
+            pieces: &[
+                b"HTTP/1.1 ",
+                super::decimal(self.status.into(), &mut status),
+                b" ",
+                reason_phrase(self.status).as_bytes(),
+                b"\r\n",
+                ct_name,
+                ct,
+                ct_end,
+                b"Content-Length: ",
+                super::decimal(self.body.len(), &mut length),
+                b"\r\n",
+                upgrade,
+                close,
+            ],
+            list: (b"", &[]),
+            headers: self.headers,
+        })
     }
 }

@@ -432,46 +432,81 @@ pub(crate) fn single<'b>(headers: &[Header<'b>], name: &str) -> Result<Option<&'
     Ok(found)
 }
 
-/// Runs `f` once to count the bytes, then, if they fit, again into `buf`,
-/// so nothing is written when the buffer is too small.
-pub(crate) fn write_head(buf: &mut [u8], f: impl Fn(&mut Head<'_>)) -> Result<usize, WriteError> {
-    let needed = head_len(&f);
-    let out = buf.get_mut(..needed).ok_or(BufferTooSmall { needed })?;
-    Ok(fill_head(out, f))
+/// A head to write, as data: its fixed pieces in order, then a list
+/// header (`name` and comma-separated items; nothing if there are none),
+/// then the caller's extra header fields, then the blank line. One
+/// non-generic writer serves every head (request, 101, other responses):
+/// on a device the pieces cost a store each, where a call per piece cost
+/// several times that.
+pub(crate) struct HeadParts<'a> {
+    /// The text up to the list header, piece by piece.
+    pub(crate) pieces: &'a [&'a [u8]],
+    /// The list header's name with its `": "`, and its items.
+    pub(crate) list: (&'a [u8], &'a [&'a str]),
+    /// Extra header fields, checked by [`check_extra_headers`].
+    pub(crate) headers: &'a [(&'a str, &'a str)],
 }
 
-/// The bytes `f` writes.
-pub(crate) fn head_len(f: impl Fn(&mut Head<'_>)) -> usize {
-    let mut count = Head {
-        buf: &mut [],
-        len: 0,
-    };
-    f(&mut count);
-    count.len
-}
+impl HeadParts<'_> {
+    /// Appends the whole head to `w`.
+    fn emit(&self, w: &mut Head<'_>) {
+        for p in self.pieces {
+            w.bytes(p);
+        }
+        let (name, items) = self.list;
+        if let Some((first, rest)) = items.split_first() {
+            w.bytes(name).bytes(first.as_bytes());
+            for item in rest {
+                w.bytes(b", ").bytes(item.as_bytes());
+            }
+            w.bytes(b"\r\n");
+        }
+        for (n, v) in self.headers {
+            w.bytes(n.as_bytes())
+                .bytes(b": ")
+                .bytes(v.as_bytes())
+                .bytes(b"\r\n");
+        }
+        w.bytes(b"\r\n");
+    }
 
-/// Writes `f`'s text into `out`, which [`head_len`] said is long enough.
-pub(crate) fn fill_head(out: &mut [u8], f: impl Fn(&mut Head<'_>)) -> usize {
-    let mut w = Head { buf: out, len: 0 };
-    f(&mut w);
-    w.len
+    /// The head's length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        let mut count = Head {
+            buf: &mut [],
+            len: 0,
+        };
+        self.emit(&mut count);
+        count.len
+    }
+
+    /// Writes the head into `out`, which [`len`](Self::len) said is long
+    /// enough.
+    pub(crate) fn fill(&self, out: &mut [u8]) -> usize {
+        let mut w = Head { buf: out, len: 0 };
+        self.emit(&mut w);
+        w.len
+    }
+
+    /// Counts, then writes if it fits: nothing is written when `buf` is
+    /// too small.
+    pub(crate) fn write(&self, buf: &mut [u8]) -> Result<usize, WriteError> {
+        let needed = self.len();
+        let out = buf.get_mut(..needed).ok_or(BufferTooSmall { needed })?;
+        Ok(self.fill(out))
+    }
 }
 
 /// Writes a head's text into a buffer, or only counts it when the buffer
 /// is empty. Plain byte copies: no `core::fmt` in a device's image.
-pub(crate) struct Head<'a> {
+struct Head<'a> {
     buf: &'a mut [u8],
     len: usize,
 }
 
 impl Head<'_> {
-    /// Appends `s`.
-    pub(crate) fn str(&mut self, s: &str) -> &mut Self {
-        self.bytes(s.as_bytes())
-    }
-
-    /// Appends `b` (ASCII the caller made or checked).
-    pub(crate) fn bytes(&mut self, b: &[u8]) -> &mut Self {
+    /// Appends `b`.
+    fn bytes(&mut self, b: &[u8]) -> &mut Self {
         let end = self.len + b.len();
         if let Some(dst) = self.buf.get_mut(self.len..end) {
             dst.copy_from_slice(b);
@@ -479,22 +514,21 @@ impl Head<'_> {
         self.len = end;
         self
     }
+}
 
-    /// Appends `n` in decimal (`usize`: no 64-bit division on a 32-bit
-    /// device).
-    pub(crate) fn num(&mut self, mut n: usize) -> &mut Self {
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
+/// `n` in decimal, in `buf` (`usize`: no 64-bit division on a 32-bit
+/// device).
+pub(crate) fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
-        self.bytes(&digits[at..])
     }
+    &buf[at..]
 }
 
 /// Runs an httparse parse over at most `limits.max_len` bytes.

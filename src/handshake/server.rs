@@ -1,8 +1,8 @@
 //! Server role: read an upgrade request, answer it.
 
 use super::{
-    AcceptKey, HandshakeError, Header, Limits, Request, Sha1, WriteError, accept_key_with,
-    check_extra_headers, has_token, is_token, list_elements, single,
+    AcceptKey, HandshakeError, HeadParts, Header, Limits, Request, Sha1, WriteError,
+    accept_key_with, check_extra_headers, has_token, is_token, list_elements, single,
 };
 use crate::Status;
 
@@ -247,18 +247,20 @@ impl<'a> ServerResponse<'a> {
             return Err(WriteError::InvalidInput("subprotocol"));
         }
         check_extra_headers(self.headers)?;
-        super::write_head(buf, |w| {
-            w.str("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n")
-                .str("Connection: Upgrade\r\nSec-WebSocket-Accept: ")
-                .bytes(self.accept.as_bytes())
-                .str("\r\n");
-            if let Some(p) = self.protocol {
-                w.str("Sec-WebSocket-Protocol: ").str(p).str("\r\n");
-            }
-            for (n, v) in self.headers {
-                w.str(n).str(": ").str(v).str("\r\n");
-            }
-            w.str("\r\n");
-        })
+        let protocol: &[&str] = match &self.protocol {
+            Some(p) => core::slice::from_ref(p),
+            None => &[],
+        };
+        HeadParts {
+            pieces: &[
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                  Connection: Upgrade\r\nSec-WebSocket-Accept: ",
+                self.accept.as_bytes(),
+                b"\r\n",
+            ],
+            list: (b"Sec-WebSocket-Protocol: ", protocol),
+            headers: self.headers,
+        }
+        .write(buf)
     }
 }
