@@ -11,17 +11,48 @@
 #                      a stand-in that costs a call
 #   firmware           examples/firmware.rs: the embedded-io adapter, both
 #                      roles
+#   embedded-websocket both / server
+#                      core_only's job (same canned bytes, same frames
+#                      written) through embedded-websocket 0.9.5 with the
+#                      sha1/base64/httparse it pulls: benches/size-peer/
+#                      (its own workspace and Cargo.lock), bins `both` and
+#                      `server`; `cargo run --release --bin both` there
+#                      checks the job on the host
 # Stable toolchain, no -Zbuild-std: what a firmware crate gets by default.
+#
+# FLAGS=1 adds the firmware-side flags (needs the nightly toolchain with
+# rust-src): core rebuilt with the image (-Zbuild-std=core), panics that
+# abort without a message (panic = "immediate-abort"), and linker
+# relaxation (-C target-feature=+relax: a call in 4 bytes instead of 8).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=riscv32imc-unknown-none-elf
-build() { # opt name example features
-  local opt=$1 name=$2 example=$3 features=$4
+build() { # opt name example features [flags: std | abort | relax]
+  local opt=$1 name=$2 example=$3 features=$4 flags=${5:-std}
+  local dir=target/size-$opt-${features//,/-}-$flags
+  local cargo=(cargo) panic=abort rustflags=${RUSTFLAGS:-}
+  case $flags in
+    abort) cargo=(cargo +nightly -Zbuild-std=core -Zpanic-immediate-abort) panic=immediate-abort ;;
+    relax) cargo=(cargo +nightly -Zbuild-std=core -Zpanic-immediate-abort) panic=immediate-abort
+           rustflags="$rustflags -C target-feature=+relax" ;;
+  esac
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=$opt CARGO_PROFILE_RELEASE_LTO=fat \
+  CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_PANIC=$panic \
+  CARGO_TARGET_DIR=$dir RUSTFLAGS="$rustflags" \
+    "${cargo[@]}" build -q --release --no-default-features --features "$features" --target $target --example "$example" \
+    2> >(grep -v -e "not stably supported" -e "unstable feature specified" -e "^ *|" -e "^ *= note" -e "^\s*$" -e "^warning: unknown and unstable" >&2)
+  report $opt "$name" $dir/$target/release/examples/$example
+}
+build_peer() { # opt name bin: benches/size-peer (embedded-websocket)
+  local opt=$1 name=$2 bin=$3
   CARGO_PROFILE_RELEASE_OPT_LEVEL=$opt CARGO_PROFILE_RELEASE_LTO=fat \
   CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_PANIC=abort \
-  CARGO_TARGET_DIR=target/size-$opt-${features//,/-} \
-    cargo build -q --release --no-default-features --features "$features" --target $target --example "$example"
-  local elf=target/size-$opt-${features//,/-}/$target/release/examples/$example
+  CARGO_TARGET_DIR=target/size-$opt-embedded-websocket \
+    cargo build -q --release --locked --manifest-path benches/size-peer/Cargo.toml --target $target --bin "$bin"
+  report $opt "$name" target/size-$opt-embedded-websocket/$target/release/$bin
+}
+report() { # opt name elf
+  local opt=$1 name=$2 elf=$3
   readelf -SW "$elf" | awk -v opt="$opt" -v name="$name" '
     { for (i = 1; i <= NF; i++) if ($i == ".text" || $i == ".rodata") sz[$i] = $(i + 4) }
     END { printf "opt-level=%s %-28s .text=%d .rodata=%d\n", opt, name, ("0x" sz[".text"]) + 0, ("0x" sz[".rodata"]) + 0 }'
@@ -32,6 +63,16 @@ for opt in z s; do
 done
 build z "core_only server" core_only server,sha1
 build z "core_only client" core_only client,sha1
+build_peer z "embedded-websocket both" both
+build_peer z "embedded-websocket server" server
 build z "core_only both stub-sha1" core_only server,client
 build z "core_only server stub-sha1" core_only server
 build z "core_only client stub-sha1" core_only client
+if [ "${FLAGS:-0}" = 1 ]; then
+  for spec in "both:server,client,sha1" "server:server,sha1" "firmware:embedded-io,server,client,sha1"; do
+    what=${spec%%:*} features=${spec#*:} example=core_only
+    [ "$what" = firmware ] && example=firmware
+    build z "$what +immediate-abort" $example "$features" abort
+    build z "$what +immediate-abort +relax" $example "$features" relax
+  done
+fi
