@@ -68,8 +68,14 @@ use core::ptr::{self, NonNull};
 
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
 
-pub use super::embedded_io::{Accepted, ClientOptions, Decision, Error, ServerOptions, WebSocket};
+#[cfg(feature = "client")]
+pub use super::embedded_io::ClientOptions;
+#[cfg(feature = "server")]
+pub use super::embedded_io::{Accepted, Decision, ServerOptions};
+pub use super::embedded_io::{Error, WebSocket};
+#[cfg(feature = "client")]
 use crate::conn::MaskKeys;
+#[cfg(feature = "server")]
 use crate::handshake::{HttpResponse, Request, UpgradeRequest};
 
 /// The receive timeout [`accept`] and [`connect`] set on a netconn that
@@ -416,6 +422,7 @@ impl Write for Netconn {
 /// Runs a server handshake on an accepted netconn (see
 /// [`super::embedded_io::accept`]), setting [`RECV_TIMEOUT_MS`] if the
 /// netconn has no receive timeout.
+#[cfg(feature = "server")]
 pub fn accept<'b>(
     mut conn: Netconn,
     rx: &'b mut [u8],
@@ -432,6 +439,7 @@ pub fn accept<'b>(
 /// [`super::embedded_io::connect`]), with a receive timeout of
 /// [`RECV_TIMEOUT_MS`]. To choose another, make the [`Netconn`] yourself
 /// and call [`super::embedded_io::connect`].
+#[cfg(feature = "client")]
 pub fn connect<'b, K: MaskKeys>(
     ip: [u8; 4],
     port: u16,
