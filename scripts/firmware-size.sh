@@ -15,9 +15,10 @@
 #                      core_only's job (same canned bytes, same frames
 #                      written) through embedded-websocket 0.9.5 with the
 #                      sha1/base64/httparse it pulls: benches/size-peer/
-#                      (its own workspace and Cargo.lock), bins `both` and
-#                      `server`; `cargo run --release --bin both` there
-#                      checks the job on the host
+#                      (its own workspace and Cargo.lock), the server, and
+#                      the client with feature `client`; `cargo run
+#                      --release [--features client]` there checks the job
+#                      on the host
 # Stable toolchain, no -Zbuild-std: what a firmware crate gets by default.
 #
 # FLAGS=1 adds the firmware-side flags (needs the nightly toolchain with
@@ -43,13 +44,13 @@ build() { # opt name example features [flags: std | abort | relax]
     2> >(grep -v -e "not stably supported" -e "unstable feature specified" -e "^ *|" -e "^ *= note" -e "^\s*$" -e "^warning: unknown and unstable" >&2)
   report $opt "$name" $dir/$target/release/examples/$example
 }
-build_peer() { # opt name bin: benches/size-peer (embedded-websocket)
-  local opt=$1 name=$2 bin=$3
+build_peer() { # opt name features: benches/size-peer (embedded-websocket)
+  local opt=$1 name=$2 features=$3
   CARGO_PROFILE_RELEASE_OPT_LEVEL=$opt CARGO_PROFILE_RELEASE_LTO=fat \
   CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_PANIC=abort \
-  CARGO_TARGET_DIR=target/size-$opt-embedded-websocket \
-    cargo build -q --release --locked --manifest-path benches/size-peer/Cargo.toml --target $target --bin "$bin"
-  report $opt "$name" target/size-$opt-embedded-websocket/$target/release/$bin
+  CARGO_TARGET_DIR=target/size-$opt-embedded-websocket-$features \
+    cargo build -q --release --locked --manifest-path benches/size-peer/Cargo.toml --target $target --features "$features"
+  report $opt "$name" target/size-$opt-embedded-websocket-$features/$target/release/sansws-size-peer
 }
 report() { # opt name elf
   local opt=$1 name=$2 elf=$3
@@ -63,8 +64,8 @@ for opt in z s; do
 done
 build z "core_only server" core_only server,sha1
 build z "core_only client" core_only client,sha1
-build_peer z "embedded-websocket both" both
-build_peer z "embedded-websocket server" server
+build_peer z "embedded-websocket both" client
+build_peer z "embedded-websocket server" ""
 build z "core_only both stub-sha1" core_only server,client
 build z "core_only server stub-sha1" core_only server
 build z "core_only client stub-sha1" core_only client
