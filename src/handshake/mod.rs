@@ -136,15 +136,27 @@ pub fn sha1_digest(parts: &[&[u8]]) -> [u8; 20] {
         at: usize,
     }
     impl Hasher {
-        fn push(&mut self, byte: u8) {
-            self.block[self.at] = byte;
-            self.at += 1;
-            if self.at == self.block.len() {
-                sha1::block_api::compress(&mut self.state, core::slice::from_ref(&self.block));
-                self.at = 0;
+        /// Takes `data` into the block, compressing each block filled.
+        fn absorb(&mut self, mut data: &[u8]) {
+            while !data.is_empty() {
+                let take = data.len().min(64 - self.at);
+                self.block[self.at..self.at + take].copy_from_slice(&data[..take]);
+                data = &data[take..];
+                self.at += take;
+                if self.at == 64 {
+                    sha1::block_api::compress(&mut self.state, core::slice::from_ref(&self.block));
+                    self.at = 0;
+                }
             }
         }
     }
+    // The padding: 0x80, zeros, the length in bits in the last 8 bytes of
+    // a block.
+    const PAD: [u8; 64] = {
+        let mut p = [0; 64];
+        p[0] = 0x80;
+        p
+    };
     let mut h = Hasher {
         state: [
             0x6745_2301,
@@ -158,18 +170,11 @@ pub fn sha1_digest(parts: &[&[u8]]) -> [u8; 20] {
     };
     let mut bits = 0u64;
     for part in parts {
-        for &b in *part {
-            h.push(b);
-        }
+        h.absorb(part);
         bits = bits.wrapping_add((part.len() as u64).wrapping_mul(8));
     }
-    h.push(0x80);
-    while h.at != 56 {
-        h.push(0);
-    }
-    for b in bits.to_be_bytes() {
-        h.push(b);
-    }
+    h.absorb(&PAD[..(119 - h.at) % 64 + 1]);
+    h.absorb(&bits.to_be_bytes());
     let mut out = [0; 20];
     for (o, w) in out.chunks_exact_mut(4).zip(h.state) {
         o.copy_from_slice(&w.to_be_bytes());
