@@ -4,8 +4,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::{
-    AcceptKey, HandshakeError, HeadParts, Header, Limits, Response, Sha1, WriteError,
-    accept_key_with, check_extra_headers, has_token, is_token, single,
+    AcceptKey, HandshakeError, HeadParts, Header, Limits, Response, Scan, Sha1, WriteError,
+    accept_key_with, check_extra_headers, is_token,
 };
 use crate::Status;
 
@@ -218,26 +218,26 @@ impl ClientHandshake {
         if res.minor_version() < 1 {
             return Err(HandshakeError::HttpVersion);
         }
-        let h = res.headers();
-        if !has_token(h, "upgrade", "websocket") {
+        let scan = Scan::new(res.headers());
+        if !scan.upgrade_websocket {
             return Err(HandshakeError::NoUpgradeWebSocket);
         }
-        if !has_token(h, "connection", "upgrade") {
+        if !scan.connection_upgrade {
             return Err(HandshakeError::NoConnectionUpgrade);
         }
-        match single(h, "sec-websocket-accept") {
-            Ok(Some(v)) if v.trim_ascii() == self.accept.as_bytes() => {}
-            _ => return Err(HandshakeError::BadAccept),
+        if scan.only(Scan::ACCEPT).map(<[u8]>::trim_ascii) != Some(self.accept.as_bytes()) {
+            return Err(HandshakeError::BadAccept);
         }
-        match single(h, "sec-websocket-protocol") {
-            Ok(None) => {}
-            Ok(Some(p)) if req.protocols.iter().any(|o| o.as_bytes() == p.trim_ascii()) => {}
-            _ => return Err(HandshakeError::UnexpectedProtocol),
+        if scan.has(Scan::PROTOCOL) {
+            let offered = scan.only(Scan::PROTOCOL).is_some_and(|p| {
+                let p = p.trim_ascii();
+                req.protocols.iter().any(|o| o.as_bytes() == p)
+            });
+            if !offered {
+                return Err(HandshakeError::UnexpectedProtocol);
+            }
         }
-        if super::list_elements(h, "sec-websocket-extensions")
-            .next()
-            .is_some()
-        {
+        if scan.extensions {
             return Err(HandshakeError::UnexpectedExtension);
         }
         Ok(Status::Complete(res))
