@@ -4,10 +4,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::{
-    AcceptKey, HandshakeError, HeadParts, Header, Limits, Response, Scan, Sha1, WriteError,
-    accept_key_with, check_extra_headers, is_token,
+    AcceptKey, ByteSet, HandshakeError, HeadParts, Header, Limits, Response, Scan, Sha1,
+    WriteError, accept_key_with, check_extra_headers, is_token,
 };
 use crate::Status;
+
+/// The characters of a host: RFC 3986 reg-name (unreserved, sub-delims,
+/// `%`), IPv4, or IPv6 (`:`, and the brackets).
+const HOST_CHARS: ByteSet = ByteSet::alphanumeric_and(b"-._~:%[]!$&'()*+,;=");
 
 /// What to ask the server for: where, and with which subprotocols and extra
 /// headers. Everything is borrowed; nothing is copied until it is written.
@@ -49,32 +53,7 @@ impl<'a> ClientRequest<'a> {
 
     fn check(&self) -> Result<(), WriteError> {
         let host = self.host.as_bytes();
-        // RFC 3986 reg-name, IPv4 or IPv6 characters.
-        let host_ok = !host.is_empty()
-            && host.iter().all(|&b| {
-                matches!(b, b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
-                    || matches!(
-                        b,
-                        b'-' | b'.'
-                            | b'_'
-                            | b'~'
-                            | b':'
-                            | b'%'
-                            | b'['
-                            | b']'
-                            | b'!'
-                            | b'$'
-                            | b'&'
-                            | b'\''
-                            | b'('
-                            | b')'
-                            | b'*'
-                            | b'+'
-                            | b','
-                            | b';'
-                            | b'='
-                    )
-            });
+        let host_ok = !host.is_empty() && host.iter().all(|&b| HOST_CHARS.contains(b));
         if !host_ok {
             return Err(WriteError::InvalidInput("host"));
         }
@@ -241,5 +220,40 @@ impl ClientHandshake {
             return Err(HandshakeError::UnexpectedExtension);
         }
         Ok(Status::Complete(res))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The set is the character classes it replaced, byte by byte.
+    #[test]
+    fn host_characters_are_rfc_3986_reg_name_ipv4_and_ipv6() {
+        for b in 0..=255u8 {
+            let host = matches!(b, b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+                || matches!(
+                    b,
+                    b'-' | b'.'
+                        | b'_'
+                        | b'~'
+                        | b':'
+                        | b'%'
+                        | b'['
+                        | b']'
+                        | b'!'
+                        | b'$'
+                        | b'&'
+                        | b'\''
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b','
+                        | b';'
+                        | b'='
+                );
+            assert_eq!(HOST_CHARS.contains(b), host, "{b:#04x}");
+        }
     }
 }
