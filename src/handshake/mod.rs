@@ -598,11 +598,12 @@ impl HeadParts<'_> {
             w.bytes(p);
         }
         let (name, items) = self.list;
-        if let Some((first, rest)) = items.split_first() {
-            w.bytes(name).bytes(first.as_bytes());
-            for item in rest {
-                w.bytes(b", ").bytes(item.as_bytes());
-            }
+        let mut before = name;
+        for item in items {
+            w.bytes(before).bytes(item.as_bytes());
+            before = b", ";
+        }
+        if !items.is_empty() {
             w.bytes(b"\r\n");
         }
         for (n, v) in self.headers {
