@@ -1,8 +1,5 @@
 //! Client role: write the upgrade request, validate the response.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
-
 use super::{
     AcceptKey, ByteSet, HandshakeError, HeadParts, Header, Limits, Response, Scan, Sha1,
     WriteError, accept_key_with, check_extra_headers, is_token,
@@ -109,9 +106,13 @@ impl ClientHandshake {
 
     /// [`new`](Self::new) with the caller's [`Sha1`].
     pub fn with_sha1(nonce: [u8; 16], sha1: &mut impl Sha1) -> Self {
-        let mut key = [0u8; 24];
-        // 16 bytes always encode to exactly 24 characters.
-        let _ = B64.encode_slice(nonce, &mut key);
+        // The nonce's 16 bytes encode to the first 22 characters of its
+        // encoding zero-extended to 20 bytes (base64 pads the last group
+        // with zero bits either way); two `=` end it.
+        let mut wide = [0u8; 20];
+        wide[..16].copy_from_slice(&nonce);
+        let mut key = [b'='; 24];
+        key[..22].copy_from_slice(&super::base64_of_20(&wide)[..22]);
         Self {
             key,
             accept: accept_key_with(&key, sha1),
