@@ -196,10 +196,10 @@ impl ClientHandshake {
             return Err(HandshakeError::HttpVersion);
         }
         let scan = Scan::new(res.headers());
-        if !scan.upgrade_websocket {
+        if !scan.upgrade_websocket() {
             return Err(HandshakeError::NoUpgradeWebSocket);
         }
-        if !scan.connection_upgrade {
+        if !scan.connection_upgrade() {
             return Err(HandshakeError::NoConnectionUpgrade);
         }
         if scan.only(Scan::ACCEPT).map(<[u8]>::trim_ascii) != Some(self.accept.as_bytes()) {
@@ -214,7 +214,7 @@ impl ClientHandshake {
                 return Err(HandshakeError::UnexpectedProtocol);
             }
         }
-        if scan.extensions {
+        if scan.extensions() {
             return Err(HandshakeError::UnexpectedExtension);
         }
         Ok(Status::Complete(res))

@@ -510,18 +510,14 @@ const SCANNED: [&str; 8] = [
 /// either role: one walk over the fields instead of one per name, on a
 /// device a fraction of the code and of the time.
 pub(crate) struct Scan<'b> {
-    /// Per name in [`SCANNED`]: how many fields (2 for more than one),
-    /// and the last one's value.
-    count: [u8; 8],
-    value: [&'b [u8]; 8],
-    /// Some `Upgrade` lists `websocket` (ASCII case-insensitive).
-    pub(crate) upgrade_websocket: bool,
-    /// Some `Connection` lists `upgrade` (ASCII case-insensitive).
-    pub(crate) connection_upgrade: bool,
-    /// Every `Sec-WebSocket-Protocol` element is a token.
-    pub(crate) protocols_are_tokens: bool,
-    /// Some `Sec-WebSocket-Extensions` has an element.
-    pub(crate) extensions: bool,
+    /// Per name in [`SCANNED`]: the last field's value.
+    value: [Option<&'b [u8]>; 8],
+    /// Bit `i`: more than one field named `SCANNED[i]`.
+    repeated: u8,
+    /// Bit `i` for the lists: `Upgrade` lists `websocket`, `Connection`
+    /// lists `upgrade` (ASCII case-insensitive), a `Sec-WebSocket-Protocol`
+    /// element is no token, a `Sec-WebSocket-Extensions` has an element.
+    found: u8,
 }
 
 #[cfg(any(feature = "server", feature = "client"))]
@@ -538,12 +534,9 @@ impl<'b> Scan<'b> {
     /// Walks `headers` once.
     pub(crate) fn new(headers: &[Header<'b>]) -> Self {
         let mut s = Scan {
-            count: [0; 8],
-            value: [&[]; 8],
-            upgrade_websocket: false,
-            connection_upgrade: false,
-            protocols_are_tokens: true,
-            extensions: false,
+            value: [None; 8],
+            repeated: 0,
+            found: 0,
         };
         for h in headers {
             let mut i = 0;
@@ -553,34 +546,59 @@ impl<'b> Scan<'b> {
             if i == SCANNED.len() {
                 continue;
             }
-            s.count[i] = if s.count[i] == 0 { 1 } else { 2 };
-            s.value[i] = h.value;
+            if s.value[i].is_some() {
+                s.repeated |= 1 << i;
+            }
+            s.value[i] = Some(h.value);
             let mut rest = h.value;
             while i < Self::HOST
                 && let Some(e) = next_element(&mut rest)
             {
-                match i {
-                    0 => s.upgrade_websocket |= e.eq_ignore_ascii_case(b"websocket"),
-                    1 => s.connection_upgrade |= e.eq_ignore_ascii_case(b"upgrade"),
-                    Self::PROTOCOL => s.protocols_are_tokens &= is_token(e),
-                    _ => s.extensions = true,
-                }
+                let hit = match i {
+                    0 => e.eq_ignore_ascii_case(b"websocket"),
+                    1 => e.eq_ignore_ascii_case(b"upgrade"),
+                    Self::PROTOCOL => !is_token(e),
+                    _ => true,
+                };
+                s.found |= u8::from(hit) << i;
             }
         }
         s
     }
 
+    /// Some `Upgrade` lists `websocket` (ASCII case-insensitive).
+    pub(crate) fn upgrade_websocket(&self) -> bool {
+        self.found & 1 != 0
+    }
+
+    /// Some `Connection` lists `upgrade` (ASCII case-insensitive).
+    pub(crate) fn connection_upgrade(&self) -> bool {
+        self.found & 2 != 0
+    }
+
+    /// Every `Sec-WebSocket-Protocol` element is a token.
+    #[cfg(feature = "server")]
+    pub(crate) fn protocols_are_tokens(&self) -> bool {
+        self.found & 4 == 0
+    }
+
+    /// Some `Sec-WebSocket-Extensions` has an element.
+    #[cfg(feature = "client")]
+    pub(crate) fn extensions(&self) -> bool {
+        self.found & 8 != 0
+    }
+
     /// Whether a field `i` is present.
     pub(crate) fn has(&self, i: usize) -> bool {
-        self.count[i] != 0
+        self.value[i].is_some()
     }
 
     /// The value of the field `i` if there is exactly one.
     pub(crate) fn only(&self, i: usize) -> Option<&'b [u8]> {
-        if self.count[i] == 1 {
-            Some(self.value[i])
-        } else {
+        if self.repeated & (1 << i) != 0 {
             None
+        } else {
+            self.value[i]
         }
     }
 }
@@ -822,15 +840,19 @@ mod tests {
                     .filter(|e| !e.is_empty())
             };
             let has = |name, token: &[u8]| elements(name).any(|e| e.eq_ignore_ascii_case(token));
-            assert_eq!(s.upgrade_websocket, has("upgrade", b"websocket"), "{h:?}");
-            assert_eq!(s.connection_upgrade, has("connection", b"upgrade"), "{h:?}");
+            assert_eq!(s.upgrade_websocket(), has("upgrade", b"websocket"), "{h:?}");
             assert_eq!(
-                s.protocols_are_tokens,
+                s.connection_upgrade(),
+                has("connection", b"upgrade"),
+                "{h:?}"
+            );
+            assert_eq!(
+                s.protocols_are_tokens(),
                 elements("sec-websocket-protocol").all(is_token),
                 "{h:?}"
             );
             assert_eq!(
-                s.extensions,
+                s.extensions(),
                 elements("sec-websocket-extensions").next().is_some(),
                 "{h:?}"
             );

@@ -48,7 +48,7 @@ pub fn parse_request<'h, 'b>(
         Status::Partial { needed } => return Ok(Status::Partial { needed }),
     };
     let scan = Scan::new(req.headers());
-    let attempted = scan.upgrade_websocket || scan.has(Scan::KEY) || scan.has(Scan::VERSION);
+    let attempted = scan.upgrade_websocket() || scan.has(Scan::KEY) || scan.has(Scan::VERSION);
     if !attempted {
         return Ok(Status::Complete(Outcome::Http(req)));
     }
@@ -75,10 +75,10 @@ impl<'h, 'b> UpgradeRequest<'h, 'b> {
         if scan.only(Scan::HOST).is_none_or(<[u8]>::is_empty) {
             return Err(HandshakeError::BadHost);
         }
-        if !scan.upgrade_websocket {
+        if !scan.upgrade_websocket() {
             return Err(HandshakeError::NoUpgradeWebSocket);
         }
-        if !scan.connection_upgrade {
+        if !scan.connection_upgrade() {
             return Err(HandshakeError::NoConnectionUpgrade);
         }
         if scan.only(Scan::VERSION).map(<[u8]>::trim_ascii) != Some(b"13") {
@@ -91,7 +91,7 @@ impl<'h, 'b> UpgradeRequest<'h, 'b> {
         if !super::is_key(key) {
             return Err(HandshakeError::InvalidKey);
         }
-        if !scan.protocols_are_tokens {
+        if !scan.protocols_are_tokens() {
             return Err(HandshakeError::InvalidProtocol);
         }
         Ok(Self { request: req, key })
