@@ -167,8 +167,9 @@ pub fn sha1_digest(parts: &[&[u8]]) -> [u8; 20] {
     while h.at != 56 {
         h.push(0);
     }
-    for b in bits.to_be_bytes() {
-        h.push(b);
+    // By reference: an array by value is unrolled into eight calls.
+    for b in &bits.to_be_bytes() {
+        h.push(*b);
     }
     let mut out = [0; 20];
     for (o, w) in out.chunks_exact_mut(4).zip(h.state) {
