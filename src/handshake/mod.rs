@@ -137,7 +137,8 @@ pub fn sha1_digest(parts: &[&[u8]]) -> [u8; 20] {
     }
     impl Hasher {
         fn push(&mut self, byte: u8) {
-            self.block[self.at] = byte;
+            // (`at` is always below 64: the mask only shows the compiler.)
+            self.block[self.at % 64] = byte;
             self.at += 1;
             if self.at == self.block.len() {
                 sha1::block_api::compress(&mut self.state, core::slice::from_ref(&self.block));
@@ -693,9 +694,9 @@ impl Head<'_> {
 /// device).
 pub(crate) fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
     let mut at = buf.len();
-    loop {
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
         at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
             break;
@@ -963,6 +964,27 @@ mod tests {
                 x as u8
             }));
         }
+    }
+
+    /// [`decimal`] is `format!`'s decimal: every power of ten and its
+    /// neighbours, every number to 100,000, and the largest.
+    #[test]
+    fn decimal_is_formats_decimal() {
+        extern crate std;
+        use std::string::ToString;
+        let mut buf = [0u8; 20];
+        let mut check = |n: usize| assert_eq!(decimal(n, &mut buf), n.to_string().as_bytes());
+        for n in 0..=100_000 {
+            check(n);
+        }
+        let mut p: usize = 1;
+        while let Some(next) = p.checked_mul(10) {
+            p = next;
+            check(p - 1);
+            check(p);
+            check(p + 1);
+        }
+        check(usize::MAX);
     }
 
     /// [`is_key`] against the `base64` crate's strict decoder: every
