@@ -48,12 +48,20 @@ impl<'a> ClientRequest<'a> {
         if self.secure { 443 } else { 80 }
     }
 
-    fn check(&self) -> Result<(), WriteError> {
+    /// Checks every value; `Ok(true)` for a host that is an IPv6 address
+    /// without its brackets (a `:` and no `[`), which the request adds.
+    fn check(&self) -> Result<bool, WriteError> {
         let host = self.host.as_bytes();
-        let host_ok = !host.is_empty() && host.iter().all(|&b| HOST_CHARS.contains(b));
-        if !host_ok {
-            return Err(WriteError::InvalidInput("host"));
+        let mut colon = false;
+        for &b in host {
+            if !HOST_CHARS.contains(b) {
+                return Err(WriteError::InvalidInput("host"));
+            }
+            colon |= b == b':';
         }
+        let Some(&first) = host.first() else {
+            return Err(WriteError::InvalidInput("host"));
+        };
         let r = self.resource.as_bytes();
         if !(r.is_empty() || (r[0] == b'/' && r.iter().all(|&b| b > 0x20 && b != 0x7f))) {
             return Err(WriteError::InvalidInput("resource"));
@@ -61,7 +69,8 @@ impl<'a> ClientRequest<'a> {
         if self.protocols.iter().any(|p| !is_token(p.as_bytes())) {
             return Err(WriteError::InvalidInput("subprotocol"));
         }
-        check_extra_headers(self.headers)
+        check_extra_headers(self.headers)?;
+        Ok(colon && first != b'[')
     }
 }
 
@@ -136,7 +145,7 @@ impl ClientHandshake {
         req: &ClientRequest<'_>,
         buf: &mut [u8],
     ) -> Result<usize, WriteError> {
-        req.check()?;
+        let v6 = usize::from(req.check()?);
         let resource = if req.resource.is_empty() {
             "/"
         } else {
@@ -144,7 +153,6 @@ impl ClientHandshake {
         };
         // An IPv6 address goes in brackets: each a constant cut to 0 or 1
         // bytes, one length to choose instead of two slices.
-        let v6 = usize::from(req.host.bytes().any(|b| b == b':') && !req.host.starts_with('['));
         let (open, close) = (&b"["[..v6], &b"]"[..v6]);
         let mut digits = [0u8; 20];
         let (colon, port): (&[u8], &[u8]) = if req.port != req.default_port() {
