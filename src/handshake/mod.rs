@@ -168,9 +168,9 @@ pub fn sha1_digest(parts: &[&[u8]]) -> [u8; 20] {
     while h.at != 56 {
         h.push(0);
     }
-    // By reference: an array by value is unrolled into eight calls.
-    for b in &bits.to_be_bytes() {
-        h.push(*b);
+    // Most significant byte first.
+    for i in (0..8).rev() {
+        h.push((bits >> (8 * i)) as u8);
     }
     let mut out = [0; 20];
     for (o, w) in out.chunks_exact_mut(4).zip(h.state) {
