@@ -151,9 +151,11 @@ impl ClientHandshake {
         } else {
             req.resource
         };
-        // An IPv6 address goes in brackets: each a constant cut to 0 or 1
-        // bytes, one length to choose instead of two slices.
-        let (open, close) = (&b"["[..v6], &b"]"[..v6]);
+        // An IPv6 address goes in brackets: the opening one ends a constant
+        // piece, the closing one is a piece of its own, each cut to
+        // length: one length to choose instead of two slices.
+        const HOST_LINE: &[u8] = b" HTTP/1.1\r\nHost: [";
+        let (host_line, close) = (&HOST_LINE[..HOST_LINE.len() - 1 + v6], &b"]"[..v6]);
         let mut digits = [0u8; 20];
         let (colon, port): (&[u8], &[u8]) = if req.port != req.default_port() {
             (b":", super::decimal(req.port.into(), &mut digits))
@@ -164,8 +166,7 @@ impl ClientHandshake {
             pieces: &[
                 b"GET ",
                 resource.as_bytes(),
-                b" HTTP/1.1\r\nHost: ",
-                open,
+                host_line,
                 req.host.as_bytes(),
                 close,
                 colon,
