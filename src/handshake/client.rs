@@ -1,13 +1,14 @@
 //! Client role: write the upgrade request, validate the response.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
-
 use super::{
-    AcceptKey, HandshakeError, HeadParts, Header, Limits, Response, Sha1, WriteError,
-    accept_key_with, check_extra_headers, has_token, is_token, single,
+    AcceptKey, ByteSet, HandshakeError, HeadParts, Header, Limits, Response, Scan, Sha1,
+    WriteError, accept_key_with, check_extra_headers, is_token,
 };
 use crate::Status;
+
+/// The characters of a host: RFC 3986 reg-name (unreserved, sub-delims,
+/// `%`), IPv4, or IPv6 (`:`, and the brackets).
+const HOST_CHARS: ByteSet = ByteSet::alphanumeric_and(b"-._~:%[]!$&'()*+,;=");
 
 /// What to ask the server for: where, and with which subprotocols and extra
 /// headers. Everything is borrowed; nothing is copied until it is written.
@@ -47,37 +48,20 @@ impl<'a> ClientRequest<'a> {
         if self.secure { 443 } else { 80 }
     }
 
-    fn check(&self) -> Result<(), WriteError> {
+    /// Checks every value; `Ok(true)` for a host that is an IPv6 address
+    /// without its brackets (a `:` and no `[`), which the request adds.
+    fn check(&self) -> Result<bool, WriteError> {
         let host = self.host.as_bytes();
-        // RFC 3986 reg-name, IPv4 or IPv6 characters.
-        let host_ok = !host.is_empty()
-            && host.iter().all(|&b| {
-                matches!(b, b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
-                    || matches!(
-                        b,
-                        b'-' | b'.'
-                            | b'_'
-                            | b'~'
-                            | b':'
-                            | b'%'
-                            | b'['
-                            | b']'
-                            | b'!'
-                            | b'$'
-                            | b'&'
-                            | b'\''
-                            | b'('
-                            | b')'
-                            | b'*'
-                            | b'+'
-                            | b','
-                            | b';'
-                            | b'='
-                    )
-            });
-        if !host_ok {
-            return Err(WriteError::InvalidInput("host"));
+        let mut colon = false;
+        for &b in host {
+            if !HOST_CHARS.contains(b) {
+                return Err(WriteError::InvalidInput("host"));
+            }
+            colon |= b == b':';
         }
+        let Some(&first) = host.first() else {
+            return Err(WriteError::InvalidInput("host"));
+        };
         let r = self.resource.as_bytes();
         if !(r.is_empty() || (r[0] == b'/' && r.iter().all(|&b| b > 0x20 && b != 0x7f))) {
             return Err(WriteError::InvalidInput("resource"));
@@ -85,7 +69,8 @@ impl<'a> ClientRequest<'a> {
         if self.protocols.iter().any(|p| !is_token(p.as_bytes())) {
             return Err(WriteError::InvalidInput("subprotocol"));
         }
-        check_extra_headers(self.headers)
+        check_extra_headers(self.headers)?;
+        Ok(colon && first != b'[')
     }
 }
 
@@ -130,9 +115,13 @@ impl ClientHandshake {
 
     /// [`new`](Self::new) with the caller's [`Sha1`].
     pub fn with_sha1(nonce: [u8; 16], sha1: &mut impl Sha1) -> Self {
-        let mut key = [0u8; 24];
-        // 16 bytes always encode to exactly 24 characters.
-        let _ = B64.encode_slice(nonce, &mut key);
+        // The nonce's 16 bytes encode to the first 22 characters of its
+        // encoding zero-extended to 20 bytes (base64 pads the last group
+        // with zero bits either way); two `=` end it.
+        let mut wide = [0u8; 20];
+        wide[..16].copy_from_slice(&nonce);
+        let mut key = [b'='; 24];
+        key[..22].copy_from_slice(&super::base64_of_20(&wide)[..22]);
         Self {
             key,
             accept: accept_key_with(&key, sha1),
@@ -156,19 +145,17 @@ impl ClientHandshake {
         req: &ClientRequest<'_>,
         buf: &mut [u8],
     ) -> Result<usize, WriteError> {
-        req.check()?;
+        let v6 = usize::from(req.check()?);
         let resource = if req.resource.is_empty() {
             "/"
         } else {
             req.resource
         };
-        // An IPv6 address goes in brackets.
-        let (open, close): (&[u8], &[u8]) =
-            if req.host.bytes().any(|b| b == b':') && !req.host.starts_with('[') {
-                (b"[", b"]")
-            } else {
-                (b"", b"")
-            };
+        // An IPv6 address goes in brackets: the opening one ends a constant
+        // piece, the closing one is a piece of its own, each cut to
+        // length: one length to choose instead of two slices.
+        const HOST_LINE: &[u8] = b" HTTP/1.1\r\nHost: [";
+        let (host_line, close) = (&HOST_LINE[..HOST_LINE.len() - 1 + v6], &b"]"[..v6]);
         let mut digits = [0u8; 20];
         let (colon, port): (&[u8], &[u8]) = if req.port != req.default_port() {
             (b":", super::decimal(req.port.into(), &mut digits))
@@ -179,8 +166,7 @@ impl ClientHandshake {
             pieces: &[
                 b"GET ",
                 resource.as_bytes(),
-                b" HTTP/1.1\r\nHost: ",
-                open,
+                host_line,
                 req.host.as_bytes(),
                 close,
                 colon,
@@ -218,28 +204,63 @@ impl ClientHandshake {
         if res.minor_version() < 1 {
             return Err(HandshakeError::HttpVersion);
         }
-        let h = res.headers();
-        if !has_token(h, "upgrade", "websocket") {
+        let scan = Scan::new(res.headers());
+        if !scan.upgrade_websocket() {
             return Err(HandshakeError::NoUpgradeWebSocket);
         }
-        if !has_token(h, "connection", "upgrade") {
+        if !scan.connection_upgrade() {
             return Err(HandshakeError::NoConnectionUpgrade);
         }
-        match single(h, "sec-websocket-accept") {
-            Ok(Some(v)) if v.trim_ascii() == self.accept.as_bytes() => {}
-            _ => return Err(HandshakeError::BadAccept),
+        if scan.only(Scan::ACCEPT).map(<[u8]>::trim_ascii) != Some(self.accept.as_bytes()) {
+            return Err(HandshakeError::BadAccept);
         }
-        match single(h, "sec-websocket-protocol") {
-            Ok(None) => {}
-            Ok(Some(p)) if req.protocols.iter().any(|o| o.as_bytes() == p.trim_ascii()) => {}
-            _ => return Err(HandshakeError::UnexpectedProtocol),
+        if scan.has(Scan::PROTOCOL) {
+            let offered = scan.only(Scan::PROTOCOL).is_some_and(|p| {
+                let p = p.trim_ascii();
+                req.protocols.iter().any(|o| o.as_bytes() == p)
+            });
+            if !offered {
+                return Err(HandshakeError::UnexpectedProtocol);
+            }
         }
-        if super::list_elements(h, "sec-websocket-extensions")
-            .next()
-            .is_some()
-        {
+        if scan.extensions() {
             return Err(HandshakeError::UnexpectedExtension);
         }
         Ok(Status::Complete(res))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The set is the character classes it replaced, byte by byte.
+    #[test]
+    fn host_characters_are_rfc_3986_reg_name_ipv4_and_ipv6() {
+        for b in 0..=255u8 {
+            let host = matches!(b, b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+                || matches!(
+                    b,
+                    b'-' | b'.'
+                        | b'_'
+                        | b'~'
+                        | b':'
+                        | b'%'
+                        | b'['
+                        | b']'
+                        | b'!'
+                        | b'$'
+                        | b'&'
+                        | b'\''
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b','
+                        | b';'
+                        | b'='
+                );
+            assert_eq!(HOST_CHARS.contains(b), host, "{b:#04x}");
+        }
     }
 }

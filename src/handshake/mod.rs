@@ -136,27 +136,16 @@ pub fn sha1_digest(parts: &[&[u8]]) -> [u8; 20] {
         at: usize,
     }
     impl Hasher {
-        /// Takes `data` into the block, compressing each block filled.
-        fn absorb(&mut self, mut data: &[u8]) {
-            while !data.is_empty() {
-                let take = data.len().min(64 - self.at);
-                self.block[self.at..self.at + take].copy_from_slice(&data[..take]);
-                data = &data[take..];
-                self.at += take;
-                if self.at == 64 {
-                    sha1::block_api::compress(&mut self.state, core::slice::from_ref(&self.block));
-                    self.at = 0;
-                }
+        fn push(&mut self, byte: u8) {
+            // (`at` is always below 64: the mask only shows the compiler.)
+            self.block[self.at % 64] = byte;
+            self.at += 1;
+            if self.at == self.block.len() {
+                sha1::block_api::compress(&mut self.state, core::slice::from_ref(&self.block));
+                self.at = 0;
             }
         }
     }
-    // The padding: 0x80, zeros, the length in bits in the last 8 bytes of
-    // a block.
-    const PAD: [u8; 64] = {
-        let mut p = [0; 64];
-        p[0] = 0x80;
-        p
-    };
     let mut h = Hasher {
         state: [
             0x6745_2301,
@@ -170,11 +159,19 @@ pub fn sha1_digest(parts: &[&[u8]]) -> [u8; 20] {
     };
     let mut bits = 0u64;
     for part in parts {
-        h.absorb(part);
+        for &b in *part {
+            h.push(b);
+        }
         bits = bits.wrapping_add((part.len() as u64).wrapping_mul(8));
     }
-    h.absorb(&PAD[..(119 - h.at) % 64 + 1]);
-    h.absorb(&bits.to_be_bytes());
+    h.push(0x80);
+    while h.at != 56 {
+        h.push(0);
+    }
+    // Most significant byte first.
+    for i in (0..8).rev() {
+        h.push((bits >> (8 * i)) as u8);
+    }
     let mut out = [0; 20];
     for (o, w) in out.chunks_exact_mut(4).zip(h.state) {
         o.copy_from_slice(&w.to_be_bytes());
@@ -199,10 +196,19 @@ pub fn accept_key(key: &[u8]) -> AcceptKey {
 /// [`accept_key`] through the caller's [`Sha1`].
 pub fn accept_key_with(key: &[u8], sha1: &mut impl Sha1) -> AcceptKey {
     let digest = sha1.digest(&[key, GUID.as_bytes()]);
+    AcceptKey(base64_of_20(&digest))
+}
+
+/// 20 bytes in base64: 28 characters, the last `=`. The one `base64`
+/// call of both roles, on one input length: the client's 16-byte nonce
+/// goes through it too, zero-extended ([`ClientHandshake::with_sha1`]).
+/// With its length fixed the encoder folds to a fraction of its size in
+/// a device image (its loops for long inputs drop out).
+fn base64_of_20(input: &[u8; 20]) -> [u8; 28] {
     let mut out = [0u8; 28];
     // 20 bytes always encode to exactly 28 characters.
-    let _ = B64.encode_slice(digest, &mut out);
-    AcceptKey(out)
+    let _ = B64.encode_slice(input, &mut out);
+    out
 }
 
 /// What a peer's handshake head got wrong: always the peer's doing, never
@@ -331,30 +337,46 @@ const HANDSHAKE_HEADERS: [&str; 7] = [
     "sec-websocket-protocol",
 ];
 
-/// An RFC 9110 token character. (A `match`, not a search in a list of
-/// bytes, which would link `memchr` into a device image.)
+/// A set of ASCII bytes as 128 bits: bit `b % 32` of word `b / 32` for
+/// byte `b`. A test is a load and a shift, where a `match` on the bytes
+/// compiles to a chain of compares several times its size on a device
+/// (and a search in a list of bytes would link `memchr`).
+pub(crate) struct ByteSet([u32; 4]);
+
+impl ByteSet {
+    /// ASCII letters and digits, and the bytes of `others`.
+    pub(crate) const fn alphanumeric_and(others: &[u8]) -> Self {
+        let mut words = [0u32; 4];
+        let mut b = 0;
+        while b < 128 {
+            let c = b as u8;
+            if c.is_ascii_alphanumeric() {
+                words[b / 32] |= 1 << (b % 32);
+            }
+            b += 1;
+        }
+        let mut i = 0;
+        while i < others.len() {
+            let b = others[i] as usize;
+            words[b / 32] |= 1 << (b % 32);
+            i += 1;
+        }
+        Self(words)
+    }
+
+    /// Whether `b` is in the set.
+    pub(crate) fn contains(&self, b: u8) -> bool {
+        let b = usize::from(b);
+        b < 128 && self.0[b / 32] >> (b % 32) & 1 != 0
+    }
+}
+
+/// The RFC 9110 token characters (`tchar`).
+const TCHAR: ByteSet = ByteSet::alphanumeric_and(b"!#$%&'*+-.^_`|~");
+
+/// An RFC 9110 token character.
 fn is_tchar(b: u8) -> bool {
-    matches!(
-        b,
-        b'0'..=b'9'
-            | b'a'..=b'z'
-            | b'A'..=b'Z'
-            | b'!'
-            | b'#'
-            | b'$'
-            | b'%'
-            | b'&'
-            | b'\''
-            | b'*'
-            | b'+'
-            | b'-'
-            | b'.'
-            | b'^'
-            | b'_'
-            | b'`'
-            | b'|'
-            | b'~'
-    )
+    TCHAR.contains(b)
 }
 
 /// Whether `key` is a `Sec-WebSocket-Key`: "a base64-encoded value
@@ -369,10 +391,9 @@ pub(crate) fn is_key(key: &[u8]) -> bool {
     let [data @ .., last, b'=', b'='] = key else {
         return false;
     };
+    const BASE64: ByteSet = ByteSet::alphanumeric_and(b"+/");
     data.len() == 21
-        && data
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+        && data.iter().all(|&b| BASE64.contains(b))
         && matches!(last, b'A' | b'Q' | b'g' | b'w')
 }
 
@@ -411,7 +432,7 @@ fn check_extra_headers(headers: &[(&str, &str)]) -> Result<(), WriteError> {
     Ok(())
 }
 
-#[cfg(any(feature = "server", feature = "client"))]
+#[cfg(feature = "server")]
 /// The comma-separated elements of every header named `name`, trimmed,
 /// empty elements skipped (RFC 9110 section 5.6.1).
 pub(crate) fn list_elements<'h, 'b>(
@@ -425,7 +446,7 @@ pub(crate) fn list_elements<'h, 'b>(
     }
 }
 
-#[cfg(any(feature = "server", feature = "client"))]
+#[cfg(feature = "server")]
 /// [`list_elements`]: plain loops, which take a fraction of the code of a
 /// `filter`/`flat_map`/`split` chain on a device.
 pub(crate) struct ListElements<'h, 'b> {
@@ -435,50 +456,153 @@ pub(crate) struct ListElements<'h, 'b> {
     rest: &'b [u8],
 }
 
-#[cfg(any(feature = "server", feature = "client"))]
+#[cfg(feature = "server")]
 impl<'b> Iterator for ListElements<'_, 'b> {
     type Item = &'b [u8];
 
     fn next(&mut self) -> Option<&'b [u8]> {
         loop {
-            while self.rest.is_empty() {
-                let (h, more) = self.headers.split_first()?;
-                self.headers = more;
-                if h.name.eq_ignore_ascii_case(self.name) {
-                    self.rest = h.value;
-                }
-            }
-            let mut end = 0;
-            while end < self.rest.len() && self.rest[end] != b',' {
-                end += 1;
-            }
-            let element = self.rest[..end].trim_ascii();
-            self.rest = self.rest.get(end + 1..).unwrap_or(&[]);
-            if !element.is_empty() {
+            if let Some(element) = next_element(&mut self.rest) {
                 return Some(element);
             }
+            let (h, more) = self.headers.split_first()?;
+            self.headers = more;
+            if h.name.eq_ignore_ascii_case(self.name) {
+                self.rest = h.value;
+            }
         }
     }
 }
 
 #[cfg(any(feature = "server", feature = "client"))]
-/// Whether some header `name` lists `token` (ASCII case-insensitive).
-pub(crate) fn has_token(headers: &[Header<'_>], name: &'static str, token: &str) -> bool {
-    list_elements(headers, name).any(|e| e.eq_ignore_ascii_case(token.as_bytes()))
+/// The next non-empty element of what is left of a list value, trimmed,
+/// and `rest` moved past it; `None` when only empty elements are left.
+fn next_element<'b>(rest: &mut &'b [u8]) -> Option<&'b [u8]> {
+    while !rest.is_empty() {
+        let mut end = 0;
+        while end < rest.len() && rest[end] != b',' {
+            end += 1;
+        }
+        let element = rest[..end].trim_ascii();
+        *rest = rest.get(end + 1..).unwrap_or(&[]);
+        if !element.is_empty() {
+            return Some(element);
+        }
+    }
+    None
 }
 
 #[cfg(any(feature = "server", feature = "client"))]
-/// The value of the only header `name`: `Ok(None)` if absent, `Err(())` if
-/// repeated.
-pub(crate) fn single<'b>(headers: &[Header<'b>], name: &str) -> Result<Option<&'b [u8]>, ()> {
-    let mut found = None;
-    for h in headers.iter().filter(|h| h.name.eq_ignore_ascii_case(name)) {
-        if found.is_some() {
-            return Err(());
+/// The header fields the handshakes judge, by their index in a [`Scan`]:
+/// the lists first (their elements are looked at), then the fields that
+/// must come once.
+const SCANNED: [&str; 8] = [
+    "upgrade",
+    "connection",
+    "sec-websocket-protocol",
+    "sec-websocket-extensions",
+    "host",
+    "sec-websocket-version",
+    "sec-websocket-key",
+    "sec-websocket-accept",
+];
+
+#[cfg(any(feature = "server", feature = "client"))]
+/// What one pass over a head's header fields found, for the checks of
+/// either role: one walk over the fields instead of one per name, on a
+/// device a fraction of the code and of the time.
+pub(crate) struct Scan<'b> {
+    /// Per name in [`SCANNED`]: the last field's value.
+    value: [Option<&'b [u8]>; 8],
+    /// Bit `i`: more than one field named `SCANNED[i]`.
+    repeated: u8,
+    /// Bit `i` for the lists: `Upgrade` lists `websocket`, `Connection`
+    /// lists `upgrade` (ASCII case-insensitive), a `Sec-WebSocket-Protocol`
+    /// element is no token, a `Sec-WebSocket-Extensions` has an element.
+    found: u8,
+}
+
+#[cfg(any(feature = "server", feature = "client"))]
+impl<'b> Scan<'b> {
+    pub(crate) const PROTOCOL: usize = 2;
+    pub(crate) const HOST: usize = 4;
+    #[cfg(feature = "server")]
+    pub(crate) const VERSION: usize = 5;
+    #[cfg(feature = "server")]
+    pub(crate) const KEY: usize = 6;
+    #[cfg(feature = "client")]
+    pub(crate) const ACCEPT: usize = 7;
+
+    /// Walks `headers` once.
+    pub(crate) fn new(headers: &[Header<'b>]) -> Self {
+        let mut s = Scan {
+            value: [None; 8],
+            repeated: 0,
+            found: 0,
+        };
+        for h in headers {
+            let mut i = 0;
+            while i < SCANNED.len() && !h.name.eq_ignore_ascii_case(SCANNED[i]) {
+                i += 1;
+            }
+            if i == SCANNED.len() {
+                continue;
+            }
+            if s.value[i].is_some() {
+                s.repeated |= 1 << i;
+            }
+            s.value[i] = Some(h.value);
+            let mut rest = h.value;
+            while i < Self::HOST
+                && let Some(e) = next_element(&mut rest)
+            {
+                let hit = match i {
+                    0 => e.eq_ignore_ascii_case(b"websocket"),
+                    1 => e.eq_ignore_ascii_case(b"upgrade"),
+                    Self::PROTOCOL => !is_token(e),
+                    _ => true,
+                };
+                s.found |= u8::from(hit) << i;
+            }
         }
-        found = Some(h.value);
+        s
     }
-    Ok(found)
+
+    /// Some `Upgrade` lists `websocket` (ASCII case-insensitive).
+    pub(crate) fn upgrade_websocket(&self) -> bool {
+        self.found & 1 != 0
+    }
+
+    /// Some `Connection` lists `upgrade` (ASCII case-insensitive).
+    pub(crate) fn connection_upgrade(&self) -> bool {
+        self.found & 2 != 0
+    }
+
+    /// Every `Sec-WebSocket-Protocol` element is a token.
+    #[cfg(feature = "server")]
+    pub(crate) fn protocols_are_tokens(&self) -> bool {
+        self.found & 4 == 0
+    }
+
+    /// Some `Sec-WebSocket-Extensions` has an element.
+    #[cfg(feature = "client")]
+    pub(crate) fn extensions(&self) -> bool {
+        self.found & 8 != 0
+    }
+
+    /// Whether a field `i` is present.
+    pub(crate) fn has(&self, i: usize) -> bool {
+        self.value[i].is_some()
+    }
+
+    /// The value of the field `i` if there is exactly one.
+    pub(crate) fn only(&self, i: usize) -> Option<&'b [u8]> {
+        if self.repeated & (1 << i) != 0 {
+            None
+        } else {
+            self.value[i]
+        }
+    }
 }
 
 /// A head to write, as data: its fixed pieces in order, then a list
@@ -503,11 +627,12 @@ impl HeadParts<'_> {
             w.bytes(p);
         }
         let (name, items) = self.list;
-        if let Some((first, rest)) = items.split_first() {
-            w.bytes(name).bytes(first.as_bytes());
-            for item in rest {
-                w.bytes(b", ").bytes(item.as_bytes());
-            }
+        let mut before = name;
+        for item in items {
+            w.bytes(before).bytes(item.as_bytes());
+            before = b", ";
+        }
+        if !items.is_empty() {
             w.bytes(b"\r\n");
         }
         for (n, v) in self.headers {
@@ -569,9 +694,9 @@ impl Head<'_> {
 /// device).
 pub(crate) fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
     let mut at = buf.len();
-    loop {
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
         at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
             break;
@@ -658,6 +783,98 @@ mod tests {
         }
     }
 
+    /// One pass ([`Scan`]) finds what a search per name finds (the general
+    /// form: the fields of that name, their values split at commas,
+    /// trimmed, empty elements skipped), for every sequence of up to three
+    /// fields drawn from the names and values below.
+    #[test]
+    fn scan_agrees_with_a_search_per_name() {
+        extern crate std;
+        use std::vec::Vec;
+        let names = [
+            "Upgrade",
+            "connection",
+            "Sec-WebSocket-Protocol",
+            "sec-websocket-extensions",
+            "HOST",
+            "Sec-WebSocket-Version",
+            "sec-websocket-key",
+            "Sec-WebSocket-Accept",
+            "Other",
+            "upgrades",
+        ];
+        let values: [&[u8]; 7] = [
+            b"",
+            b" websocket ",
+            b"Upgrade, keep-alive",
+            b"a b, c",
+            b",,",
+            b"13",
+            b"x,WebSocket",
+        ];
+        let fields: Vec<Header<'_>> = names
+            .iter()
+            .flat_map(|&name| values.iter().map(move |&value| Header { name, value }))
+            .collect();
+        let mut heads: Vec<Vec<Header<'_>>> = std::vec![Vec::new()];
+        for len in 1..=3 {
+            let shorter: Vec<Vec<Header<'_>>> = heads
+                .iter()
+                .filter(|h| h.len() == len - 1)
+                .cloned()
+                .collect();
+            for head in shorter {
+                for f in &fields {
+                    let mut h = head.clone();
+                    h.push(*f);
+                    heads.push(h);
+                }
+            }
+        }
+        assert_eq!(heads.len(), 1 + 70 + 70 * 70 + 70 * 70 * 70);
+        for h in &heads {
+            let s = Scan::new(h);
+            let elements = |name: &'static str| {
+                h.iter()
+                    .filter(move |f| f.name.eq_ignore_ascii_case(name))
+                    .flat_map(|f| f.value.split(|&b| b == b','))
+                    .map(|e| e.trim_ascii())
+                    .filter(|e| !e.is_empty())
+            };
+            let has = |name, token: &[u8]| elements(name).any(|e| e.eq_ignore_ascii_case(token));
+            assert_eq!(s.upgrade_websocket(), has("upgrade", b"websocket"), "{h:?}");
+            assert_eq!(
+                s.connection_upgrade(),
+                has("connection", b"upgrade"),
+                "{h:?}"
+            );
+            assert_eq!(
+                s.protocols_are_tokens(),
+                elements("sec-websocket-protocol").all(is_token),
+                "{h:?}"
+            );
+            assert_eq!(
+                s.extensions(),
+                elements("sec-websocket-extensions").next().is_some(),
+                "{h:?}"
+            );
+            for (i, name) in SCANNED.iter().enumerate() {
+                let found: Vec<&[u8]> = h
+                    .iter()
+                    .filter(|f| f.name.eq_ignore_ascii_case(name))
+                    .map(|f| f.value)
+                    .collect();
+                assert_eq!(s.has(i), !found.is_empty(), "{name} in {h:?}");
+                let only = if found.len() == 1 {
+                    Some(found[0])
+                } else {
+                    None
+                };
+                assert_eq!(s.only(i), only, "{name} in {h:?}");
+            }
+        }
+    }
+
     /// The padding around the crate's compression function gives the
     /// crate's own digest: every length across two block boundaries (the
     /// length field moving to a block of its own at 56), each split in
@@ -716,6 +933,58 @@ mod tests {
             ClientHandshake::with_sha1(*b"the sample nonce", &mut sha1_digest),
             ClientHandshake::new(*b"the sample nonce")
         );
+    }
+
+    /// The key, encoded through the 20-byte encoder, is the `base64`
+    /// crate's encoding of the nonce: every value of every byte, and
+    /// random nonces.
+    #[test]
+    fn client_key_is_the_nonce_in_base64() {
+        let check = |nonce: [u8; 16]| {
+            let hs = ClientHandshake::with_sha1(nonce, &mut |_: &[&[u8]]| [0; 20]);
+            let mut want = [0u8; 24];
+            assert_eq!(B64.encode_slice(nonce, &mut want), Ok(24));
+            assert_eq!(hs.key().as_bytes(), want, "{nonce:?}");
+            assert!(is_key(hs.key().as_bytes()));
+        };
+        for i in 0..16 {
+            for b in 0..=255u8 {
+                let mut nonce = [0u8; 16];
+                nonce[i] = b;
+                check(nonce);
+                check(nonce.map(|x| x ^ 0xff));
+            }
+        }
+        let mut x = 0x9e37_79b9_u32;
+        for _ in 0..10_000 {
+            check(core::array::from_fn(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            }));
+        }
+    }
+
+    /// [`decimal`] is `format!`'s decimal: every power of ten and its
+    /// neighbours, every number to 100,000, and the largest.
+    #[test]
+    fn decimal_is_formats_decimal() {
+        extern crate std;
+        use std::string::ToString;
+        let mut buf = [0u8; 20];
+        let mut check = |n: usize| assert_eq!(decimal(n, &mut buf), n.to_string().as_bytes());
+        for n in 0..=100_000 {
+            check(n);
+        }
+        let mut p: usize = 1;
+        while let Some(next) = p.checked_mul(10) {
+            p = next;
+            check(p - 1);
+            check(p);
+            check(p + 1);
+        }
+        check(usize::MAX);
     }
 
     /// [`is_key`] against the `base64` crate's strict decoder: every

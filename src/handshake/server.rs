@@ -1,8 +1,8 @@
 //! Server role: read an upgrade request, answer it.
 
 use super::{
-    AcceptKey, HandshakeError, HeadParts, Header, Limits, Request, Sha1, WriteError,
-    accept_key_with, check_extra_headers, has_token, is_token, list_elements, single,
+    AcceptKey, HandshakeError, HeadParts, Header, Limits, Request, Scan, Sha1, WriteError,
+    accept_key_with, check_extra_headers, is_token, list_elements,
 };
 use crate::Status;
 
@@ -47,16 +47,12 @@ pub fn parse_request<'h, 'b>(
         Status::Complete(r) => r,
         Status::Partial { needed } => return Ok(Status::Partial { needed }),
     };
-    let h = req.headers();
-    let attempted = has_token(h, "upgrade", "websocket")
-        || h.iter().any(|x| {
-            x.name.eq_ignore_ascii_case("sec-websocket-key")
-                || x.name.eq_ignore_ascii_case("sec-websocket-version")
-        });
+    let scan = Scan::new(req.headers());
+    let attempted = scan.upgrade_websocket() || scan.has(Scan::KEY) || scan.has(Scan::VERSION);
     if !attempted {
         return Ok(Status::Complete(Outcome::Http(req)));
     }
-    UpgradeRequest::validate(req).map(|u| Status::Complete(Outcome::Upgrade(u)))
+    UpgradeRequest::validate(req, &scan).map(|u| Status::Complete(Outcome::Upgrade(u)))
 }
 
 /// A validated WebSocket upgrade request.
@@ -67,36 +63,35 @@ pub struct UpgradeRequest<'h, 'b> {
 }
 
 impl<'h, 'b> UpgradeRequest<'h, 'b> {
-    fn validate(req: Request<'h, 'b>) -> Result<Self, HandshakeError> {
-        let h = req.headers();
+    /// Checks `req`, whose header fields `scan` walked, in the order of
+    /// the errors' documentation.
+    fn validate(req: Request<'h, 'b>, scan: &Scan<'b>) -> Result<Self, HandshakeError> {
         if req.method() != "GET" {
             return Err(HandshakeError::NotGet);
         }
         if req.minor_version() < 1 {
             return Err(HandshakeError::HttpVersion);
         }
-        match single(h, "host") {
-            Ok(Some(v)) if !v.is_empty() => {}
-            _ => return Err(HandshakeError::BadHost),
+        if scan.only(Scan::HOST).is_none_or(<[u8]>::is_empty) {
+            return Err(HandshakeError::BadHost);
         }
-        if !has_token(h, "upgrade", "websocket") {
+        if !scan.upgrade_websocket() {
             return Err(HandshakeError::NoUpgradeWebSocket);
         }
-        if !has_token(h, "connection", "upgrade") {
+        if !scan.connection_upgrade() {
             return Err(HandshakeError::NoConnectionUpgrade);
         }
-        match single(h, "sec-websocket-version") {
-            Ok(Some(v)) if v.trim_ascii() == b"13" => {}
-            _ => return Err(HandshakeError::UnsupportedVersion),
+        if scan.only(Scan::VERSION).map(<[u8]>::trim_ascii) != Some(b"13") {
+            return Err(HandshakeError::UnsupportedVersion);
         }
-        let key = match single(h, "sec-websocket-key") {
-            Ok(Some(k)) => k.trim_ascii(),
-            _ => return Err(HandshakeError::InvalidKey),
+        let key = match scan.only(Scan::KEY) {
+            Some(k) => k.trim_ascii(),
+            None => return Err(HandshakeError::InvalidKey),
         };
         if !super::is_key(key) {
             return Err(HandshakeError::InvalidKey);
         }
-        if !list_elements(h, "sec-websocket-protocol").all(is_token) {
+        if !scan.protocols_are_tokens() {
             return Err(HandshakeError::InvalidProtocol);
         }
         Ok(Self { request: req, key })
