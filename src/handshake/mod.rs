@@ -905,6 +905,19 @@ mod tests {
         }
     }
 
+    /// A message long enough (2 MiB) for the fourth byte of the length
+    /// field, in parts.
+    #[cfg(feature = "sha1")]
+    #[test]
+    fn sha1_digest_counts_long_messages() {
+        extern crate std;
+        use sha1::Digest as _;
+        let data: std::vec::Vec<u8> = (0..(1usize << 21) + 3).map(|i| (i * 7) as u8).collect();
+        let want: [u8; 20] = sha1::Sha1::digest(&data).into();
+        let (a, b) = data.split_at(1000);
+        assert_eq!(sha1_digest(&[a, b]), want);
+    }
+
     #[test]
     fn the_callers_sha1_gets_key_and_guid_and_its_digest_is_encoded() {
         let mut seen = [0u8; 60];
