@@ -34,11 +34,11 @@ struct DataRx {
     kind: DataKind,
     fin: bool,
     mask: Option<[u8; 4]>,
-    len: u64,
+    len: usize,
     /// Payload bytes delivered so far.
-    offset: u64,
+    offset: usize,
     /// Where the frame starts in its message.
-    msg_base: u64,
+    msg_base: usize,
     /// Whether the frame continues a message (a continuation frame).
     continues: bool,
 }
@@ -76,11 +76,11 @@ pub(super) struct Receiver {
     /// chunk to the end of its last frame).
     msg: Option<DataKind>,
     /// Payload bytes of that message so far.
-    msg_len: u64,
+    msg_len: usize,
     utf8: Utf8Validator,
     /// The longest first frame of a message both limits allow (the
     /// configuration never changes, so neither does this).
-    first_frame_limit: u64,
+    first_frame_limit: usize,
 }
 
 impl Receiver {
@@ -261,22 +261,36 @@ impl Core {
     }
 
     /// The configured limits, checked on the header before any payload
-    /// is taken: the frame's length, and the message's with it.
+    /// is taken: the frame's length `len` as the header announces it, and
+    /// the message's with it. Returns the length as a `usize`: a length
+    /// that does not fit one is over any limit (the limits are `usize`s),
+    /// so it is refused as a frame too large on every target alike.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
-    fn check_limits(&self, len: u64, message_so_far: u64) -> Result<(), ProtocolError> {
+    fn check_limits(&self, len: u64, message_so_far: usize) -> Result<usize, ProtocolError> {
+        let Ok(len) = usize::try_from(len) else {
+            return Err(self.frame_too_large(len));
+        };
         if message_so_far == 0 && len <= self.rx.first_frame_limit {
-            return Ok(());
+            return Ok(len);
         }
-        let limit = self.config.max_frame_len;
-        if len > limit {
-            return Err(ProtocolError::FrameTooLarge { len, limit });
+        if len > self.config.max_frame_len {
+            return Err(self.frame_too_large(len as u64));
         }
         let limit = self.config.max_message_len;
         if len > limit.saturating_sub(message_so_far) {
-            let len = message_so_far.saturating_add(len);
+            // Widened before adding: the sum may not fit a 32-bit usize.
+            let len = (message_so_far as u64).saturating_add(len as u64);
+            let limit = limit as u64;
             return Err(ProtocolError::MessageTooLarge { len, limit });
         }
-        Ok(())
+        Ok(len)
+    }
+
+    /// A data frame of `len` bytes is over [`Config::max_frame_len`].
+    #[cold]
+    fn frame_too_large(&self, len: u64) -> ProtocolError {
+        let limit = self.config.max_frame_len as u64;
+        ProtocolError::FrameTooLarge { len, limit }
     }
 
     /// Applies the rules that need the connection's state to a new header;
@@ -296,12 +310,12 @@ impl Core {
     fn start_data_frame(&mut self, h: &FrameHeader) -> Result<DataRx, ProtocolError> {
         let (kind, continues) = self.rx.message_kind(h.opcode)?;
         let msg_base = if continues { self.rx.msg_len } else { 0 };
-        self.check_limits(h.payload_len, msg_base)?;
+        let len = self.check_limits(h.payload_len, msg_base)?;
         Ok(DataRx {
             kind,
             fin: h.fin,
             mask: h.mask,
-            len: h.payload_len,
+            len,
             offset: 0,
             msg_base,
             continues,
@@ -338,9 +352,9 @@ impl Core {
             self.rx.state = Rx::Data(d);
             return Ok(received(pos, None));
         }
-        let take = usize::try_from(left).map_or(avail, |l| l.min(avail));
+        let take = left.min(avail);
         let chunk = &mut input[pos..pos + take];
-        let frame_end = take as u64 == left;
+        let frame_end = take == left;
         self.deliver(chunk, d, frame_end, pos + take)
     }
 
@@ -375,7 +389,7 @@ impl Core {
         consumed: usize,
     ) -> Result<Received<'a>, ProtocolError> {
         if let Some(key) = d.mask {
-            apply_mask(chunk, key, (d.offset & 3) as usize);
+            apply_mask(chunk, key, d.offset & 3);
         }
         let message_offset = d.msg_base + d.offset;
         if d.kind == DataKind::Text {
@@ -391,12 +405,12 @@ impl Core {
             self.rx.msg = None;
         } else {
             self.rx.msg = Some(d.kind);
-            self.rx.msg_len = message_offset + chunk.len() as u64;
+            self.rx.msg_len = message_offset + chunk.len();
         }
         self.rx.state = if frame_end {
             Rx::Idle
         } else {
-            let offset = d.offset + chunk.len() as u64;
+            let offset = d.offset + chunk.len();
             Rx::Data(DataRx { offset, ..d })
         };
         let data = Data {
