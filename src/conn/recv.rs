@@ -187,22 +187,18 @@ impl Core {
         if let Some(e) = self.closing.failure() {
             return Err(e);
         }
-        match self.rx.state {
-            Rx::Discard => Ok(received(input.len(), None)),
-            Rx::Idle | Rx::Header { .. } => self.read_frame_start(input),
-            Rx::Data(_) | Rx::Control(_) => self.continue_frame(input, 0),
-        }
-    }
-
-    /// A frame's header, whole in the input or cut by its end (then
-    /// collected in `hdr`); once whole, the frame is started and its payload
-    /// (or the first part of it) taken in the same call.
-    fn read_frame_start<'a>(&mut self, input: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
-        match self.read_header(input) {
-            Ok(Some(n)) => self.continue_frame(input, n),
-            Ok(None) => Ok(received(input.len(), None)),
-            Err(e) => Err(self.fail(e)),
-        }
+        let pos = match self.rx.state {
+            Rx::Discard => return Ok(received(input.len(), None)),
+            Rx::Idle | Rx::Header { .. } => match self.read_header(input) {
+                Ok(Some(n)) => n,
+                Ok(None) => return Ok(received(input.len(), None)),
+                Err(e) => return Err(self.fail(e)),
+            },
+            Rx::Data(_) | Rx::Control(_) => 0,
+        };
+        // A frame under way: the one just started (its payload, or the
+        // first part of it, in the same call) or one from an earlier input.
+        self.continue_frame(input, pos)
     }
 
     /// Collects header bytes into `hdr`; `Some(n)` once the header is
