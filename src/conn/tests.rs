@@ -109,3 +109,26 @@ fn a_length_over_u32_max_is_too_large_on_every_target() {
     assert_eq!(d.payload, [1, 2, 3]);
     assert!(!d.is_frame_end());
 }
+
+#[test]
+fn a_zero_masking_key_is_still_a_masked_frame() {
+    // Key 0 leaves the payload as it is, so nothing is unmasked; the frame
+    // still counts as masked (a server takes it, a client refuses it).
+    let mut frame = [0x82, 0x83, 0, 0, 0, 0, 1, 2, 3];
+    let mut server = Connection::server(Config::DEFAULT, Instant::ZERO);
+    let r = server.handle_read(&mut frame).unwrap();
+    let Some(Event::Data(d)) = r.event else {
+        panic!("{r:?}")
+    };
+    assert_eq!((r.consumed, d.payload), (9, &[1, 2, 3][..]));
+    // A ping likewise, payload by value.
+    let mut ping = [0x89, 0x82, 0, 0, 0, 0, 7, 8];
+    let r = server.handle_read(&mut ping).unwrap();
+    let Some(Event::Ping(p)) = r.event else {
+        panic!("{r:?}")
+    };
+    assert_eq!(p.as_slice(), [7, 8]);
+    let mut client = Connection::client(Config::DEFAULT, keys(), Instant::ZERO);
+    let mut frame = [0x82, 0x83, 0, 0, 0, 0, 1, 2, 3];
+    assert_eq!(client.handle_read(&mut frame), Err(ProtocolError::Masked));
+}
