@@ -79,7 +79,7 @@ fn serve(listener: Listener) -> Result<(), Box<dyn std::error::Error + Send + Sy
             let mut done = None;
             let got = ws.read_event(|e| {
                 if let Event::Data(d) = e {
-                    let at = d.message_offset as usize;
+                    let at = d.message_offset;
                     let n = d.payload.len().min(msg.len().saturating_sub(at));
                     msg[at..at + n].copy_from_slice(&d.payload[..n]);
                     len = at + n;

@@ -22,9 +22,9 @@ fn cli() -> Client {
 fn data(
     kind: DataKind,
     payload: &[u8],
-    offset: u64,
-    frame_len: u64,
-    message_offset: u64,
+    offset: usize,
+    frame_len: usize,
+    message_offset: usize,
     fin: bool,
 ) -> Ev {
     Ev::Data {
@@ -116,7 +116,7 @@ fn large_frame_streams_in_chunks_through_a_small_buffer() {
         else {
             panic!("{e:?}")
         };
-        assert_eq!(*offset as usize, got.len());
+        assert_eq!(*offset, got.len());
         assert_eq!(*frame_len, 60_000);
         assert!(payload.len() <= 1024);
         got.extend_from_slice(payload);

@@ -202,7 +202,7 @@ async fn beside_a_silent_client<R>(b: Stack<'_>, server: impl Future<Output = R>
     }
 }
 
-fn pattern(i: u64) -> u8 {
+fn pattern(i: usize) -> u8 {
     (i % 251) as u8
 }
 
@@ -243,7 +243,7 @@ fn both_roles_handshake_and_echo_text_and_binary_over_smoltcp() {
             w.send_text("LED ON ✓").await.unwrap();
             assert_eq!(read_msg(&mut w).await, Some(Got::Text("LED ON ✓".into())));
             // Larger than a TCP segment and than either read buffer.
-            let bin: Vec<u8> = (0..3000u64).map(pattern).collect();
+            let bin: Vec<u8> = (0..3000usize).map(pattern).collect();
             w.send_binary(&bin).await.unwrap();
             assert_eq!(read_msg(&mut w).await, Some(Got::Binary(bin)));
             w.send_binary(&[]).await.unwrap();
@@ -267,12 +267,12 @@ fn both_roles_handshake_and_echo_text_and_binary_over_smoltcp() {
 
 // ---- 2. 60 KB through a 1 KiB read buffer, both ways, in order. ----
 
-const BIG: u64 = 60_000;
+const BIG: usize = 60_000;
 
 /// Reads one binary message of [`BIG`] bytes of [`pattern`] through `w`'s
 /// read buffer, checking every byte in place; returns the chunk count.
 async fn read_counting<K: MaskKeys>(w: &mut Ws<'_, '_, K>, rx_len: usize) -> usize {
-    let (mut chunks, mut next_byte, mut done) = (0usize, 0u64, false);
+    let (mut chunks, mut next_byte, mut done) = (0usize, 0usize, false);
     while !done {
         next(w, |e| {
             let Event::Data(d) = e else {
@@ -282,14 +282,9 @@ async fn read_counting<K: MaskKeys>(w: &mut Ws<'_, '_, K>, rx_len: usize) -> usi
             assert_eq!(d.message_offset, next_byte, "in order, nothing lost");
             assert!(d.payload.len() <= rx_len);
             for (i, &b) in d.payload.iter().enumerate() {
-                assert_eq!(
-                    b,
-                    pattern(next_byte + i as u64),
-                    "byte {}",
-                    next_byte + i as u64
-                );
+                assert_eq!(b, pattern(next_byte + i), "byte {}", next_byte + i);
             }
-            next_byte += d.payload.len() as u64;
+            next_byte += d.payload.len();
             chunks += 1;
             done = d.is_message_end();
         })

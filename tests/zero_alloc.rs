@@ -214,10 +214,9 @@ mod std_adapter {
             let got = ws
                 .read_event(|e| {
                     if let Event::Data(d) = e {
-                        echo[d.offset as usize..d.offset as usize + d.payload.len()]
-                            .copy_from_slice(d.payload);
+                        echo[d.offset..d.offset + d.payload.len()].copy_from_slice(d.payload);
                         if d.is_message_end() {
-                            len = Some(d.frame_len as usize);
+                            len = Some(d.frame_len);
                         }
                     }
                 })

@@ -55,8 +55,7 @@ fn config(flags: u8) -> Config {
 /// joining every chunk. Messages, then whether it failed.
 fn reference(bytes: &[u8], config: Config) -> (Vec<Message>, bool) {
     let mut conn = Connection::server(config, Instant::ZERO);
-    let limit = usize::try_from(config.max_message_len).unwrap_or(usize::MAX);
-    let mut asm = Assembler::new(limit);
+    let mut asm = Assembler::new(config.max_message_len);
     let mut input = bytes.to_vec();
     let mut at = 0;
     let mut out = Vec::new();

@@ -357,7 +357,7 @@ impl<K: MaskKeys, P: MaskKeys> Pair<K, P> {
             if let Some(Event::Data(d)) = r.event {
                 let m = self.partial.get_or_insert(Msg { kind: d.kind, bytes: Vec::new() });
                 assert_eq!(m.kind, d.kind);
-                assert_eq!(d.message_offset, m.bytes.len() as u64);
+                assert_eq!(d.message_offset, m.bytes.len());
                 m.bytes.extend_from_slice(d.payload);
                 if d.is_message_end() {
                     let m = self.partial.take().unwrap();

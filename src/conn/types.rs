@@ -18,11 +18,14 @@ pub enum Role {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
     /// Largest payload of one received data frame; larger is refused with
-    /// 1009 as soon as its header is read.
-    pub max_frame_len: u64,
+    /// 1009 as soon as its header is read. A `usize`: a frame longer than
+    /// the target can address is refused at its header anyway (as
+    /// [`ProtocolError::FrameTooLarge`](super::ProtocolError::FrameTooLarge),
+    /// whatever the limit), so lengths are counted in the target's word.
+    pub max_frame_len: usize,
     /// Largest received message (all its fragments); larger is refused with
     /// 1009 as soon as the header that would cross it is read.
-    pub max_message_len: u64,
+    pub max_message_len: usize,
     /// Split outgoing messages into frames of at most this many bytes of
     /// payload ([`Connection::send_text`](super::Connection::send_text),
     /// [`Connection::send_binary`](super::Connection::send_binary)).
@@ -140,11 +143,14 @@ pub struct Data<'a> {
     /// a chunk may end inside a code point.
     pub payload: &'a [u8],
     /// Where this chunk starts in the frame's payload.
-    pub offset: u64,
-    /// The frame's payload length.
-    pub frame_len: u64,
-    /// Where this chunk starts in the message (all fragments so far).
-    pub message_offset: u64,
+    pub offset: usize,
+    /// The frame's payload length (at most
+    /// [`Config::max_frame_len`]).
+    pub frame_len: usize,
+    /// Where this chunk starts in the message (all fragments so far;
+    /// `message_offset + frame_len` is at most
+    /// [`Config::max_message_len`]).
+    pub message_offset: usize,
     /// Whether the frame is the last of its message (FIN).
     pub fin: bool,
     /// `offset + payload.len() == frame_len`, known when the chunk is cut,

@@ -172,12 +172,13 @@ impl Assembler {
             self.buf.clear();
             self.kind = Some(d.kind);
         }
-        if self.kind != Some(d.kind) || d.message_offset != self.buf.len() as u64 {
+        if self.kind != Some(d.kind) || d.message_offset != self.buf.len() {
             return Err(MessageError::OutOfOrder);
         }
         if d.offset == 0 {
             // The frame's first chunk: the message will reach `len`.
-            let len = d.message_offset.saturating_add(d.frame_len);
+            // Widened: the sum may not fit a 32-bit usize.
+            let len = (d.message_offset as u64).saturating_add(d.frame_len as u64);
             if len > self.limit as u64 {
                 self.buf = Vec::new();
                 self.kind = None;
@@ -192,8 +193,7 @@ impl Assembler {
                 self.kind = None;
                 return message(d.kind, Payload::copy_from_slice(d.payload)).map(Some);
             }
-            // Within the limit, so it fits in usize.
-            self.buf.reserve(d.frame_len as usize);
+            self.buf.reserve(d.frame_len);
         }
         self.buf.extend_from_slice(d.payload);
         if !d.is_message_end() {

@@ -207,8 +207,12 @@ impl FrameHeader {
         Some((h, len))
     }
 
-    /// [`Self::parse`] for every form: one copy, wherever it is used.
-    #[inline(never)]
+    /// [`Self::parse`] for every form: one copy, wherever it is used. On
+    /// 32-bit targets it is that copy, inlined into [`Self::parse`] (whose
+    /// one caller is the connection's receive path): the header stays in
+    /// registers instead of going through a result in memory.
+    #[cfg_attr(target_pointer_width = "64", inline(never))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline(always))]
     pub(crate) fn parse_general(
         buf: &[u8],
         opts: &ParseOptions,

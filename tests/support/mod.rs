@@ -64,9 +64,9 @@ pub enum Ev {
     Data {
         kind: DataKind,
         payload: Vec<u8>,
-        offset: u64,
-        frame_len: u64,
-        message_offset: u64,
+        offset: usize,
+        frame_len: usize,
+        message_offset: usize,
         fin: bool,
     },
     Ping(Vec<u8>),
@@ -97,7 +97,7 @@ impl Ev {
             kind: DataKind::Text,
             payload: s.as_bytes().to_vec(),
             offset: 0,
-            frame_len: s.len() as u64,
+            frame_len: s.len(),
             message_offset: 0,
             fin: true,
         }
@@ -108,7 +108,7 @@ impl Ev {
             kind: DataKind::Binary,
             payload: b.to_vec(),
             offset: 0,
-            frame_len: b.len() as u64,
+            frame_len: b.len(),
             message_offset: 0,
             fin: true,
         }
@@ -135,7 +135,7 @@ pub fn feed<K: MaskKeys>(conn: &mut Connection<K>, bytes: &[u8], cuts: &[usize])
                     if let Some(e) = r.event {
                         if let Event::Data(d) = &e {
                             // The cached flag says what its definition says.
-                            let end = d.offset + d.payload.len() as u64 == d.frame_len;
+                            let end = d.offset + d.payload.len() == d.frame_len;
                             assert_eq!(d.is_frame_end(), end, "{d:?}");
                             assert_eq!(d.is_message_end(), end && d.fin, "{d:?}");
                         }
@@ -175,7 +175,7 @@ pub fn normalize(events: Vec<Ev>) -> Vec<Ev> {
             },
         ) = (out.last_mut(), &e)
             && *offset > 0
-            && *o0 + p0.len() as u64 == *offset
+            && *o0 + p0.len() == *offset
         {
             p0.extend_from_slice(payload);
             continue;
@@ -193,7 +193,7 @@ pub fn normalize(events: Vec<Ev>) -> Vec<Ev> {
             ..
         }) = out.last()
         {
-            if offset + payload.len() as u64 >= *frame_len {
+            if offset + payload.len() >= *frame_len {
                 break;
             }
             out.pop();

@@ -136,16 +136,13 @@ pub fn rfc_examples(src: &mut [u8], big: &mut [u8]) {
             if let Some(Event::Data(d)) = r.event {
                 assert_eq!(
                     (d.kind, d.frame_len, d.offset),
-                    (DataKind::Binary, len as u64, got)
+                    (DataKind::Binary, len, got)
                 );
-                assert_eq!(
-                    d.payload,
-                    &src[got as usize..got as usize + d.payload.len()]
-                );
-                got += d.payload.len() as u64;
+                assert_eq!(d.payload, &src[got..got + d.payload.len()]);
+                got += d.payload.len();
             }
         }
-        assert_eq!(got, len as u64);
+        assert_eq!(got, len);
     }
 }
 

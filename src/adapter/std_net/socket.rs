@@ -99,7 +99,7 @@ impl Reading {
         buf[..early.len()].copy_from_slice(early);
         Self {
             rx: RxBuf::new(buf, (0, early.len())),
-            asm: Assembler::new(usize::try_from(opts.config.max_message_len).unwrap_or(usize::MAX)),
+            asm: Assembler::new(opts.config.max_message_len),
             read_timeout: opts.read_timeout,
             finished: false,
         }
@@ -193,8 +193,7 @@ impl Reading {
                     }
                     if !self.rx.is_pinned() {
                         self.rx.pin_last();
-                        self.rx
-                            .reserve_pinned(usize::try_from(d.frame_len).unwrap_or(usize::MAX));
+                        self.rx.reserve_pinned(d.frame_len);
                     }
                     continue;
                 }
@@ -219,9 +218,9 @@ impl Reading {
     /// inline if it is small (no allocation, no reference count), else
     /// shared out of the buffer.
     #[inline]
-    fn take(&mut self, kind: DataKind, len: u64) -> Result<Message, Error> {
+    fn take(&mut self, kind: DataKind, len: usize) -> Result<Message, Error> {
         let whole = self.rx.payload();
-        if whole.len() as u64 != len {
+        if whole.len() != len {
             // Not the whole frame: a bug, never a message.
             return Err(
                 io::Error::other("internal error: a message cut in the read buffer").into(),
