@@ -121,8 +121,8 @@
 // `message::Utf8Bytes::as_str` (one `from_utf8_unchecked` on bytes every
 // constructor has validated).
 #![deny(unsafe_code)]
-// With neither role (`server`, `client`) only the wire codec and the
-// connection are of use; the adapters' shared parts then have no caller.
+// With neither role (`server`, `client`) only the wire codec is of use (a
+// connection needs a role); the rest then has no caller.
 #![cfg_attr(
     not(any(feature = "server", feature = "client")),
     allow(dead_code, unused_imports)

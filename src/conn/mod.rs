@@ -151,6 +151,19 @@ impl Core {
         self.role
     }
 
+    /// Whether this end is the client, which masks what it sends and
+    /// refuses masked frames. A connection's role is one its features
+    /// allow (`Connection::server` needs `server`, `Connection::client`
+    /// needs `client`), so in a one-role build this is a constant and the
+    /// other role's paths are not compiled in.
+    #[inline(always)]
+    pub(crate) fn is_client(&self) -> bool {
+        match self.role {
+            Role::Client => cfg!(feature = "client"),
+            Role::Server => !cfg!(feature = "server"),
+        }
+    }
+
     /// The configuration.
     #[inline]
     pub fn config(&self) -> &Config {
@@ -191,23 +204,32 @@ pub struct Connection<K: MaskKeys = NoMasking> {
     keys: K,
 }
 
+#[cfg(feature = "server")]
 impl Connection<NoMasking> {
-    /// A server connection, open at `now`.
+    /// A server connection, open at `now` (feature `server`).
     pub fn server(config: Config, now: Instant) -> Self {
-        Self::with_keys(Role::Server, config, NoMasking(()), now)
+        Self::of_role(Role::Server, config, NoMasking(()), now)
     }
 }
 
 impl<K: MaskKeys> Connection<K> {
-    /// A client connection, open at `now`, masking with keys from `keys`.
+    /// A client connection, open at `now`, masking with keys from `keys`
+    /// (feature `client`).
+    #[cfg(feature = "client")]
     pub fn client(config: Config, keys: K, now: Instant) -> Self {
-        Self::with_keys(Role::Client, config, keys, now)
+        Self::of_role(Role::Client, config, keys, now)
     }
 
     /// A connection of either role with a key source of type `K`, for
-    /// adapters that want one type for both roles. A server never asks
-    /// `keys` for a key.
+    /// adapters that want one type for both roles (features `server` and
+    /// `client`). A server never asks `keys` for a key.
+    #[cfg(all(feature = "server", feature = "client"))]
     pub fn with_keys(role: Role, config: Config, keys: K, now: Instant) -> Self {
+        Self::of_role(role, config, keys, now)
+    }
+
+    /// The constructors' one body; `role` is one the features allow.
+    fn of_role(role: Role, config: Config, keys: K, now: Instant) -> Self {
         Self {
             core: Core::new(role, config, now),
             keys,

@@ -9,7 +9,7 @@
 use crate::Status;
 use crate::wire::{CloseCode, CloseFrame, ControlPayload, FrameHeader, OpCode, apply_mask};
 
-use super::{Config, Core, Data, DataKind, Event, ProtocolError, Received, Role};
+use super::{Config, Core, Data, DataKind, Event, ProtocolError, Received};
 use crate::wire::utf8::Utf8Validator;
 
 /// Where the receive side is in the byte stream.
@@ -265,9 +265,9 @@ impl Core {
     /// only unmasked ones.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn check_masking(&self, h: &FrameHeader) -> Result<(), ProtocolError> {
-        match (self.role, h.mask.is_some()) {
-            (Role::Server, false) => Err(ProtocolError::Unmasked),
-            (Role::Client, true) => Err(ProtocolError::Masked),
+        match (self.is_client(), h.mask.is_some()) {
+            (false, false) => Err(ProtocolError::Unmasked),
+            (true, true) => Err(ProtocolError::Masked),
             _ => Ok(()),
         }
     }

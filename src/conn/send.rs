@@ -15,7 +15,7 @@
 use crate::BufferTooSmall;
 use crate::wire::{FrameHeader, OpCode, Rsv, apply_mask, copy_payload};
 
-use super::{Core, DataKind, FrameStart, MaskKeys, MessagePart, Role, SendError};
+use super::{Core, DataKind, FrameStart, MaskKeys, MessagePart, SendError};
 
 /// What the send side is doing: the one field every data send checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +104,7 @@ impl Core {
             fin,
             rsv: Rsv::NONE,
             opcode,
-            mask: (self.role == Role::Client).then_some([0; 4]),
+            mask: self.is_client().then_some([0; 4]),
             payload_len,
         }
     }
@@ -149,7 +149,7 @@ impl Core {
     /// for a payload of `len` bytes (headers of every frame included).
     pub fn message_len(&self, len: usize) -> usize {
         let max = self.config.max_send_frame_len.max(1);
-        let masked = self.role == Role::Client;
+        let masked = self.is_client();
         let header = |l: usize| FrameHeader::len_for(l as u64, masked);
         if len <= max {
             // One frame: no division on the common path.
@@ -179,7 +179,7 @@ impl Core {
             // compiler knows more.)
             #[cfg(target_pointer_width = "64")]
             if data.len() <= FrameHeader::MAX_SHORT_PAYLOAD {
-                if self.role == Role::Server {
+                if !self.is_client() {
                     return Ok(self.write_frame(f.opcode, true, data, out, keys)?);
                 }
                 return Ok(self.write_frame(f.opcode, true, data, out, keys)?);
