@@ -203,24 +203,27 @@ impl Core {
         if let Some(e) = self.closing.failure() {
             return Err(e);
         }
-        let pos = match self.rx.state {
+        // The frame under way and where its payload starts in the input:
+        // the one just started (its payload, or the first part of it, in
+        // the same call) or one from an earlier input. Held in registers
+        // until the payload is taken, which stores the state once.
+        let (pos, frame) = match self.rx.state {
             Rx::Discard => return Ok(received(input.len(), None)),
             Rx::Idle | Rx::Header { .. } => match self.read_header(input) {
-                Ok(Some(n)) => n,
+                Ok(Some(started)) => started,
                 Ok(None) => return Ok(received(input.len(), None)),
                 Err(e) => return Err(self.fail(e)),
             },
-            Rx::Data(_) | Rx::Control(_) => 0,
+            frame @ (Rx::Data(_) | Rx::Control(_)) => (0, frame),
         };
-        // A frame under way: the one just started (its payload, or the
-        // first part of it, in the same call) or one from an earlier input.
-        self.continue_frame(input, pos)
+        self.continue_frame(input, pos, frame)
     }
 
-    /// Collects header bytes into `hdr`; `Some(n)` once the header is
-    /// complete with the first `n` bytes of `input` (and the frame
-    /// started), `None` when all of `input` went into it.
-    fn read_header(&mut self, input: &[u8]) -> Result<Option<usize>, ProtocolError> {
+    /// Collects header bytes into `hdr`; `Some((n, frame))` once the
+    /// header is complete with the first `n` bytes of `input` and the frame
+    /// started (its state, not yet stored), `None` when all of `input`
+    /// went into it.
+    fn read_header(&mut self, input: &[u8]) -> Result<Option<(usize, Rx)>, ProtocolError> {
         let opts = self.config.parse_options();
         let mut have = match self.rx.state {
             Rx::Header { len } => usize::from(len),
@@ -238,8 +241,8 @@ impl Core {
             };
             match FrameHeader::parse(buf, &opts)? {
                 Status::Complete((h, n)) => {
-                    self.rx.state = self.start_frame(&h)?;
-                    return Ok(Some(if in_place { n } else { used }));
+                    let frame = self.start_frame(&h)?;
+                    return Ok(Some((if in_place { n } else { used }, frame)));
                 }
                 Status::Partial { needed } => {
                     // All of an input that ends inside a header is header.
@@ -334,14 +337,16 @@ impl Core {
         })
     }
 
-    /// Goes on with the frame under way at `input[pos..]`.
+    /// Goes on with `frame`, the frame under way, at `input[pos..]`; stores
+    /// the state it leaves.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn continue_frame<'a>(
         &mut self,
         input: &'a mut [u8],
         pos: usize,
+        frame: Rx,
     ) -> Result<Received<'a>, ProtocolError> {
-        match self.rx.state {
+        match frame {
             Rx::Data(d) => self.read_data(input, pos, d),
             Rx::Control(c) => self.read_control(input, pos, c),
             // Never: a started frame is data or control.
@@ -419,12 +424,14 @@ impl Core {
             self.rx.msg = Some(d.kind);
             self.rx.msg_len = message_offset + chunk.len();
         }
-        self.rx.state = if frame_end {
-            Rx::Idle
+        // Two stores, not one of a value chosen between them: at the end of
+        // a frame only the tag is written.
+        if frame_end {
+            self.rx.state = Rx::Idle;
         } else {
             let offset = d.offset + chunk.len();
-            Rx::Data(DataRx { offset, ..d })
-        };
+            self.rx.state = Rx::Data(DataRx { offset, ..d });
+        }
         let data = Data {
             kind: d.kind,
             payload: chunk,
