@@ -120,8 +120,17 @@ fn mask_short(buf: &mut [u8], rot: [u8; 4]) {
             *d ^= k3;
         }
     }
-    for (b, k) in words.into_remainder().iter_mut().zip(rot) {
-        *b ^= k;
+    // The last 0 to 3 bytes, the key bytes from registers (a zip over
+    // `rot` would take the key through memory).
+    let rest = words.into_remainder();
+    if let Some(b) = rest.get_mut(0) {
+        *b ^= k0;
+    }
+    if let Some(b) = rest.get_mut(1) {
+        *b ^= k1;
+    }
+    if let Some(b) = rest.get_mut(2) {
+        *b ^= k2;
     }
 }
 
