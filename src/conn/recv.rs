@@ -205,25 +205,37 @@ impl Core {
         }
         // The frame under way and where its payload starts in the input:
         // the one just started (its payload, or the first part of it, in
-        // the same call) or one from an earlier input. Held in registers
-        // until the payload is taken, which stores the state once.
-        let (pos, frame) = match self.rx.state {
+        // the same call) or one from an earlier input. A data frame's
+        // fields are held in registers until the payload is taken, which
+        // stores the state once (through a whole `Rx` they went through
+        // the stack: 16 B masked frame on riscv32, 291.1 -> 278.1
+        // instructions).
+        let (pos, d) = match self.rx.state {
             Rx::Discard => return Ok(received(input.len(), None)),
-            Rx::Idle | Rx::Header { .. } => match self.read_header(input) {
-                Ok(Some(started)) => started,
-                Ok(None) => return Ok(received(input.len(), None)),
-                Err(e) => return Err(self.fail(e)),
-            },
-            frame @ (Rx::Data(_) | Rx::Control(_)) => (0, frame),
+            Rx::Idle | Rx::Header { .. } => {
+                let (pos, h) = match self.read_header(input) {
+                    Ok(Some(started)) => started,
+                    Ok(None) => return Ok(received(input.len(), None)),
+                    Err(e) => return Err(self.fail(e)),
+                };
+                match self.start_frame(&h) {
+                    Ok(Rx::Data(d)) => (pos, d),
+                    Ok(Rx::Control(c)) => return self.read_control(input, pos, c),
+                    // Never: a started frame is data or control.
+                    Ok(_) => return Ok(received(pos, None)),
+                    Err(e) => return Err(self.fail(e)),
+                }
+            }
+            Rx::Data(d) => (0, d),
+            Rx::Control(c) => return self.read_control(input, 0, c),
         };
-        self.continue_frame(input, pos, frame)
+        self.read_data(input, pos, d)
     }
 
-    /// Collects header bytes into `hdr`; `Some((n, frame))` once the
-    /// header is complete with the first `n` bytes of `input` and the frame
-    /// started (its state, not yet stored), `None` when all of `input`
-    /// went into it.
-    fn read_header(&mut self, input: &[u8]) -> Result<Option<(usize, Rx)>, ProtocolError> {
+    /// Collects header bytes into `hdr`; `Some((n, header))` once the
+    /// header is complete with the first `n` bytes of `input`, `None` when
+    /// all of `input` went into it.
+    fn read_header(&mut self, input: &[u8]) -> Result<Option<(usize, FrameHeader)>, ProtocolError> {
         let opts = self.config.parse_options();
         let mut have = match self.rx.state {
             Rx::Header { len } => usize::from(len),
@@ -241,8 +253,7 @@ impl Core {
             };
             match FrameHeader::parse(buf, &opts)? {
                 Status::Complete((h, n)) => {
-                    let frame = self.start_frame(&h)?;
-                    return Ok(Some((if in_place { n } else { used }, frame)));
+                    return Ok(Some((if in_place { n } else { used }, h)));
                 }
                 Status::Partial { needed } => {
                     // All of an input that ends inside a header is header.
@@ -335,23 +346,6 @@ impl Core {
             msg_base,
             continues,
         })
-    }
-
-    /// Goes on with `frame`, the frame under way, at `input[pos..]`; stores
-    /// the state it leaves.
-    #[cfg_attr(target_pointer_width = "64", inline(always))]
-    fn continue_frame<'a>(
-        &mut self,
-        input: &'a mut [u8],
-        pos: usize,
-        frame: Rx,
-    ) -> Result<Received<'a>, ProtocolError> {
-        match frame {
-            Rx::Data(d) => self.read_data(input, pos, d),
-            Rx::Control(c) => self.read_control(input, pos, c),
-            // Never: a started frame is data or control.
-            _ => Ok(received(pos, None)),
-        }
     }
 
     /// The next chunk of a data frame's payload, as much as `input[pos..]`
