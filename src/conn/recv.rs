@@ -51,6 +51,15 @@ struct DataRx {
     continues: bool,
 }
 
+/// A frame whose header was just read: its state for the payload. (With
+/// a `u8` tag as `Rx` has, riscv32 decodes a 16 B frame in 278.1
+/// instructions instead of 281.1 but core_only is 30 B larger: the
+/// compiler's layout packs the data frame's flags into one register.)
+enum Started {
+    Data(DataRx),
+    Control(ControlRx),
+}
+
 /// A control frame being received.
 #[derive(Debug, Clone, Copy)]
 struct ControlRx {
@@ -219,10 +228,8 @@ impl Core {
                     Err(e) => return Err(self.fail(e)),
                 };
                 match self.start_frame(&h) {
-                    Ok(Rx::Data(d)) => (pos, d),
-                    Ok(Rx::Control(c)) => return self.read_control(input, pos, c),
-                    // Never: a started frame is data or control.
-                    Ok(_) => return Ok(received(pos, None)),
+                    Ok(Started::Data(d)) => (pos, d),
+                    Ok(Started::Control(c)) => return self.read_control(input, pos, c),
                     Err(e) => return Err(self.fail(e)),
                 }
             }
@@ -320,14 +327,14 @@ impl Core {
     }
 
     /// Applies the rules that need the connection's state to a new header;
-    /// returns the receive state for the frame's payload.
+    /// returns the frame's state for its payload.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
-    fn start_frame(&mut self, h: &FrameHeader) -> Result<Rx, ProtocolError> {
+    fn start_frame(&mut self, h: &FrameHeader) -> Result<Started, ProtocolError> {
         self.check_masking(h)?;
         if h.opcode.is_control() {
-            return Ok(Rx::Control(ControlRx::new(h)));
+            return Ok(Started::Control(ControlRx::new(h)));
         }
-        Ok(Rx::Data(self.start_data_frame(h)?))
+        Ok(Started::Data(self.start_data_frame(h)?))
     }
 
     /// The rules for a data frame's header (fragmentation, limits); opens
