@@ -190,7 +190,10 @@ impl Core {
     }
 
     /// A whole message in several frames (the caller checked that a whole
-    /// message may be sent).
+    /// message may be sent: none is open, so the first frame has `kind`'s
+    /// opcode, the others continue it, the last has FIN). `out` is checked
+    /// to hold them all first, so none can fail halfway, and the message
+    /// ends whole: the send state stays as it was (between messages).
     #[inline(never)]
     fn send_split(
         &mut self,
@@ -200,22 +203,26 @@ impl Core {
         keys: &mut dyn MaskKeys,
     ) -> Result<usize, SendError> {
         let needed = self.message_len(data.len());
-        if out.len() < needed {
+        let Some(out) = out.get_mut(..needed) else {
             return Err(BufferTooSmall { needed }.into());
+        };
+        let max = self.config.max_send_frame_len.max(1);
+        let (mut opcode, mut rest, mut at) = (kind.opcode(), data, 0);
+        loop {
+            let (chunk, tail) = rest.split_at(rest.len().min(max));
+            let fin = tail.is_empty();
+            at += self.write_frame(
+                opcode,
+                fin,
+                chunk,
+                out.get_mut(at..).unwrap_or_default(),
+                keys,
+            )?;
+            if fin {
+                return Ok(at);
+            }
+            (opcode, rest) = (OpCode::Continuation, tail);
         }
-        // Fragments by the same rules as any other; `out` holds them all,
-        // so none can fail halfway.
-        let mut at = 0;
-        let mut chunks = data
-            .chunks(self.config.max_send_frame_len.max(1))
-            .peekable();
-        while let Some(chunk) = chunks.next() {
-            let fin = chunks.peek().is_none();
-            let f = self.next_data_frame(MessagePart::Fragment { kind, fin })?;
-            at += self.write_frame(f.opcode, f.fin, chunk, &mut out[at..], keys)?;
-            self.tx = Tx::between(f.then);
-        }
-        Ok(at)
     }
 
     /// One fragment ([`MessagePart::Fragment`]) written whole into `out`.
