@@ -134,7 +134,11 @@ impl Core {
         let Some(out) = out.get_mut(..total) else {
             return Err(BufferTooSmall { needed: total });
         };
-        Self::draw_key(&mut h, keys);
+        // The key goes into the header's place for it, which a client's
+        // header has (and a server's has not) from the start.
+        if let Some(key) = &mut h.mask {
+            *key = keys.next_key();
+        }
         let (head, body) = out.split_at_mut(n);
         h.emit(head)?;
         copy_payload(body, payload);
