@@ -201,7 +201,10 @@ impl Closing {
     pub(super) fn owed(&self) -> Option<&[u8]> {
         // Nothing queued (an open connection): one test.
         let frame = self.local.as_ref()?;
-        if self.sent || self.end().is_some() {
+        // Not sent, the connection has ended exactly when a timer or the
+        // transport ended it (see `end`: a failure or a clean close needs
+        // our close sent, or the transport's end).
+        if self.sent || self.eof || self.timed_out.is_some() {
             return None;
         }
         Some(frame.as_ref().map_or(&[], CloseFrame::as_bytes))
@@ -306,5 +309,44 @@ impl Core {
         self.closing.fail(e);
         self.rx.discard();
         e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `owed` tests the fields `end` reads instead of calling it: the two
+    /// agree on every combination of them.
+    #[test]
+    fn owed_is_queued_unsent_and_not_ended() {
+        let frames = [
+            None,
+            Some(None),
+            CloseFrame::from_code(CloseCode::NORMAL).map(Some),
+        ];
+        for local in frames {
+            for bits in 0..16u32 {
+                for timed_out in [None, Some(Timer::Pong), Some(Timer::Close)] {
+                    let c = Closing {
+                        phase: Phase::LocalClose,
+                        local,
+                        sent: bits & 1 != 0,
+                        remote: bits & 2 != 0,
+                        failure: (bits & 4 != 0).then_some(ProtocolError::Unmasked),
+                        timed_out,
+                        eof: bits & 8 != 0,
+                        deadline: None,
+                    };
+                    let by_end = match &c.local {
+                        Some(f) if !c.sent && c.end().is_none() => {
+                            Some(f.as_ref().map_or(&[][..], CloseFrame::as_bytes))
+                        }
+                        _ => None,
+                    };
+                    assert_eq!(c.owed(), by_end, "{c:?}");
+                }
+            }
+        }
     }
 }
