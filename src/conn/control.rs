@@ -97,7 +97,8 @@ impl Core {
         out: &mut [u8],
         keys: &mut dyn MaskKeys,
     ) -> Result<Option<usize>, BufferTooSmall> {
-        if !self.wants_transmit() {
+        // `wants_transmit`, with the close's part left to the end.
+        if self.tx.is_payload_owed() {
             return Ok(None);
         }
         if self.pings_owed() {
