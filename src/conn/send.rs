@@ -112,8 +112,10 @@ impl Core {
     /// Draws the key of a client's frame (servers draw none).
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn draw_key(h: &mut FrameHeader, keys: &mut dyn MaskKeys) {
-        if h.mask.is_some() {
-            h.mask = Some(keys.next_key());
+        // Into the place a client's header has for it from the start, so
+        // the header's form is known not to change.
+        if let Some(key) = &mut h.mask {
+            *key = keys.next_key();
         }
     }
 
@@ -134,11 +136,7 @@ impl Core {
         let Some(out) = out.get_mut(..total) else {
             return Err(BufferTooSmall { needed: total });
         };
-        // The key goes into the header's place for it, which a client's
-        // header has (and a server's has not) from the start.
-        if let Some(key) = &mut h.mask {
-            *key = keys.next_key();
-        }
+        Self::draw_key(&mut h, keys);
         let (head, body) = out.split_at_mut(n);
         h.emit(head)?;
         copy_payload(body, payload);
