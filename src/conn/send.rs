@@ -157,9 +157,9 @@ impl Core {
             // One frame: no division on the common path.
             return header(len) + len;
         }
-        let (full, rest) = (len / max, len % max);
-        let last = if rest > 0 { header(rest) } else { 0 };
-        len + full * header(max) + last
+        // `before` full frames, then a last one of 1 to `max` bytes.
+        let before = (len - 1) / max;
+        len + before * header(max) + header(len - before * max)
     }
 
     /// A whole message, split into frames of at most
