@@ -97,30 +97,32 @@ impl Core {
         out: &mut [u8],
         keys: &mut dyn MaskKeys,
     ) -> Result<Option<usize>, BufferTooSmall> {
-        if !self.wants_transmit() {
+        // `wants_transmit`, with the close's part left to the end.
+        if self.tx.is_payload_owed() {
             return Ok(None);
         }
-        if self.pings_owed() {
-            if let Some(p) = &self.control.pong {
-                let n = self.write_frame(OpCode::Pong, true, p, out, keys)?;
-                self.control.pong = None;
-                return Ok(Some(n));
-            }
-            if let Some((p, keepalive)) = &self.control.ping {
-                let keepalive = *keepalive;
-                let n = self.write_frame(OpCode::Ping, true, p, out, keys)?;
-                self.control.ping = None;
-                if keepalive {
-                    self.timers.keepalive_sent(now, self.config.pong_timeout);
-                }
-                return Ok(Some(n));
-            }
-        }
-        let Some(payload) = self.closing.owed() else {
-            return Ok(None);
+        // A pong, else a ping, while open (`pings_owed`), else our close:
+        // then one write for the three kinds of frame.
+        let c = &self.control;
+        let (opcode, payload): (OpCode, &[u8]) = match (self.closing.is_open(), &c.pong, &c.ping) {
+            (true, Some(p), _) => (OpCode::Pong, p),
+            (true, None, Some((p, _))) => (OpCode::Ping, p),
+            _ => match self.closing.owed() {
+                Some(p) => (OpCode::Close, p),
+                None => return Ok(None),
+            },
         };
-        let n = self.write_frame(OpCode::Close, true, payload, out, keys)?;
-        self.closing.transmitted(now + self.config.close_timeout);
+        let n = self.write_frame(opcode, true, payload, out, keys)?;
+        if opcode == OpCode::Pong {
+            self.control.pong = None;
+        } else if opcode == OpCode::Ping {
+            if matches!(self.control.ping, Some((_, true))) {
+                self.timers.keepalive_sent(now, self.config.pong_timeout);
+            }
+            self.control.ping = None;
+        } else {
+            self.closing.transmitted(now + self.config.close_timeout);
+        }
         Ok(Some(n))
     }
 }

@@ -13,7 +13,7 @@
 //!   close unanswered for `close_timeout`, a keepalive ping unanswered for
 //!   `pong_timeout`, or the transport ending first, end it otherwise.
 
-use crate::wire::{CloseCode, CloseFrame};
+use crate::wire::{CloseCode, CloseFrame, ControlPayload};
 
 use super::{Core, Instant, ProtocolError, SendError};
 
@@ -77,9 +77,12 @@ enum Phase {
 #[derive(Debug, Clone)]
 pub(super) struct Closing {
     phase: Phase,
-    /// Our close frame, queued until `sent`: `Some(None)` is an empty
-    /// close (the echo of an empty one).
-    local: Option<Option<CloseFrame>>,
+    /// Our close frame's payload as it goes on the wire (empty: an empty
+    /// close, the echo of an empty one), once `queued`; owed until `sent`.
+    /// Held as bytes so that a code is written in place (2 bytes), not a
+    /// whole frame built and moved.
+    local: ControlPayload,
+    queued: bool,
     sent: bool,
     /// The peer's close arrived (its payload stays in the receiver's
     /// control buffer: [`Core::remote_close`]).
@@ -96,7 +99,8 @@ impl Closing {
     pub(super) const fn new() -> Self {
         Self {
             phase: Phase::Open,
-            local: None,
+            local: ControlPayload::EMPTY,
+            queued: false,
             sent: false,
             remote: false,
             failure: None,
@@ -151,9 +155,17 @@ impl Closing {
     }
 
     /// We start the close with `frame` (checked by the caller to be open).
-    fn start(&mut self, frame: Option<CloseFrame>) {
+    fn start(&mut self, frame: CloseFrame) {
         self.phase = Phase::LocalClose;
-        self.local = Some(frame);
+        self.local = frame.into_payload();
+        self.queued = true;
+    }
+
+    /// Queues our close with `code` and no reason (an empty close without
+    /// a code, or with one that may not go on the wire).
+    fn queue_code(&mut self, code: Option<CloseCode>) {
+        CloseFrame::code_only(&mut self.local, code);
+        self.queued = true;
     }
 
     /// The peer's close arrived. Answered with its code, without the
@@ -162,7 +174,7 @@ impl Closing {
         self.remote = true;
         if self.phase == Phase::Open {
             self.phase = Phase::RemoteClose;
-            self.local = Some(code.and_then(CloseFrame::from_code));
+            self.queue_code(code);
         }
     }
 
@@ -172,7 +184,7 @@ impl Closing {
         self.failure = Some(e);
         if !self.sent {
             self.phase = Phase::LocalClose;
-            self.local = Some(CloseFrame::from_code(e.close_code()));
+            self.queue_code(Some(e.close_code()));
         }
     }
 
@@ -200,11 +212,16 @@ impl Closing {
     /// The payload of our close, if one is owed now.
     pub(super) fn owed(&self) -> Option<&[u8]> {
         // Nothing queued (an open connection): one test.
-        let frame = self.local.as_ref()?;
-        if self.sent || self.end().is_some() {
+        if !self.queued {
             return None;
         }
-        Some(frame.as_ref().map_or(&[], CloseFrame::as_bytes))
+        // Not sent, the connection has ended exactly when a timer or the
+        // transport ended it (see `end`: a failure or a clean close needs
+        // our close sent, or the transport's end).
+        if self.sent || self.eof || self.timed_out.is_some() {
+            return None;
+        }
+        Some(&self.local)
     }
 
     /// Our close was handed out at `now`: the peer has until `deadline`
@@ -222,11 +239,15 @@ impl Closing {
     }
 }
 
-/// A close frame as `(code, reason)`, `NO_STATUS_RECEIVED` for none.
-fn code_and_reason(frame: &Option<CloseFrame>) -> (CloseCode, &str) {
-    match frame {
-        Some(f) => (f.code(), f.reason()),
-        None => (CloseCode::NO_STATUS_RECEIVED, ""),
+/// A close payload (valid: checked when built or received) as `(code,
+/// reason)`, `NO_STATUS_RECEIVED` for an empty one.
+fn code_and_reason(payload: &[u8]) -> (CloseCode, &str) {
+    match payload {
+        [hi, lo, reason @ ..] => (
+            CloseCode(u16::from_be_bytes([*hi, *lo])),
+            core::str::from_utf8(reason).unwrap_or(""),
+        ),
+        _ => (CloseCode::NO_STATUS_RECEIVED, ""),
     }
 }
 
@@ -259,7 +280,8 @@ impl Core {
     /// The close we sent or queued: its code (`NO_STATUS_RECEIVED` for an
     /// empty close) and reason.
     pub fn local_close(&self) -> Option<(CloseCode, &str)> {
-        self.closing.local.as_ref().map(code_and_reason)
+        let c = &self.closing;
+        c.queued.then(|| code_and_reason(&c.local))
     }
 
     /// The close the peer sent: its code (`NO_STATUS_RECEIVED` if it had
@@ -270,13 +292,7 @@ impl Core {
         }
         // Nothing is read after the peer's close: the last control payload
         // received is its, valid (it was checked when it came).
-        Some(match self.rx.last_control() {
-            [hi, lo, reason @ ..] => (
-                CloseCode(u16::from_be_bytes([*hi, *lo])),
-                core::str::from_utf8(reason).unwrap_or(""),
-            ),
-            _ => (CloseCode::NO_STATUS_RECEIVED, ""),
-        })
+        Some(code_and_reason(self.rx.last_control()))
     }
 
     /// Starts the close handshake, as esp_websocket_client's `close` does:
@@ -289,7 +305,7 @@ impl Core {
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
         let frame = CloseFrame::new(code, reason)?;
         self.closing.check_open()?;
-        self.closing.start(Some(frame));
+        self.closing.start(frame);
         Ok(())
     }
 
@@ -306,5 +322,41 @@ impl Core {
         self.closing.fail(e);
         self.rx.discard();
         e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `owed` tests the fields `end` reads instead of calling it: the two
+    /// agree on every combination of them.
+    #[test]
+    fn owed_is_queued_unsent_and_not_ended() {
+        let normal = ControlPayload::new(&1000u16.to_be_bytes()).unwrap();
+        let locals = [
+            (false, ControlPayload::EMPTY),
+            (true, ControlPayload::EMPTY),
+            (true, normal),
+        ];
+        for (queued, local) in locals {
+            for bits in 0..16u32 {
+                for timed_out in [None, Some(Timer::Pong), Some(Timer::Close)] {
+                    let c = Closing {
+                        phase: Phase::LocalClose,
+                        local,
+                        queued,
+                        sent: bits & 1 != 0,
+                        remote: bits & 2 != 0,
+                        failure: (bits & 4 != 0).then_some(ProtocolError::Unmasked),
+                        timed_out,
+                        eof: bits & 8 != 0,
+                        deadline: None,
+                    };
+                    let by_end = (c.queued && !c.sent && c.end().is_none()).then_some(&c.local[..]);
+                    assert_eq!(c.owed(), by_end, "{c:?}");
+                }
+            }
+        }
     }
 }

@@ -112,8 +112,10 @@ impl Core {
     /// Draws the key of a client's frame (servers draw none).
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn draw_key(h: &mut FrameHeader, keys: &mut dyn MaskKeys) {
-        if h.mask.is_some() {
-            h.mask = Some(keys.next_key());
+        // Into the place a client's header has for it from the start, so
+        // the header's form is known not to change.
+        if let Some(key) = &mut h.mask {
+            *key = keys.next_key();
         }
     }
 
@@ -155,9 +157,9 @@ impl Core {
             // One frame: no division on the common path.
             return header(len) + len;
         }
-        let (full, rest) = (len / max, len % max);
-        let last = if rest > 0 { header(rest) } else { 0 };
-        len + full * header(max) + last
+        // `before` full frames, then a last one of 1 to `max` bytes.
+        let before = (len - 1) / max;
+        len + before * header(max) + header(len - before * max)
     }
 
     /// A whole message, split into frames of at most
@@ -190,7 +192,10 @@ impl Core {
     }
 
     /// A whole message in several frames (the caller checked that a whole
-    /// message may be sent).
+    /// message may be sent: none is open, so the first frame has `kind`'s
+    /// opcode, the others continue it, the last has FIN). `out` is checked
+    /// to hold them all first, so none can fail halfway, and the message
+    /// ends whole: the send state stays as it was (between messages).
     #[inline(never)]
     fn send_split(
         &mut self,
@@ -200,22 +205,26 @@ impl Core {
         keys: &mut dyn MaskKeys,
     ) -> Result<usize, SendError> {
         let needed = self.message_len(data.len());
-        if out.len() < needed {
+        let Some(out) = out.get_mut(..needed) else {
             return Err(BufferTooSmall { needed }.into());
+        };
+        let max = self.config.max_send_frame_len.max(1);
+        let (mut opcode, mut rest, mut at) = (kind.opcode(), data, 0);
+        loop {
+            let (chunk, tail) = rest.split_at(rest.len().min(max));
+            let fin = tail.is_empty();
+            at += self.write_frame(
+                opcode,
+                fin,
+                chunk,
+                out.get_mut(at..).unwrap_or_default(),
+                keys,
+            )?;
+            if fin {
+                return Ok(at);
+            }
+            (opcode, rest) = (OpCode::Continuation, tail);
         }
-        // Fragments by the same rules as any other; `out` holds them all,
-        // so none can fail halfway.
-        let mut at = 0;
-        let mut chunks = data
-            .chunks(self.config.max_send_frame_len.max(1))
-            .peekable();
-        while let Some(chunk) = chunks.next() {
-            let fin = chunks.peek().is_none();
-            let f = self.next_data_frame(MessagePart::Fragment { kind, fin })?;
-            at += self.write_frame(f.opcode, f.fin, chunk, &mut out[at..], keys)?;
-            self.tx = Tx::between(f.then);
-        }
-        Ok(at)
     }
 
     /// One fragment ([`MessagePart::Fragment`]) written whole into `out`.

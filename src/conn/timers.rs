@@ -62,25 +62,23 @@ impl Core {
         if self.is_closed() {
             return;
         }
-        if self.closing.deadline().is_some_and(|d| now >= d) {
-            self.time_out(Timer::Close);
-            return;
-        }
-        if self.timers.pong_deadline.is_some_and(|d| now >= d) {
-            self.time_out(Timer::Pong);
-            return;
-        }
-        if let (Some(t), Some(interval)) = (self.timers.next_ping, self.config.ping_interval)
-            && now >= t
-        {
-            self.timers.next_ping = Some(now + interval);
-            if self.closing.is_open() {
-                self.control.queue_keepalive();
+        let due = |t: Option<Instant>| t.is_some_and(|t| now >= t);
+        let timer = if due(self.closing.deadline()) {
+            Timer::Close
+        } else if due(self.timers.pong_deadline) {
+            Timer::Pong
+        } else {
+            if let (Some(t), Some(interval)) = (self.timers.next_ping, self.config.ping_interval)
+                && now >= t
+            {
+                self.timers.next_ping = Some(now + interval);
+                if self.closing.is_open() {
+                    self.control.queue_keepalive();
+                }
             }
-        }
-    }
-
-    fn time_out(&mut self, timer: Timer) {
+            return;
+        };
+        // One place where a timer ends the connection.
         self.closing.time_out(timer);
         self.rx.discard();
     }

@@ -233,13 +233,31 @@ impl CloseFrame {
 
     /// A close with `code` and no reason, if the code may go on the wire.
     pub fn from_code(code: CloseCode) -> Option<Self> {
-        if !code.is_allowed_on_wire() {
-            return None;
-        }
         let mut payload = ControlPayload::EMPTY;
-        payload.buf_mut()[..2].copy_from_slice(&code.0.to_be_bytes());
-        payload.set_len(2);
-        Some(Self { payload })
+        Self::code_only(&mut payload, Some(code));
+        (!payload.is_empty()).then_some(Self { payload })
+    }
+
+    /// [`CloseFrame::from_code`] in place: makes `payload` the payload of
+    /// a close with `code` and no reason, or of an empty close if there is
+    /// no code or it may not go on the wire. Writes 2 bytes at most, so a
+    /// payload held in a struct is not built anew and moved.
+    pub(crate) fn code_only(payload: &mut ControlPayload, code: Option<CloseCode>) {
+        let len = match code {
+            Some(code) if code.is_allowed_on_wire() => {
+                let [hi, lo] = code.0.to_be_bytes();
+                let buf = payload.buf_mut();
+                (buf[0], buf[1]) = (hi, lo);
+                2
+            }
+            _ => 0,
+        };
+        payload.set_len(len);
+    }
+
+    /// The payload as it goes on the wire, by value.
+    pub(crate) const fn into_payload(self) -> ControlPayload {
+        self.payload
     }
 
     /// The status code.
