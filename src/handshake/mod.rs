@@ -168,9 +168,12 @@ pub fn sha1_digest(parts: &[&[u8]]) -> [u8; 20] {
     while h.at != 56 {
         h.push(0);
     }
-    // Most significant byte first.
-    for i in (0..8).rev() {
-        h.push((bits >> (8 * i)) as u8);
+    // Most significant byte first, each the top byte of a shifted copy:
+    // shifts by constants (by a variable, a `u64` shift is a call on a
+    // 32-bit device).
+    for _ in 0..8 {
+        h.push((bits >> 56) as u8);
+        bits <<= 8;
     }
     let mut out = [0; 20];
     for (o, w) in out.chunks_exact_mut(4).zip(h.state) {
