@@ -538,11 +538,7 @@ impl<'b> Scan<'b> {
 
     /// Walks `headers` once.
     pub(crate) fn new(headers: &[Header<'b>]) -> Self {
-        let mut s = Scan {
-            value: [None; 8],
-            repeated: 0,
-            found: 0,
-        };
+        let (mut value, mut repeated, mut found) = ([None; 8], 0u8, 0u8);
         for h in headers {
             let mut i = 0;
             while i < SCANNED.len() && !h.name.eq_ignore_ascii_case(SCANNED[i]) {
@@ -551,10 +547,10 @@ impl<'b> Scan<'b> {
             if i == SCANNED.len() {
                 continue;
             }
-            if s.value[i].is_some() {
-                s.repeated |= 1 << i;
+            if value[i].is_some() {
+                repeated |= 1 << i;
             }
-            s.value[i] = Some(h.value);
+            value[i] = Some(h.value);
             let mut rest = h.value;
             while i < Self::HOST
                 && let Some(e) = next_element(&mut rest)
@@ -565,10 +561,14 @@ impl<'b> Scan<'b> {
                     Self::PROTOCOL => !is_token(e),
                     _ => true,
                 };
-                s.found |= u8::from(hit) << i;
+                found |= u8::from(hit) << i;
             }
         }
-        s
+        Scan {
+            value,
+            repeated,
+            found,
+        }
     }
 
     /// Some `Upgrade` lists `websocket` (ASCII case-insensitive).
