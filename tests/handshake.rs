@@ -421,6 +421,21 @@ fn client_request_byte_exact() {
         }),
         "Host: [::1]:9001"
     );
+    assert_eq!(
+        host_line(ClientRequest {
+            host: "::1",
+            ..base
+        }),
+        "Host: [::1]"
+    );
+    assert_eq!(
+        host_line(ClientRequest {
+            host: "[::1]",
+            port: 9001,
+            ..base
+        }),
+        "Host: [::1]:9001"
+    );
 
     // What a server of ours makes of it.
     let n = hs.write_request(&req, &mut out).unwrap();

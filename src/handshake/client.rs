@@ -152,16 +152,17 @@ impl ClientHandshake {
             req.resource
         };
         // An IPv6 address goes in brackets: the opening one ends a constant
-        // piece, the closing one is a piece of its own, each cut to
-        // length: one length to choose instead of two slices.
+        // piece, the closing one and the port's colon are one piece, each
+        // cut to length: lengths to choose instead of slices.
         const HOST_LINE: &[u8] = b" HTTP/1.1\r\nHost: [";
-        let (host_line, close) = (&HOST_LINE[..HOST_LINE.len() - 1 + v6], &b"]"[..v6]);
+        let host_line = &HOST_LINE[..HOST_LINE.len() - 1 + v6];
         let mut digits = [0u8; 20];
-        let (colon, port): (&[u8], &[u8]) = if req.port != req.default_port() {
-            (b":", super::decimal(req.port.into(), &mut digits))
+        let (colon, port): (usize, &[u8]) = if req.port != req.default_port() {
+            (1, super::decimal(req.port.into(), &mut digits))
         } else {
-            (b"", b"")
+            (0, b"")
         };
+        let close = &b"]:"[1 - v6..1 + colon];
         HeadParts {
             pieces: &[
                 b"GET ",
@@ -169,7 +170,6 @@ impl ClientHandshake {
                 host_line,
                 req.host.as_bytes(),
                 close,
-                colon,
                 port,
                 b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ",
                 &self.key,
