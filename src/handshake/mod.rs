@@ -555,11 +555,13 @@ impl<'b> Scan<'b> {
             while i < Self::HOST
                 && let Some(e) = next_element(&mut rest)
             {
-                let hit = match i {
-                    0 => e.eq_ignore_ascii_case(b"websocket"),
-                    1 => e.eq_ignore_ascii_case(b"upgrade"),
-                    Self::PROTOCOL => !is_token(e),
-                    _ => true,
+                // The element `Upgrade` and `Connection` must list, by
+                // index: one call for both.
+                const WANTED: [&[u8]; 2] = [b"websocket", b"upgrade"];
+                let hit = match WANTED.get(i) {
+                    Some(w) => e.eq_ignore_ascii_case(w),
+                    None if i == Self::PROTOCOL => !is_token(e),
+                    None => true,
                 };
                 found |= u8::from(hit) << i;
             }
