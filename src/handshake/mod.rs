@@ -515,10 +515,12 @@ const SCANNED: [&str; 8] = [
 /// either role: one walk over the fields instead of one per name, on a
 /// device a fraction of the code and of the time.
 pub(crate) struct Scan<'b> {
-    /// Per name in [`SCANNED`]: the last field's value.
+    /// Per name in [`SCANNED`]: the value of the one field so named;
+    /// `None` if there is none or more than one (what [`Scan::only`] gives,
+    /// settled once here instead of at each check).
     value: [Option<&'b [u8]>; 8],
-    /// Bit `i`: more than one field named `SCANNED[i]`.
-    repeated: u8,
+    /// Bit `i`: a field named `SCANNED[i]` is present.
+    seen: u8,
     /// Bit `i` for the lists: `Upgrade` lists `websocket`, `Connection`
     /// lists `upgrade` (ASCII case-insensitive), a `Sec-WebSocket-Protocol`
     /// element is no token, a `Sec-WebSocket-Extensions` has an element.
@@ -538,7 +540,7 @@ impl<'b> Scan<'b> {
 
     /// Walks `headers` once.
     pub(crate) fn new(headers: &[Header<'b>]) -> Self {
-        let (mut value, mut repeated, mut found) = ([None; 8], 0u8, 0u8);
+        let (mut value, mut seen, mut found) = ([None; 8], 0u8, 0u8);
         for h in headers {
             let mut i = 0;
             while i < SCANNED.len() && !h.name.eq_ignore_ascii_case(SCANNED[i]) {
@@ -547,10 +549,12 @@ impl<'b> Scan<'b> {
             if i == SCANNED.len() {
                 continue;
             }
-            if value[i].is_some() {
-                repeated |= 1 << i;
-            }
-            value[i] = Some(h.value);
+            value[i] = if seen & (1 << i) == 0 {
+                Some(h.value)
+            } else {
+                None
+            };
+            seen |= 1 << i;
             let mut rest = h.value;
             while i < Self::HOST
                 && let Some(e) = next_element(&mut rest)
@@ -566,11 +570,7 @@ impl<'b> Scan<'b> {
                 found |= u8::from(hit) << i;
             }
         }
-        Scan {
-            value,
-            repeated,
-            found,
-        }
+        Scan { value, seen, found }
     }
 
     /// Some `Upgrade` lists `websocket` (ASCII case-insensitive).
@@ -597,16 +597,12 @@ impl<'b> Scan<'b> {
 
     /// Whether a field `i` is present.
     pub(crate) fn has(&self, i: usize) -> bool {
-        self.value[i].is_some()
+        self.seen & (1 << i) != 0
     }
 
     /// The value of the field `i` if there is exactly one.
     pub(crate) fn only(&self, i: usize) -> Option<&'b [u8]> {
-        if self.repeated & (1 << i) != 0 {
-            None
-        } else {
-            self.value[i]
-        }
+        self.value[i]
     }
 }
 
