@@ -120,8 +120,9 @@ impl ClientHandshake {
         // with zero bits either way); two `=` end it.
         let mut wide = [0u8; 20];
         wide[..16].copy_from_slice(&nonce);
-        let mut key = [b'='; 24];
-        key[..22].copy_from_slice(&super::base64_of_20(&wide)[..22]);
+        let [key @ .., _, _, _, _] = super::base64_of_20(&wide);
+        let mut key: [u8; 24] = key;
+        key[22..].copy_from_slice(b"==");
         Self {
             key,
             accept: accept_key_with(&key, sha1),
