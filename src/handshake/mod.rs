@@ -175,11 +175,8 @@ pub fn sha1_digest(parts: &[&[u8]]) -> [u8; 20] {
         h.push((bits >> 56) as u8);
         bits <<= 8;
     }
-    let mut out = [0; 20];
-    for (o, w) in out.chunks_exact_mut(4).zip(h.state) {
-        o.copy_from_slice(&w.to_be_bytes());
-    }
-    out
+    // Each word most significant byte first.
+    core::array::from_fn(|i| (h.state[i / 4] >> (24 - 8 * (i % 4))) as u8)
 }
 
 /// `base64(SHA-1(key + GUID))`, the `Sec-WebSocket-Accept` for a
