@@ -138,7 +138,7 @@ impl Core {
         };
         Self::draw_key(&mut h, keys);
         let (head, body) = out.split_at_mut(n);
-        h.emit(head)?;
+        h.emit_exact(head);
         copy_payload(body, payload);
         if let Some(key) = h.mask {
             apply_mask(body, key, 0);
