@@ -507,7 +507,13 @@ impl Core {
             }
             _ => {
                 let code = self.close_received()?;
-                let frame = code.map(|_| CloseFrame::checked(self.rx.ctrl));
+                // The payload copied into the event whether or not there is
+                // a code, then the frame dropped if there is none: a copy
+                // made only with a code went through the stack (two copies).
+                let mut frame = Some(CloseFrame::checked(self.rx.ctrl));
+                if code.is_none() {
+                    frame = None;
+                }
                 Ok(received(consumed, Some(Event::Close(frame))))
             }
         }
