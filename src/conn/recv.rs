@@ -7,7 +7,9 @@
 //! UTF-8 of text messages (section 8.1, answered with 1007).
 
 use crate::Status;
-use crate::wire::{CloseCode, CloseFrame, ControlPayload, FrameHeader, OpCode, apply_mask};
+use crate::wire::{
+    CloseCode, CloseFrame, ControlPayload, FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, apply_mask,
+};
 
 use super::{Config, Core, Data, DataKind, Event, ProtocolError, Received};
 use crate::wire::utf8::Utf8Validator;
@@ -477,10 +479,21 @@ impl Core {
         pos: usize,
         c: ControlRx,
     ) -> Result<Received<'a>, ProtocolError> {
-        let take = usize::from(c.len - c.got).min(input.len() - pos);
         let at = usize::from(c.got);
-        let buf = &mut self.rx.ctrl.buf_mut()[at..at + take];
-        buf.copy_from_slice(&input[pos..pos + take]);
+        // The payload's next bytes, `take` of them, cut with `split_at`
+        // and lengths clamped to what the slices hold (they always do:
+        // `got < len <= 125`, `pos <= input.len()`): range indexing here
+        // was two out-of-line range checks.
+        let (_, room) = self
+            .rx
+            .ctrl
+            .buf_mut()
+            .split_at_mut(at.min(MAX_CONTROL_PAYLOAD));
+        let (_, src) = input.split_at(pos.min(input.len()));
+        let take = usize::from(c.len - c.got).min(src.len()).min(room.len());
+        let (buf, _) = room.split_at_mut(take);
+        let (src, _) = src.split_at(take);
+        buf.copy_from_slice(src);
         if c.key != 0 {
             apply_mask(buf, c.key.to_ne_bytes(), at & 3);
         }
