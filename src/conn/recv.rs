@@ -267,8 +267,12 @@ impl Core {
                 Status::Partial { needed } => {
                     // All of an input that ends inside a header is header.
                     let want = if in_place { input.len() } else { needed };
-                    let take = want.min(input.len() - used);
-                    let Some(dst) = self.rx.hdr.get_mut(have..have + take).filter(|_| take > 0)
+                    let (_, src) = input.split_at(used.min(input.len()));
+                    let take = want.min(src.len());
+                    // Cut with `split_at`: range indexing is out-of-line
+                    // range checks at opt z.
+                    let (_, room) = self.rx.hdr.split_at_mut(have.min(FrameHeader::MAX_LEN));
+                    let Some((dst, _)) = room.split_at_mut_checked(take).filter(|_| take > 0)
                     else {
                         self.rx.state = match have {
                             0 => Rx::Idle,
@@ -276,7 +280,7 @@ impl Core {
                         };
                         return Ok(None);
                     };
-                    dst.copy_from_slice(&input[used..used + take]);
+                    dst.copy_from_slice(src.split_at(take).0);
                     have += take;
                     used += take;
                 }
