@@ -377,7 +377,9 @@ impl Core {
             return Ok(received(pos, None));
         }
         let take = left.min(avail);
-        let chunk = &mut input[pos..pos + take];
+        // Cut with `split_at_mut` (range indexing is an out-of-line range
+        // check at opt z); `pos + take <= input.len()` as `avail` says.
+        let chunk = input.split_at_mut(pos).1.split_at_mut(take).0;
         let frame_end = take == left;
         self.deliver(chunk, d, frame_end, pos + take)
     }
