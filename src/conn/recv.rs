@@ -7,7 +7,9 @@
 //! UTF-8 of text messages (section 8.1, answered with 1007).
 
 use crate::Status;
-use crate::wire::{CloseCode, CloseFrame, ControlPayload, FrameHeader, OpCode, apply_mask};
+use crate::wire::{
+    CloseCode, CloseFrame, ControlPayload, FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, apply_mask,
+};
 
 use super::{Config, Core, Data, DataKind, Event, ProtocolError, Received};
 use crate::wire::utf8::Utf8Validator;
@@ -265,8 +267,12 @@ impl Core {
                 Status::Partial { needed } => {
                     // All of an input that ends inside a header is header.
                     let want = if in_place { input.len() } else { needed };
-                    let take = want.min(input.len() - used);
-                    let Some(dst) = self.rx.hdr.get_mut(have..have + take).filter(|_| take > 0)
+                    let (_, src) = input.split_at(used.min(input.len()));
+                    let take = want.min(src.len());
+                    // Cut with `split_at`: range indexing is out-of-line
+                    // range checks at opt z.
+                    let (_, room) = self.rx.hdr.split_at_mut(have.min(FrameHeader::MAX_LEN));
+                    let Some((dst, _)) = room.split_at_mut_checked(take).filter(|_| take > 0)
                     else {
                         self.rx.state = match have {
                             0 => Rx::Idle,
@@ -274,7 +280,7 @@ impl Core {
                         };
                         return Ok(None);
                     };
-                    dst.copy_from_slice(&input[used..used + take]);
+                    dst.copy_from_slice(src.split_at(take).0);
                     have += take;
                     used += take;
                 }
@@ -371,7 +377,9 @@ impl Core {
             return Ok(received(pos, None));
         }
         let take = left.min(avail);
-        let chunk = &mut input[pos..pos + take];
+        // Cut with `split_at_mut` (range indexing is an out-of-line range
+        // check at opt z); `pos + take <= input.len()` as `avail` says.
+        let chunk = input.split_at_mut(pos).1.split_at_mut(take).0;
         let frame_end = take == left;
         self.deliver(chunk, d, frame_end, pos + take)
     }
@@ -477,10 +485,21 @@ impl Core {
         pos: usize,
         c: ControlRx,
     ) -> Result<Received<'a>, ProtocolError> {
-        let take = usize::from(c.len - c.got).min(input.len() - pos);
         let at = usize::from(c.got);
-        let buf = &mut self.rx.ctrl.buf_mut()[at..at + take];
-        buf.copy_from_slice(&input[pos..pos + take]);
+        // The payload's next bytes, `take` of them, cut with `split_at`
+        // and lengths clamped to what the slices hold (they always do:
+        // `got < len <= 125`, `pos <= input.len()`): range indexing here
+        // was two out-of-line range checks.
+        let (_, room) = self
+            .rx
+            .ctrl
+            .buf_mut()
+            .split_at_mut(at.min(MAX_CONTROL_PAYLOAD));
+        let (_, src) = input.split_at(pos.min(input.len()));
+        let take = usize::from(c.len - c.got).min(src.len()).min(room.len());
+        let (buf, _) = room.split_at_mut(take);
+        let (src, _) = src.split_at(take);
+        buf.copy_from_slice(src);
         if c.key != 0 {
             apply_mask(buf, c.key.to_ne_bytes(), at & 3);
         }
@@ -507,7 +526,13 @@ impl Core {
             }
             _ => {
                 let code = self.close_received()?;
-                let frame = code.map(|_| CloseFrame::checked(self.rx.ctrl));
+                // The payload copied into the event whether or not there is
+                // a code, then the frame dropped if there is none: a copy
+                // made only with a code went through the stack (two copies).
+                let mut frame = Some(CloseFrame::checked(self.rx.ctrl));
+                if code.is_none() {
+                    frame = None;
+                }
                 Ok(received(consumed, Some(Event::Close(frame))))
             }
         }

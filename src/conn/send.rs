@@ -138,7 +138,7 @@ impl Core {
         };
         Self::draw_key(&mut h, keys);
         let (head, body) = out.split_at_mut(n);
-        h.emit(head)?;
+        h.emit_exact(head);
         copy_payload(body, payload);
         if let Some(key) = h.mask {
             apply_mask(body, key, 0);
@@ -173,6 +173,7 @@ impl Core {
         keys: &mut dyn MaskKeys,
     ) -> Result<usize, SendError> {
         let f = self.next_data_frame(MessagePart::Whole(kind))?;
+        #[cfg(target_pointer_width = "64")]
         if data.len() <= self.config.max_send_frame_len {
             // 64-bit targets: the commonest messages (short, one frame) in
             // one copy per role, in which the header's form, the mask's
@@ -188,16 +189,22 @@ impl Core {
             }
             return Ok(self.write_frame(f.opcode, true, data, out, keys)?);
         }
+        // 32-bit targets: every whole message through `send_split`'s loop,
+        // one frame being one turn of it, so that `write_frame` is inlined
+        // once less (core_only both roles 16,076 -> 16,034 B). Its first
+        // opcode is `kind`'s, as `f`'s is: no message is open.
+        #[cfg(not(target_pointer_width = "64"))]
+        let _ = f;
         self.send_split(kind, data, out, keys)
     }
 
-    /// A whole message in several frames (the caller checked that a whole
+    /// A whole message in one or more frames (the caller checked that a whole
     /// message may be sent: none is open, so the first frame has `kind`'s
     /// opcode, the others continue it, the last has FIN). `out` is checked
     /// to hold them all first, so none can fail halfway, and the message
     /// ends whole: the send state stays as it was (between messages).
     #[inline(never)]
-    fn send_split(
+    pub(super) fn send_split(
         &mut self,
         kind: DataKind,
         data: &[u8],

@@ -1,5 +1,5 @@
 use super::*;
-use crate::wire::{CloseCode, FrameHeader};
+use crate::wire::{CloseCode, FrameHeader, OpCode};
 
 fn keys() -> impl FnMut() -> [u8; 4] {
     let mut n = 0u32;
@@ -131,4 +131,49 @@ fn a_zero_masking_key_is_still_a_masked_frame() {
     let mut client = Connection::client(Config::DEFAULT, keys(), Instant::ZERO);
     let mut frame = [0x82, 0x83, 0, 0, 0, 0, 1, 2, 3];
     assert_eq!(client.handle_read(&mut frame), Err(ProtocolError::Masked));
+}
+
+/// 32-bit targets send every whole message through `send_split`; a
+/// message of one frame comes out of it as out of `write_frame` (the
+/// 64-bit path), bytes and errors alike, for both roles and every header
+/// form.
+#[test]
+fn a_one_frame_message_through_send_split_is_write_frame_s() {
+    fn core(client: bool) -> (Core, impl FnMut() -> [u8; 4]) {
+        // Every length one frame.
+        let config = Config {
+            max_send_frame_len: usize::MAX,
+            ..Config::DEFAULT
+        };
+        let c = if client {
+            Connection::client(config, keys(), Instant::ZERO).core
+        } else {
+            Connection::server(config, Instant::ZERO).core
+        };
+        (c, keys())
+    }
+    let data = [0x5au8; 70_000];
+    for client in [false, true] {
+        for len in [0usize, 1, 125, 126, 65535, 65536] {
+            let (mut a, mut ka) = core(client);
+            let (b, mut kb) = core(client);
+            let mut out_a = [0xa5u8; 70_020];
+            let mut out_b = [0xa5u8; 70_020];
+            let na = a.send_split(DataKind::Binary, &data[..len], &mut out_a, &mut ka);
+            let nb = b.write_frame(OpCode::Binary, true, &data[..len], &mut out_b, &mut kb);
+            assert_eq!(na, nb.map_err(SendError::from), "client {client} len {len}");
+            assert_eq!(out_a[..], out_b[..], "client {client} len {len}");
+            let needed = nb.unwrap();
+            let (mut a, mut ka) = core(client);
+            assert_eq!(
+                a.send_split(
+                    DataKind::Binary,
+                    &data[..len],
+                    &mut out_a[..needed - 1],
+                    &mut ka
+                ),
+                Err(SendError::BufferTooSmall(BufferTooSmall { needed }))
+            );
+        }
+    }
 }

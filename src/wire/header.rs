@@ -341,35 +341,44 @@ impl FrameHeader {
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, BufferTooSmall> {
         let n = self.encoded_len();
         let out = buf.get_mut(..n).ok_or(BufferTooSmall { needed: n })?;
-        Ok(self.write(out))
+        self.emit_exact(out);
+        Ok(n)
     }
 
-    /// Writes the header's [`Self::encoded_len`] bytes at the start of
-    /// `out`, which must hold them, and nothing after them; returns their
-    /// number. With `out` of [`Self::MAX_LEN`] bytes, nothing needs to be
-    /// worked out first.
-    #[cfg_attr(target_pointer_width = "64", inline(always))]
-    fn write(&self, out: &mut [u8]) -> usize {
-        out[0] = (u8::from(self.fin) << 7) | (self.rsv.0 << 4) | u8::from(self.opcode);
-        let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
-        let at = if self.payload_len <= Self::MAX_SHORT_PAYLOAD as u64 {
-            out[1] = mask_bit | self.payload_len as u8;
-            2
-        } else if self.payload_len <= u64::from(u16::MAX) {
-            out[1] = mask_bit | 126;
-            out[2..4].copy_from_slice(&(self.payload_len as u16).to_be_bytes());
-            4
+    /// Writes the header into `out`, which is exactly its
+    /// [`Self::encoded_len`] bytes (the caller worked that out already).
+    /// One loop picks each byte by its offset: no slice copies, whose
+    /// range checks and `memcpy` calls cost a device more code than the
+    /// header's 2 to 14 bytes. An `out` of another length gets that many
+    /// bytes, not a valid header (a caller's bug; no panic).
+    #[inline(always)]
+    pub(crate) fn emit_exact(&self, out: &mut [u8]) {
+        let len = self.payload_len;
+        let (len7, ext) = if len <= Self::MAX_SHORT_PAYLOAD as u64 {
+            (len as u8, 0)
+        } else if len <= u64::from(u16::MAX) {
+            (126, 2)
         } else {
-            out[1] = mask_bit | 127;
-            out[2..10].copy_from_slice(&self.payload_len.to_be_bytes());
-            10
+            (127, 8)
         };
-        match self.mask {
-            Some(key) => {
-                out[at..at + 4].copy_from_slice(&key);
-                at + 4
-            }
-            None => at,
+        let (mask_bit, key) = match self.mask {
+            Some(key) => (0x80, key),
+            None => (0, [0; 4]),
+        };
+        let [b0, b1, rest @ ..] = out else {
+            return;
+        };
+        *b0 = (u8::from(self.fin) << 7) | (self.rsv.0 << 4) | u8::from(self.opcode);
+        *b1 = mask_bit | len7;
+        let be = len.to_be_bytes();
+        // The extended length is the last `ext` bytes of `be`; the key
+        // follows it.
+        for (i, byte) in rest.iter_mut().enumerate() {
+            *byte = if i < ext {
+                be[(i + 8 - ext) & 7]
+            } else {
+                key[(i - ext) & 3]
+            };
         }
     }
 }

@@ -36,11 +36,15 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
     // The key as seen from the first byte of `buf`: byte i of `rot` masks
     // byte 4n + i.
     let rot = rotate(key, phase);
-    if buf.len() <= 32 {
-        mask_short(buf, rot);
-    } else {
+    // On 32-bit targets without `std` the long path is the short one
+    // (`mask_words` has no wider word there, and no vector kernel is
+    // built): one copy of the loop, not a second out of line.
+    #[cfg(any(target_pointer_width = "64", feature = "std"))]
+    if buf.len() > 32 {
         mask_long(buf, rot);
+        return next;
     }
+    mask_short(buf, rot);
     next
 }
 
@@ -228,6 +232,7 @@ const VECTOR_MIN: usize = 256;
 /// kernel this CPU has, below that the baseline one (16-byte vectors),
 /// otherwise words. Tail calls, so the kernel is reached with no
 /// register saved for the word loop.
+#[cfg(any(target_pointer_width = "64", feature = "std"))]
 #[inline(never)]
 fn mask_long(buf: &mut [u8], rot: [u8; 4]) {
     #[cfg(feature = "std")]
@@ -241,6 +246,7 @@ fn mask_long(buf: &mut [u8], rot: [u8; 4]) {
     mask_medium(buf, rot);
 }
 
+#[cfg(any(target_pointer_width = "64", feature = "std"))]
 #[inline(never)]
 fn mask_medium(buf: &mut [u8], rot: [u8; 4]) {
     mask_words(buf, rot);
@@ -249,6 +255,7 @@ fn mask_medium(buf: &mut [u8], rot: [u8; 4]) {
 /// More than 32 bytes in words. On 64-bit targets 16 bytes at a time, the
 /// last 16 read first and written last (as in [`mask_short`]); on 32-bit
 /// ones 4 bytes at a time.
+#[cfg(any(target_pointer_width = "64", feature = "std"))]
 #[inline(always)]
 fn mask_words(buf: &mut [u8], rot: [u8; 4]) {
     #[cfg(target_pointer_width = "64")]
