@@ -114,3 +114,36 @@ pub enum SendError {
     #[error(transparent)]
     BufferTooSmall(#[from] BufferTooSmall),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Our close reporting an error carries the error's code without
+    /// checking it again (`CloseFrame::code_only`): each may go on the
+    /// wire.
+    #[test]
+    fn every_close_code_may_go_on_the_wire() {
+        let errors = [
+            ProtocolError::Frame(FrameError::ReservedOpCode(3)),
+            ProtocolError::Frame(FrameError::FragmentedControl),
+            ProtocolError::Frame(FrameError::ControlTooLong),
+            ProtocolError::Frame(FrameError::LengthOverflow),
+            ProtocolError::Frame(FrameError::NonMinimalLength),
+            ProtocolError::Unmasked,
+            ProtocolError::Masked,
+            ProtocolError::UnexpectedContinuation,
+            ProtocolError::ExpectedContinuation,
+            ProtocolError::InvalidUtf8,
+            ProtocolError::FrameTooLarge { len: 2, limit: 1 },
+            ProtocolError::MessageTooLarge { len: 2, limit: 1 },
+            ProtocolError::Close(CloseError::OneByte),
+            ProtocolError::Close(CloseError::TooLong(126)),
+            ProtocolError::Close(CloseError::CodeNotAllowed(CloseCode(1005))),
+            ProtocolError::Close(CloseError::InvalidUtf8),
+        ];
+        for e in errors {
+            assert!(e.close_code().is_allowed_on_wire(), "{e:?}");
+        }
+    }
+}
