@@ -514,15 +514,18 @@ impl Core {
         // Each event built where it is returned, so that the payload is
         // copied once.
         match c.opcode {
-            OpCode::Ping => {
-                if self.config.auto_pong {
+            // A ping and a pong as one arm, so that the payload is copied
+            // into the event at one place (a copy each was two call sites).
+            OpCode::Ping | OpCode::Pong => {
+                let ping = c.opcode == OpCode::Ping;
+                if !ping {
+                    self.timers.pong_received();
+                } else if self.config.auto_pong {
                     self.control.queue_pong(self.rx.ctrl);
                 }
-                Ok(received(consumed, Some(Event::Ping(self.rx.ctrl))))
-            }
-            OpCode::Pong => {
-                self.timers.pong_received();
-                Ok(received(consumed, Some(Event::Pong(self.rx.ctrl))))
+                let p = self.rx.ctrl;
+                let event = if ping { Event::Ping(p) } else { Event::Pong(p) };
+                Ok(received(consumed, Some(event)))
             }
             _ => {
                 let code = self.close_received()?;
