@@ -74,25 +74,31 @@ enum Phase {
 
 /// The closing handshake and the end of the connection, as one struct
 /// with its rules.
+// In this order (`repr(C)`): `local` first, `failure` last. With the
+// compiler's layout the error's payload bytes (undefined in `None`) lay
+// next to `local`'s zeros, so `Core::new` zeroed a temporary and copied
+// 152 B of it in; now it zeroes `local` in place, a second memset and no
+// copy (core_only .text both -24 B).
 #[derive(Debug, Clone)]
+#[repr(C)]
 pub(super) struct Closing {
-    phase: Phase,
     /// Our close frame's payload as it goes on the wire (empty: an empty
     /// close, the echo of an empty one), once `queued`; owed until `sent`.
     /// Held as bytes so that a code is written in place (2 bytes), not a
     /// whole frame built and moved.
     local: ControlPayload,
+    phase: Phase,
     queued: bool,
     sent: bool,
     /// The peer's close arrived (its payload stays in the receiver's
     /// control buffer: [`Core::remote_close`]).
     remote: bool,
-    failure: Option<ProtocolError>,
     /// Which timer ended the connection, if one did.
     timed_out: Option<Timer>,
     eof: bool,
     /// When our close must have been answered.
     deadline: Option<Instant>,
+    failure: Option<ProtocolError>,
 }
 
 impl Closing {
