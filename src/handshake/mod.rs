@@ -615,7 +615,10 @@ impl<'b> Scan<'b> {
 pub(crate) struct HeadParts<'a> {
     /// The text up to the list header, piece by piece.
     pub(crate) pieces: &'a [&'a [u8]],
-    /// The list header's name with its `": "`, and its items.
+    /// The list header's name with its `": "`, and its items: the
+    /// client's offered subprotocols (the server's one choice is a piece,
+    /// so a server-only image has no list loop).
+    #[cfg(feature = "client")]
     pub(crate) list: (&'a [u8], &'a [&'a str]),
     /// Extra header fields, checked by [`check_extra_headers`].
     pub(crate) headers: &'a [(&'a str, &'a str)],
@@ -627,14 +630,17 @@ impl HeadParts<'_> {
         for p in self.pieces {
             w.bytes(p);
         }
-        let (name, items) = self.list;
-        let mut before = name;
-        for item in items {
-            w.bytes(before).bytes(item.as_bytes());
-            before = b", ";
-        }
-        if !items.is_empty() {
-            w.bytes(b"\r\n");
+        #[cfg(feature = "client")]
+        {
+            let (name, items) = self.list;
+            let mut before = name;
+            for item in items {
+                w.bytes(before).bytes(item.as_bytes());
+                before = b", ";
+            }
+            if !items.is_empty() {
+                w.bytes(b"\r\n");
+            }
         }
         for (n, v) in self.headers {
             w.bytes(n.as_bytes())

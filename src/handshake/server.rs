@@ -242,9 +242,11 @@ impl<'a> ServerResponse<'a> {
             return Err(WriteError::InvalidInput("subprotocol"));
         }
         check_extra_headers(self.headers)?;
-        let protocol: &[&str] = match &self.protocol {
-            Some(p) => core::slice::from_ref(p),
-            None => &[],
+        // The chosen subprotocol is one header line of three pieces, each
+        // empty without one (the list of `HeadParts` is the client's).
+        let (name, protocol, end): (&[u8], &[u8], &[u8]) = match self.protocol {
+            Some(p) => (b"Sec-WebSocket-Protocol: ", p.as_bytes(), b"\r\n"),
+            None => (b"", b"", b""),
         };
         HeadParts {
             pieces: &[
@@ -252,8 +254,12 @@ impl<'a> ServerResponse<'a> {
                   Connection: Upgrade\r\nSec-WebSocket-Accept: ",
                 self.accept.as_bytes(),
                 b"\r\n",
+                name,
+                protocol,
+                end,
             ],
-            list: (b"Sec-WebSocket-Protocol: ", protocol),
+            #[cfg(feature = "client")]
+            list: (b"", &[]),
             headers: self.headers,
         }
         .write(buf)
