@@ -243,17 +243,17 @@ impl<'a> ServerResponse<'a> {
         }
         check_extra_headers(self.headers)?;
         // The chosen subprotocol is one header line of three pieces, each
-        // empty without one (the list of `HeadParts` is the client's).
+        // empty without one (the list of `HeadParts` is the client's); the
+        // accept line's end leads the first, one piece fewer.
         let (name, protocol, end): (&[u8], &[u8], &[u8]) = match self.protocol {
-            Some(p) => (b"Sec-WebSocket-Protocol: ", p.as_bytes(), b"\r\n"),
-            None => (b"", b"", b""),
+            Some(p) => (b"\r\nSec-WebSocket-Protocol: ", p.as_bytes(), b"\r\n"),
+            None => (b"\r\n", b"", b""),
         };
         HeadParts {
             pieces: &[
                 b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
                   Connection: Upgrade\r\nSec-WebSocket-Accept: ",
                 self.accept.as_bytes(),
-                b"\r\n",
                 name,
                 protocol,
                 end,
