@@ -38,7 +38,7 @@ pub use httparse::{EMPTY_HEADER, Header};
 pub use server::{Outcome, ServerResponse, UpgradeRequest, parse_request};
 
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
 
 use crate::BufferTooSmall;
 
@@ -206,8 +206,11 @@ pub fn accept_key_with(key: &[u8], sha1: &mut impl Sha1) -> AcceptKey {
 /// a device image (its loops for long inputs drop out).
 fn base64_of_20(input: &[u8; 20]) -> [u8; 28] {
     let mut out = [0u8; 28];
-    // 20 bytes always encode to exactly 28 characters.
-    let _ = B64.encode_slice(input, &mut out);
+    // 20 bytes always encode to 27 characters and one `=`: the padding
+    // written here, not by the crate's padding code (tested against the
+    // padded engine).
+    let _ = STANDARD_NO_PAD.encode_slice(input, &mut out[..27]);
+    out[27] = b'=';
     out
 }
 
@@ -735,6 +738,35 @@ pub(crate) fn bounded<'b, T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::STANDARD as B64;
+
+    /// [`base64_of_20`] is the padded engine's encoding: every value of
+    /// every byte, and random inputs.
+    #[test]
+    fn base64_of_20_is_the_padded_encoding() {
+        let check = |input: [u8; 20]| {
+            let mut want = [0u8; 28];
+            assert_eq!(B64.encode_slice(input, &mut want), Ok(28));
+            assert_eq!(base64_of_20(&input), want, "{input:?}");
+        };
+        for i in 0..20 {
+            for b in 0..=255u8 {
+                let mut input = [0u8; 20];
+                input[i] = b;
+                check(input);
+                check(input.map(|x| x ^ 0xff));
+            }
+        }
+        let mut x = 0x1234_5677_u32;
+        for _ in 0..10_000 {
+            check(core::array::from_fn(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            }));
+        }
+    }
 
     #[test]
     fn token_characters_are_rfc_9110_tchar() {
