@@ -393,6 +393,7 @@ impl<'a> HttpResponse<'a> {
                 upgrade,
                 close,
             ],
+            #[cfg(feature = "client")]
             list: (b"", &[]),
             headers: self.headers,
         })

@@ -38,7 +38,7 @@ pub use httparse::{EMPTY_HEADER, Header};
 pub use server::{Outcome, ServerResponse, UpgradeRequest, parse_request};
 
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
 
 use crate::BufferTooSmall;
 
@@ -206,8 +206,11 @@ pub fn accept_key_with(key: &[u8], sha1: &mut impl Sha1) -> AcceptKey {
 /// a device image (its loops for long inputs drop out).
 fn base64_of_20(input: &[u8; 20]) -> [u8; 28] {
     let mut out = [0u8; 28];
-    // 20 bytes always encode to exactly 28 characters.
-    let _ = B64.encode_slice(input, &mut out);
+    // 20 bytes always encode to 27 characters and one `=`: the padding
+    // written here, not by the crate's padding code (tested against the
+    // padded engine).
+    let _ = STANDARD_NO_PAD.encode_slice(input, &mut out[..27]);
+    out[27] = b'=';
     out
 }
 
@@ -405,10 +408,13 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
 /// A header field value we are willing to write: visible ASCII, spaces,
 /// tabs and obs-text, no CR, LF or other control character, no
 /// leading or trailing white space.
+//
+// Past the first test the only white space left is space and tab, so
+// "nothing to trim" is "no space or tab at either end": `trim_ascii` is
+// in a device's image anyway (the parsers trim), where the two end tests
+// cost their own code (tested against them).
 fn is_field_value(s: &[u8]) -> bool {
-    s.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
-        && !s.first().is_some_and(|b| *b == b' ' || *b == b'\t')
-        && !s.last().is_some_and(|b| *b == b' ' || *b == b'\t')
+    s.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f)) && s.trim_ascii().len() == s.len()
 }
 
 /// Checks caller-supplied extra headers before they are written.
@@ -612,7 +618,10 @@ impl<'b> Scan<'b> {
 pub(crate) struct HeadParts<'a> {
     /// The text up to the list header, piece by piece.
     pub(crate) pieces: &'a [&'a [u8]],
-    /// The list header's name with its `": "`, and its items.
+    /// The list header's name with its `": "`, and its items: the
+    /// client's offered subprotocols (the server's one choice is a piece,
+    /// so a server-only image has no list loop).
+    #[cfg(feature = "client")]
     pub(crate) list: (&'a [u8], &'a [&'a str]),
     /// Extra header fields, checked by [`check_extra_headers`].
     pub(crate) headers: &'a [(&'a str, &'a str)],
@@ -624,14 +633,17 @@ impl HeadParts<'_> {
         for p in self.pieces {
             w.bytes(p);
         }
-        let (name, items) = self.list;
-        let mut before = name;
-        for item in items {
-            w.bytes(before).bytes(item.as_bytes());
-            before = b", ";
-        }
-        if !items.is_empty() {
-            w.bytes(b"\r\n");
+        #[cfg(feature = "client")]
+        {
+            let (name, items) = self.list;
+            let mut before = name;
+            for item in items {
+                w.bytes(before).bytes(item.as_bytes());
+                before = b", ";
+            }
+            if !items.is_empty() {
+                w.bytes(b"\r\n");
+            }
         }
         for (n, v) in self.headers {
             w.bytes(n.as_bytes())
@@ -726,6 +738,35 @@ pub(crate) fn bounded<'b, T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::STANDARD as B64;
+
+    /// [`base64_of_20`] is the padded engine's encoding: every value of
+    /// every byte, and random inputs.
+    #[test]
+    fn base64_of_20_is_the_padded_encoding() {
+        let check = |input: [u8; 20]| {
+            let mut want = [0u8; 28];
+            assert_eq!(B64.encode_slice(input, &mut want), Ok(28));
+            assert_eq!(base64_of_20(&input), want, "{input:?}");
+        };
+        for i in 0..20 {
+            for b in 0..=255u8 {
+                let mut input = [0u8; 20];
+                input[i] = b;
+                check(input);
+                check(input.map(|x| x ^ 0xff));
+            }
+        }
+        let mut x = 0x1234_5677_u32;
+        for _ in 0..10_000 {
+            check(core::array::from_fn(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            }));
+        }
+    }
 
     #[test]
     fn token_characters_are_rfc_9110_tchar() {
@@ -1044,6 +1085,38 @@ mod tests {
             accept_key(b"dGhlIHNhbXBsZSBub25jZQ==").as_str(),
             "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
+    }
+
+    /// [`is_field_value`] is the form with both end tests written out, for
+    /// every string of up to three bytes over the bytes around each class
+    /// edge.
+    #[test]
+    fn field_value_is_the_end_tests_written_out() {
+        fn general(s: &[u8]) -> bool {
+            s.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+                && !s.first().is_some_and(|b| *b == b' ' || *b == b'\t')
+                && !s.last().is_some_and(|b| *b == b' ' || *b == b'\t')
+        }
+        let bytes = [
+            0x00, 0x08, b'\t', b'\n', 0x0b, 0x0c, b'\r', 0x1f, b' ', b'!', b'a', 0x7e, 0x7f, 0x80,
+            0xff,
+        ];
+        let mut n = 0;
+        for len in 0..=3u32 {
+            for i in 0..bytes.len().pow(len) {
+                let mut s = [0u8; 3];
+                let mut x = i;
+                for b in &mut s[..len as usize] {
+                    *b = bytes[x % bytes.len()];
+                    x /= bytes.len();
+                }
+                let s = &s[..len as usize];
+                assert_eq!(is_field_value(s), general(s), "{s:?}");
+                n += usize::from(general(s));
+            }
+        }
+        // Both answers occur: the test can tell the forms apart.
+        assert!(n > 0 && n < 1 + 15 + 15 * 15 + 15 * 15 * 15);
     }
 
     #[test]

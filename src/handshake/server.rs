@@ -242,18 +242,24 @@ impl<'a> ServerResponse<'a> {
             return Err(WriteError::InvalidInput("subprotocol"));
         }
         check_extra_headers(self.headers)?;
-        let protocol: &[&str] = match &self.protocol {
-            Some(p) => core::slice::from_ref(p),
-            None => &[],
+        // The chosen subprotocol is one header line of three pieces, each
+        // empty without one (the list of `HeadParts` is the client's); the
+        // accept line's end leads the first, one piece fewer.
+        let (name, protocol, end): (&[u8], &[u8], &[u8]) = match self.protocol {
+            Some(p) => (b"\r\nSec-WebSocket-Protocol: ", p.as_bytes(), b"\r\n"),
+            None => (b"\r\n", b"", b""),
         };
         HeadParts {
             pieces: &[
                 b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
                   Connection: Upgrade\r\nSec-WebSocket-Accept: ",
                 self.accept.as_bytes(),
-                b"\r\n",
+                name,
+                protocol,
+                end,
             ],
-            list: (b"Sec-WebSocket-Protocol: ", protocol),
+            #[cfg(feature = "client")]
+            list: (b"", &[]),
             headers: self.headers,
         }
         .write(buf)
