@@ -636,15 +636,6 @@ fn over_a_cut_link_tick_writes_its_ping_then_waits_in_embassy_nets_flush() {
             w.tick().await.unwrap();
             assert_eq!(w.end(), Some(End::PongTimeout));
         };
-        let client = async {
-            let (mut trx, mut ttx) = ([0u8; 2048], [0u8; 2048]);
-            let sock = tcp_connect(b, &mut trx, &mut ttx).await;
-            let (mut rx, mut tx) = ([0u8; 1024], [0u8; 256]);
-            let _w = ws::connect(sock, &mut rx, &mut tx, copts(Config::DEFAULT))
-                .await
-                .unwrap();
-            core::future::pending::<()>().await
-        };
-        select(server, client).await;
+        beside_a_silent_client(b, server).await;
     });
 }

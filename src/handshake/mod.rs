@@ -742,22 +742,18 @@ mod tests {
 
     /// [`base64_of_20`] is the padded engine's encoding: every value of
     /// every byte, and random inputs.
-    #[test]
-    fn base64_of_20_is_the_padded_encoding() {
-        let check = |input: [u8; 20]| {
-            let mut want = [0u8; 28];
-            assert_eq!(B64.encode_slice(input, &mut want), Ok(28));
-            assert_eq!(base64_of_20(&input), want, "{input:?}");
-        };
-        for i in 0..20 {
+    /// Calls `check` with every byte value at every position (on zeros and
+    /// on ones), then with 10,000 pseudo-random inputs from `seed`.
+    fn each_input<const N: usize>(seed: u32, mut check: impl FnMut([u8; N])) {
+        for i in 0..N {
             for b in 0..=255u8 {
-                let mut input = [0u8; 20];
+                let mut input = [0u8; N];
                 input[i] = b;
                 check(input);
                 check(input.map(|x| x ^ 0xff));
             }
         }
-        let mut x = 0x1234_5677_u32;
+        let mut x = seed;
         for _ in 0..10_000 {
             check(core::array::from_fn(|_| {
                 x ^= x << 13;
@@ -766,6 +762,16 @@ mod tests {
                 x as u8
             }));
         }
+    }
+
+    #[test]
+    fn base64_of_20_is_the_padded_encoding() {
+        let check = |input: [u8; 20]| {
+            let mut want = [0u8; 28];
+            assert_eq!(B64.encode_slice(input, &mut want), Ok(28));
+            assert_eq!(base64_of_20(&input), want, "{input:?}");
+        };
+        each_input(0x1234_5677, check);
     }
 
     #[test]
@@ -999,23 +1005,7 @@ mod tests {
             assert_eq!(hs.key().as_bytes(), want, "{nonce:?}");
             assert!(is_key(hs.key().as_bytes()));
         };
-        for i in 0..16 {
-            for b in 0..=255u8 {
-                let mut nonce = [0u8; 16];
-                nonce[i] = b;
-                check(nonce);
-                check(nonce.map(|x| x ^ 0xff));
-            }
-        }
-        let mut x = 0x9e37_79b9_u32;
-        for _ in 0..10_000 {
-            check(core::array::from_fn(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as u8
-            }));
-        }
+        each_input(0x9e37_79b9, check);
     }
 
     /// [`decimal`] is `format!`'s decimal: every power of ten and its
