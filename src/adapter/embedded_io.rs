@@ -54,8 +54,8 @@
 //! closure: device clocks are functions (`embassy_time::Instant::now`,
 //! esp-hal's system timer), a `WebSocket` type stays nameable (to keep one
 //! in a `static` or a struct), and the adapter's code is one copy whatever
-//! the clock. On a host, [`std_clock`]; in a test, a function reading a
-//! `static`.
+//! the clock. On a host, [`std_clock`] (feature `std`); in a test, a
+//! function reading a `static`.
 //!
 //! The adapter has no timer of its own: it checks the clock when the
 //! transport's read returns. So **the transport's read must time out**:
@@ -79,7 +79,7 @@
 //! - std streams on a host: `std::net::TcpStream::set_read_timeout` makes
 //!   reads fail with `WouldBlock` (Unix) or `TimedOut` (Windows), and
 //!   embedded-io-adapters maps `WouldBlock` to `Other`: wrap the stream in
-//!   [`StdIo`], which maps both to `TimedOut`.
+//!   [`StdIo`] (feature `std`), which maps both to `TimedOut`.
 //!
 //! A write that fails or times out may have cut a frame: the connection
 //! ends at once ([`WebSocket::is_connected`] turns false, [`WebSocket::end`]

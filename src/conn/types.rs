@@ -147,8 +147,8 @@ pub struct Data<'a> {
     /// The frame's payload length (at most
     /// [`Config::max_frame_len`]).
     pub frame_len: usize,
-    /// Where this chunk starts in the message (all fragments so far;
-    /// `message_offset + frame_len` is at most
+    /// Where this chunk starts in the message (all fragments so far
+    /// included; `message_offset + payload.len()` is at most
     /// [`Config::max_message_len`]).
     pub message_offset: usize,
     /// Whether the frame is the last of its message (FIN).
