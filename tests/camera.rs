@@ -40,7 +40,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use sansws::adapter::std_net::{self, Options, WebSocket};
+use sansws::adapter::std_net::{self, Options, Stream, WebSocket};
 use sansws::message::Message;
 use sansws::wire::CloseCode;
 use socket2::{Domain, SockRef, Socket, Type};
@@ -206,7 +206,7 @@ fn watch(
     addr: SocketAddr,
     ready: mpsc::Sender<()>,
     stop: impl Fn() -> bool,
-) -> (Seen, Option<WebSocket<TcpStream>>) {
+) -> (Seen, Option<WebSocket<Stream>>) {
     let mut seen = Seen {
         min_len: usize::MAX,
         ..Seen::default()
@@ -390,8 +390,8 @@ fn slow_viewer_reset_viewer_and_a_fifth_do_not_disturb_the_others() {
             let (seen, ws) = watch(addr, ready, || Instant::now() >= reset_at);
             // RST: linger 0, then close without a close frame.
             let ws = ws.expect("the resetting viewer connected");
-            let port = ws.get_ref().local_addr().unwrap();
-            SockRef::from(ws.get_ref())
+            let port = ws.get_ref().tcp().local_addr().unwrap();
+            SockRef::from(ws.get_ref().tcp())
                 .set_linger(Some(Duration::ZERO))
                 .unwrap();
             drop(ws);

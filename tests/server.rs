@@ -29,7 +29,7 @@ use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use sansws::adapter::std_net::{self, Error, Options, WebSocket};
+use sansws::adapter::std_net::{self, Error, Options, Stream, WebSocket};
 use sansws::message::Message;
 use sansws::wire::CloseCode;
 
@@ -278,11 +278,11 @@ fn client_opts() -> Options {
     }
 }
 
-fn client(url: &str) -> Result<WebSocket<TcpStream>, Error> {
+fn client(url: &str) -> Result<WebSocket<Stream>, Error> {
     std_net::connect_with(url, &client_opts())
 }
 
-fn echo(ws: &mut WebSocket<TcpStream>, text: &str) {
+fn echo(ws: &mut WebSocket<Stream>, text: &str) {
     ws.send_text(text).expect("send");
     loop {
         match ws.read().expect("read the echo") {

@@ -12,7 +12,7 @@ use crate::conn::{OsKeys, Role};
 use crate::handshake::{self, ClientHandshake, ClientRequest, EMPTY_HEADER, HandshakeError};
 
 use super::{Keys, Options};
-use super::{error::*, server::*, socket::*, transport::*};
+use super::{error::*, server::*, socket::*, stream::Stream, transport::*};
 
 /// The parts of a `ws://` or `wss://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,16 +78,19 @@ impl Url {
     }
 }
 
-/// Connects to a `ws://` URL with default options.
-pub fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
+/// Connects to a `ws://` or `wss://` URL with default options.
+pub fn connect(url: &str) -> Result<WebSocket<Stream>, Error> {
     connect_with(url, &Options::default())
 }
 
-/// Connects to a `ws://` URL: TCP (with `connect_timeout`, Nagle off),
-/// then the handshake. A `wss://` URL is [`Error::TlsRequired`]: open a TLS
-/// stream and use [`client`].
-pub fn connect_with(url: &str, opts: &Options) -> Result<WebSocket<TcpStream>, Error> {
+/// Connects to a `ws://` or `wss://` URL: TCP (with `connect_timeout`,
+/// Nagle off), TLS for `wss://` (feature `rustls`: [`Options::tls`], or
+/// the platform's roots; the handshake within `handshake_timeout`), then
+/// the WebSocket handshake. Without feature `rustls` a `wss://` URL is
+/// [`Error::TlsRequired`].
+pub fn connect_with(url: &str, opts: &Options) -> Result<WebSocket<Stream>, Error> {
     let u = Url::parse(url)?;
+    #[cfg(not(feature = "rustls"))]
     if u.secure {
         return Err(Error::TlsRequired);
     }
@@ -106,9 +109,18 @@ pub fn connect_with(url: &str, opts: &Options) -> Result<WebSocket<TcpStream>, E
             Err(e) => last = e,
         }
     }
-    let stream = stream.ok_or(last)?;
-    stream.set_nodelay(true)?;
-    client(stream, url, opts)
+    let tcp = stream.ok_or(last)?;
+    tcp.set_nodelay(true)?;
+    #[cfg(feature = "rustls")]
+    if u.secure {
+        let config = match &opts.tls {
+            Some(c) => c.clone(),
+            None => super::platform_config()?,
+        };
+        let tls = Stream::tls_client(tcp, &u.host, config, opts.handshake_timeout)?;
+        return client(tls, url, opts);
+    }
+    client(Stream::plain(tcp), url, opts)
 }
 
 /// Runs the client handshake for `url` on a stream the caller opened (a

@@ -19,9 +19,18 @@ pub enum Error {
     /// The URL is not `ws://host[:port][/path][?query]`.
     #[error("invalid URL: {0}")]
     Url(&'static str),
-    /// A `wss://` URL: this adapter does no TLS itself.
-    #[error("wss:// needs TLS: open a TLS stream yourself and pass it to std_net::client")]
+    /// A `wss://` URL in a build without feature `rustls`.
+    #[error(
+        "wss:// needs TLS: enable sansws's feature `rustls`, or open a TLS stream yourself and pass it to std_net::client"
+    )]
     TlsRequired,
+    /// The TLS handshake failed: a certificate not valid for the host
+    /// (`InvalidCertificate`), no protocol or cipher in common, an alert
+    /// from the peer. (A TLS failure later in the connection is an
+    /// [`Error::Io`] of kind `InvalidData` wrapping the `rustls::Error`.)
+    #[cfg(feature = "rustls")]
+    #[error(transparent)]
+    Tls(#[from] rustls::Error),
     /// The peer's handshake head was refused.
     #[error(transparent)]
     Handshake(#[from] HandshakeError),

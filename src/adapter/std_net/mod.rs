@@ -78,6 +78,9 @@ mod error;
 mod server;
 mod socket;
 mod split;
+mod stream;
+#[cfg(feature = "rustls")]
+mod tls;
 mod transport;
 
 pub use client::*;
@@ -85,6 +88,9 @@ pub use error::*;
 pub use server::*;
 pub use socket::*;
 pub use split::*;
+pub use stream::*;
+#[cfg(feature = "rustls")]
+pub use tls::*;
 pub use transport::*;
 
 use std::boxed::Box;
@@ -146,6 +152,10 @@ pub struct Options {
     pub headers: Vec<(String, String)>,
     /// Size of the read buffer (default 64 KiB).
     pub read_buffer: usize,
+    /// Client, `wss://`: the TLS configuration (the roots to trust, client
+    /// certificates); `None`: [`platform_config`], the platform's roots.
+    #[cfg(feature = "rustls")]
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl Default for Options {
@@ -165,6 +175,8 @@ impl Default for Options {
             protocols: Vec::new(),
             headers: Vec::new(),
             read_buffer: 64 << 10,
+            #[cfg(feature = "rustls")]
+            tls: None,
         }
     }
 }

@@ -77,8 +77,13 @@ pub(super) trait Io {
     fn flush_owed(&mut self) -> Result<(), Error>;
     /// The connection's clock.
     fn epoch(&self) -> StdInstant;
-    /// The stream read from.
-    fn input(&mut self) -> &mut ReadStream<impl Transport>;
+    /// Reads once from the stream into `rx` (see [`ReadStream::fill`]).
+    fn fill(
+        &mut self,
+        rx: &mut RxBuf<BytesMut>,
+        timer: Option<StdInstant>,
+        deadline: Option<StdInstant>,
+    ) -> Result<Filled, Error>;
     /// Ends the transport as `ending` says.
     fn end_transport(&mut self, ending: Ending, wait: StdDuration);
 }
@@ -139,7 +144,7 @@ impl Reading {
             }
             let epoch = io.epoch();
             let timer = io.with_conn(|c| next_timer(c, epoch));
-            match io.input().fill(&mut self.rx, timer, deadline)? {
+            match io.fill(&mut self.rx, timer, deadline)? {
                 Filled::Data => {}
                 Filled::Timer => {
                     let now = since(epoch);
@@ -414,8 +419,13 @@ impl<S: Transport> Io for Writer<S> {
         self.epoch
     }
 
-    fn input(&mut self) -> &mut ReadStream<impl Transport> {
-        &mut self.io
+    fn fill(
+        &mut self,
+        rx: &mut RxBuf<BytesMut>,
+        timer: Option<StdInstant>,
+        deadline: Option<StdInstant>,
+    ) -> Result<Filled, Error> {
+        self.io.fill(rx, timer, deadline)
     }
 
     fn end_transport(&mut self, ending: Ending, wait: StdDuration) {

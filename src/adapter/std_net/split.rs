@@ -2,6 +2,7 @@
 //!
 //! (See the [adapter docs](super#slow-peers) for the policy.)
 
+use std::boxed::Box;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::net::Shutdown;
@@ -12,14 +13,14 @@ use std::time::{Duration as StdDuration, Instant as StdInstant};
 use std::vec;
 use std::vec::Vec;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
-use crate::adapter::driver::{self, Ending, FrameOut, Latch};
+use crate::adapter::driver::{self, Ending, FrameOut, Latch, RxBuf};
 use crate::conn::{Connection, DataKind, End, Event, MessagePart, SendError, State};
 use crate::message::Message;
 use crate::wire::{CloseCode, FrameHeader, MAX_CONTROL_FRAME_LEN};
 
-use super::{Keys, error::*, socket::*, transport::*};
+use super::{Keys, Session, error::*, socket::*, transport::*};
 
 /// A header or a control frame, held inline (no allocation per frame).
 struct Small {
@@ -62,6 +63,18 @@ impl Out {
             Out::Owned(v) => v.len(),
             Out::Control(v) => v.len(),
         }
+    }
+
+    /// Its bytes, for a record layer to encrypt.
+    fn encrypt(&self, session: &mut dyn Session, out: &mut Vec<u8>) -> io::Result<()> {
+        match self {
+            Out::Frame { head, body } => {
+                session.write_plain(&[IoSlice::new(head), IoSlice::new(body)])?
+            }
+            Out::Owned(v) => session.write_plain(&[IoSlice::new(v)])?,
+            Out::Control(v) => session.write_plain(&[IoSlice::new(v)])?,
+        }
+        session.take_raw(out)
     }
 
     /// Writes it whole within `timeout`.
@@ -115,6 +128,11 @@ struct SendState {
     done: bool,
     /// The writer stopped.
     writer_gone: bool,
+    /// The stream's record layer (TLS), if it has one: the writer
+    /// encrypts under the lock, the reader decrypts under it.
+    session: Option<Box<dyn Session>>,
+    /// The session's end is to be sent once the queue is written.
+    close_session: bool,
 }
 
 struct Shared {
@@ -285,45 +303,97 @@ fn encode(
 
 /// The writer thread: writes the queue out until the reader is done or a
 /// write fails (which latches, ends the connection, and shuts the socket
-/// so the reader sees it at once).
+/// so the reader sees it at once). Over a record layer (TLS) each frame is
+/// encrypted under the lock, with whatever records the session has to send
+/// of its own before it (alerts, key updates, its close at the end), and
+/// the records are written without it.
 fn writer<W: Transport>(shared: Arc<Shared>, mut stream: W) {
+    let mut records = Vec::new();
     loop {
-        let item = {
-            let mut st = shared.lock();
-            loop {
-                // Control frames left owed for the budget go in as it frees.
-                let _ = shared.queue_owed(&mut st);
-                if let Some(o) = st.queue.pop_front() {
-                    break Some(o);
+        let mut st = shared.lock();
+        let item = loop {
+            // Control frames left owed for the budget go in as it frees.
+            let _ = shared.queue_owed(&mut st);
+            let state = &mut *st;
+            records.clear();
+            if let Some(o) = state.queue.pop_front() {
+                if let Some(session) = state.session.as_deref_mut()
+                    && let Err(e) = o.encrypt(session, &mut records)
+                {
+                    break Err((Some(o), e));
                 }
-                if st.done || st.latch.is_set() {
-                    break None;
-                }
-                st = shared.work.wait(st).unwrap_or_else(|p| p.into_inner());
+                break Ok(Some(o));
             }
+            if let Some(session) = state.session.as_deref_mut()
+                && core::mem::take(&mut state.close_session)
+            {
+                session.close();
+            }
+            if let Some(session) = state.session.as_deref_mut()
+                && session.wants_write()
+            {
+                match session.take_raw(&mut records) {
+                    Ok(()) => break Ok(None),
+                    Err(e) => break Err((None, e)),
+                }
+            }
+            if state.done || state.latch.is_set() {
+                state.writer_gone = true;
+                drop(st);
+                shared.room.notify_all();
+                return;
+            }
+            st = shared.work.wait(st).unwrap_or_else(|p| p.into_inner());
         };
-        let Some(item) = item else { break };
-        let r = item.write(&mut stream, shared.write_timeout);
+        drop(st);
+        let (item, r) = match item {
+            Ok(item) => {
+                let r = if !records.is_empty() {
+                    write_records(&mut stream, &records, shared.write_timeout)
+                } else {
+                    item.as_ref()
+                        .map_or(Ok(()), |o| o.write(&mut stream, shared.write_timeout))
+                };
+                (item, r)
+            }
+            Err((item, e)) => (item, Err(e)),
+        };
         let mut st = shared.lock();
         // `abort` may have emptied the queue meanwhile.
-        st.queued = st.queued.saturating_sub(item.len());
-        if let Out::Control(v) = &item {
-            st.control = st.control.saturating_sub(v.len());
+        if let Some(item) = &item {
+            st.queued = st.queued.saturating_sub(item.len());
+            if let Out::Control(v) = item {
+                st.control = st.control.saturating_sub(v.len());
+            }
         }
         if let Err(e) = r {
-            let st = &mut *st;
-            st.latch.set(&mut st.conn, Failure::new(&e));
-            st.queue.clear();
-            st.queued = 0;
-            st.control = 0;
+            let state = &mut *st;
+            state.latch.set(&mut state.conn, Failure::new(&e));
+            state.queue.clear();
+            state.queued = 0;
+            state.control = 0;
+            state.writer_gone = true;
             let _ = stream.shutdown(Shutdown::Both);
-            break;
+            drop(st);
+            shared.room.notify_all();
+            return;
         }
         drop(st);
         shared.room.notify_all();
     }
-    shared.lock().writer_gone = true;
-    shared.room.notify_all();
+}
+
+/// Writes a record layer's output whole within `timeout`.
+fn write_records<W: Transport>(
+    w: &mut W,
+    records: &[u8],
+    timeout: Option<StdDuration>,
+) -> io::Result<()> {
+    let mut limit = WriteLimit::new(timeout);
+    let r = write_all_vectored(w, &mut [IoSlice::new(records)], &mut limit);
+    limit.restore(w);
+    r?;
+    w.flush()
 }
 
 /// Bytes of control frames the queue holds at most (two of the largest).
@@ -339,7 +409,7 @@ impl<S: Split> WebSocket<S> {
     pub fn split(self) -> io::Result<SplitHalves<S>> {
         let WebSocket { w, r, protocol } = self;
         let closer = w.io.stream.closer();
-        let (rs, ws) = w.io.stream.split()?;
+        let (rs, ws, session) = w.io.stream.split_session()?;
         let shared = Arc::new(Shared {
             st: Mutex::new(SendState {
                 conn: w.conn,
@@ -349,6 +419,8 @@ impl<S: Split> WebSocket<S> {
                 latch: w.latch,
                 done: r.finished,
                 writer_gone: false,
+                session,
+                close_session: false,
             }),
             room: Condvar::new(),
             work: Condvar::new(),
@@ -367,6 +439,9 @@ impl<S: Split> WebSocket<S> {
                 io: ReadIo {
                     input: ReadStream::new(rs),
                     shared: Arc::clone(&shared),
+                    raw: Vec::new(),
+                    raw_at: 0,
+                    raw_ended: false,
                 },
                 protocol,
             },
@@ -512,6 +587,83 @@ impl Sender {
 struct ReadIo<R> {
     input: ReadStream<R>,
     shared: Arc<Shared>,
+    /// Over a record layer: raw bytes read, `raw[raw_at..]` not yet taken
+    /// by the session.
+    raw: Vec<u8>,
+    raw_at: usize,
+    /// The raw stream ended.
+    raw_ended: bool,
+}
+
+/// Raw bytes read at a time over a record layer: a whole TLS record (16 KiB
+/// of plaintext and its overhead), so the session never holds more than
+/// one record's plaintext before it is taken.
+const RAW_CHUNK: usize = 16 * 1024 + 512;
+
+impl<R: Transport> ReadIo<R> {
+    /// [`Io::fill`] through the record layer: plaintext the session holds,
+    /// else raw bytes read before and not yet taken, else a raw read
+    /// (without the lock), handed to the session under it.
+    fn fill_session(
+        &mut self,
+        rx: &mut RxBuf<BytesMut>,
+        timer: Option<StdInstant>,
+        deadline: Option<StdInstant>,
+    ) -> Result<Filled, Error> {
+        loop {
+            {
+                let mut st = self.shared.lock();
+                let Some(session) = st.session.as_deref_mut() else {
+                    return Err(io::Error::other("internal error: the record layer is gone").into());
+                };
+                match session.read_plain(rx.space()) {
+                    Ok(0) => return Ok(Filled::Eof),
+                    Ok(n) => {
+                        rx.filled(n);
+                        return Ok(Filled::Data);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) if is_gone(&e) => return Ok(Filled::Eof),
+                    Err(e) => return Err(e.into()),
+                }
+                if self.raw_ended {
+                    return Ok(Filled::Eof);
+                }
+                if self.raw_at < self.raw.len() {
+                    let r = session.read_raw(&self.raw[self.raw_at..]);
+                    let wants_write = session.wants_write();
+                    drop(st);
+                    if wants_write {
+                        // An alert, a key update's answer: the writer sends it.
+                        self.shared.work.notify_all();
+                    }
+                    let used = r?;
+                    if used == 0 {
+                        return Err(io::Error::other(
+                            "internal error: the record layer took no input",
+                        )
+                        .into());
+                    }
+                    self.raw_at += used;
+                    continue;
+                }
+            }
+            self.raw.resize(RAW_CHUNK, 0);
+            let (filled, n) = self.input.read_into(&mut self.raw, timer, deadline)?;
+            self.raw.truncate(n);
+            self.raw_at = 0;
+            match filled {
+                Filled::Data => {}
+                Filled::Timer => return Ok(Filled::Timer),
+                Filled::Eof => {
+                    self.raw_ended = true;
+                    if let Some(session) = self.shared.lock().session.as_deref_mut() {
+                        session.raw_eof();
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl<R: Transport> Io for ReadIo<R> {
@@ -528,8 +680,16 @@ impl<R: Transport> Io for ReadIo<R> {
         self.shared.epoch
     }
 
-    fn input(&mut self) -> &mut ReadStream<impl Transport> {
-        &mut self.input
+    fn fill(
+        &mut self,
+        rx: &mut RxBuf<BytesMut>,
+        timer: Option<StdInstant>,
+        deadline: Option<StdInstant>,
+    ) -> Result<Filled, Error> {
+        if self.shared.lock().session.is_none() {
+            return self.input.fill(rx, timer, deadline);
+        }
+        self.fill_session(rx, timer, deadline)
     }
 
     /// Lets the writer send what is queued (the close frame last) within
@@ -539,8 +699,12 @@ impl<R: Transport> Io for ReadIo<R> {
         {
             let mut st = self.shared.lock();
             st.done = true;
+            // Over TLS, the session's end (`close_notify`) after the
+            // queue, and the writer waited for until it has written it.
+            let tls = st.session.is_some();
+            st.close_session = tls && ending != Ending::Now;
             self.shared.work.notify_all();
-            while ending != Ending::Now && !st.writer_gone && st.queued > 0 {
+            while ending != Ending::Now && !st.writer_gone && (st.queued > 0 || tls) {
                 match self.shared.wait_room(st, deadline) {
                     Ok(g) => st = g,
                     Err(_) => break,

@@ -70,7 +70,24 @@ pub trait Split: Transport + Sized {
     fn closer(&self) -> Option<Closer> {
         None
     }
+
+    /// Splits the stream and hands out its record layer, if it has one
+    /// (TLS: [`Stream`](super::Stream) over `wss://`), for the split
+    /// socket to drive under the connection's lock; the halves are then
+    /// the raw stream's. The default: [`Split::split`], no layer.
+    fn split_session(self) -> io::Result<SplitParts<Self>> {
+        let (r, w) = self.split()?;
+        Ok((r, w, None))
+    }
 }
+
+/// What [`Split::split_session`] gives: the read half, the write half and
+/// the record layer, if any.
+pub type SplitParts<S> = (
+    <S as Split>::Reader,
+    <S as Split>::Writer,
+    Option<Box<dyn super::Session>>,
+);
 
 /// See [`Split::closer`].
 pub type Closer = Box<dyn Fn() + Send + Sync>;
@@ -209,47 +226,49 @@ impl<R: Transport> ReadStream<R> {
         timer: Option<StdInstant>,
         deadline: Option<StdInstant>,
     ) -> Result<Filled, Error> {
-        fill(rx, &mut self.stream, &mut self.timeout, timer, deadline)
+        let (filled, n) = self.read_into(rx.space(), timer, deadline)?;
+        rx.filled(n);
+        Ok(filled)
     }
-}
 
-fn fill<R: Transport>(
-    rx: &mut RxBuf<BytesMut>,
-    src: &mut R,
-    cache: &mut Option<Option<StdDuration>>,
-    timer: Option<StdInstant>,
-    deadline: Option<StdInstant>,
-) -> Result<Filled, Error> {
-    let wake = match (timer, deadline) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    let timeout = match wake {
-        None => None,
-        Some(w) => {
-            let now = StdInstant::now();
-            if deadline.is_some_and(|d| now >= d) {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "read timed out").into());
+    /// Reads once into `buf` as [`ReadStream::fill`] does: what happened,
+    /// and the bytes read.
+    pub(super) fn read_into(
+        &mut self,
+        buf: &mut [u8],
+        timer: Option<StdInstant>,
+        deadline: Option<StdInstant>,
+    ) -> Result<(Filled, usize), Error> {
+        let wake = match (timer, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeout = match wake {
+            None => None,
+            Some(w) => {
+                let now = StdInstant::now();
+                if deadline.is_some_and(|d| now >= d) {
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, "read timed out").into());
+                }
+                if timer.is_some_and(|t| now >= t) {
+                    return Ok((Filled::Timer, 0));
+                }
+                Some((w - now).max(StdDuration::from_millis(1)))
             }
-            if timer.is_some_and(|t| now >= t) {
-                return Ok(Filled::Timer);
+        };
+        if self.timeout != Some(timeout) {
+            self.stream.set_read_timeout(timeout)?;
+            self.timeout = Some(timeout);
+        }
+        match self.stream.read(buf) {
+            Ok(0) => Ok((Filled::Eof, 0)),
+            Ok(n) => Ok((Filled::Data, n)),
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
+                Ok((Filled::Timer, 0))
             }
-            Some((w - now).max(StdDuration::from_millis(1)))
+            Err(e) if is_gone(&e) => Ok((Filled::Eof, 0)),
+            Err(e) => Err(e.into()),
         }
-    };
-    if *cache != Some(timeout) {
-        src.set_read_timeout(timeout)?;
-        *cache = Some(timeout);
-    }
-    match src.read(rx.space()) {
-        Ok(0) => Ok(Filled::Eof),
-        Ok(n) => {
-            rx.filled(n);
-            Ok(Filled::Data)
-        }
-        Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => Ok(Filled::Timer),
-        Err(e) if is_gone(&e) => Ok(Filled::Eof),
-        Err(e) => Err(e.into()),
     }
 }
 
