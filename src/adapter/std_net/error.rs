@@ -65,6 +65,10 @@ pub enum Error {
         /// [`Options::send_queue`](super::Options::send_queue).
         limit: usize,
     },
+    /// A [`ManagedClient`](super::ManagedClient) send while it is not
+    /// connected (it fails at once; nothing is queued).
+    #[error("not connected")]
+    NotConnected,
     /// The OS random source failed.
     #[error("random source: {0}")]
     Random(getrandom::Error),

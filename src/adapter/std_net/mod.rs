@@ -75,6 +75,7 @@
 
 mod client;
 mod error;
+mod managed;
 mod server;
 mod socket;
 mod split;
@@ -85,6 +86,7 @@ mod transport;
 
 pub use client::*;
 pub use error::*;
+pub use managed::*;
 pub use server::*;
 pub use socket::*;
 pub use split::*;

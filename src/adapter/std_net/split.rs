@@ -215,10 +215,10 @@ impl Shared {
     }
 
     /// Queues `p` as `part`: one fragment, or a whole message in as many
-    /// frames as `max_send_frame_len` makes it, waiting for room if
-    /// `wait`, else failing with [`Error::QueueFull`]. One lock, held for
-    /// the encoding only.
-    fn send_data(&self, part: MessagePart, p: Data<'_>, wait: bool) -> Result<(), Error> {
+    /// frames as `max_send_frame_len` makes it, waiting for room as `wait`
+    /// says ([`Error::QueueFull`] when it does not, or no longer does).
+    /// One lock, held for the encoding only.
+    fn send_data(&self, part: MessagePart, p: Data<'_>, wait: Wait) -> Result<(), Error> {
         let len = p.bytes().len();
         let mut st = self.lock();
         // A fragment is one frame as given; a whole message is as many as
@@ -242,13 +242,18 @@ impl Shared {
             if st.queued == 0 || st.queued + bytes <= self.limit {
                 break;
             }
-            if !wait {
-                return Err(Error::QueueFull {
-                    queued: st.queued,
-                    limit: self.limit,
-                });
-            }
-            st = self.room.wait(st).unwrap_or_else(|p| p.into_inner());
+            let full = |st: &SendState| Error::QueueFull {
+                queued: st.queued,
+                limit: self.limit,
+            };
+            st = match wait {
+                Wait::No => return Err(full(&st)),
+                Wait::Forever => self.room.wait(st).unwrap_or_else(|p| p.into_inner()),
+                Wait::Until(deadline) => match self.wait_room(st, deadline) {
+                    Ok(st) => st,
+                    Err(st) => return Err(full(&st)),
+                },
+            };
         }
         self.queue_owed(&mut st)?;
         for (frame_part, range) in frames_of(&st) {
@@ -271,6 +276,20 @@ impl Shared {
         }
         f(&mut st.conn)?;
         self.queue_owed(&mut st)
+    }
+}
+
+/// How long a send waits for room in the queue.
+#[derive(Clone, Copy)]
+enum Wait {
+    No,
+    Forever,
+    Until(StdInstant),
+}
+
+impl From<bool> for Wait {
+    fn from(wait: bool) -> Self {
+        if wait { Wait::Forever } else { Wait::No }
     }
 }
 
@@ -468,7 +487,8 @@ impl core::fmt::Debug for Sender {
 
 impl Sender {
     fn message(&self, kind: DataKind, p: Data<'_>, wait: bool) -> Result<(), Error> {
-        self.shared.send_data(MessagePart::Whole(kind), p, wait)
+        self.shared
+            .send_data(MessagePart::Whole(kind), p, wait.into())
     }
 
     fn send_any(&self, msg: &Message, wait: bool) -> Result<(), Error> {
@@ -493,7 +513,23 @@ impl Sender {
     /// the queue is full.
     pub fn send_fragment(&self, kind: DataKind, data: &[u8], fin: bool) -> Result<(), Error> {
         let part = MessagePart::Fragment { kind, fin };
-        self.shared.send_data(part, Data::Slice(data), true)
+        self.shared
+            .send_data(part, Data::Slice(data), Wait::Forever)
+    }
+
+    /// Sends `data` as `part` (a whole message, or one fragment), waiting
+    /// at most `timeout` for room in the queue: [`Error::QueueFull`] once
+    /// it has passed, nothing queued. (esp_websocket_client's sends with
+    /// their `timeout`.)
+    pub fn send_within(
+        &self,
+        part: MessagePart,
+        data: &[u8],
+        timeout: StdDuration,
+    ) -> Result<(), Error> {
+        let deadline = StdInstant::now() + timeout;
+        self.shared
+            .send_data(part, Data::Slice(data), Wait::Until(deadline))
     }
 
     /// Sends any [`Message`] (see [`WebSocket::send`]), waiting while the
@@ -765,6 +801,13 @@ impl<R: Transport> Reader<R> {
     /// [`Sender::write_error`]).
     pub fn write_error(&self) -> Option<io::Error> {
         write_error(&self.io.shared.lock().latch)
+    }
+
+    /// The peer's close frame, once it came: its code and reason
+    /// ([`Core::remote_close`](crate::conn::Core::remote_close)).
+    pub fn remote_close(&self) -> Option<(CloseCode, String)> {
+        let st = self.io.shared.lock();
+        st.conn.remote_close().map(|(c, r)| (c, r.into()))
     }
 
     /// Changes the read timeout (see [`WebSocket::set_read_timeout`]).
