@@ -343,6 +343,29 @@ impl<T: std::io::Write> Write for StdIo<T> {
     }
 }
 
+/// The same as an async transport (feature `embedded-io-async`): each call
+/// blocks the thread until the stream is done, as the blocking one does.
+/// For host tools and tests of async firmware code, under a plain
+/// `block_on`; never inside an executor that runs other tasks on the
+/// thread.
+#[cfg(all(feature = "std", feature = "embedded-io-async"))]
+impl<T: std::io::Read> embedded_io_async::Read for StdIo<T> {
+    async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        Read::read(self, buf)
+    }
+}
+
+#[cfg(all(feature = "std", feature = "embedded-io-async"))]
+impl<T: std::io::Write> embedded_io_async::Write for StdIo<T> {
+    async fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Write::write(self, buf)
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        Write::flush(self)
+    }
+}
+
 /// In-memory transports for tests and examples (feature `std`).
 #[cfg(feature = "std")]
 pub mod testing {
