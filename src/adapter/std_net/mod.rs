@@ -1,8 +1,11 @@
 //! Blocking WebSocket client and server over std streams (feature `std`).
 //!
 //! Works over any [`Transport`]: a `Read + Write` stream that may also set
-//! a read timeout and shut down. `TcpStream` is one; wrap a TLS stream the
-//! same way for `wss://`.
+//! a read timeout and shut down. `TcpStream` is one; [`Stream`] is TCP or,
+//! for `wss://` (feature `rustls`), TLS over TCP: [`connect`] opens one for
+//! either scheme, `Stream::tls_server` makes one for [`accept`]. For
+//! esp_websocket_client's model (events, keepalive, reconnecting on its
+//! own), see [`ManagedClient`].
 //!
 //! ```no_run
 //! use sansws::adapter::std_net::{self, Accepted};
