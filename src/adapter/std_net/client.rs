@@ -84,7 +84,7 @@ pub fn connect(url: &str) -> Result<WebSocket<Stream>, Error> {
 }
 
 /// Connects to a `ws://` or `wss://` URL: TCP (with `connect_timeout`,
-/// Nagle off), TLS for `wss://` (feature `rustls`: [`Options::tls`], or
+/// Nagle off), TLS for `wss://` (feature `rustls`: `Options::tls`, or
 /// the platform's roots; the handshake within `handshake_timeout`), then
 /// the WebSocket handshake. Without feature `rustls` a `wss://` URL is
 /// [`Error::TlsRequired`].

@@ -46,7 +46,7 @@ enum Layer {
 
 /// The stream [`connect`](super::connect) opens: TCP for `ws://`, TLS over
 /// TCP for `wss://` (feature `rustls`). A server gets one from
-/// [`Stream::tls_server`] and passes it to [`accept`](super::accept).
+/// `Stream::tls_server` (feature `rustls`) and passes it to [`accept`](super::accept).
 /// It splits like a `TcpStream` ([`WebSocket::split`](super::WebSocket::split));
 /// over TLS, the reader and the writer thread share the TLS session under
 /// the connection's lock.
