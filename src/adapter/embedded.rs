@@ -381,7 +381,7 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
         }
     }
 
-    $($async)? fn send_frame(&mut self, part: MessagePart, data: &[u8]) -> Res<(), T> {
+    pub(crate) $($async)? fn send_frame(&mut self, part: MessagePart, data: &[u8]) -> Res<(), T> {
         self.check_failed()?;
         self.flush_owed()$($aw)*?;
         let mut frame = FrameOut::begin(&mut self.s.conn, part, data.len())?;

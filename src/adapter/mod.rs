@@ -7,6 +7,9 @@
 //!   `embedded_io::{Read, Write}`; no_std, no alloc, caller buffers.
 //! - `embedded_io_async` (feature `embedded-io-async`): the same over
 //!   `embedded_io_async::{Read, Write}` (embassy-net).
+//! - `embassy` (feature `embassy`): the managed client (esp_websocket_client's
+//!   model: events, keepalive, reconnecting) as an embassy task, over the
+//!   async adapter; no alloc.
 //! - `lwip` (feature `lwip`): lwIP's netconn API as an embedded-io
 //!   transport, through a small C shim; the one adapter with `unsafe`.
 
@@ -14,6 +17,8 @@
 mod diag;
 #[cfg(any(feature = "std", feature = "embedded-io"))]
 mod driver;
+#[cfg(all(feature = "embassy", feature = "client"))]
+pub mod embassy;
 #[cfg(feature = "embedded-io")]
 mod embedded;
 #[cfg(feature = "embedded-io")]
