@@ -528,7 +528,11 @@ async fn connect_once<M: RawMutex, const N: usize, C: Connect, K: MaskKeys>(
                     continue;
                 }
                 let data = &item.buf[..item.len.min(N)];
-                match with_timeout(timeout, w.send_frame(item.part, data)).await {
+                // Flushed at a message's end only: the fragments of a
+                // message streamed through the slot are not held up by an
+                // acknowledgement each.
+                let flush = !matches!(item.part, MessagePart::Fragment { fin: false, .. });
+                match with_timeout(timeout, w.send_frame_then(item.part, data, flush)).await {
                     Ok(Ok(())) | Ok(Err(WsError::Send(_))) => {}
                     Ok(Err(e)) => break Some(e),
                     // Cut mid-frame: the adapter ends the connection.

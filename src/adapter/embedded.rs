@@ -381,7 +381,21 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
         }
     }
 
-    pub(crate) $($async)? fn send_frame(&mut self, part: MessagePart, data: &[u8]) -> Res<(), T> {
+    $($async)? fn send_frame(&mut self, part: MessagePart, data: &[u8]) -> Res<(), T> {
+        self.send_frame_then(part, data, true)$($aw)*
+    }
+
+    /// [`Self::send_frame`], flushing the transport after it only if
+    /// `flush`: a stream of frames need not wait for each (embassy-net's
+    /// `flush` waits until the peer acknowledged every byte, a delayed
+    /// ACK's time for every frame); the transport sends what it holds
+    /// either way.
+    pub(crate) $($async)? fn send_frame_then(
+        &mut self,
+        part: MessagePart,
+        data: &[u8],
+        flush: bool,
+    ) -> Res<(), T> {
         self.check_failed()?;
         self.flush_owed()$($aw)*?;
         let mut frame = FrameOut::begin(&mut self.s.conn, part, data.len())?;
@@ -396,6 +410,9 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
             self.latch_on(r)?;
         }
         self.writing = false;
+        if !flush {
+            return Ok(());
+        }
         self.flush()$($aw)*
     }
 
