@@ -199,10 +199,10 @@ impl Uptime {
                     self.gap_ms.set(self.gap_ms.get() + t.elapsed().as_millis());
                 }
             }
-            Event::Disconnected(_) => {
-                if self.down_since.get().is_none() && self.connects.get() > 0 {
-                    self.down_since.set(Some(At::now()));
-                }
+            Event::Disconnected(_)
+                if self.down_since.get().is_none() && self.connects.get() > 0 =>
+            {
+                self.down_since.set(Some(At::now()));
             }
             _ => {}
         }
