@@ -165,3 +165,29 @@ def test_a_refused_handshake_reports_its_http_status():
         server.kill()
         c.proc.kill()
     assert not [l for l in c.seen if l.startswith("connected")], c.seen
+
+
+def test_stop_cuts_a_handshake_the_server_never_answers():
+    """A server that accepts TCP and never answers the upgrade: `stop`
+    ends the client at once, without waiting out the handshake timeout,
+    and reports no error for the try it cut (found by a first use: stop
+    waited 7 s there)."""
+    port = free_port()
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", port))
+    silent.listen(8)
+    c = Client(port, reconnect_ms=200)
+    try:
+        conn, _ = silent.accept()
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        c.send("stop")
+        c.wait(lambda l: l.startswith("closed"), timeout=5, what="closed")
+        assert time.monotonic() - t0 < 1.0, "stop waited for the handshake timeout"
+        assert c.seen[-1] == "closed Stopped", c.seen
+        c.finish()
+        conn.close()
+    finally:
+        silent.close()
+        c.proc.kill()
+    assert not [l for l in c.seen if l.startswith(("error", "disconnected", "connected"))], c.seen

@@ -90,12 +90,18 @@ pub fn connect(url: &str) -> Result<WebSocket<Stream>, Error> {
 /// [`Error::TlsRequired`].
 pub fn connect_with(url: &str, opts: &Options) -> Result<WebSocket<Stream>, Error> {
     let u = Url::parse(url)?;
+    let tcp = tcp_connect(&u, opts)?;
+    open(tcp, url, &u, opts)
+}
+
+/// TCP to `u`'s host, each address tried within `connect_timeout`,
+/// Nagle off.
+pub(super) fn tcp_connect(u: &Url, opts: &Options) -> Result<TcpStream, Error> {
     #[cfg(not(feature = "rustls"))]
     if u.secure {
         return Err(Error::TlsRequired);
     }
     let mut last = io::Error::new(io::ErrorKind::NotFound, "host has no address");
-    let mut stream = None;
     for addr in (u.host.as_str(), u.port).to_socket_addrs()? {
         let r = match opts.connect_timeout {
             Some(t) => TcpStream::connect_timeout(&addr, t),
@@ -103,14 +109,23 @@ pub fn connect_with(url: &str, opts: &Options) -> Result<WebSocket<Stream>, Erro
         };
         match r {
             Ok(s) => {
-                stream = Some(s);
-                break;
+                s.set_nodelay(true)?;
+                return Ok(s);
             }
             Err(e) => last = e,
         }
     }
-    let tcp = stream.ok_or(last)?;
-    tcp.set_nodelay(true)?;
+    Err(last.into())
+}
+
+/// TLS for `wss://` (feature `rustls`), then the WebSocket handshake, on
+/// a connected `tcp`.
+pub(super) fn open(
+    tcp: TcpStream,
+    url: &str,
+    u: &Url,
+    opts: &Options,
+) -> Result<WebSocket<Stream>, Error> {
     #[cfg(feature = "rustls")]
     if u.secure {
         let config = match &opts.tls {
@@ -120,6 +135,7 @@ pub fn connect_with(url: &str, opts: &Options) -> Result<WebSocket<Stream>, Erro
         let tls = Stream::tls_client(tcp, &u.host, config, opts.handshake_timeout)?;
         return client(tls, url, opts);
     }
+    let _ = u;
     client(Stream::plain(tcp), url, opts)
 }
 

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::io;
+use std::net::{Shutdown, TcpStream};
 use std::string::{String, ToString};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle, ThreadId};
@@ -10,7 +11,8 @@ use std::time::{Duration as StdDuration, Instant as StdInstant};
 use crate::conn::{DataKind, End, Event, MessagePart};
 use crate::wire::CloseCode;
 
-use super::{Error, Options, Sender, Url, connect_with};
+use super::client::{open, tcp_connect};
+use super::{Error, Options, Sender, Stream, Url, WebSocket};
 
 /// Reconnecting: after a connection ends (or could not be made), wait
 /// `delay`, doubled after each failure up to `max_delay`, each wait moved
@@ -124,6 +126,12 @@ pub enum Disconnect {
         /// The kind of the error that ended it, if any.
         io: Option<io::ErrorKind>,
     },
+    /// [`ManagedClient::close`]: our close handshake (`clean`: the server
+    /// answered).
+    ClosedByClient {
+        /// The server answered our close.
+        clean: bool,
+    },
     /// [`ManagedClient::stop`].
     Stopped,
 }
@@ -228,10 +236,21 @@ struct Control {
     uri: String,
     /// The current connection's sender, while connected.
     sender: Option<Sender>,
+    /// The socket of a TLS or WebSocket handshake under way, to cut it
+    /// on a stop or a close.
+    handshake: Option<TcpStream>,
+    /// A TCP connect is under way (it cannot be cut).
+    connecting: bool,
     stop: bool,
     close: Option<(CloseCode, String)>,
     /// The thread ended.
     finished: bool,
+}
+
+impl Control {
+    fn asked_to_end(&self) -> bool {
+        self.stop || self.close.is_some()
+    }
 }
 
 struct Inner {
@@ -244,86 +263,59 @@ impl Inner {
     fn lock(&self) -> MutexGuard<'_, Control> {
         self.control.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Asks the thread to end: cuts a handshake under way and, for a
+    /// stop, the connection; for a close, starts its close handshake.
+    fn end(&self, close: Option<(CloseCode, &str)>) {
+        let (sender, handshake) = {
+            let mut c = self.lock();
+            match close {
+                Some((code, reason)) => c.close = Some((code, reason.into())),
+                None => c.stop = true,
+            }
+            let sender = if close.is_some() {
+                c.sender.clone()
+            } else {
+                c.sender.take()
+            };
+            (sender, c.handshake.take())
+        };
+        self.changed.notify_all();
+        if let Some(h) = handshake {
+            let _ = h.shutdown(Shutdown::Both);
+        }
+        if let Some(s) = sender {
+            match close {
+                // A close that cannot be sent (the connection ended
+                // meanwhile) ends the client all the same.
+                Some((code, reason)) => {
+                    let _ = s.close(code, reason);
+                }
+                None => s.stop(),
+            }
+        }
+    }
 }
 
-/// A WebSocket client that connects, keeps the connection alive and
-/// reconnects on its own, on a thread of its own, reporting
-/// [`ClientEvent`]s to a handler, in order; sends come from any thread.
-/// Several may run in one program. Dropping it stops it.
-///
-/// ```no_run
-/// use std::time::Duration;
-/// use sansws::adapter::std_net::{ClientEvent, ManagedClient, ManagedConfig};
-///
-/// let client = ManagedClient::start(
-///     ManagedConfig::new("ws://127.0.0.1:9001/")?,
-///     |event: ClientEvent<'_>| match event {
-///         ClientEvent::Connected { protocol } => println!("connected ({protocol:?})"),
-///         ClientEvent::Data(d) => println!("{} bytes at {} of {}", d.chunk.len(), d.offset, d.frame_len),
-///         ClientEvent::Disconnected(why) => println!("disconnected: {why:?}"),
-///         ClientEvent::Error(e) => println!("error: {e}"),
-///         ClientEvent::Closed(how) => println!("done: {how:?}"),
-///     },
-/// )?;
-/// // From any thread, while connected (else `Error::NotConnected` at once):
-/// let _ = client.send_text("hello", Duration::from_secs(1));
-/// client.close(sansws::wire::CloseCode::NORMAL, "bye", Duration::from_secs(5))?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-///
-/// | esp_websocket_client | here |
-/// |---|---|
-/// | `esp_websocket_client_init` + `_start` | [`ManagedClient::start`] |
-/// | `_send_text`, `_send_bin` | [`ManagedClient::send_text`], [`ManagedClient::send_binary`] |
-/// | `_send_text_partial`, `_send_cont_msg`, `_send_fin` | [`ManagedClient::send_fragment`] (first, middle, `fin`) |
-/// | `_close`, `_close_with_code` | [`ManagedClient::close`] |
-/// | `_stop` | [`ManagedClient::stop`] |
-/// | `_set_uri` | [`ManagedClient::set_uri`] |
-/// | `_is_connected` | [`ManagedClient::is_connected`] |
-/// | events CONNECTED, DATA, DISCONNECTED, ERROR, CLOSED / FINISH | [`ClientEvent`] |
-pub struct ManagedClient {
+/// What a [`ManagedClient`]'s handler can do from inside it, and what
+/// other threads can share: the sends and the commands, without the
+/// client's thread (so without waiting for it). Cloneable.
+#[derive(Clone)]
+pub struct ClientHandle {
     inner: Arc<Inner>,
-    thread: Mutex<Option<JoinHandle<()>>>,
-    thread_id: ThreadId,
 }
 
-impl core::fmt::Debug for ManagedClient {
+impl core::fmt::Debug for ClientHandle {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let c = self.inner.lock();
-        f.debug_struct("ManagedClient")
+        f.debug_struct("ClientHandle")
             .field("uri", &c.uri)
             .field("connected", &c.sender.is_some())
             .finish_non_exhaustive()
     }
 }
 
-impl ManagedClient {
-    /// Starts the client's thread: it connects to `config.uri` and calls
-    /// `handler` with every event, in order. Sends made inside the handler
-    /// are fine; a handler that blocks holds up reading.
-    pub fn start(
-        config: ManagedConfig,
-        handler: impl FnMut(ClientEvent<'_>) + Send + 'static,
-    ) -> io::Result<Self> {
-        let inner = Arc::new(Inner {
-            control: Mutex::new(Control {
-                uri: config.uri.clone(),
-                ..Control::default()
-            }),
-            changed: Condvar::new(),
-        });
-        let for_thread = Arc::clone(&inner);
-        let handle = thread::Builder::new()
-            .name("sansws-client".into())
-            .spawn(move || run(&for_thread, config, handler))?;
-        let thread_id = handle.thread().id();
-        Ok(Self {
-            inner,
-            thread: Mutex::new(Some(handle)),
-            thread_id,
-        })
-    }
-
+impl ClientHandle {
     /// The connection's sender, or [`Error::NotConnected`].
     fn sender(&self) -> Result<Sender, Error> {
         self.inner.lock().sender.clone().ok_or(Error::NotConnected)
@@ -337,7 +329,7 @@ impl ManagedClient {
         self.sender()?.send_within(part, text.as_bytes(), timeout)
     }
 
-    /// Sends a binary message, as [`ManagedClient::send_text`].
+    /// Sends a binary message, as [`ClientHandle::send_text`].
     pub fn send_binary(&self, data: &[u8], timeout: StdDuration) -> Result<(), Error> {
         let part = MessagePart::Whole(DataKind::Binary);
         self.sender()?.send_within(part, data, timeout)
@@ -364,55 +356,28 @@ impl ManagedClient {
         self.sender()?.ping(payload)
     }
 
-    /// Closes with `code` and `reason` (the full close handshake) and ends
-    /// the client: no reconnecting after it. Waits at most `timeout` for
-    /// the thread to end ([`ClientEvent::Closed`]), `TimedOut` after it.
-    /// Not connected, the client just ends.
-    pub fn close(&self, code: CloseCode, reason: &str, timeout: StdDuration) -> Result<(), Error> {
-        let sender = {
-            let mut c = self.inner.lock();
-            c.close = Some((code, reason.into()));
-            c.sender.clone()
-        };
-        self.inner.changed.notify_all();
-        if let Some(s) = sender {
-            // A close that cannot be sent (the connection ended meanwhile)
-            // ends the client all the same.
-            let _ = s.close(code, reason);
-        }
-        self.wait_finished(timeout)
+    /// Starts the close (see [`ManagedClient::close`]) without waiting
+    /// for it.
+    pub fn close(&self, code: CloseCode, reason: &str) {
+        self.inner.end(Some((code, reason)));
     }
 
-    /// Ends the connection at once, without a close frame, and the client
-    /// with it (esp's `stop`); waits for the thread (unless called from
-    /// the handler).
+    /// Stops the client (see [`ManagedClient::stop`]) without waiting for
+    /// its thread.
     pub fn stop(&self) {
-        let sender = {
-            let mut c = self.inner.lock();
-            c.stop = true;
-            c.sender.take()
-        };
-        self.inner.changed.notify_all();
-        if let Some(s) = sender {
-            s.stop();
-        }
-        if thread::current().id() != self.thread_id {
-            let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
-            if let Some(h) = handle {
-                let _ = h.join();
-            }
-        }
+        self.inner.end(None);
     }
 
-    /// Changes the URI for the next connection (a reconnect, or a
-    /// [`ManagedClient::start`] of a new client with the same handler).
+    /// Changes the URI for the next connection (a reconnect).
     pub fn set_uri(&self, uri: &str) -> Result<(), Error> {
         Url::parse(uri)?;
         self.inner.lock().uri = uri.into();
         Ok(())
     }
 
-    /// Whether a connection is open now.
+    /// Whether a connection is open now. (It turns false as the
+    /// connection ends, which may be just before the handler hears of it
+    /// in [`ClientEvent::Disconnected`].)
     pub fn is_connected(&self) -> bool {
         self.inner
             .lock()
@@ -425,6 +390,140 @@ impl ManagedClient {
     pub fn is_finished(&self) -> bool {
         self.inner.lock().finished
     }
+}
+
+/// A WebSocket client that connects, keeps the connection alive and
+/// reconnects on its own, on a thread of its own, reporting
+/// [`ClientEvent`]s to a handler, in order; sends come from any thread.
+/// Several may run in one program. Dropping it stops it.
+///
+/// The events: every [`ClientEvent::Connected`] is followed by exactly one
+/// [`ClientEvent::Disconnected`] (why it ended); a try that fails is an
+/// [`ClientEvent::Error`] and a `Disconnected(ConnectFailed)`; a try cut
+/// by [`ManagedClient::stop`] or [`ManagedClient::close`] reports nothing;
+/// [`ClientEvent::Closed`] comes last, once.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use sansws::adapter::std_net::{ClientEvent, ManagedClient, ManagedConfig};
+///
+/// let client = ManagedClient::start(
+///     ManagedConfig::new("ws://127.0.0.1:9001/")?,
+///     |event: ClientEvent<'_>| match event {
+///         ClientEvent::Connected { protocol } => println!("connected ({protocol:?})"),
+///         ClientEvent::Data(d) => println!("{} bytes at {} of {}", d.chunk.len(), d.offset, d.frame_len),
+///         ClientEvent::Disconnected(why) => println!("disconnected: {why:?}"),
+///         ClientEvent::Error(e) => println!("error: {e}"),
+///         ClientEvent::Closed(how) => println!("done: {how:?}"),
+///     },
+/// )?;
+/// // From any thread, while connected (else `Error::NotConnected` at once):
+/// let _ = client.send_text("hello", Duration::from_secs(1));
+/// client.close(sansws::wire::CloseCode::NORMAL, "bye", Duration::from_secs(5))?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// To send from the handler (a subscription on `Connected`), start it with
+/// [`ManagedClient::start_with`]: the handler gets a [`ClientHandle`].
+///
+/// | esp_websocket_client | here |
+/// |---|---|
+/// | `esp_websocket_client_init` + `_start` | [`ManagedClient::start`] |
+/// | `_send_text`, `_send_bin` | [`ClientHandle::send_text`], [`ClientHandle::send_binary`] |
+/// | `_send_text_partial`, `_send_cont_msg`, `_send_fin` | [`ClientHandle::send_fragment`] (first, middle, `fin`) |
+/// | `_close`, `_close_with_code` | [`ManagedClient::close`] |
+/// | `_stop` | [`ManagedClient::stop`] |
+/// | `_set_uri` | [`ClientHandle::set_uri`] |
+/// | `_is_connected` | [`ClientHandle::is_connected`] |
+/// | events CONNECTED, DATA, DISCONNECTED, ERROR, CLOSED / FINISH | [`ClientEvent`] |
+///
+/// (The sends and commands are [`ClientHandle`]'s; a `ManagedClient`
+/// dereferences to its handle.)
+pub struct ManagedClient {
+    handle: ClientHandle,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    thread_id: ThreadId,
+}
+
+impl core::fmt::Debug for ManagedClient {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.handle.fmt(f)
+    }
+}
+
+impl core::ops::Deref for ManagedClient {
+    type Target = ClientHandle;
+    fn deref(&self) -> &ClientHandle {
+        &self.handle
+    }
+}
+
+impl ManagedClient {
+    /// Starts the client's thread: it connects to `config.uri` and calls
+    /// `handler` with every event, in order. A handler that blocks holds
+    /// up reading.
+    pub fn start(
+        config: ManagedConfig,
+        mut handler: impl FnMut(ClientEvent<'_>) + Send + 'static,
+    ) -> io::Result<Self> {
+        Self::start_with(config, move |_, e| handler(e))
+    }
+
+    /// As [`ManagedClient::start`], the handler also getting the client's
+    /// [`ClientHandle`], to send or close from inside it.
+    pub fn start_with(
+        config: ManagedConfig,
+        handler: impl FnMut(&ClientHandle, ClientEvent<'_>) + Send + 'static,
+    ) -> io::Result<Self> {
+        let inner = Arc::new(Inner {
+            control: Mutex::new(Control {
+                uri: config.uri.clone(),
+                ..Control::default()
+            }),
+            changed: Condvar::new(),
+        });
+        let handle = ClientHandle { inner };
+        let for_thread = handle.clone();
+        let thread = thread::Builder::new()
+            .name("sansws-client".into())
+            .spawn(move || run(&for_thread, config, handler))?;
+        let thread_id = thread.thread().id();
+        Ok(Self {
+            handle,
+            thread: Mutex::new(Some(thread)),
+            thread_id,
+        })
+    }
+
+    /// Closes with `code` and `reason` (the full close handshake) and ends
+    /// the client: no reconnecting after it. Waits at most `timeout` for
+    /// the thread to end ([`ClientEvent::Closed`]), `TimedOut` after it.
+    /// A handshake under way is cut; not connected, the client just ends.
+    pub fn close(&self, code: CloseCode, reason: &str, timeout: StdDuration) -> Result<(), Error> {
+        self.handle.close(code, reason);
+        self.wait_finished(timeout)
+    }
+
+    /// Ends the connection at once, without a close frame, and the client
+    /// with it (esp's `stop`), and waits for the thread. A TLS or
+    /// WebSocket handshake under way is cut. A TCP connect under way
+    /// cannot be: then `stop` returns at once and the thread ends as the
+    /// connect does (within `connect_timeout`), reporting nothing more
+    /// than [`ClientEvent::Closed`].
+    pub fn stop(&self) {
+        self.handle.stop();
+        if thread::current().id() == self.thread_id || self.inner().lock().connecting {
+            return;
+        }
+        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(t) = thread {
+            let _ = t.join();
+        }
+    }
+
+    fn inner(&self) -> &Inner {
+        &self.handle.inner
+    }
 
     fn wait_finished(&self, timeout: StdDuration) -> Result<(), Error> {
         if thread::current().id() == self.thread_id {
@@ -432,14 +531,14 @@ impl ManagedClient {
             return Ok(());
         }
         let deadline = StdInstant::now() + timeout;
-        let mut c = self.inner.lock();
+        let mut c = self.inner().lock();
         while !c.finished {
             let now = StdInstant::now();
             if now >= deadline {
                 return Err(io::Error::new(io::ErrorKind::TimedOut, "close timed out").into());
             }
             c = self
-                .inner
+                .inner()
                 .changed
                 .wait_timeout(c, deadline - now)
                 .unwrap_or_else(|p| p.into_inner())
@@ -455,28 +554,59 @@ impl Drop for ManagedClient {
     }
 }
 
+/// One try: TCP (marked as under way: it cannot be cut), then TLS and the
+/// WebSocket handshake on a socket a stop or close can cut.
+fn attempt(inner: &Inner, uri: &str, opts: &Options) -> Result<WebSocket<Stream>, Error> {
+    let u = Url::parse(uri)?;
+    inner.lock().connecting = true;
+    let tcp = tcp_connect(&u, opts);
+    {
+        let mut c = inner.lock();
+        c.connecting = false;
+        if c.asked_to_end() {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled").into());
+        }
+        if let Ok(t) = &tcp {
+            c.handshake = t.try_clone().ok();
+        }
+    }
+    let r = open(tcp?, uri, &u, opts);
+    inner.lock().handshake = None;
+    r
+}
+
 /// The client's thread.
-fn run(inner: &Inner, config: ManagedConfig, mut handler: impl FnMut(ClientEvent<'_>)) {
+fn run(
+    handle: &ClientHandle,
+    config: ManagedConfig,
+    mut handler: impl FnMut(&ClientHandle, ClientEvent<'_>),
+) {
+    let inner = &*handle.inner;
     let mut opts = config.options;
     opts.read_timeout = None;
     let mut backoff = Backoff::new(config.reconnect);
+    let asked = |inner: &Inner| {
+        let c = inner.lock();
+        (c.stop, c.close.is_some())
+    };
     let how = loop {
         let uri = {
             let c = inner.lock();
-            if c.stop {
-                break Closed::Stopped;
+            match (c.stop, &c.close) {
+                (true, _) => break Closed::Stopped,
+                (_, Some(_)) => break Closed::Closed { clean: false },
+                _ => c.uri.clone(),
             }
-            if c.close.is_some() {
-                break Closed::Closed { clean: true };
-            }
-            c.uri.clone()
         };
-        let why = match connect_with(&uri, &opts).and_then(|ws| {
+        let attempt = attempt(inner, &uri, &opts).and_then(|ws| {
             let protocol = ws.protocol().map(String::from);
             Ok((ws.split()?, protocol))
-        }) {
+        });
+        let why = match attempt {
+            // Cut by a stop or a close: nothing to report.
+            Err(_) if asked(inner) != (false, false) => continue,
             Err(e) => {
-                handler(ClientEvent::Error(ClientError::from(&e)));
+                handler(handle, ClientEvent::Error(ClientError::from(&e)));
                 Disconnect::ConnectFailed
             }
             Ok(((mut reader, sender), protocol)) => {
@@ -490,20 +620,23 @@ fn run(inner: &Inner, config: ManagedConfig, mut handler: impl FnMut(ClientEvent
                     c.sender = Some(sender);
                 }
                 backoff.reset();
-                handler(ClientEvent::Connected { protocol });
+                handler(handle, ClientEvent::Connected { protocol });
                 let error = loop {
                     let r = reader.read_event(|event| {
                         if let Event::Data(d) = event {
-                            handler(ClientEvent::Data(Chunk {
-                                kind: d.kind,
-                                chunk: Cow::Borrowed(d.payload),
-                                offset: d.offset,
-                                frame_len: d.frame_len,
-                                message_offset: d.message_offset,
-                                fin: d.fin,
-                                message_start: d.is_message_start(),
-                                message_end: d.is_message_end(),
-                            }));
+                            handler(
+                                handle,
+                                ClientEvent::Data(Chunk {
+                                    kind: d.kind,
+                                    chunk: Cow::Borrowed(d.payload),
+                                    offset: d.offset,
+                                    frame_len: d.frame_len,
+                                    message_offset: d.message_offset,
+                                    fin: d.fin,
+                                    message_start: d.is_message_start(),
+                                    message_end: d.is_message_end(),
+                                }),
+                            );
                         }
                     });
                     match r {
@@ -513,42 +646,31 @@ fn run(inner: &Inner, config: ManagedConfig, mut handler: impl FnMut(ClientEvent
                     }
                 };
                 inner.lock().sender = None;
-                let (stop, close) = {
-                    let c = inner.lock();
-                    (c.stop, c.close.is_some())
-                };
-                if stop {
-                    handler(ClientEvent::Disconnected(Disconnect::Stopped));
-                    break Closed::Stopped;
+                match asked(inner) {
+                    (true, _) => Disconnect::Stopped,
+                    (false, true) => Disconnect::ClosedByClient {
+                        clean: reader.end() == Some(End::Clean),
+                    },
+                    (false, false) => {
+                        if let Some(e) = &error {
+                            handler(handle, ClientEvent::Error(ClientError::from(e)));
+                        }
+                        disconnect(
+                            reader.end(),
+                            reader.remote_close(),
+                            error.as_ref(),
+                            reader.write_error(),
+                        )
+                    }
                 }
-                let end = reader.end();
-                if close && matches!(end, Some(End::Clean | End::CloseTimeout) | None) {
-                    break Closed::Closed {
-                        clean: end == Some(End::Clean),
-                    };
-                }
-                if let Some(e) = &error {
-                    handler(ClientEvent::Error(ClientError::from(e)));
-                }
-                disconnect(
-                    end,
-                    reader.remote_close(),
-                    error.as_ref(),
-                    reader.write_error(),
-                )
             }
         };
-        let (stop, close) = {
-            let c = inner.lock();
-            (c.stop, c.close.is_some())
-        };
-        if stop {
-            handler(ClientEvent::Disconnected(Disconnect::Stopped));
-            break Closed::Stopped;
-        }
-        handler(ClientEvent::Disconnected(why));
-        if close {
-            break Closed::Closed { clean: false };
+        let ended = why.clone();
+        handler(handle, ClientEvent::Disconnected(why));
+        match ended {
+            Disconnect::Stopped => break Closed::Stopped,
+            Disconnect::ClosedByClient { clean } => break Closed::Closed { clean },
+            _ => {}
         }
         if !config.reconnect.enabled {
             break Closed::NotReconnecting;
@@ -556,7 +678,7 @@ fn run(inner: &Inner, config: ManagedConfig, mut handler: impl FnMut(ClientEvent
         // The wait before the next try; a stop or a close ends it.
         let deadline = StdInstant::now() + backoff.next();
         let mut c = inner.lock();
-        while !c.stop && c.close.is_none() {
+        while !c.asked_to_end() {
             let now = StdInstant::now();
             if now >= deadline {
                 break;
@@ -568,7 +690,7 @@ fn run(inner: &Inner, config: ManagedConfig, mut handler: impl FnMut(ClientEvent
                 .0;
         }
     };
-    handler(ClientEvent::Closed(how));
+    handler(handle, ClientEvent::Closed(how));
     inner.lock().finished = true;
     inner.changed.notify_all();
 }

@@ -103,8 +103,10 @@ use std::string::String;
 use std::time::Duration as StdDuration;
 use std::vec::Vec;
 
+pub use crate::conn::DataKind;
 use crate::conn::{Config, MaskKeys};
 use crate::handshake::Limits;
+pub use crate::wire::CloseCode;
 
 /// The key source of adapter connections: [`OsKeys`](crate::conn::OsKeys) by default, or one
 /// the caller gives ([`client_with_keys`]). Any [`MaskKeys`] boxed, closures
