@@ -45,7 +45,7 @@ impl Default for Reconnect {
 /// A [`ManagedClient`]'s settings.
 #[derive(Debug, Clone)]
 pub struct ManagedConfig {
-    /// `ws://` or `wss://` (feature `rustls`); [`ManagedClient::set_uri`]
+    /// `ws://` or `wss://` (feature `rustls`); [`ClientHandle::set_uri`]
     /// changes it for the next connection.
     pub uri: String,
     /// The connection's settings: subprotocols and extra headers to send,
