@@ -423,7 +423,12 @@ impl Core {
                 // A text message starts (again, after an empty chunk).
                 self.rx.utf8.reset();
             }
-            self.check_utf8(chunk, d.fin && frame_end)?;
+            // The error built here, in the result: through a
+            // `Result<(), ProtocolError>` it was built on the stack, tested
+            // and copied again.
+            if !self.utf8_ok(chunk, d.fin && frame_end) {
+                return Err(self.fail(ProtocolError::InvalidUtf8));
+            }
         }
         // The message stays open until the end of its last frame; once
         // closed, its length is not needed.
@@ -467,13 +472,10 @@ impl Core {
 
     /// RFC 6455 section 8.1: a text message is UTF-8, checked as it comes
     /// and failing at the first byte that cannot be; at its end no code
-    /// point may be cut off. Answered with 1007.
+    /// point may be cut off. Answered with 1007 (by the caller).
     #[inline]
-    fn check_utf8(&mut self, chunk: &[u8], message_end: bool) -> Result<(), ProtocolError> {
-        if self.rx.utf8.feed(chunk).is_err() || (message_end && self.rx.utf8.is_incomplete()) {
-            return Err(self.fail(ProtocolError::InvalidUtf8));
-        }
-        Ok(())
+    fn utf8_ok(&mut self, chunk: &[u8], message_end: bool) -> bool {
+        self.rx.utf8.feed(chunk).is_ok() && !(message_end && self.rx.utf8.is_incomplete())
     }
 
     /// Collects a control frame's payload; once whole, acts on it and
