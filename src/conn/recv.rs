@@ -8,7 +8,7 @@
 
 use crate::Status;
 use crate::wire::{
-    CloseCode, CloseFrame, ControlPayload, FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, apply_mask,
+    CloseFrame, ControlPayload, FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, apply_mask,
 };
 
 use super::{Config, Core, Data, DataKind, Event, ProtocolError, Received};
@@ -530,7 +530,17 @@ impl Core {
                 Ok(received(consumed, Some(event)))
             }
             _ => {
-                let code = self.close_received()?;
+                // The peer's close, checked (section 7.4), then the close
+                // handshake goes on and nothing more is read. A bad one
+                // fails here, its error built in the result (through a
+                // `Result` of its own it was built on the stack, tested
+                // and copied again).
+                let code = match CloseFrame::check(&self.rx.ctrl) {
+                    Ok(code) => code,
+                    Err(e) => return Err(self.fail(e.into())),
+                };
+                self.closing.received(code);
+                self.rx.discard();
                 // The payload copied into the event whether or not there is
                 // a code, then the frame dropped if there is none: a copy
                 // made only with a code went through the stack (two copies).
@@ -541,14 +551,5 @@ impl Core {
                 Ok(received(consumed, Some(Event::Close(frame))))
             }
         }
-    }
-
-    /// The peer's close, whole in `ctrl`: checked (section 7.4), then the
-    /// close handshake goes on and nothing more is read.
-    fn close_received(&mut self) -> Result<Option<CloseCode>, ProtocolError> {
-        let code = CloseFrame::check(&self.rx.ctrl).map_err(|e| self.fail(e.into()))?;
-        self.closing.received(code);
-        self.rx.discard();
-        Ok(code)
     }
 }
