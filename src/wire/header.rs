@@ -252,10 +252,14 @@ impl FrameHeader {
                 needed: len - buf.len(),
             });
         };
+        // After the first two bytes (there are: `len >= 2`), cut once
+        // without a range check (`&bytes[2..]` in each arm was three
+        // calls to an out-of-line check on a device).
+        let tail = bytes.get(2..).unwrap_or_default();
         let (payload_len, rest) = match ext {
-            0 => (u64::from(len7), &bytes[2..]),
+            0 => (u64::from(len7), tail),
             2 => {
-                let (l, rest) = split2(&bytes[2..]);
+                let (l, rest) = split2(tail);
                 let l = u16::from_be_bytes(l);
                 if opts.strict_length && l < 126 {
                     return Err(FrameError::NonMinimalLength);
@@ -263,7 +267,7 @@ impl FrameHeader {
                 (u64::from(l), rest)
             }
             _ => {
-                let (l, rest) = split8(&bytes[2..]);
+                let (l, rest) = split8(tail);
                 let l = u64::from_be_bytes(l);
                 if opts.strict_length && l <= u64::from(u16::MAX) {
                     return Err(FrameError::NonMinimalLength);
