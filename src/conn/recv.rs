@@ -93,21 +93,25 @@ impl ControlRx {
 
 /// The receive side's state.
 #[derive(Debug, Clone)]
+// 32-bit targets: in this order (`repr(C)`), the zeroed buffers last, so
+// that with `Closing`'s after them (see `Core`) one memset clears all
+// three. Hosts keep the compiler's layout.
+#[cfg_attr(not(target_pointer_width = "64"), repr(C))]
 pub(super) struct Receiver {
     state: Rx,
+    /// Payload bytes of that message so far.
+    msg_len: usize,
+    /// The longest first frame of a message both limits allow (the
+    /// configuration never changes, so neither does this).
+    first_frame_limit: usize,
+    utf8: Utf8Validator,
+    /// Type of the message being received, if one is open (from its first
+    /// chunk to the end of its last frame).
+    msg: Option<DataKind>,
     /// A header cut by the end of the input.
     hdr: [u8; FrameHeader::MAX_LEN],
     /// A control frame's payload cut by the end of the input.
     ctrl: ControlPayload,
-    /// Type of the message being received, if one is open (from its first
-    /// chunk to the end of its last frame).
-    msg: Option<DataKind>,
-    /// Payload bytes of that message so far.
-    msg_len: usize,
-    utf8: Utf8Validator,
-    /// The longest first frame of a message both limits allow (the
-    /// configuration never changes, so neither does this).
-    first_frame_limit: usize,
 }
 
 impl Receiver {
