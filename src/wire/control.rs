@@ -73,9 +73,12 @@ impl ControlPayload {
         &mut self.buf
     }
 
-    /// Sets the length after filling [`Self::buf_mut`].
+    /// Sets the length (at most 125: every caller's is) after filling
+    /// [`Self::buf_mut`]. Stored as given: [`Self::as_slice`] bounds it
+    /// anyway, so a clamp here too was code for nothing.
     pub(crate) fn set_len(&mut self, len: u8) {
-        self.len = len.min(MAX_CONTROL_PAYLOAD as u8);
+        debug_assert!(usize::from(len) <= MAX_CONTROL_PAYLOAD);
+        self.len = len;
     }
 }
 
