@@ -8,7 +8,7 @@
 
 use crate::Status;
 use crate::wire::{
-    CloseCode, CloseFrame, ControlPayload, FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, apply_mask,
+    CloseFrame, ControlPayload, FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, apply_mask,
 };
 
 use super::{Config, Core, Data, DataKind, Event, ProtocolError, Received};
@@ -93,21 +93,25 @@ impl ControlRx {
 
 /// The receive side's state.
 #[derive(Debug, Clone)]
+// 32-bit targets: in this order (`repr(C)`), the zeroed buffers last, so
+// that with `Closing`'s after them (see `Core`) one memset clears all
+// three. Hosts keep the compiler's layout.
+#[cfg_attr(not(target_pointer_width = "64"), repr(C))]
 pub(super) struct Receiver {
     state: Rx,
+    /// Payload bytes of that message so far.
+    msg_len: usize,
+    /// The longest first frame of a message both limits allow (the
+    /// configuration never changes, so neither does this).
+    first_frame_limit: usize,
+    utf8: Utf8Validator,
+    /// Type of the message being received, if one is open (from its first
+    /// chunk to the end of its last frame).
+    msg: Option<DataKind>,
     /// A header cut by the end of the input.
     hdr: [u8; FrameHeader::MAX_LEN],
     /// A control frame's payload cut by the end of the input.
     ctrl: ControlPayload,
-    /// Type of the message being received, if one is open (from its first
-    /// chunk to the end of its last frame).
-    msg: Option<DataKind>,
-    /// Payload bytes of that message so far.
-    msg_len: usize,
-    utf8: Utf8Validator,
-    /// The longest first frame of a message both limits allow (the
-    /// configuration never changes, so neither does this).
-    first_frame_limit: usize,
 }
 
 impl Receiver {
@@ -423,7 +427,12 @@ impl Core {
                 // A text message starts (again, after an empty chunk).
                 self.rx.utf8.reset();
             }
-            self.check_utf8(chunk, d.fin && frame_end)?;
+            // The error built here, in the result: through a
+            // `Result<(), ProtocolError>` it was built on the stack, tested
+            // and copied again.
+            if !self.utf8_ok(chunk, d.fin && frame_end) {
+                return Err(self.fail(ProtocolError::InvalidUtf8));
+            }
         }
         // The message stays open until the end of its last frame; once
         // closed, its length is not needed.
@@ -467,13 +476,10 @@ impl Core {
 
     /// RFC 6455 section 8.1: a text message is UTF-8, checked as it comes
     /// and failing at the first byte that cannot be; at its end no code
-    /// point may be cut off. Answered with 1007.
+    /// point may be cut off. Answered with 1007 (by the caller).
     #[inline]
-    fn check_utf8(&mut self, chunk: &[u8], message_end: bool) -> Result<(), ProtocolError> {
-        if self.rx.utf8.feed(chunk).is_err() || (message_end && self.rx.utf8.is_incomplete()) {
-            return Err(self.fail(ProtocolError::InvalidUtf8));
-        }
-        Ok(())
+    fn utf8_ok(&mut self, chunk: &[u8], message_end: bool) -> bool {
+        self.rx.utf8.feed(chunk).is_ok() && !(message_end && self.rx.utf8.is_incomplete())
     }
 
     /// Collects a control frame's payload; once whole, acts on it and
@@ -528,7 +534,17 @@ impl Core {
                 Ok(received(consumed, Some(event)))
             }
             _ => {
-                let code = self.close_received()?;
+                // The peer's close, checked (section 7.4), then the close
+                // handshake goes on and nothing more is read. A bad one
+                // fails here, its error built in the result (through a
+                // `Result` of its own it was built on the stack, tested
+                // and copied again).
+                let code = match CloseFrame::check(&self.rx.ctrl) {
+                    Ok(code) => code,
+                    Err(e) => return Err(self.fail(e.into())),
+                };
+                self.closing.received(code);
+                self.rx.discard();
                 // The payload copied into the event whether or not there is
                 // a code, then the frame dropped if there is none: a copy
                 // made only with a code went through the stack (two copies).
@@ -539,14 +555,5 @@ impl Core {
                 Ok(received(consumed, Some(Event::Close(frame))))
             }
         }
-    }
-
-    /// The peer's close, whole in `ctrl`: checked (section 7.4), then the
-    /// close handshake goes on and nothing more is read.
-    fn close_received(&mut self) -> Result<Option<CloseCode>, ProtocolError> {
-        let code = CloseFrame::check(&self.rx.ctrl).map_err(|e| self.fail(e.into()))?;
-        self.closing.received(code);
-        self.rx.discard();
-        Ok(code)
     }
 }

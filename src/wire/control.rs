@@ -58,7 +58,14 @@ impl ControlPayload {
     /// The bytes.
     #[inline]
     pub fn as_slice(&self) -> &[u8] {
-        &self.buf[..usize::from(self.len)]
+        // `len` is at most 125 (every constructor sees to it); said with
+        // `min` rather than checked by a range index, so that there is no
+        // panic path, and the compiler knows the bound where the slice is
+        // checked again (a received close).
+        let (bytes, _) = self
+            .buf
+            .split_at(usize::from(self.len).min(MAX_CONTROL_PAYLOAD));
+        bytes
     }
 
     /// Room for `len` bytes (at most 125), to be filled in place.
@@ -66,9 +73,12 @@ impl ControlPayload {
         &mut self.buf
     }
 
-    /// Sets the length after filling [`Self::buf_mut`].
+    /// Sets the length (at most 125: every caller's is) after filling
+    /// [`Self::buf_mut`]. Stored as given: [`Self::as_slice`] bounds it
+    /// anyway, so a clamp here too was code for nothing.
     pub(crate) fn set_len(&mut self, len: u8) {
-        self.len = len.min(MAX_CONTROL_PAYLOAD as u8);
+        debug_assert!(usize::from(len) <= MAX_CONTROL_PAYLOAD);
+        self.len = len;
     }
 }
 

@@ -252,10 +252,28 @@ impl FrameHeader {
                 needed: len - buf.len(),
             });
         };
+        // After the first two bytes (there are: `len >= 2`), cut once
+        // without a range check (`&bytes[2..]` in each arm was three
+        // calls to an out-of-line check on a device).
+        let tail = bytes.get(2..).unwrap_or_default();
+        // 32-bit targets: the extended length in one loop for both forms
+        // (smaller; tested against the form below).
+        #[cfg(not(target_pointer_width = "64"))]
+        let (payload_len, rest) = {
+            let (l, rest) = length_compact(len7, ext, tail);
+            // The shortest form's least length: 126 (less fits 7 bits),
+            // 65,536 (less fits 16), as hosts' `l < 126`, `l <= u16::MAX`.
+            let min = if ext == 2 { 126 } else { 1 << 16 };
+            if opts.strict_length && ext != 0 && l < min {
+                return Err(FrameError::NonMinimalLength);
+            }
+            (l, rest)
+        };
+        #[cfg(target_pointer_width = "64")]
         let (payload_len, rest) = match ext {
-            0 => (u64::from(len7), &bytes[2..]),
+            0 => (u64::from(len7), tail),
             2 => {
-                let (l, rest) = split2(&bytes[2..]);
+                let (l, rest) = split2(tail);
                 let l = u16::from_be_bytes(l);
                 if opts.strict_length && l < 126 {
                     return Err(FrameError::NonMinimalLength);
@@ -263,7 +281,7 @@ impl FrameHeader {
                 (u64::from(l), rest)
             }
             _ => {
-                let (l, rest) = split8(&bytes[2..]);
+                let (l, rest) = split8(tail);
                 let l = u64::from_be_bytes(l);
                 if opts.strict_length && l <= u64::from(u16::MAX) {
                     return Err(FrameError::NonMinimalLength);
@@ -383,6 +401,25 @@ impl FrameHeader {
     }
 }
 
+/// The payload length of a header with the 7-bit length `len7` and `ext`
+/// (0, 2 or 8) bytes of extended length at the start of `tail` (which
+/// holds them), and the bytes after them: big-endian bytes shifted into
+/// one word, whichever the form.
+#[cfg(any(test, not(target_pointer_width = "64")))]
+#[inline(always)]
+fn length_compact(len7: u8, ext: usize, tail: &[u8]) -> (u64, &[u8]) {
+    if ext == 0 {
+        return (u64::from(len7), tail);
+    }
+    let (field, rest) = tail.split_at(ext.min(tail.len()));
+    let mut l = 0;
+    for &b in field {
+        l = (l << 8) | u64::from(b);
+    }
+    (l, rest)
+}
+
+#[cfg(any(test, target_pointer_width = "64"))]
 #[inline(always)]
 fn split2(b: &[u8]) -> ([u8; 2], &[u8]) {
     match b.split_first_chunk::<2>() {
@@ -399,6 +436,7 @@ fn split4(b: &[u8]) -> ([u8; 4], &[u8]) {
     }
 }
 
+#[cfg(any(test, target_pointer_width = "64"))]
 #[inline(always)]
 fn split8(b: &[u8]) -> ([u8; 8], &[u8]) {
     match b.split_first_chunk::<8>() {
@@ -410,6 +448,53 @@ fn split8(b: &[u8]) -> ([u8; 8], &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The 32-bit targets' extended length agrees with the form hosts use
+    /// (a 16-bit or a 64-bit big-endian field, or the 7-bit length), for
+    /// every 7-bit length and field bytes of many values, with and
+    /// without bytes after it.
+    #[test]
+    fn length_compact_agrees_with_the_fields() {
+        let general = |len7: u8, ext: usize, tail: &[u8]| -> (u64, usize) {
+            match ext {
+                0 => (u64::from(len7), tail.len()),
+                2 => {
+                    let (l, rest) = split2(tail);
+                    (u64::from(u16::from_be_bytes(l)), rest.len())
+                }
+                _ => {
+                    let (l, rest) = split8(tail);
+                    (u64::from_be_bytes(l), rest.len())
+                }
+            }
+        };
+        let fixed = [[0u8; 12], [0xff; 12], [0x80; 12], [0x7f; 12]];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for i in 0..2004 {
+            let t = fixed.get(i).copied().unwrap_or_else(|| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let mut t = [0u8; 12];
+                t[..8].copy_from_slice(&x.to_le_bytes());
+                t[8..].copy_from_slice(&x.to_be_bytes()[..4]);
+                t
+            });
+            for len7 in 0..=127u8 {
+                let ext = match len7 {
+                    126 => 2,
+                    127 => 8,
+                    _ => 0,
+                };
+                for n in [ext, ext + 4, 12] {
+                    let tail = &t[..n];
+                    let (l, rest) = length_compact(len7, ext, tail);
+                    assert_eq!((l, rest.len()), general(len7, ext, tail), "{len7} {tail:?}");
+                    assert_eq!(rest, &tail[ext..]);
+                }
+            }
+        }
+    }
 
     fn parse(b: &[u8]) -> Result<Status<(FrameHeader, usize)>, FrameError> {
         FrameHeader::parse(b, &ParseOptions::DEFAULT)
