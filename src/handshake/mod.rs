@@ -417,6 +417,24 @@ fn is_field_value(s: &[u8]) -> bool {
     s.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f)) && s.trim_ascii().len() == s.len()
 }
 
+/// Whether `s` is `lower`, a lowercase name, in any ASCII case: with
+/// one side lowercase already, `eq_ignore_ascii_case` (precompiled at
+/// full speed, larger in a device's image) in a loop that lowercases one
+/// side (tested against it).
+fn eq_lower(s: &[u8], lower: &[u8]) -> bool {
+    if s.len() != lower.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < s.len() {
+        if s[i].to_ascii_lowercase() != lower[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// Checks caller-supplied extra headers before they are written.
 fn check_extra_headers(headers: &[(&str, &str)]) -> Result<(), WriteError> {
     for (name, value) in headers {
@@ -425,7 +443,7 @@ fn check_extra_headers(headers: &[(&str, &str)]) -> Result<(), WriteError> {
         }
         if HANDSHAKE_HEADERS
             .iter()
-            .any(|h| h.eq_ignore_ascii_case(name))
+            .any(|h| eq_lower(name.as_bytes(), h.as_bytes()))
         {
             return Err(WriteError::InvalidInput(
                 "header (set by the handshake itself)",
@@ -546,7 +564,7 @@ impl<'b> Scan<'b> {
         let (mut value, mut seen, mut found) = ([None; 8], 0u8, 0u8);
         for h in headers {
             let mut i = 0;
-            while i < SCANNED.len() && !h.name.eq_ignore_ascii_case(SCANNED[i]) {
+            while i < SCANNED.len() && !eq_lower(h.name.as_bytes(), SCANNED[i].as_bytes()) {
                 i += 1;
             }
             if i == SCANNED.len() {
@@ -566,7 +584,7 @@ impl<'b> Scan<'b> {
                 // index: one call for both.
                 const WANTED: [&[u8]; 2] = [b"websocket", b"upgrade"];
                 let hit = match WANTED.get(i) {
-                    Some(w) => e.eq_ignore_ascii_case(w),
+                    Some(w) => eq_lower(e, w),
                     None if i == Self::PROTOCOL => !is_token(e),
                     None => true,
                 };
@@ -1107,6 +1125,42 @@ mod tests {
         }
         // Both answers occur: the test can tell the forms apart.
         assert!(n > 0 && n < 1 + 15 + 15 * 15 + 15 * 15 * 15);
+    }
+
+    /// [`eq_lower`] is `eq_ignore_ascii_case` against a lowercase name:
+    /// every byte against every byte that is its own lowercase, the
+    /// names it is used with (all lowercase) in every case of each
+    /// letter, cut short and run long.
+    #[test]
+    fn eq_lower_is_eq_ignore_ascii_case() {
+        for a in 0..=255u8 {
+            for b in (0..=255u8).filter(|b| b.to_ascii_lowercase() == *b) {
+                assert_eq!(
+                    eq_lower(&[a], &[b]),
+                    [a].eq_ignore_ascii_case(&[b]),
+                    "{a} {b}"
+                );
+                assert_eq!(eq_lower(&[b'x', a], b"x\0"), a == 0);
+            }
+        }
+        let names = HANDSHAKE_HEADERS.iter().chain(&SCANNED);
+        for name in names
+            .map(|n| n.as_bytes())
+            .chain([&b"websocket"[..], b"upgrade"])
+        {
+            assert_eq!(name.to_ascii_lowercase(), name);
+            for i in 0..name.len() {
+                let mut s = name.to_vec();
+                s[i] = s[i].to_ascii_uppercase();
+                assert!(eq_lower(&s, name));
+                s[i] ^= 1;
+                assert!(!eq_lower(&s, name));
+                assert!(!eq_lower(&name[..i], name));
+            }
+            assert!(eq_lower(&name.to_ascii_uppercase(), name));
+            assert!(!eq_lower(&[name, b"s"].concat(), name));
+            assert!(!eq_lower(name, &[name, b"s"].concat()));
+        }
     }
 
     #[test]
