@@ -152,29 +152,24 @@ impl ClientHandshake {
         } else {
             req.resource
         };
-        // An IPv6 address goes in brackets: the opening one ends a constant
-        // piece, the closing one and the port's colon are one piece, each
-        // cut to length: lengths to choose instead of slices.
-        const HOST_LINE: &[u8] = b" HTTP/1.1\r\nHost: [";
-        let host_line = &HOST_LINE[..HOST_LINE.len() - 1 + v6];
+        // An IPv6 address goes in brackets; the closing one and the
+        // port's colon are one value, cut to length.
         let mut digits = [0u8; 20];
         let (colon, port): (usize, &[u8]) = if req.port != req.default_port() {
             (1, super::decimal(req.port.into(), &mut digits))
         } else {
             (0, b"")
         };
-        let close = &b"]:"[1 - v6..1 + colon];
         HeadParts {
-            pieces: &[
-                b"GET ",
+            template: b"GET \0 HTTP/1.1\r\nHost: \x01\x02\x03\x04\r\nUpgrade: websocket\r\n\
+                Connection: Upgrade\r\nSec-WebSocket-Key: \x05\r\nSec-WebSocket-Version: 13\r\n",
+            values: &[
                 resource.as_bytes(),
-                host_line,
+                &b"["[..v6],
                 req.host.as_bytes(),
-                close,
+                &b"]:"[1 - v6..1 + colon],
                 port,
-                b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ",
                 &self.key,
-                b"\r\nSec-WebSocket-Version: 13\r\n",
             ],
             list: (b"Sec-WebSocket-Protocol: ", req.protocols),
             headers: req.headers,

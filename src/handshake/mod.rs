@@ -627,15 +627,21 @@ impl<'b> Scan<'b> {
     }
 }
 
-/// A head to write, as data: its fixed pieces in order, then a list
-/// header (`name` and comma-separated items; nothing if there are none),
-/// then the caller's extra header fields, then the blank line. One
-/// non-generic writer serves every head (request, 101, other responses):
-/// on a device the pieces cost a store each, where a call per piece cost
-/// several times that.
+/// A head to write, as data: its text up to the list header as a
+/// template with the values in it, then a list header (`name` and
+/// comma-separated items; nothing if there are none), then the caller's
+/// extra header fields, then the blank line. One non-generic writer
+/// serves every head (request, 101, other responses): on a device the
+/// values cost a store each, where a call per piece cost several times
+/// that, and a constant piece an address and a length more.
 pub(crate) struct HeadParts<'a> {
-    /// The text up to the list header, piece by piece.
-    pub(crate) pieces: &'a [&'a [u8]],
+    /// The text up to the list header: each byte as it is, except that a
+    /// byte `i` below `values.len()` stands for `values[i]`. (The text's
+    /// own bytes are printable, CR and LF: with at most 10 values, LF (10)
+    /// and CR (13) are never taken for one.)
+    pub(crate) template: &'static [u8],
+    /// The values the template names.
+    pub(crate) values: &'a [&'a [u8]],
     /// The list header's name with its `": "`, and its items: the
     /// client's offered subprotocols (the server's one choice is a piece,
     /// so a server-only image has no list loop).
@@ -648,8 +654,9 @@ pub(crate) struct HeadParts<'a> {
 impl HeadParts<'_> {
     /// Appends the whole head to `w`.
     fn emit(&self, w: &mut Head<'_>) {
-        for p in self.pieces {
-            w.bytes(p);
+        for b in self.template {
+            let value = self.values.get(usize::from(*b));
+            w.bytes(value.copied().unwrap_or(core::slice::from_ref(b)));
         }
         #[cfg(feature = "client")]
         {

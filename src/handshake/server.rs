@@ -242,22 +242,18 @@ impl<'a> ServerResponse<'a> {
             return Err(WriteError::InvalidInput("subprotocol"));
         }
         check_extra_headers(self.headers)?;
-        // The chosen subprotocol is one header line of three pieces, each
-        // empty without one (the list of `HeadParts` is the client's); the
-        // accept line's end leads the first, one piece fewer.
-        let (name, protocol, end): (&[u8], &[u8], &[u8]) = match self.protocol {
-            Some(p) => (b"\r\nSec-WebSocket-Protocol: ", p.as_bytes(), b"\r\n"),
-            None => (b"\r\n", b"", b""),
+        // The chosen subprotocol is the template's last line, cut off
+        // without one.
+        const TEMPLATE: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+            Connection: Upgrade\r\nSec-WebSocket-Accept: \0\r\nSec-WebSocket-Protocol: \x01\r\n";
+        const PROTOCOL_LINE: usize = b"Sec-WebSocket-Protocol: \x01\r\n".len();
+        let (cut, protocol): (usize, &[u8]) = match self.protocol {
+            Some(p) => (0, p.as_bytes()),
+            None => (PROTOCOL_LINE, b""),
         };
         HeadParts {
-            pieces: &[
-                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
-                  Connection: Upgrade\r\nSec-WebSocket-Accept: ",
-                self.accept.as_bytes(),
-                name,
-                protocol,
-                end,
-            ],
+            template: &TEMPLATE[..TEMPLATE.len() - cut],
+            values: &[self.accept.as_bytes(), protocol],
             #[cfg(feature = "client")]
             list: (b"", &[]),
             headers: self.headers,
