@@ -171,7 +171,7 @@ impl ClientHandshake {
                 port,
                 &self.key,
             ],
-            list: (b"Sec-WebSocket-Protocol: ", req.protocols),
+            list: req.protocols,
             headers: req.headers,
         }
         .write(buf)

@@ -390,7 +390,7 @@ impl<'a> HttpResponse<'a> {
                 close,
             ],
             #[cfg(feature = "client")]
-            list: (b"", &[]),
+            list: &[],
             headers: self.headers,
         })
     }

@@ -642,41 +642,35 @@ pub(crate) struct HeadParts<'a> {
     pub(crate) template: &'static [u8],
     /// The values the template names.
     pub(crate) values: &'a [&'a [u8]],
-    /// The list header's name with its `": "`, and its items: the
-    /// client's offered subprotocols (the server's one choice is a piece,
-    /// so a server-only image has no list loop).
+    /// The items of the list header: the client's offered subprotocols
+    /// (the server's one choice is in its template, so a server-only
+    /// image has no list loop).
     #[cfg(feature = "client")]
-    pub(crate) list: (&'a [u8], &'a [&'a str]),
+    pub(crate) list: &'a [&'a str],
     /// Extra header fields, checked by [`check_extra_headers`].
     pub(crate) headers: &'a [(&'a str, &'a str)],
 }
 
 impl HeadParts<'_> {
-    /// Appends the whole head to `w`.
+    /// Appends the whole head to `w`: every piece through the one
+    /// template writer, one copy of its code.
     fn emit(&self, w: &mut Head<'_>) {
-        for b in self.template {
-            let value = self.values.get(usize::from(*b));
-            w.bytes(value.copied().unwrap_or(core::slice::from_ref(b)));
-        }
+        w.put(self.template, self.values);
         #[cfg(feature = "client")]
         {
-            let (name, items) = self.list;
-            let mut before = name;
-            for item in items {
-                w.bytes(before).bytes(item.as_bytes());
-                before = b", ";
+            let mut template: &[u8] = b"Sec-WebSocket-Protocol: \0";
+            for item in self.list {
+                w.put(template, &[item.as_bytes()]);
+                template = b", \0";
             }
-            if !items.is_empty() {
-                w.bytes(b"\r\n");
+            if !self.list.is_empty() {
+                w.put(b"\r\n", &[]);
             }
         }
         for (n, v) in self.headers {
-            w.bytes(n.as_bytes())
-                .bytes(b": ")
-                .bytes(v.as_bytes())
-                .bytes(b"\r\n");
+            w.put(b"\0: \x01\r\n", &[n.as_bytes(), v.as_bytes()]);
         }
-        w.bytes(b"\r\n");
+        w.put(b"\r\n", &[]);
     }
 
     /// The head's length in bytes.
@@ -714,14 +708,18 @@ struct Head<'a> {
 }
 
 impl Head<'_> {
-    /// Appends `b`.
-    fn bytes(&mut self, b: &[u8]) -> &mut Self {
-        let end = self.len + b.len();
-        if let Some(dst) = self.buf.get_mut(self.len..end) {
-            dst.copy_from_slice(b);
+    /// Appends `template` with `values` in it (see
+    /// [`HeadParts::template`]).
+    fn put(&mut self, template: &[u8], values: &[&[u8]]) {
+        for b in template {
+            let value = values.get(usize::from(*b));
+            let piece = value.copied().unwrap_or(core::slice::from_ref(b));
+            let end = self.len + piece.len();
+            if let Some(dst) = self.buf.get_mut(self.len..end) {
+                dst.copy_from_slice(piece);
+            }
+            self.len = end;
         }
-        self.len = end;
-        self
     }
 }
 

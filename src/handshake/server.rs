@@ -255,7 +255,7 @@ impl<'a> ServerResponse<'a> {
             template: &TEMPLATE[..TEMPLATE.len() - cut],
             values: &[self.accept.as_bytes(), protocol],
             #[cfg(feature = "client")]
-            list: (b"", &[]),
+            list: &[],
             headers: self.headers,
         }
         .write(buf)
