@@ -200,16 +200,24 @@ pub fn accept_key_with(key: &[u8], sha1: &mut impl Sha1) -> AcceptKey {
 }
 
 /// 20 bytes in base64: 28 characters, the last `=`. The one `base64`
-/// call of both roles, on one input length: the client's 16-byte nonce
-/// goes through it too, zero-extended ([`ClientHandshake::with_sha1`]).
-/// With its length fixed the encoder folds to a fraction of its size in
-/// a device image (its loops for long inputs drop out).
+/// call of both roles, on one input length (a group of three bytes):
+/// the client's 16-byte nonce goes through it too, zero-extended
+/// ([`ClientHandshake::with_sha1`]). With its length fixed the encoder
+/// folds to a fraction of its size in a device image (its loops for long
+/// inputs and its tail cases drop out).
 fn base64_of_20(input: &[u8; 20]) -> [u8; 28] {
+    // Three bytes at a time, zero-extended to 21: on one input length
+    // the encoder folds to one group's code in a loop; the last group's
+    // fourth character (of the zero byte) becomes the `=` (tested
+    // against the padded engine).
+    let mut wide = [0u8; 21];
+    wide[..20].copy_from_slice(input);
     let mut out = [0u8; 28];
-    // 20 bytes always encode to 27 characters and one `=`: the padding
-    // written here, not by the crate's padding code (tested against the
-    // padded engine).
-    let _ = STANDARD_NO_PAD.encode_slice(input, &mut out[..27]);
+    let (groups, _) = wide.as_chunks::<3>();
+    let (chars, _) = out.as_chunks_mut::<4>();
+    for (group, four) in groups.iter().zip(chars) {
+        let _ = STANDARD_NO_PAD.encode_slice(group, four);
+    }
     out[27] = b'=';
     out
 }
