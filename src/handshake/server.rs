@@ -66,7 +66,8 @@ impl<'h, 'b> UpgradeRequest<'h, 'b> {
     /// Checks `req`, whose header fields `scan` walked, in the order of
     /// the errors' documentation.
     fn validate(req: Request<'h, 'b>, scan: &Scan<'b>) -> Result<Self, HandshakeError> {
-        if req.method() != "GET" {
+        // Slice patterns: compares inline, no `memcmp` call.
+        if !matches!(req.method().as_bytes(), b"GET") {
             return Err(HandshakeError::NotGet);
         }
         if req.minor_version() < 1 {
@@ -81,7 +82,10 @@ impl<'h, 'b> UpgradeRequest<'h, 'b> {
         if !scan.connection_upgrade() {
             return Err(HandshakeError::NoConnectionUpgrade);
         }
-        if scan.only(Scan::VERSION).map(<[u8]>::trim_ascii) != Some(b"13") {
+        if !matches!(
+            scan.only(Scan::VERSION).map(<[u8]>::trim_ascii),
+            Some(b"13")
+        ) {
             return Err(HandshakeError::UnsupportedVersion);
         }
         let key = match scan.only(Scan::KEY) {
