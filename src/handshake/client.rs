@@ -10,6 +10,22 @@ use crate::Status;
 /// `%`), IPv4, or IPv6 (`:`, and the brackets).
 const HOST_CHARS: ByteSet = ByteSet::alphanumeric_and(b"-._~:%[]!$&'()*+,;=");
 
+/// `a == b`: a plain loop, where `==` calls `memcmp`, which nothing else
+/// of a client needs (tested against it).
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// What to ask the server for: where, and with which subprotocols and extra
 /// headers. Everything is borrowed; nothing is copied until it is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,13 +223,14 @@ impl ClientHandshake {
         if !scan.connection_upgrade() {
             return Err(HandshakeError::NoConnectionUpgrade);
         }
-        if scan.only(Scan::ACCEPT).map(<[u8]>::trim_ascii) != Some(self.accept.as_bytes()) {
+        let accept = scan.only(Scan::ACCEPT).map(<[u8]>::trim_ascii);
+        if !accept.is_some_and(|a| same(a, self.accept.as_bytes())) {
             return Err(HandshakeError::BadAccept);
         }
         if scan.has(Scan::PROTOCOL) {
             let offered = scan.only(Scan::PROTOCOL).is_some_and(|p| {
                 let p = p.trim_ascii();
-                req.protocols.iter().any(|o| o.as_bytes() == p)
+                req.protocols.iter().any(|o| same(o.as_bytes(), p))
             });
             if !offered {
                 return Err(HandshakeError::UnexpectedProtocol);
@@ -229,6 +246,39 @@ impl ClientHandshake {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`same`] is `==`: every pair of strings of up to three bytes over
+    /// four values, and a 28-byte value against each one-byte change.
+    #[test]
+    fn same_is_slice_equality() {
+        extern crate std;
+        let strings: std::vec::Vec<std::vec::Vec<u8>> = (0..=3u32)
+            .flat_map(|len| {
+                (0..4usize.pow(len)).map(move |mut x| {
+                    (0..len)
+                        .map(|_| {
+                            let b = [0u8, 1, b'a', 0xff][x % 4];
+                            x /= 4;
+                            b
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        for a in &strings {
+            for b in &strings {
+                assert_eq!(same(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
+        let accept = *b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+        assert!(same(&accept, &accept));
+        for i in 0..accept.len() {
+            let mut other = accept;
+            other[i] ^= 0x20;
+            assert!(!same(&accept, &other));
+            assert!(!same(&accept[..i], &accept));
+        }
+    }
 
     /// The set is the character classes it replaced, byte by byte.
     #[test]
