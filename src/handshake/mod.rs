@@ -725,15 +725,14 @@ impl Head<'_> {
         for b in template {
             let value = values.get(usize::from(*b));
             let piece = value.copied().unwrap_or(core::slice::from_ref(b));
-            let end = self.len + piece.len();
-            if let Some(dst) = self.buf.get_mut(self.len..end) {
-                // A byte loop: the pieces are short, and `copy_from_slice`
-                // is a call that checks lengths.
-                for (d, s) in dst.iter_mut().zip(piece) {
-                    *d = *s;
+            // Byte by byte: the pieces are short, and `copy_from_slice`
+            // is a call that checks lengths.
+            for &c in piece {
+                if let Some(d) = self.buf.get_mut(self.len) {
+                    *d = c;
                 }
+                self.len += 1;
             }
-            self.len = end;
         }
     }
 }
