@@ -665,6 +665,10 @@ pub(crate) struct HeadParts<'a> {
 impl HeadParts<'_> {
     /// Appends the whole head to `w`: every piece through the one
     /// template writer, one copy of its code.
+    //
+    // Inlined, with `write`, into each writer: a head known to have no
+    // list and no extra headers (a server's 101) keeps no code for them.
+    #[inline(always)]
     fn emit(&self, w: &mut Head<'_>) {
         w.put(self.template, self.values);
         #[cfg(feature = "client")]
@@ -704,10 +708,27 @@ impl HeadParts<'_> {
 
     /// Counts, then writes if it fits: nothing is written when `buf` is
     /// too small.
-    pub(crate) fn write(&self, buf: &mut [u8]) -> Result<usize, WriteError> {
-        let needed = self.len();
-        let out = buf.get_mut(..needed).ok_or(BufferTooSmall { needed })?;
-        Ok(self.fill(out))
+    //
+    // One call of `emit` for both passes, so that inlining it costs one
+    // copy per writer.
+    #[inline(always)]
+    pub(crate) fn write(&self, mut buf: &mut [u8]) -> Result<usize, WriteError> {
+        // Two passes of one call: the first counts (into no buffer), the
+        // second writes. (A head is never empty: it ends with a blank line.)
+        let mut w = Head {
+            buf: &mut [],
+            len: 0,
+        };
+        loop {
+            self.emit(&mut w);
+            if !w.buf.is_empty() || w.len == 0 {
+                return Ok(w.len);
+            }
+            let needed = w.len;
+            let out = core::mem::take(&mut buf).get_mut(..needed);
+            w.buf = out.ok_or(BufferTooSmall { needed })?;
+            w.len = 0;
+        }
     }
 }
 
