@@ -226,15 +226,14 @@ impl ClientHandshake {
         if !scan.connection_upgrade() {
             return Err(HandshakeError::NoConnectionUpgrade);
         }
-        let accept = scan.only(Scan::ACCEPT).map(<[u8]>::trim_ascii);
+        let accept = scan.only(Scan::ACCEPT);
         if !accept.is_some_and(|a| same(a, self.accept.as_bytes())) {
             return Err(HandshakeError::BadAccept);
         }
         if scan.has(Scan::PROTOCOL) {
-            let offered = scan.only(Scan::PROTOCOL).is_some_and(|p| {
-                let p = p.trim_ascii();
-                req.protocols.iter().any(|o| same(o.as_bytes(), p))
-            });
+            let offered = scan
+                .only(Scan::PROTOCOL)
+                .is_some_and(|p| req.protocols.iter().any(|o| same(o.as_bytes(), p)));
             if !offered {
                 return Err(HandshakeError::UnexpectedProtocol);
             }

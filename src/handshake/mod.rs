@@ -549,7 +549,10 @@ const SCANNED: [&str; 8] = [
 pub(crate) struct Scan<'b> {
     /// Per name in [`SCANNED`]: the value of the one field so named;
     /// `None` if there is none or more than one (what [`Scan::only`] gives,
-    /// settled once here instead of at each check).
+    /// settled once here instead of at each check). As httparse gives it:
+    /// with no white space at either end (it skips space and tab before a
+    /// value, cuts them and CR, LF after, and refuses other control bytes;
+    /// tested), so the checks compare it untrimmed.
     value: [Option<&'b [u8]>; 8],
     /// Bit `i`: a field named `SCANNED[i]` is present.
     seen: u8,
@@ -1200,6 +1203,75 @@ mod tests {
             assert!(eq_lower(&name.to_ascii_uppercase(), name));
             assert!(!eq_lower(&[name, b"s"].concat(), name));
             assert!(!eq_lower(name, &[name, b"s"].concat()));
+        }
+    }
+
+    /// httparse gives header values with no ASCII white space at either
+    /// end, which the checks of whole values rely on (they compare them
+    /// untrimmed): every ASCII byte before and after a value, and every mix of
+    /// space and tab around the values the handshakes check.
+    #[test]
+    fn header_values_come_without_white_space_at_the_ends() {
+        extern crate std;
+        use std::format;
+        let mut n = 0;
+        for b in 0..=127u8 {
+            let c = char::from(b);
+            for value in [format!("{c}x"), format!("x{c}"), format!("{c}")] {
+                let head = format!("GET / HTTP/1.1\r\nX: {value}\r\nY:{value}\r\n\r\n");
+                let mut headers = [EMPTY_HEADER; 4];
+                if let Ok(crate::Status::Complete(r)) =
+                    Request::parse(head.as_bytes(), &mut headers, &Limits::DEFAULT)
+                {
+                    for h in r.headers() {
+                        assert_eq!(h.value.trim_ascii(), h.value, "{b:#04x}");
+                    }
+                    n += 1;
+                }
+                let head = format!("HTTP/1.1 101 OK\r\nX: {value}\r\nY:{value}\r\n\r\n");
+                let mut headers = [EMPTY_HEADER; 4];
+                if let Ok(crate::Status::Complete(r)) =
+                    Response::parse(head.as_bytes(), &mut headers, &Limits::DEFAULT)
+                {
+                    for h in r.headers() {
+                        assert_eq!(h.value.trim_ascii(), h.value, "{b:#04x}");
+                    }
+                }
+            }
+        }
+        // Most heads parse (those with printable bytes, tab, a bare CR
+        // LF): the test saw values.
+        assert!(n > 250, "{n}");
+        let hs = ClientHandshake::new(*b"the sample nonce");
+        let req = ClientRequest {
+            protocols: &["chat"],
+            ..ClientRequest::new("h", "/")
+        };
+        let pads = ["", " ", "\t", "  ", " \t", "\t ", " \t \t"];
+        for before in pads {
+            for after in pads {
+                let head = format!(
+                    "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                     Sec-WebSocket-Key:{before}dGhlIHNhbXBsZSBub25jZQ=={after}\r\n\
+                     Sec-WebSocket-Version:{before}13{after}\r\n\r\n"
+                );
+                let mut headers = [EMPTY_HEADER; 8];
+                let Ok(crate::Status::Complete(Outcome::Upgrade(r))) =
+                    parse_request(head.as_bytes(), &mut headers, &Limits::DEFAULT)
+                else {
+                    panic!("{head:?}")
+                };
+                assert_eq!(r.key(), b"dGhlIHNhbXBsZSBub25jZQ==");
+                let head = format!(
+                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                     Connection: Upgrade\r\n\
+                     Sec-WebSocket-Accept:{before}s3pPLMBiTxaQ9kYGzzhZRbK+xOo={after}\r\n\
+                     Sec-WebSocket-Protocol:{before}chat{after}\r\n\r\n"
+                );
+                let mut headers = [EMPTY_HEADER; 8];
+                let res = hs.parse_response(&req, head.as_bytes(), &mut headers, &Limits::DEFAULT);
+                assert!(matches!(res, Ok(crate::Status::Complete(_))), "{head:?}");
+            }
         }
     }
 

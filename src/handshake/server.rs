@@ -82,14 +82,11 @@ impl<'h, 'b> UpgradeRequest<'h, 'b> {
         if !scan.connection_upgrade() {
             return Err(HandshakeError::NoConnectionUpgrade);
         }
-        if !matches!(
-            scan.only(Scan::VERSION).map(<[u8]>::trim_ascii),
-            Some(b"13")
-        ) {
+        if !matches!(scan.only(Scan::VERSION), Some(b"13")) {
             return Err(HandshakeError::UnsupportedVersion);
         }
         let key = match scan.only(Scan::KEY) {
-            Some(k) => k.trim_ascii(),
+            Some(k) => k,
             None => return Err(HandshakeError::InvalidKey),
         };
         if !super::is_key(key) {
