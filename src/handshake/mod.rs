@@ -787,7 +787,9 @@ pub(crate) fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
             break;
         }
     }
-    &buf[at..]
+    // (`at` is never past the end: `get` only shows the compiler, which
+    // kept a panic path for an index.)
+    buf.get(at..).unwrap_or_default()
 }
 
 /// Runs an httparse parse over at most `limits.max_len` bytes.
