@@ -173,7 +173,8 @@ impl ClientHandshake {
         };
         // An IPv6 address goes in brackets; the closing one and the
         // port's colon are one value, cut to length.
-        let mut digits = [0u8; 20];
+        // A port has at most 5 digits: a buffer zeroed by two stores.
+        let mut digits = [0u8; 5];
         let (colon, port): (usize, &[u8]) = if req.port != req.default_port() {
             (1, super::decimal(req.port.into(), &mut digits))
         } else {

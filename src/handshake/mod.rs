@@ -776,8 +776,9 @@ impl Head<'_> {
 }
 
 /// `n` in decimal, in `buf` (`usize`: no 64-bit division on a 32-bit
-/// device).
-pub(crate) fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
+/// device), which has room for it (20 digits for any `usize`, 5 for a
+/// `u16`).
+pub(crate) fn decimal<const N: usize>(mut n: usize, buf: &mut [u8; N]) -> &[u8] {
     let mut at = buf.len();
     for slot in buf.iter_mut().rev() {
         *slot = b'0' + (n % 10) as u8;
@@ -1086,7 +1087,8 @@ mod tests {
     }
 
     /// [`decimal`] is `format!`'s decimal: every power of ten and its
-    /// neighbours, every number to 100,000, and the largest.
+    /// neighbours, every number to 100,000, and the largest; in five
+    /// bytes, every `u16`.
     #[test]
     fn decimal_is_formats_decimal() {
         extern crate std;
@@ -1104,6 +1106,11 @@ mod tests {
             check(p + 1);
         }
         check(usize::MAX);
+        // The client's port buffer: every `u16`.
+        let mut port = [0u8; 5];
+        for p in 0..=u16::MAX {
+            assert_eq!(decimal(p.into(), &mut port), p.to_string().as_bytes());
+        }
     }
 
     /// [`is_key`] against the `base64` crate's strict decoder: every
