@@ -761,8 +761,10 @@ impl Head<'_> {
     /// [`HeadParts::template`]).
     fn put(&mut self, template: &[u8], values: &[&[u8]]) {
         for b in template {
-            let value = values.get(usize::from(*b));
-            let piece = value.copied().unwrap_or(core::slice::from_ref(b));
+            let piece = match values.get(usize::from(*b)) {
+                Some(v) => v,
+                None => core::slice::from_ref(b),
+            };
             // Byte by byte: the pieces are short, and `copy_from_slice`
             // is a call that checks lengths.
             for &c in piece {
