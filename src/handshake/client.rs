@@ -10,6 +10,22 @@ use crate::Status;
 /// `%`), IPv4, or IPv6 (`:`, and the brackets).
 const HOST_CHARS: ByteSet = ByteSet::alphanumeric_and(b"-._~:%[]!$&'()*+,;=");
 
+/// `a == b`: a plain loop, where `==` calls `memcmp`, which nothing else
+/// of a client needs (tested against it).
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// What to ask the server for: where, and with which subprotocols and extra
 /// headers. Everything is borrowed; nothing is copied until it is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +135,10 @@ impl ClientHandshake {
         // encoding zero-extended to 20 bytes (base64 pads the last group
         // with zero bits either way); two `=` end it.
         let mut wide = [0u8; 20];
-        wide[..16].copy_from_slice(&nonce);
+        // An array copy (`copy_from_slice` is a call that checks lengths).
+        if let Some(head) = wide.first_chunk_mut() {
+            *head = nonce;
+        }
         let [key @ .., _, _, _, _] = super::base64_of_20(&wide);
         let mut key: [u8; 24] = key;
         key[22..].copy_from_slice(b"==");
@@ -152,31 +171,27 @@ impl ClientHandshake {
         } else {
             req.resource
         };
-        // An IPv6 address goes in brackets: the opening one ends a constant
-        // piece, the closing one and the port's colon are one piece, each
-        // cut to length: lengths to choose instead of slices.
-        const HOST_LINE: &[u8] = b" HTTP/1.1\r\nHost: [";
-        let host_line = &HOST_LINE[..HOST_LINE.len() - 1 + v6];
-        let mut digits = [0u8; 20];
+        // An IPv6 address goes in brackets; the closing one and the
+        // port's colon are one value, cut to length.
+        // A port has at most 5 digits: a buffer zeroed by two stores.
+        let mut digits = [0u8; 5];
         let (colon, port): (usize, &[u8]) = if req.port != req.default_port() {
             (1, super::decimal(req.port.into(), &mut digits))
         } else {
             (0, b"")
         };
-        let close = &b"]:"[1 - v6..1 + colon];
         HeadParts {
-            pieces: &[
-                b"GET ",
+            template: b"GET \0 HTTP/1.1\r\nHost: \x01\x02\x03\x04\r\nUpgrade: websocket\r\n\
+                Connection: Upgrade\r\nSec-WebSocket-Key: \x05\r\nSec-WebSocket-Version: 13\r\n",
+            values: &[
                 resource.as_bytes(),
-                host_line,
+                &b"["[..v6],
                 req.host.as_bytes(),
-                close,
+                &b"]:"[1 - v6..1 + colon],
                 port,
-                b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ",
                 &self.key,
-                b"\r\nSec-WebSocket-Version: 13\r\n",
             ],
-            list: (b"Sec-WebSocket-Protocol: ", req.protocols),
+            list: req.protocols,
             headers: req.headers,
         }
         .write(buf)
@@ -212,14 +227,14 @@ impl ClientHandshake {
         if !scan.connection_upgrade() {
             return Err(HandshakeError::NoConnectionUpgrade);
         }
-        if scan.only(Scan::ACCEPT).map(<[u8]>::trim_ascii) != Some(self.accept.as_bytes()) {
+        let accept = scan.only(Scan::ACCEPT);
+        if !accept.is_some_and(|a| same(a, self.accept.as_bytes())) {
             return Err(HandshakeError::BadAccept);
         }
         if scan.has(Scan::PROTOCOL) {
-            let offered = scan.only(Scan::PROTOCOL).is_some_and(|p| {
-                let p = p.trim_ascii();
-                req.protocols.iter().any(|o| o.as_bytes() == p)
-            });
+            let offered = scan
+                .only(Scan::PROTOCOL)
+                .is_some_and(|p| req.protocols.iter().any(|o| same(o.as_bytes(), p)));
             if !offered {
                 return Err(HandshakeError::UnexpectedProtocol);
             }
@@ -234,6 +249,39 @@ impl ClientHandshake {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`same`] is `==`: every pair of strings of up to three bytes over
+    /// four values, and a 28-byte value against each one-byte change.
+    #[test]
+    fn same_is_slice_equality() {
+        extern crate std;
+        let strings: std::vec::Vec<std::vec::Vec<u8>> = (0..=3u32)
+            .flat_map(|len| {
+                (0..4usize.pow(len)).map(move |mut x| {
+                    (0..len)
+                        .map(|_| {
+                            let b = [0u8, 1, b'a', 0xff][x % 4];
+                            x /= 4;
+                            b
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        for a in &strings {
+            for b in &strings {
+                assert_eq!(same(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
+        let accept = *b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+        assert!(same(&accept, &accept));
+        for i in 0..accept.len() {
+            let mut other = accept;
+            other[i] ^= 0x20;
+            assert!(!same(&accept, &other));
+            assert!(!same(&accept[..i], &accept));
+        }
+    }
 
     /// The set is the character classes it replaced, byte by byte.
     #[test]

@@ -378,23 +378,19 @@ impl<'a> HttpResponse<'a> {
             b""
         };
         f(&HeadParts {
-            pieces: &[
-                b"HTTP/1.1 ",
+            template: b"HTTP/1.1 \0 \x01\r\n\x02\x03\x04Content-Length: \x05\r\n\x06\x07",
+            values: &[
                 super::decimal(self.status.into(), &mut status),
-                b" ",
                 reason_phrase(self.status).as_bytes(),
-                b"\r\n",
                 ct_name,
                 ct,
                 ct_end,
-                b"Content-Length: ",
                 super::decimal(self.body.len(), &mut length),
-                b"\r\n",
                 upgrade,
                 close,
             ],
             #[cfg(feature = "client")]
-            list: (b"", &[]),
+            list: &[],
             headers: self.headers,
         })
     }

@@ -200,16 +200,27 @@ pub fn accept_key_with(key: &[u8], sha1: &mut impl Sha1) -> AcceptKey {
 }
 
 /// 20 bytes in base64: 28 characters, the last `=`. The one `base64`
-/// call of both roles, on one input length: the client's 16-byte nonce
-/// goes through it too, zero-extended ([`ClientHandshake::with_sha1`]).
-/// With its length fixed the encoder folds to a fraction of its size in
-/// a device image (its loops for long inputs drop out).
+/// call of both roles, on one input length (a group of three bytes):
+/// the client's 16-byte nonce goes through it too, zero-extended
+/// ([`ClientHandshake::with_sha1`]). With its length fixed the encoder
+/// folds to a fraction of its size in a device image (its loops for long
+/// inputs and its tail cases drop out).
 fn base64_of_20(input: &[u8; 20]) -> [u8; 28] {
+    // Three bytes at a time, zero-extended to 21: on one input length
+    // the encoder folds to one group's code in a loop; the last group's
+    // fourth character (of the zero byte) becomes the `=` (tested
+    // against the padded engine).
+    let mut wide = [0u8; 21];
+    // An array copy (`copy_from_slice` is a call that checks lengths).
+    if let Some(head) = wide.first_chunk_mut() {
+        *head = *input;
+    }
     let mut out = [0u8; 28];
-    // 20 bytes always encode to 27 characters and one `=`: the padding
-    // written here, not by the crate's padding code (tested against the
-    // padded engine).
-    let _ = STANDARD_NO_PAD.encode_slice(input, &mut out[..27]);
+    let (groups, _) = wide.as_chunks::<3>();
+    let (chars, _) = out.as_chunks_mut::<4>();
+    for (group, four) in groups.iter().zip(chars) {
+        let _ = STANDARD_NO_PAD.encode_slice(group, four);
+    }
     out[27] = b'=';
     out
 }
@@ -410,11 +421,43 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
 /// leading or trailing white space.
 //
 // Past the first test the only white space left is space and tab, so
-// "nothing to trim" is "no space or tab at either end": `trim_ascii` is
+// "nothing to trim" is "no space or tab at either end": [`trim`] is
 // in a device's image anyway (the parsers trim), where the two end tests
 // cost their own code (tested against them).
 fn is_field_value(s: &[u8]) -> bool {
-    s.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f)) && s.trim_ascii().len() == s.len()
+    s.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f)) && trim(s).len() == s.len()
+}
+
+/// `s` without spaces and tabs at either end: `trim_ascii` for the
+/// values it is used on, where the other white space bytes cannot occur
+/// (a header value from httparse has no other control byte but tab, nor
+/// has a value [`is_field_value`] passed), in less code (tested).
+fn trim(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// Whether `s` is `lower`, a lowercase name, in any ASCII case: with
+/// one side lowercase already, `eq_ignore_ascii_case` (precompiled at
+/// full speed, larger in a device's image) in a loop that lowercases one
+/// side (tested against it).
+fn eq_lower(s: &[u8], lower: &[u8]) -> bool {
+    if s.len() != lower.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < s.len() {
+        if s[i].to_ascii_lowercase() != lower[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// Checks caller-supplied extra headers before they are written.
@@ -425,7 +468,7 @@ fn check_extra_headers(headers: &[(&str, &str)]) -> Result<(), WriteError> {
         }
         if HANDSHAKE_HEADERS
             .iter()
-            .any(|h| h.eq_ignore_ascii_case(name))
+            .any(|h| eq_lower(name.as_bytes(), h.as_bytes()))
         {
             return Err(WriteError::InvalidInput(
                 "header (set by the handshake itself)",
@@ -489,7 +532,7 @@ fn next_element<'b>(rest: &mut &'b [u8]) -> Option<&'b [u8]> {
         while end < rest.len() && rest[end] != b',' {
             end += 1;
         }
-        let element = rest[..end].trim_ascii();
+        let element = trim(&rest[..end]);
         *rest = rest.get(end + 1..).unwrap_or(&[]);
         if !element.is_empty() {
             return Some(element);
@@ -520,7 +563,10 @@ const SCANNED: [&str; 8] = [
 pub(crate) struct Scan<'b> {
     /// Per name in [`SCANNED`]: the value of the one field so named;
     /// `None` if there is none or more than one (what [`Scan::only`] gives,
-    /// settled once here instead of at each check).
+    /// settled once here instead of at each check). As httparse gives it:
+    /// with no white space at either end (it skips space and tab before a
+    /// value, cuts them and CR, LF after, and refuses other control bytes;
+    /// tested), so the checks compare it untrimmed.
     value: [Option<&'b [u8]>; 8],
     /// Bit `i`: a field named `SCANNED[i]` is present.
     seen: u8,
@@ -546,7 +592,7 @@ impl<'b> Scan<'b> {
         let (mut value, mut seen, mut found) = ([None; 8], 0u8, 0u8);
         for h in headers {
             let mut i = 0;
-            while i < SCANNED.len() && !h.name.eq_ignore_ascii_case(SCANNED[i]) {
+            while i < SCANNED.len() && !eq_lower(h.name.as_bytes(), SCANNED[i].as_bytes()) {
                 i += 1;
             }
             if i == SCANNED.len() {
@@ -566,7 +612,7 @@ impl<'b> Scan<'b> {
                 // index: one call for both.
                 const WANTED: [&[u8]; 2] = [b"websocket", b"upgrade"];
                 let hit = match WANTED.get(i) {
-                    Some(w) => e.eq_ignore_ascii_case(w),
+                    Some(w) => eq_lower(e, w),
                     None if i == Self::PROTOCOL => !is_token(e),
                     None => true,
                 };
@@ -609,49 +655,54 @@ impl<'b> Scan<'b> {
     }
 }
 
-/// A head to write, as data: its fixed pieces in order, then a list
-/// header (`name` and comma-separated items; nothing if there are none),
-/// then the caller's extra header fields, then the blank line. One
-/// non-generic writer serves every head (request, 101, other responses):
-/// on a device the pieces cost a store each, where a call per piece cost
-/// several times that.
+/// A head to write, as data: its text up to the list header as a
+/// template with the values in it, then a list header (`name` and
+/// comma-separated items; nothing if there are none), then the caller's
+/// extra header fields, then the blank line. One non-generic writer
+/// serves every head (request, 101, other responses): on a device the
+/// values cost a store each, where a call per piece cost several times
+/// that, and a constant piece an address and a length more.
 pub(crate) struct HeadParts<'a> {
-    /// The text up to the list header, piece by piece.
-    pub(crate) pieces: &'a [&'a [u8]],
-    /// The list header's name with its `": "`, and its items: the
-    /// client's offered subprotocols (the server's one choice is a piece,
-    /// so a server-only image has no list loop).
+    /// The text up to the list header: each byte as it is, except that a
+    /// byte `i` below `values.len()` stands for `values[i]`. (The text's
+    /// own bytes are printable, CR and LF: with at most 10 values, LF (10)
+    /// and CR (13) are never taken for one.)
+    pub(crate) template: &'static [u8],
+    /// The values the template names.
+    pub(crate) values: &'a [&'a [u8]],
+    /// The items of the list header: the client's offered subprotocols
+    /// (the server's one choice is in its template, so a server-only
+    /// image has no list loop).
     #[cfg(feature = "client")]
-    pub(crate) list: (&'a [u8], &'a [&'a str]),
+    pub(crate) list: &'a [&'a str],
     /// Extra header fields, checked by [`check_extra_headers`].
     pub(crate) headers: &'a [(&'a str, &'a str)],
 }
 
 impl HeadParts<'_> {
-    /// Appends the whole head to `w`.
+    /// Appends the whole head to `w`: every piece through the one
+    /// template writer, one copy of its code.
+    //
+    // Inlined, with `write`, into each writer: a head known to have no
+    // list and no extra headers (a server's 101) keeps no code for them.
+    #[inline(always)]
     fn emit(&self, w: &mut Head<'_>) {
-        for p in self.pieces {
-            w.bytes(p);
-        }
+        w.put(self.template, self.values);
         #[cfg(feature = "client")]
         {
-            let (name, items) = self.list;
-            let mut before = name;
-            for item in items {
-                w.bytes(before).bytes(item.as_bytes());
-                before = b", ";
+            let mut template: &[u8] = b"Sec-WebSocket-Protocol: \0";
+            for item in self.list {
+                w.put(template, &[item.as_bytes()]);
+                template = b", \0";
             }
-            if !items.is_empty() {
-                w.bytes(b"\r\n");
+            if !self.list.is_empty() {
+                w.put(b"\r\n", &[]);
             }
         }
         for (n, v) in self.headers {
-            w.bytes(n.as_bytes())
-                .bytes(b": ")
-                .bytes(v.as_bytes())
-                .bytes(b"\r\n");
+            w.put(b"\0: \x01\r\n", &[n.as_bytes(), v.as_bytes()]);
         }
-        w.bytes(b"\r\n");
+        w.put(b"\r\n", &[]);
     }
 
     /// The head's length in bytes.
@@ -674,10 +725,27 @@ impl HeadParts<'_> {
 
     /// Counts, then writes if it fits: nothing is written when `buf` is
     /// too small.
-    pub(crate) fn write(&self, buf: &mut [u8]) -> Result<usize, WriteError> {
-        let needed = self.len();
-        let out = buf.get_mut(..needed).ok_or(BufferTooSmall { needed })?;
-        Ok(self.fill(out))
+    //
+    // One call of `emit` for both passes, so that inlining it costs one
+    // copy per writer.
+    #[inline(always)]
+    pub(crate) fn write(&self, mut buf: &mut [u8]) -> Result<usize, WriteError> {
+        // Two passes of one call: the first counts (into no buffer), the
+        // second writes. (A head is never empty: it ends with a blank line.)
+        let mut w = Head {
+            buf: &mut [],
+            len: 0,
+        };
+        loop {
+            self.emit(&mut w);
+            if !w.buf.is_empty() || w.len == 0 {
+                return Ok(w.len);
+            }
+            let needed = w.len;
+            let out = core::mem::take(&mut buf).get_mut(..needed);
+            w.buf = out.ok_or(BufferTooSmall { needed })?;
+            w.len = 0;
+        }
     }
 }
 
@@ -689,20 +757,30 @@ struct Head<'a> {
 }
 
 impl Head<'_> {
-    /// Appends `b`.
-    fn bytes(&mut self, b: &[u8]) -> &mut Self {
-        let end = self.len + b.len();
-        if let Some(dst) = self.buf.get_mut(self.len..end) {
-            dst.copy_from_slice(b);
+    /// Appends `template` with `values` in it (see
+    /// [`HeadParts::template`]).
+    fn put(&mut self, template: &[u8], values: &[&[u8]]) {
+        for b in template {
+            let piece = match values.get(usize::from(*b)) {
+                Some(v) => v,
+                None => core::slice::from_ref(b),
+            };
+            // Byte by byte: the pieces are short, and `copy_from_slice`
+            // is a call that checks lengths.
+            for &c in piece {
+                if let Some(d) = self.buf.get_mut(self.len) {
+                    *d = c;
+                }
+                self.len += 1;
+            }
         }
-        self.len = end;
-        self
     }
 }
 
 /// `n` in decimal, in `buf` (`usize`: no 64-bit division on a 32-bit
-/// device).
-pub(crate) fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
+/// device), which has room for it (20 digits for any `usize`, 5 for a
+/// `u16`).
+pub(crate) fn decimal<const N: usize>(mut n: usize, buf: &mut [u8; N]) -> &[u8] {
     let mut at = buf.len();
     for slot in buf.iter_mut().rev() {
         *slot = b'0' + (n % 10) as u8;
@@ -712,7 +790,9 @@ pub(crate) fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
             break;
         }
     }
-    &buf[at..]
+    // (`at` is never past the end: `get` only shows the compiler, which
+    // kept a panic path for an index.)
+    buf.get(at..).unwrap_or_default()
 }
 
 /// Runs an httparse parse over at most `limits.max_len` bytes.
@@ -1009,7 +1089,8 @@ mod tests {
     }
 
     /// [`decimal`] is `format!`'s decimal: every power of ten and its
-    /// neighbours, every number to 100,000, and the largest.
+    /// neighbours, every number to 100,000, and the largest; in five
+    /// bytes, every `u16`.
     #[test]
     fn decimal_is_formats_decimal() {
         extern crate std;
@@ -1027,6 +1108,11 @@ mod tests {
             check(p + 1);
         }
         check(usize::MAX);
+        // The client's port buffer: every `u16`.
+        let mut port = [0u8; 5];
+        for p in 0..=u16::MAX {
+            assert_eq!(decimal(p.into(), &mut port), p.to_string().as_bytes());
+        }
     }
 
     /// [`is_key`] against the `base64` crate's strict decoder: every
@@ -1107,6 +1193,131 @@ mod tests {
         }
         // Both answers occur: the test can tell the forms apart.
         assert!(n > 0 && n < 1 + 15 + 15 * 15 + 15 * 15 * 15);
+    }
+
+    /// [`eq_lower`] is `eq_ignore_ascii_case` against a lowercase name:
+    /// every byte against every byte that is its own lowercase, the
+    /// names it is used with (all lowercase) in every case of each
+    /// letter, cut short and run long.
+    #[test]
+    fn eq_lower_is_eq_ignore_ascii_case() {
+        for a in 0..=255u8 {
+            for b in (0..=255u8).filter(|b| b.to_ascii_lowercase() == *b) {
+                assert_eq!(
+                    eq_lower(&[a], &[b]),
+                    [a].eq_ignore_ascii_case(&[b]),
+                    "{a} {b}"
+                );
+                assert_eq!(eq_lower(&[b'x', a], b"x\0"), a == 0);
+            }
+        }
+        let names = HANDSHAKE_HEADERS.iter().chain(&SCANNED);
+        for name in names
+            .map(|n| n.as_bytes())
+            .chain([&b"websocket"[..], b"upgrade"])
+        {
+            assert_eq!(name.to_ascii_lowercase(), name);
+            for i in 0..name.len() {
+                let mut s = name.to_vec();
+                s[i] = s[i].to_ascii_uppercase();
+                assert!(eq_lower(&s, name));
+                s[i] ^= 1;
+                assert!(!eq_lower(&s, name));
+                assert!(!eq_lower(&name[..i], name));
+            }
+            assert!(eq_lower(&name.to_ascii_uppercase(), name));
+            assert!(!eq_lower(&[name, b"s"].concat(), name));
+            assert!(!eq_lower(name, &[name, b"s"].concat()));
+        }
+    }
+
+    /// httparse gives header values with no ASCII white space at either
+    /// end, which the checks of whole values rely on (they compare them
+    /// untrimmed): every ASCII byte before and after a value, and every mix of
+    /// space and tab around the values the handshakes check.
+    #[test]
+    fn header_values_come_without_white_space_at_the_ends() {
+        extern crate std;
+        use std::format;
+        let mut n = 0;
+        for b in 0..=127u8 {
+            let c = char::from(b);
+            for value in [format!("{c}x"), format!("x{c}"), format!("{c}")] {
+                let head = format!("GET / HTTP/1.1\r\nX: {value}\r\nY:{value}\r\n\r\n");
+                let mut headers = [EMPTY_HEADER; 4];
+                if let Ok(crate::Status::Complete(r)) =
+                    Request::parse(head.as_bytes(), &mut headers, &Limits::DEFAULT)
+                {
+                    for h in r.headers() {
+                        assert_eq!(h.value.trim_ascii(), h.value, "{b:#04x}");
+                    }
+                    n += 1;
+                }
+                let head = format!("HTTP/1.1 101 OK\r\nX: {value}\r\nY:{value}\r\n\r\n");
+                let mut headers = [EMPTY_HEADER; 4];
+                if let Ok(crate::Status::Complete(r)) =
+                    Response::parse(head.as_bytes(), &mut headers, &Limits::DEFAULT)
+                {
+                    for h in r.headers() {
+                        assert_eq!(h.value.trim_ascii(), h.value, "{b:#04x}");
+                    }
+                }
+            }
+        }
+        // Most heads parse (those with printable bytes, tab, a bare CR
+        // LF): the test saw values.
+        assert!(n > 250, "{n}");
+        let hs = ClientHandshake::new(*b"the sample nonce");
+        let req = ClientRequest {
+            protocols: &["chat"],
+            ..ClientRequest::new("h", "/")
+        };
+        let pads = ["", " ", "\t", "  ", " \t", "\t ", " \t \t"];
+        for before in pads {
+            for after in pads {
+                let head = format!(
+                    "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                     Sec-WebSocket-Key:{before}dGhlIHNhbXBsZSBub25jZQ=={after}\r\n\
+                     Sec-WebSocket-Version:{before}13{after}\r\n\r\n"
+                );
+                let mut headers = [EMPTY_HEADER; 8];
+                let Ok(crate::Status::Complete(Outcome::Upgrade(r))) =
+                    parse_request(head.as_bytes(), &mut headers, &Limits::DEFAULT)
+                else {
+                    panic!("{head:?}")
+                };
+                assert_eq!(r.key(), b"dGhlIHNhbXBsZSBub25jZQ==");
+                let head = format!(
+                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                     Connection: Upgrade\r\n\
+                     Sec-WebSocket-Accept:{before}s3pPLMBiTxaQ9kYGzzhZRbK+xOo={after}\r\n\
+                     Sec-WebSocket-Protocol:{before}chat{after}\r\n\r\n"
+                );
+                let mut headers = [EMPTY_HEADER; 8];
+                let res = hs.parse_response(&req, head.as_bytes(), &mut headers, &Limits::DEFAULT);
+                assert!(matches!(res, Ok(crate::Status::Complete(_))), "{head:?}");
+            }
+        }
+    }
+
+    /// [`trim`] is `trim_ascii` on what it is used on, strings without
+    /// control bytes but tab: every string of up to four bytes over
+    /// space, tab and bytes around them.
+    #[test]
+    fn trim_is_trim_ascii_without_control_bytes() {
+        let bytes = [b' ', b'\t', b'a', b',', b'!', 0x7e, 0x80, 0xff];
+        for len in 0..=4u32 {
+            for i in 0..bytes.len().pow(len) {
+                let mut s = [0u8; 4];
+                let mut x = i;
+                for b in &mut s[..len as usize] {
+                    *b = bytes[x % bytes.len()];
+                    x /= bytes.len();
+                }
+                let s = &s[..len as usize];
+                assert_eq!(trim(s), s.trim_ascii(), "{s:?}");
+            }
+        }
     }
 
     #[test]

@@ -66,7 +66,8 @@ impl<'h, 'b> UpgradeRequest<'h, 'b> {
     /// Checks `req`, whose header fields `scan` walked, in the order of
     /// the errors' documentation.
     fn validate(req: Request<'h, 'b>, scan: &Scan<'b>) -> Result<Self, HandshakeError> {
-        if req.method() != "GET" {
+        // Slice patterns: compares inline, no `memcmp` call.
+        if !matches!(req.method().as_bytes(), b"GET") {
             return Err(HandshakeError::NotGet);
         }
         if req.minor_version() < 1 {
@@ -81,11 +82,11 @@ impl<'h, 'b> UpgradeRequest<'h, 'b> {
         if !scan.connection_upgrade() {
             return Err(HandshakeError::NoConnectionUpgrade);
         }
-        if scan.only(Scan::VERSION).map(<[u8]>::trim_ascii) != Some(b"13") {
+        if !matches!(scan.only(Scan::VERSION), Some(b"13")) {
             return Err(HandshakeError::UnsupportedVersion);
         }
         let key = match scan.only(Scan::KEY) {
-            Some(k) => k.trim_ascii(),
+            Some(k) => k,
             None => return Err(HandshakeError::InvalidKey),
         };
         if !super::is_key(key) {
@@ -242,24 +243,20 @@ impl<'a> ServerResponse<'a> {
             return Err(WriteError::InvalidInput("subprotocol"));
         }
         check_extra_headers(self.headers)?;
-        // The chosen subprotocol is one header line of three pieces, each
-        // empty without one (the list of `HeadParts` is the client's); the
-        // accept line's end leads the first, one piece fewer.
-        let (name, protocol, end): (&[u8], &[u8], &[u8]) = match self.protocol {
-            Some(p) => (b"\r\nSec-WebSocket-Protocol: ", p.as_bytes(), b"\r\n"),
-            None => (b"\r\n", b"", b""),
+        // The chosen subprotocol is the template's last line, cut off
+        // without one.
+        const TEMPLATE: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+            Connection: Upgrade\r\nSec-WebSocket-Accept: \0\r\nSec-WebSocket-Protocol: \x01\r\n";
+        const PROTOCOL_LINE: usize = b"Sec-WebSocket-Protocol: \x01\r\n".len();
+        let (cut, protocol): (usize, &[u8]) = match self.protocol {
+            Some(p) => (0, p.as_bytes()),
+            None => (PROTOCOL_LINE, b""),
         };
         HeadParts {
-            pieces: &[
-                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
-                  Connection: Upgrade\r\nSec-WebSocket-Accept: ",
-                self.accept.as_bytes(),
-                name,
-                protocol,
-                end,
-            ],
+            template: &TEMPLATE[..TEMPLATE.len() - cut],
+            values: &[self.accept.as_bytes(), protocol],
             #[cfg(feature = "client")]
-            list: (b"", &[]),
+            list: &[],
             headers: self.headers,
         }
         .write(buf)
