@@ -469,6 +469,19 @@ impl ManagedClient {
         Self::start_with(config, move |_, e| handler(e))
     }
 
+    /// As [`ManagedClient::start`], the events sent to a channel instead
+    /// (their data copied: [`ClientEvent::into_owned`]). The channel ends
+    /// after [`ClientEvent::Closed`].
+    pub fn start_channel(
+        config: ManagedConfig,
+    ) -> io::Result<(Self, std::sync::mpsc::Receiver<ClientEvent<'static>>)> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let client = Self::start(config, move |e| {
+            let _ = tx.send(e.into_owned());
+        })?;
+        Ok((client, rx))
+    }
+
     /// As [`ManagedClient::start`], the handler also getting the client's
     /// [`ClientHandle`], to send or close from inside it.
     pub fn start_with(
