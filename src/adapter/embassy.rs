@@ -149,6 +149,12 @@ pub enum Disconnect {
     ProtocolError(CloseCode),
     /// The transport ended or failed (a write timed out: `TimedOut`).
     Lost(Option<ErrorKind>),
+    /// [`Client::close`]: our close handshake (`clean`: the server
+    /// answered).
+    ClosedByClient {
+        /// The server answered our close.
+        clean: bool,
+    },
     /// [`Client::stop`].
     Stopped,
 }
@@ -174,7 +180,7 @@ pub enum Failure<E> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Closed {
     /// [`Client::close`]: the close handshake (`clean`: the server
-    /// answered), then the end.
+    /// answered; `false` if no connection was open), then the end.
     Closed {
         /// The server answered our close.
         clean: bool,
@@ -185,7 +191,9 @@ pub enum Closed {
     NotReconnecting,
 }
 
-/// What [`run`] tells its handler, in order.
+/// What [`run`] tells its handler, in order: every
+/// [`Event::Connected`] is followed by exactly one [`Event::Disconnected`];
+/// a failed try is an [`Event::Error`] and a `Disconnected(ConnectFailed)`.
 #[derive(Debug)]
 pub enum Event<'a, E> {
     /// The handshake succeeded.
@@ -395,7 +403,7 @@ pub async fn run<M: RawMutex, const N: usize, C: Connect, K: MaskKeys>(
         if let Some(cmd) = asked.take().or_else(|| client.command.try_take()) {
             return match cmd {
                 Command::Stop => Closed::Stopped,
-                Command::Close { .. } => Closed::Closed { clean: true },
+                Command::Close { .. } => Closed::Closed { clean: false },
             };
         }
         let why = match connect_once(
@@ -414,7 +422,10 @@ pub async fn run<M: RawMutex, const N: usize, C: Connect, K: MaskKeys>(
                 wait = settings.delay;
                 why
             }
-            Ok(Outcome::Closed(clean)) => return Closed::Closed { clean },
+            Ok(Outcome::Closed(clean)) => {
+                handler(Event::Disconnected(Disconnect::ClosedByClient { clean }));
+                return Closed::Closed { clean };
+            }
             Ok(Outcome::Stopped) => {
                 handler(Event::Disconnected(Disconnect::Stopped));
                 return Closed::Stopped;
