@@ -32,7 +32,9 @@
 //!
 //! let mut tcp = Tcp { stack, rx: [0; 2048], tx: [0; 2048] };
 //! let (mut rx, mut tx) = ([0u8; 1024], [0u8; 512]);
-//! let settings = Settings::new(ClientRequest::new("192.168.1.10", "/ws"));
+//! // esp's `uri`: host, port (80/443 by default) and path for the request;
+//! // the connector above opens the TCP connection to that host and port.
+//! let settings = Settings::new(ClientRequest::from_uri("ws://192.168.1.10/ws").unwrap());
 //! let rng = |b: &mut [u8]| b.fill(4); // the chip's RNG
 //! let keys = || || [1, 2, 3, 4]; // a mask key source from the chip's RNG
 //! let closed = embassy::run(&CLIENT, &mut tcp, &settings, rng, keys,
@@ -85,7 +87,8 @@ pub trait Connect {
 /// How [`run`] connects and reconnects.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings<'r> {
-    /// The request: host, path, subprotocols, extra header fields.
+    /// The request: host, path, subprotocols, extra header fields
+    /// ([`ClientRequest::from_uri`] makes one from esp's `uri`).
     pub request: ClientRequest<'r>,
     /// The connection's limits and timers: keepalive (`ping_interval`,
     /// default here 10 s, as esp_websocket_client), `pong_timeout`,

@@ -59,6 +59,32 @@ impl<'a> ClientRequest<'a> {
         }
     }
 
+    /// The request for a `ws://` or `wss://` URI,
+    /// `ws[s]://host[:port][/path][?query]` (esp_websocket_client's
+    /// `uri`): the scheme (case-insensitive), the host (an IPv6 address in
+    /// brackets), the port (80 or 443 by default) and the path and query,
+    /// borrowed from `uri`. User info and fragments are refused (RFC 6455
+    /// section 3), and so is a query without a path (`ws://h?q`: its
+    /// request line needs a `/` that cannot be borrowed; write `ws://h/?q`).
+    ///
+    /// ```
+    /// use sansws::handshake::ClientRequest;
+    /// let r = ClientRequest::from_uri("wss://[::1]:8443/ws?id=7")?;
+    /// assert_eq!((r.host, r.port, r.secure, r.resource), ("::1", 8443, true, "/ws?id=7"));
+    /// # Ok::<(), &'static str>(())
+    /// ```
+    pub fn from_uri(uri: &'a str) -> Result<Self, &'static str> {
+        let (secure, host, port, resource) = split_uri(uri)?;
+        if resource.starts_with('?') {
+            return Err("a query needs a path before it");
+        }
+        Ok(Self {
+            port,
+            secure,
+            ..Self::new(host, resource)
+        })
+    }
+
     /// The default port of the scheme: 443 for `wss`, 80 for `ws`.
     pub const fn default_port(&self) -> u16 {
         if self.secure { 443 } else { 80 }
@@ -88,6 +114,47 @@ impl<'a> ClientRequest<'a> {
         check_extra_headers(self.headers)?;
         Ok(colon && first != b'[')
     }
+}
+
+/// `ws[s]://host[:port][rest]` as (secure, host, port, rest), `rest`
+/// being empty or starting with `/` or `?`; the reason when it is not such
+/// a URI. Shared by [`ClientRequest::from_uri`] and the std adapter's
+/// `Url`.
+pub(crate) fn split_uri(uri: &str) -> Result<(bool, &str, u16, &str), &'static str> {
+    let (scheme, rest) = uri.split_once("://").ok_or("missing scheme")?;
+    let secure = if scheme.eq_ignore_ascii_case("ws") {
+        false
+    } else if scheme.eq_ignore_ascii_case("wss") {
+        true
+    } else {
+        return Err("scheme must be ws or wss");
+    };
+    if rest.contains('#') {
+        return Err("fragments are not allowed");
+    }
+    let split = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, resource) = rest.split_at(split);
+    if authority.contains('@') {
+        return Err("user info is not supported");
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (h, after) = v6.split_once(']').ok_or("unclosed [")?;
+        (h, after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("missing host");
+    }
+    let port = match port {
+        Some(p) => p.parse().map_err(|_| "bad port")?,
+        None if secure => 443,
+        None => 80,
+    };
+    Ok((secure, host, port, resource))
 }
 
 /// One client handshake: the key it sent and the accept value it expects.
@@ -249,6 +316,49 @@ impl ClientHandshake {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_from_uris() {
+        let ok = [
+            ("ws://h", ("h", 80, false, "")),
+            ("WSS://h.example", ("h.example", 443, true, "")),
+            ("ws://10.0.0.1:8080/ws", ("10.0.0.1", 8080, false, "/ws")),
+            ("wss://[::1]/a/b?c=d", ("::1", 443, true, "/a/b?c=d")),
+            ("ws://[fe80::1]:9001", ("fe80::1", 9001, false, "")),
+        ];
+        for (uri, (host, port, secure, resource)) in ok {
+            let r = ClientRequest::from_uri(uri).unwrap();
+            assert_eq!(
+                (r.host, r.port, r.secure, r.resource),
+                (host, port, secure, resource),
+                "{uri}"
+            );
+        }
+        let bad = [
+            ("http://h/", "scheme must be ws or wss"),
+            ("h/", "missing scheme"),
+            ("ws://", "missing host"),
+            ("ws://u@h/", "user info is not supported"),
+            ("ws://h/#f", "fragments are not allowed"),
+            ("ws://[::1/", "unclosed ["),
+            ("ws://h:99999/", "bad port"),
+            ("ws://h:/", "bad port"),
+            ("ws://h?q", "a query needs a path before it"),
+        ];
+        for (uri, why) in bad {
+            assert_eq!(ClientRequest::from_uri(uri).err(), Some(why), "{uri}");
+        }
+        // What it borrows writes a request.
+        let hs = ClientHandshake::new([7; 16]);
+        let mut out = [0u8; 256];
+        let n = hs
+            .write_request(
+                &ClientRequest::from_uri("ws://[::1]:8080/ws?x=1").unwrap(),
+                &mut out,
+            )
+            .unwrap();
+        assert!(out[..n].starts_with(b"GET /ws?x=1 HTTP/1.1\r\nHost: [::1]:8080\r\n"));
+    }
 
     /// [`same`] is `==`: every pair of strings of up to three bytes over
     /// four values, and a 28-byte value against each one-byte change.

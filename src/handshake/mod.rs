@@ -30,6 +30,8 @@ mod http;
 #[cfg(feature = "server")]
 mod server;
 
+#[cfg(all(feature = "client", feature = "std"))]
+pub(crate) use client::split_uri;
 #[cfg(feature = "client")]
 pub use client::{ClientHandshake, ClientRequest};
 pub use http::{HttpResponse, Request, Response, reason_phrase};

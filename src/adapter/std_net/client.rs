@@ -31,39 +31,8 @@ impl Url {
     /// Parses `ws[s]://host[:port][/path][?query]`. User info and
     /// fragments are refused (RFC 6455 section 3).
     pub fn parse(url: &str) -> Result<Self, Error> {
-        let (scheme, rest) = url.split_once("://").ok_or(Error::Url("missing scheme"))?;
-        let secure = if scheme.eq_ignore_ascii_case("ws") {
-            false
-        } else if scheme.eq_ignore_ascii_case("wss") {
-            true
-        } else {
-            return Err(Error::Url("scheme must be ws or wss"));
-        };
-        if rest.contains('#') {
-            return Err(Error::Url("fragments are not allowed"));
-        }
-        let split = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, resource) = rest.split_at(split);
-        if authority.contains('@') {
-            return Err(Error::Url("user info is not supported"));
-        }
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (h, after) = v6.split_once(']').ok_or(Error::Url("unclosed ["))?;
-            (h, after.strip_prefix(':'))
-        } else {
-            match authority.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (authority, None),
-            }
-        };
-        if host.is_empty() {
-            return Err(Error::Url("missing host"));
-        }
-        let port = match port {
-            Some(p) => p.parse().map_err(|_| Error::Url("bad port"))?,
-            None if secure => 443,
-            None => 80,
-        };
+        let (secure, host, port, resource) =
+            crate::handshake::split_uri(url).map_err(Error::Url)?;
         let resource = if resource.starts_with('/') {
             resource.into()
         } else {
