@@ -162,12 +162,24 @@ impl Connect for Tcp<'_> {
         Self: 'a;
     type Error = embassy_net::tcp::ConnectError;
 
-    async fn connect(&mut self) -> Result<TcpSocket<'_>, Self::Error> {
+    async fn connect(&mut self, _host: &str, port: u16) -> Result<TcpSocket<'_>, Self::Error> {
         let mut s = TcpSocket::new(self.stack, &mut self.rx, &mut self.tx);
         // Each fragment goes at once (as ESP-IDF's TCP_NODELAY).
         s.set_nagle_enabled(false);
-        s.connect((SERVER, PORT)).await?;
+        s.connect((SERVER, port)).await?;
         Ok(s)
+    }
+
+    async fn disconnect<'a>(mut io: TcpSocket<'a>, graceful: bool)
+    where
+        Self: 'a,
+    {
+        if graceful {
+            io.close();
+        } else {
+            io.abort();
+        }
+        let _ = embedded_io_async::Write::flush(&mut io).await;
     }
 }
 

@@ -105,10 +105,22 @@ impl Connect for Tcp {
     type Io<'a> = TcpSocket<'a>;
     type Error = embassy_net::tcp::ConnectError;
 
-    async fn connect(&mut self) -> Result<TcpSocket<'_>, Self::Error> {
+    async fn connect(&mut self, _host: &str, port: u16) -> Result<TcpSocket<'_>, Self::Error> {
         let mut s = TcpSocket::new(self.stack, &mut self.rx, &mut self.tx);
-        s.connect((Ipv4Address::new(10, 0, 0, 1), PORT)).await?;
+        s.connect((Ipv4Address::new(10, 0, 0, 1), port)).await?;
         Ok(s)
+    }
+
+    async fn disconnect<'a>(mut io: TcpSocket<'a>, graceful: bool)
+    where
+        Self: 'a,
+    {
+        if graceful {
+            io.close();
+        } else {
+            io.abort();
+        }
+        let _ = embedded_io_async::Write::flush(&mut io).await;
     }
 }
 

@@ -120,10 +120,22 @@ impl<'d> Connect for Tcp<'d> {
         Self: 'a;
     type Error = embassy_net::tcp::ConnectError;
 
-    async fn connect(&mut self) -> Result<TcpSocket<'_>, Self::Error> {
+    async fn connect(&mut self, _host: &str, port: u16) -> Result<TcpSocket<'_>, Self::Error> {
         let mut s = TcpSocket::new(self.stack, &mut self.rx, &mut self.tx);
-        s.connect((SERVER, PORT)).await?;
+        s.connect((SERVER, port)).await?;
         Ok(s)
+    }
+
+    async fn disconnect<'a>(mut io: TcpSocket<'a>, graceful: bool)
+    where
+        Self: 'a,
+    {
+        if graceful {
+            io.close();
+        } else {
+            io.abort();
+        }
+        let _ = embedded_io_async::Write::flush(&mut io).await;
     }
 }
 
@@ -190,7 +202,7 @@ impl Seen {
 }
 
 fn settings() -> Settings<'static> {
-    let mut s = Settings::new(ClientRequest::new("10.0.0.1", "/ws"));
+    let mut s = Settings::new(ClientRequest::from_uri("ws://10.0.0.1:8080/ws").unwrap());
     s.delay = EDuration::from_millis(100);
     s.max_delay = EDuration::from_millis(400);
     s.network_timeout = EDuration::from_secs(2);
@@ -487,4 +499,52 @@ fn sends_before_any_connection_fail_at_once() {
         );
     });
     assert!(!client.is_connected());
+}
+
+#[test]
+fn a_stop_ends_the_tcp_connection_so_the_server_hears_of_it_at_once() {
+    let client: Client<NoopRawMutex, 64> = Client::new();
+    let stopped_at = RefCell::new(None);
+    let (closed, server_heard_after) = on_net(10_000, async |server_stack, client_stack| {
+        let mut tcp = Tcp {
+            stack: client_stack,
+            rx: [0; 2048],
+            tx: [0; 2048],
+        };
+        let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+        let settings = settings();
+        let run = embassy::run(
+            &client,
+            &mut tcp,
+            &settings,
+            |b: &mut [u8]| b.fill(7),
+            || || [1, 2, 3, 4],
+            &mut rx,
+            &mut tx,
+            |e| {
+                if let Event::Connected = e {
+                    client.stop();
+                    *stopped_at.borrow_mut() = Some(embassy_time::Instant::now());
+                }
+            },
+        );
+        let server = async {
+            let mut bufs = ([0u8; 4096], [0u8; 4096], [0u8; 1024], [0u8; 1024]);
+            let mut w = serve_one(server_stack, &mut bufs, Config::DEFAULT, |_| {
+                Decision::Accept(None)
+            })
+            .await
+            .unwrap();
+            // No keepalive here: only the client's FIN ends this.
+            while let Ok(Some(())) = w.read_event(|_| ()).await {}
+            stopped_at.borrow().map(|t| t.elapsed())
+        };
+        join(run, server).await
+    });
+    assert_eq!(closed, Closed::Stopped);
+    let after = server_heard_after.expect("the server's connection ended");
+    assert!(
+        after < EDuration::from_millis(500),
+        "the server heard after {after:?}"
+    );
 }

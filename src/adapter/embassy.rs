@@ -11,7 +11,7 @@
 //!
 //! ```no_run
 //! # async fn demo(stack: embassy_net::Stack<'static>) {
-//! use embassy_net::tcp::TcpSocket;
+//! use embassy_net::tcp::{ConnectError, TcpSocket};
 //! use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 //! use sansws::adapter::embassy::{self, Client, Connect, Event, Settings};
 //! use sansws::handshake::ClientRequest;
@@ -22,11 +22,19 @@
 //! struct Tcp { stack: embassy_net::Stack<'static>, rx: [u8; 2048], tx: [u8; 2048] }
 //! impl Connect for Tcp {
 //!     type Io<'a> = TcpSocket<'a>;
-//!     type Error = embassy_net::tcp::ConnectError;
-//!     async fn connect(&mut self) -> Result<TcpSocket<'_>, Self::Error> {
+//!     type Error = ConnectError;
+//!     async fn connect(&mut self, host: &str, port: u16) -> Result<TcpSocket<'_>, Self::Error> {
+//!         // An address here; a name would go through `self.stack.dns_query`.
+//!         let ip: embassy_net::Ipv4Address = host.parse().map_err(|_| ConnectError::NoRoute)?;
 //!         let mut s = TcpSocket::new(self.stack, &mut self.rx, &mut self.tx);
-//!         s.connect((embassy_net::Ipv4Address::new(192, 168, 1, 10), 80)).await?;
+//!         s.set_nagle_enabled(false);
+//!         s.connect((ip, port)).await?;
 //!         Ok(s)
+//!     }
+//!     // A TcpSocket sends nothing when dropped: end it (FIN, or RST).
+//!     async fn disconnect<'a>(mut io: TcpSocket<'a>, graceful: bool) where Self: 'a {
+//!         if graceful { io.close() } else { io.abort() }
+//!         let _ = embedded_io_async::Write::flush(&mut io).await;
 //!     }
 //! }
 //!
@@ -35,8 +43,10 @@
 //! // esp's `uri`: host, port (80/443 by default) and path for the request;
 //! // the connector above opens the TCP connection to that host and port.
 //! let settings = Settings::new(ClientRequest::from_uri("ws://192.168.1.10/ws").unwrap());
-//! let rng = |b: &mut [u8]| b.fill(4); // the chip's RNG
-//! let keys = || || [1, 2, 3, 4]; // a mask key source from the chip's RNG
+//! // The chip's RNG (esp-hal's `Rng`) for the nonces and the mask keys;
+//! // here a stand-in. Mask keys must be unpredictable (RFC 6455 10.3).
+//! let rng = |b: &mut [u8]| b.fill(4);
+//! let keys = || || [1, 2, 3, 4];
 //! let closed = embassy::run(&CLIENT, &mut tcp, &settings, rng, keys,
 //!     &mut rx, &mut tx, |event: Event<'_, _>| match event {
 //!         Event::Data(d) => { /* d.payload, d.offset, d.frame_len */ }
@@ -71,7 +81,7 @@ pub fn embassy_clock() -> Instant {
 }
 
 /// A new transport for each connection try (a TCP socket connected to the
-/// server, a TLS session over one).
+/// server, a TLS session over one), and its end.
 #[allow(async_fn_in_trait)]
 pub trait Connect {
     /// The transport.
@@ -80,8 +90,23 @@ pub trait Connect {
         Self: 'a;
     /// Why a try failed.
     type Error: core::fmt::Debug;
-    /// Opens a transport to the server.
-    async fn connect(&mut self) -> Result<Self::Io<'_>, Self::Error>;
+    /// Opens a transport to `host` (a name to look up, or an address) and
+    /// `port`: the request's, from [`Settings::request`] or the URI given
+    /// to [`Client::set_uri`].
+    async fn connect(&mut self, host: &str, port: u16) -> Result<Self::Io<'_>, Self::Error>;
+    /// Ends a transport when its connection is over: `graceful` after a
+    /// close handshake or a [`Client::stop`] (a TCP FIN), not after a
+    /// failure or a silent peer (a reset). The default drops it, which is
+    /// right for a transport whose drop ends it; an embassy-net
+    /// `TcpSocket`'s drop sends nothing, so close it
+    /// (`close()`, or `abort()`, then `flush().await`), or the server keeps
+    /// the connection until its own timeout. Bounded by [`run`] to 1 s.
+    async fn disconnect<'a>(io: Self::Io<'a>, graceful: bool)
+    where
+        Self: 'a,
+    {
+        let _ = (io, graceful);
+    }
 }
 
 /// How [`run`] connects and reconnects.
@@ -177,6 +202,13 @@ pub enum Failure<E> {
     Io(ErrorKind),
     /// The server broke the protocol; our close carried this code.
     Protocol(CloseCode),
+    /// A send the connection refused (a fragment that does not continue
+    /// the message open on it); nothing was sent, the connection goes on.
+    Send(crate::conn::SendError),
+    /// Our request cannot be written (a host or path with characters a
+    /// request cannot carry, too small a `tx`): not retried, [`run`]
+    /// returns [`Closed::InvalidRequest`].
+    Request(crate::handshake::WriteError),
 }
 
 /// How [`run`] ended.
@@ -192,6 +224,8 @@ pub enum Closed {
     Stopped,
     /// A connection ended and [`Settings::reconnect`] is off.
     NotReconnecting,
+    /// The request cannot be written ([`Failure::Request`]).
+    InvalidRequest,
 }
 
 /// What [`run`] tells its handler, in order: every
@@ -225,6 +259,21 @@ pub enum SendFailed {
     /// The slot did not come free within the timeout.
     #[error("send timed out")]
     TimedOut,
+    /// A whole message while a fragmented one is open: finish it first
+    /// (its fragment with `fin`).
+    #[error("a fragmented message is open")]
+    FragmentOpen,
+    /// A fragment of the other kind than the open message's.
+    #[error("fragment of the other kind than the open message")]
+    FragmentKind,
+    /// The fragmented message this fragment continues was cut (a
+    /// reconnect, or one of its fragments failed): its rest is refused
+    /// up to its `fin`, then the next fragment starts a new message.
+    #[error("the message this fragment continues was cut")]
+    MessageCut,
+    /// [`Client::set_uri`]: not a `ws://` URI of at most 128 bytes.
+    #[error("invalid URI: {0}")]
+    Uri(&'static str),
 }
 
 /// A send waiting for the client's task: the connection it was meant for
@@ -253,6 +302,71 @@ struct Link {
     connected: bool,
     /// Counts connections made.
     epoch: u32,
+    /// The fragmented message the senders have open, if any.
+    open: Option<Open>,
+}
+
+/// A fragmented message being sent.
+#[derive(Clone, Copy, Debug)]
+struct Open {
+    /// The connection its first fragment went to.
+    epoch: u32,
+    kind: DataKind,
+    /// One of its fragments failed: the rest is refused.
+    cut: bool,
+}
+
+impl Link {
+    /// Whether `part` may be sent now; the open message's state follows
+    /// (also when it is refused: a cut message's `fin` ends it).
+    fn admit(&mut self, part: MessagePart) -> Result<(), SendFailed> {
+        let open = self.open;
+        let current = open.filter(|o| o.epoch == self.epoch && !o.cut);
+        match part {
+            MessagePart::Whole(_) if current.is_some() => Err(SendFailed::FragmentOpen),
+            MessagePart::Whole(_) => Ok(()),
+            MessagePart::Fragment { fin, .. } if open.is_some() && current.is_none() => {
+                self.open = if fin {
+                    None
+                } else {
+                    open.map(|o| Open { cut: true, ..o })
+                };
+                Err(SendFailed::MessageCut)
+            }
+            MessagePart::Fragment { kind, .. } if open.is_some_and(|o| o.kind != kind) => {
+                Err(SendFailed::FragmentKind)
+            }
+            MessagePart::Fragment { kind, fin } => {
+                self.open = match (fin, open) {
+                    (true, _) => None,
+                    (false, Some(o)) => Some(o),
+                    (false, None) => Some(Open {
+                        epoch: self.epoch,
+                        kind,
+                        cut: false,
+                    }),
+                };
+                Ok(())
+            }
+        }
+    }
+
+    /// A fragment that was admitted but not sent (its send timed out):
+    /// the message it belongs to is cut, or, for its first fragment,
+    /// never began.
+    fn unsent(&mut self, part: MessagePart, opened: bool) {
+        if let MessagePart::Fragment { .. } = part {
+            self.open = match self.open {
+                Some(_) if opened => None,
+                Some(o) => Some(Open { cut: true, ..o }),
+                None => Some(Open {
+                    epoch: self.epoch,
+                    kind: DataKind::Binary,
+                    cut: true,
+                }),
+            };
+        }
+    }
 }
 
 /// The handle other tasks send through, shared with [`run`] (a
@@ -264,6 +378,17 @@ pub struct Client<M: RawMutex, const N: usize> {
     out: Channel<M, Outgoing<N>, 1>,
     command: Signal<M, Command>,
     link: BlockingMutex<M, Cell<Link>>,
+    /// [`Client::set_uri`]'s URI, if one was set.
+    uri: BlockingMutex<M, Cell<Option<UriBuf>>>,
+}
+
+/// The longest URI [`Client::set_uri`] keeps.
+pub const MAX_URI: usize = 128;
+
+#[derive(Clone, Copy)]
+struct UriBuf {
+    buf: [u8; MAX_URI],
+    len: u8,
 }
 
 impl<M: RawMutex, const N: usize> Default for Client<M, N> {
@@ -281,8 +406,29 @@ impl<M: RawMutex, const N: usize> Client<M, N> {
             link: BlockingMutex::new(Cell::new(Link {
                 connected: false,
                 epoch: 0,
+                open: None,
             })),
+            uri: BlockingMutex::new(Cell::new(None)),
         }
+    }
+
+    /// Connects to `uri` from the next connection on (esp's `set_uri`):
+    /// its host, port and path replace [`Settings::request`]'s (its
+    /// subprotocols and headers stay). At most [`MAX_URI`] bytes.
+    pub fn set_uri(&self, uri: &str) -> Result<(), SendFailed> {
+        ClientRequest::from_uri(uri).map_err(SendFailed::Uri)?;
+        if uri.len() > MAX_URI {
+            return Err(SendFailed::Uri("longer than MAX_URI"));
+        }
+        let mut buf = [0u8; MAX_URI];
+        buf[..uri.len()].copy_from_slice(uri.as_bytes());
+        self.uri.lock(|u| {
+            u.set(Some(UriBuf {
+                buf,
+                len: uri.len() as u8,
+            }))
+        });
+        Ok(())
     }
 
     /// Whether a connection is open.
@@ -298,23 +444,35 @@ impl<M: RawMutex, const N: usize> Client<M, N> {
         data: &[u8],
         timeout: Duration,
     ) -> Result<(), SendFailed> {
-        let link = self.link.lock(Cell::get);
-        if !link.connected {
-            return Err(SendFailed::NotConnected);
-        }
         if data.len() > N {
             return Err(SendFailed::TooLong);
         }
+        let (epoch, opened) = self.link.lock(|l| {
+            let mut link = l.get();
+            if !link.connected {
+                return Err(SendFailed::NotConnected);
+            }
+            let opened = link.open.is_none();
+            let r = link.admit(part);
+            l.set(link);
+            r.map(|()| (link.epoch, opened))
+        })?;
         let mut item = Outgoing {
-            epoch: link.epoch,
+            epoch,
             part,
             len: data.len(),
             buf: [0u8; N],
         };
         item.buf[..data.len()].copy_from_slice(data);
-        with_timeout(timeout, self.out.send(item))
-            .await
-            .map_err(|_| SendFailed::TimedOut)
+        if with_timeout(timeout, self.out.send(item)).await.is_err() {
+            self.link.lock(|l| {
+                let mut link = l.get();
+                link.unsent(part, opened);
+                l.set(link);
+            });
+            return Err(SendFailed::TimedOut);
+        }
+        Ok(())
     }
 
     /// Sends a text message (at most `N` bytes).
@@ -332,9 +490,11 @@ impl<M: RawMutex, const N: usize> Client<M, N> {
     /// Sends one fragment of a message sent piece by piece (esp's
     /// `send_text_partial` / `send_bin_partial` for the first,
     /// `send_cont_msg`, `send_fin` for the last): a message of any length
-    /// through the `N`-byte slot, from one task. A message cut by a
-    /// reconnect cannot go on on the new connection: its next fragment is
-    /// dropped there; start the next message.
+    /// through the `N`-byte slot, from one task. While it is open, a whole
+    /// message is [`SendFailed::FragmentOpen`]. A message cut by a
+    /// reconnect (or by a fragment that timed out) cannot go on: its next
+    /// fragments are [`SendFailed::MessageCut`] up to the one with `fin`;
+    /// the fragment after that starts a new message.
     pub async fn send_fragment(
         &self,
         kind: DataKind,
@@ -433,6 +593,14 @@ pub async fn run<M: RawMutex, const N: usize, C: Connect, K: MaskKeys>(
                 handler(Event::Disconnected(Disconnect::Stopped));
                 return Closed::Stopped;
             }
+            Ok(Outcome::Asked(cmd)) => {
+                asked = Some(cmd);
+                continue;
+            }
+            Err(Failure::Request(e)) => {
+                handler(Event::Error(Failure::Request(e)));
+                return Closed::InvalidRequest;
+            }
             Err(failure) => {
                 handler(Event::Error(failure));
                 Disconnect::ConnectFailed
@@ -474,6 +642,13 @@ enum Outcome {
     Ended(Disconnect),
     Closed(bool),
     Stopped,
+    /// A close or stop asked while connecting: no connection was made.
+    Asked(Command),
+}
+
+/// Ends `io` through the connector, within 1 s.
+async fn end_io<C: Connect>(io: C::Io<'_>, graceful: bool) {
+    let _ = with_timeout(Duration::from_secs(1), C::disconnect(io, graceful)).await;
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -488,32 +663,54 @@ async fn connect_once<M: RawMutex, const N: usize, C: Connect, K: MaskKeys>(
     handler: &mut impl FnMut(Event<'_, C::Error>),
 ) -> Result<Outcome, Failure<C::Error>> {
     let timeout = settings.network_timeout;
-    let io = match with_timeout(timeout, connector.connect()).await {
-        Ok(Ok(io)) => io,
-        Ok(Err(e)) => return Err(Failure::Connect(e)),
-        Err(_) => return Err(Failure::TimedOut),
+    // The request: the settings', or [`Client::set_uri`]'s host, port and
+    // path with the settings' subprotocols and headers.
+    let uri = client.uri.lock(Cell::get);
+    let uri = uri.as_ref().map(|u| &u.buf[..usize::from(u.len)]);
+    let request = match uri.and_then(|u| core::str::from_utf8(u).ok()) {
+        Some(u) => match ClientRequest::from_uri(u) {
+            Ok(r) => ClientRequest {
+                protocols: settings.request.protocols,
+                headers: settings.request.headers,
+                ..r
+            },
+            Err(_) => settings.request,
+        },
+        None => settings.request,
+    };
+    // Connecting and the handshake give way to a close or a stop.
+    let io = match select(
+        with_timeout(timeout, connector.connect(request.host, request.port)),
+        client.command.wait(),
+    )
+    .await
+    {
+        Either::First(Ok(Ok(io))) => io,
+        Either::First(Ok(Err(e))) => return Err(Failure::Connect(e)),
+        Either::First(Err(_)) => return Err(Failure::TimedOut),
+        Either::Second(cmd) => return Ok(Outcome::Asked(cmd)),
     };
     let mut nonce = [0u8; 16];
     rng(&mut nonce);
     let opts = ClientOptions {
         config: settings.config,
         handshake_timeout: None,
-        ..ClientOptions::with_sha1(
-            settings.request,
-            nonce,
-            keys(),
-            embassy_clock,
-            settings.sha1,
-        )
+        ..ClientOptions::with_sha1(request, nonce, keys(), embassy_clock, settings.sha1)
     };
-    let mut w = match with_timeout(timeout, ws::connect(io, rx, tx, opts)).await {
-        Ok(Ok(w)) => w,
-        Ok(Err(e)) => return Err(failure(e)),
-        Err(_) => return Err(Failure::TimedOut),
+    let mut w = match select(
+        with_timeout(timeout, ws::connect(io, rx, tx, opts)),
+        client.command.wait(),
+    )
+    .await
+    {
+        Either::First(Ok(Ok(w))) => w,
+        Either::First(Ok(Err(e))) => return Err(failure(e)),
+        Either::First(Err(_)) => return Err(Failure::TimedOut),
+        Either::Second(cmd) => return Ok(Outcome::Asked(cmd)),
     };
     let epoch = client.set_link(true);
     handler(Event::Connected);
-    let mut closing = None;
+    let mut closing = false;
     let error = loop {
         let wake = w
             .poll_timeout()
@@ -536,8 +733,7 @@ async fn connect_once<M: RawMutex, const N: usize, C: Connect, K: MaskKeys>(
                 }
             }
             Either3::Third(Either::First(item)) => {
-                // For this connection only, and a fragment that does not
-                // fit the connection's state is dropped, not fatal.
+                // For this connection only.
                 if item.epoch != epoch {
                     continue;
                 }
@@ -547,7 +743,10 @@ async fn connect_once<M: RawMutex, const N: usize, C: Connect, K: MaskKeys>(
                 // acknowledgement each.
                 let flush = !matches!(item.part, MessagePart::Fragment { fin: false, .. });
                 match with_timeout(timeout, w.send_frame_then(item.part, data, flush)).await {
-                    Ok(Ok(())) | Ok(Err(WsError::Send(_))) => {}
+                    Ok(Ok(())) => {}
+                    // Refused by the connection, nothing sent: said, and
+                    // the connection goes on.
+                    Ok(Err(WsError::Send(e))) => handler(Event::Error(Failure::Send(e))),
                     Ok(Err(e)) => break Some(e),
                     // Cut mid-frame: the adapter ends the connection.
                     Err(_) => break Some(WsError::Failed(ErrorKind::TimedOut)),
@@ -555,11 +754,12 @@ async fn connect_once<M: RawMutex, const N: usize, C: Connect, K: MaskKeys>(
             }
             Either3::Third(Either::Second(Command::Stop)) => {
                 client.set_link(false);
+                end_io::<C>(w.into_io(), true).await;
                 return Ok(Outcome::Stopped);
             }
             Either3::Third(Either::Second(Command::Close { code, reason, len })) => {
                 let reason = core::str::from_utf8(&reason[..usize::from(len)]).unwrap_or("");
-                closing = Some(());
+                closing = true;
                 client.set_link(false);
                 match with_timeout(timeout, w.send_close(code, reason)).await {
                     Ok(Ok(())) | Ok(Err(WsError::Send(_))) => {}
@@ -571,25 +771,29 @@ async fn connect_once<M: RawMutex, const N: usize, C: Connect, K: MaskKeys>(
     };
     client.set_link(false);
     let end = w.end();
-    if closing.is_some() {
+    let remote = w.connection().remote_close().map(|(c, _)| c);
+    end_io::<C>(w.into_io(), end == Some(End::Clean)).await;
+    if closing {
         return Ok(Outcome::Closed(end == Some(End::Clean)));
     }
-    if let Some(e) = error {
-        let f = failure(e);
-        if !matches!(f, Failure::Protocol(_)) {
-            handler(Event::Error(f));
+    let kind = match error.map(failure) {
+        Some(Failure::Io(k)) => {
+            handler(Event::Error(Failure::Io(k)));
+            Some(k)
         }
-    }
+        Some(Failure::Protocol(_)) | None => None,
+        Some(f) => {
+            handler(Event::Error(f));
+            None
+        }
+    };
     Ok(Outcome::Ended(match end {
-        Some(End::Clean) => Disconnect::ServerClosed(
-            w.connection()
-                .remote_close()
-                .map(|(c, _)| c)
-                .filter(|c| *c != CloseCode::NO_STATUS_RECEIVED),
-        ),
+        Some(End::Clean) => {
+            Disconnect::ServerClosed(remote.filter(|c| *c != CloseCode::NO_STATUS_RECEIVED))
+        }
         Some(End::PongTimeout) => Disconnect::PongTimeout,
         Some(End::Failed(p)) => Disconnect::ProtocolError(p.close_code()),
-        _ => Disconnect::Lost(None),
+        _ => Disconnect::Lost(kind),
     }))
 }
 
@@ -603,6 +807,78 @@ fn failure<E: embedded_io::Error, F>(e: WsError<E>) -> Failure<F> {
         WsError::Failed(k) => Failure::Io(k),
         WsError::Eof => Failure::Io(ErrorKind::ConnectionAborted),
         WsError::WriteZero => Failure::Io(ErrorKind::WriteZero),
+        WsError::HandshakeWrite(e) => Failure::Request(e),
+        WsError::Send(e) => Failure::Send(e),
         _ => Failure::Io(ErrorKind::Other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: MessagePart = MessagePart::Whole(DataKind::Text);
+    fn frag(fin: bool) -> MessagePart {
+        MessagePart::Fragment {
+            kind: DataKind::Binary,
+            fin,
+        }
+    }
+
+    fn link(epoch: u32) -> Link {
+        Link {
+            connected: true,
+            epoch,
+            open: None,
+        }
+    }
+
+    #[test]
+    fn a_whole_message_waits_for_an_open_fragmented_one() {
+        let mut l = link(1);
+        assert_eq!(l.admit(frag(false)), Ok(()));
+        assert_eq!(l.admit(TEXT), Err(SendFailed::FragmentOpen));
+        let text_fragment = MessagePart::Fragment {
+            kind: DataKind::Text,
+            fin: true,
+        };
+        assert_eq!(l.admit(text_fragment), Err(SendFailed::FragmentKind));
+        assert_eq!(l.admit(frag(false)), Ok(()));
+        assert_eq!(l.admit(frag(true)), Ok(()));
+        assert_eq!(l.admit(TEXT), Ok(()));
+    }
+
+    #[test]
+    fn a_message_cut_by_a_reconnect_is_refused_to_its_end() {
+        let mut l = link(1);
+        assert_eq!(l.admit(frag(false)), Ok(()));
+        l.epoch = 2; // reconnected
+        // Its rest is refused, up to and with its last fragment...
+        assert_eq!(l.admit(frag(false)), Err(SendFailed::MessageCut));
+        assert_eq!(l.admit(TEXT), Ok(()), "a whole message may go meanwhile");
+        assert_eq!(l.admit(frag(true)), Err(SendFailed::MessageCut));
+        // ...and the next fragment starts a new message on the new
+        // connection.
+        assert_eq!(l.admit(frag(false)), Ok(()));
+        assert_eq!(l.open.map(|o| o.epoch), Some(2));
+        assert_eq!(l.admit(frag(true)), Ok(()));
+        assert!(l.open.is_none());
+    }
+
+    #[test]
+    fn a_fragment_that_timed_out_cuts_its_message() {
+        // A middle fragment not sent: the rest is refused.
+        let mut l = link(1);
+        assert_eq!(l.admit(frag(false)), Ok(()));
+        assert_eq!(l.admit(frag(false)), Ok(()));
+        l.unsent(frag(false), false);
+        assert_eq!(l.admit(frag(true)), Err(SendFailed::MessageCut));
+        assert_eq!(l.admit(frag(false)), Ok(()), "a new message");
+        // A first fragment not sent: the message never began.
+        let mut l = link(1);
+        assert_eq!(l.admit(frag(false)), Ok(()));
+        l.unsent(frag(false), true);
+        assert!(l.open.is_none());
+        assert_eq!(l.admit(TEXT), Ok(()));
     }
 }

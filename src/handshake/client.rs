@@ -150,10 +150,14 @@ pub(crate) fn split_uri(uri: &str) -> Result<(bool, &str, u16, &str), &'static s
         return Err("missing host");
     }
     let port = match port {
-        Some(p) => p.parse().map_err(|_| "bad port")?,
+        Some(p) => p.parse().ok().filter(|&p| p != 0).ok_or("bad port")?,
         None if secure => 443,
         None => 80,
     };
+    // What a request line can carry (RFC 3986: percent-encode the rest).
+    if !resource.bytes().all(|b| b > 0x20 && b != 0x7f) {
+        return Err("the path has a space or a control character");
+    }
     Ok((secure, host, port, resource))
 }
 
@@ -344,6 +348,16 @@ mod tests {
             ("ws://h:99999/", "bad port"),
             ("ws://h:/", "bad port"),
             ("ws://h?q", "a query needs a path before it"),
+            ("ws://h:0/", "bad port"),
+            (
+                "ws://h/pa th",
+                "the path has a space or a control character",
+            ),
+            (
+                "ws://h/p\x7f",
+                "the path has a space or a control character",
+            ),
+            ("ws://h/ ", "the path has a space or a control character"),
         ];
         for (uri, why) in bad {
             assert_eq!(ClientRequest::from_uri(uri).err(), Some(why), "{uri}");
