@@ -162,11 +162,11 @@ impl Connect for Tcp<'_> {
         Self: 'a;
     type Error = embassy_net::tcp::ConnectError;
 
-    async fn connect(&mut self, _host: &str, port: u16) -> Result<TcpSocket<'_>, Self::Error> {
+    async fn connect(&mut self, req: &ClientRequest<'_>) -> Result<TcpSocket<'_>, Self::Error> {
         let mut s = TcpSocket::new(self.stack, &mut self.rx, &mut self.tx);
         // Each fragment goes at once (as ESP-IDF's TCP_NODELAY).
         s.set_nagle_enabled(false);
-        s.connect((SERVER, port)).await?;
+        s.connect((SERVER, req.port)).await?;
         Ok(s)
     }
 

@@ -105,9 +105,9 @@ impl Connect for Tcp {
     type Io<'a> = TcpSocket<'a>;
     type Error = embassy_net::tcp::ConnectError;
 
-    async fn connect(&mut self, _host: &str, port: u16) -> Result<TcpSocket<'_>, Self::Error> {
+    async fn connect(&mut self, req: &ClientRequest<'_>) -> Result<TcpSocket<'_>, Self::Error> {
         let mut s = TcpSocket::new(self.stack, &mut self.rx, &mut self.tx);
-        s.connect((Ipv4Address::new(10, 0, 0, 1), port)).await?;
+        s.connect((Ipv4Address::new(10, 0, 0, 1), req.port)).await?;
         Ok(s)
     }
 

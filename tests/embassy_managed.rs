@@ -26,7 +26,7 @@ use std::future::{Future, poll_fn};
 use std::pin::pin;
 
 use embassy_futures::join::{join, join3};
-use embassy_futures::select::{Either3, select3};
+use embassy_futures::select::{Either, Either3, select, select3};
 use embassy_net::tcp::TcpSocket;
 use embassy_net::{Ipv4Address, Stack, StackResources};
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
@@ -120,9 +120,9 @@ impl<'d> Connect for Tcp<'d> {
         Self: 'a;
     type Error = embassy_net::tcp::ConnectError;
 
-    async fn connect(&mut self, _host: &str, port: u16) -> Result<TcpSocket<'_>, Self::Error> {
+    async fn connect(&mut self, req: &ClientRequest<'_>) -> Result<TcpSocket<'_>, Self::Error> {
         let mut s = TcpSocket::new(self.stack, &mut self.rx, &mut self.tx);
-        s.connect((SERVER, port)).await?;
+        s.connect((SERVER, req.port)).await?;
         Ok(s)
     }
 
@@ -543,6 +543,63 @@ fn a_stop_ends_the_tcp_connection_so_the_server_hears_of_it_at_once() {
     });
     assert_eq!(closed, Closed::Stopped);
     let after = server_heard_after.expect("the server's connection ended");
+    assert!(
+        after < EDuration::from_millis(500),
+        "the server heard after {after:?}"
+    );
+}
+
+#[test]
+fn a_stop_during_the_handshake_ends_the_tcp_connection_too() {
+    let client: Client<NoopRawMutex, 64> = Client::new();
+    let (closed, heard) = on_net(10_000, async |server_stack, client_stack| {
+        let mut tcp = Tcp {
+            stack: client_stack,
+            rx: [0; 2048],
+            tx: [0; 2048],
+        };
+        let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+        let settings = settings();
+        let run = embassy::run(
+            &client,
+            &mut tcp,
+            &settings,
+            |b: &mut [u8]| b.fill(7),
+            || || [1, 2, 3, 4],
+            &mut rx,
+            &mut tx,
+            |e| panic!("a cut try reports nothing: {e:?}"),
+        );
+        // Accepts TCP, reads the request, never answers; the client stops
+        // 300 ms in.
+        let server = async {
+            let (mut srx, mut stx) = ([0u8; 2048], [0u8; 2048]);
+            let mut s = TcpSocket::new(server_stack, &mut srx, &mut stx);
+            s.accept(PORT).await.unwrap();
+            let mut buf = [0u8; 512];
+            let mut stopped = None;
+            loop {
+                match select(
+                    embedded_io_async::Read::read(&mut s, &mut buf),
+                    Timer::after_millis(300),
+                )
+                .await
+                {
+                    Either::First(Ok(0)) | Either::First(Err(_)) => break,
+                    Either::First(Ok(_)) => {}
+                    Either::Second(()) if stopped.is_none() => {
+                        client.stop();
+                        stopped = Some(embassy_time::Instant::now());
+                    }
+                    Either::Second(()) => {}
+                }
+            }
+            stopped.map(|t| t.elapsed())
+        };
+        join(run, server).await
+    });
+    assert_eq!(closed, Closed::Stopped);
+    let after = heard.expect("the client stopped");
     assert!(
         after < EDuration::from_millis(500),
         "the server heard after {after:?}"

@@ -23,12 +23,13 @@
 //! impl Connect for Tcp {
 //!     type Io<'a> = TcpSocket<'a>;
 //!     type Error = ConnectError;
-//!     async fn connect(&mut self, host: &str, port: u16) -> Result<TcpSocket<'_>, Self::Error> {
-//!         // An address here; a name would go through `self.stack.dns_query`.
-//!         let ip: embassy_net::Ipv4Address = host.parse().map_err(|_| ConnectError::NoRoute)?;
+//!     async fn connect(&mut self, req: &ClientRequest<'_>) -> Result<TcpSocket<'_>, Self::Error> {
+//!         // An address here; a name would go through `self.stack.dns_query`
+//!         // (and `req.secure`, wss://, through a TLS session over the socket).
+//!         let ip: embassy_net::Ipv4Address = req.host.parse().map_err(|_| ConnectError::NoRoute)?;
 //!         let mut s = TcpSocket::new(self.stack, &mut self.rx, &mut self.tx);
 //!         s.set_nagle_enabled(false);
-//!         s.connect((ip, port)).await?;
+//!         s.connect((ip, req.port)).await?;
 //!         Ok(s)
 //!     }
 //!     // A TcpSocket sends nothing when dropped: end it (FIN, or RST).
@@ -90,10 +91,11 @@ pub trait Connect {
         Self: 'a;
     /// Why a try failed.
     type Error: core::fmt::Debug;
-    /// Opens a transport to `host` (a name to look up, or an address) and
-    /// `port`: the request's, from [`Settings::request`] or the URI given
-    /// to [`Client::set_uri`].
-    async fn connect(&mut self, host: &str, port: u16) -> Result<Self::Io<'_>, Self::Error>;
+    /// Opens a transport to the request's `host` (a name to look up, or an
+    /// address) and `port`, with TLS if it is `secure` (`wss://`): the
+    /// request of [`Settings::request`], or of the URI given to
+    /// [`Client::set_uri`].
+    async fn connect(&mut self, request: &ClientRequest<'_>) -> Result<Self::Io<'_>, Self::Error>;
     /// Ends a transport when its connection is over: `graceful` after a
     /// close handshake or a [`Client::stop`] (a TCP FIN), not after a
     /// failure or a silent peer (a reset). The default drops it, which is
@@ -175,7 +177,9 @@ pub enum Disconnect {
     PongTimeout,
     /// The server broke the protocol; our close carried this code.
     ProtocolError(CloseCode),
-    /// The transport ended or failed (a write timed out: `TimedOut`).
+    /// The transport ended or failed: the kind of the IO error that ended
+    /// it, when one did (a write that failed, or timed out: `TimedOut`).
+    /// A reset seen while reading reads as the stream's end: `None`.
     Lost(Option<ErrorKind>),
     /// [`Client::close`]: our close handshake (`clean`: the server
     /// answered).
@@ -230,7 +234,9 @@ pub enum Closed {
 
 /// What [`run`] tells its handler, in order: every
 /// [`Event::Connected`] is followed by exactly one [`Event::Disconnected`];
-/// a failed try is an [`Event::Error`] and a `Disconnected(ConnectFailed)`.
+/// a failed try is an [`Event::Error`] and a `Disconnected(ConnectFailed)`;
+/// a try cut by [`Client::close`] or [`Client::stop`] reports nothing
+/// (`run` returns).
 #[derive(Debug)]
 pub enum Event<'a, E> {
     /// The handshake succeeded.
@@ -271,7 +277,8 @@ pub enum SendFailed {
     /// up to its `fin`, then the next fragment starts a new message.
     #[error("the message this fragment continues was cut")]
     MessageCut,
-    /// [`Client::set_uri`]: not a `ws://` URI of at most 128 bytes.
+    /// [`Client::set_uri`]: not a `ws://` or `wss://` URI of at most
+    /// [`MAX_URI`] bytes (the reason).
     #[error("invalid URI: {0}")]
     Uri(&'static str),
 }
@@ -412,9 +419,11 @@ impl<M: RawMutex, const N: usize> Client<M, N> {
         }
     }
 
-    /// Connects to `uri` from the next connection on (esp's `set_uri`):
-    /// its host, port and path replace [`Settings::request`]'s (its
-    /// subprotocols and headers stay). At most [`MAX_URI`] bytes.
+    /// Connects to `uri` (`ws://` or `wss://`, at most [`MAX_URI`] bytes)
+    /// from the next connection on (esp's `set_uri`): its host, port,
+    /// scheme and path replace [`Settings::request`]'s (its subprotocols
+    /// and headers stay). The client keeps it, for later [`run`]s too,
+    /// until [`Client::clear_uri`].
     pub fn set_uri(&self, uri: &str) -> Result<(), SendFailed> {
         ClientRequest::from_uri(uri).map_err(SendFailed::Uri)?;
         if uri.len() > MAX_URI {
@@ -429,6 +438,12 @@ impl<M: RawMutex, const N: usize> Client<M, N> {
             }))
         });
         Ok(())
+    }
+
+    /// Forgets [`Client::set_uri`]'s URI: connections go to
+    /// [`Settings::request`] again.
+    pub fn clear_uri(&self) {
+        self.uri.lock(|u| u.set(None));
     }
 
     /// Whether a connection is open.
@@ -679,8 +694,8 @@ async fn connect_once<M: RawMutex, const N: usize, C: Connect, K: MaskKeys>(
         None => settings.request,
     };
     // Connecting and the handshake give way to a close or a stop.
-    let io = match select(
-        with_timeout(timeout, connector.connect(request.host, request.port)),
+    let mut io = match select(
+        with_timeout(timeout, connector.connect(&request)),
         client.command.wait(),
     )
     .await
@@ -697,16 +712,25 @@ async fn connect_once<M: RawMutex, const N: usize, C: Connect, K: MaskKeys>(
         handshake_timeout: None,
         ..ClientOptions::with_sha1(request, nonce, keys(), embassy_clock, settings.sha1)
     };
-    let mut w = match select(
-        with_timeout(timeout, ws::connect(io, rx, tx, opts)),
+    // The WebSocket borrows the transport, so that whatever happens the
+    // transport is ended through the connector (a dropped embassy-net
+    // socket would tell the server nothing).
+    let handshake = select(
+        with_timeout(timeout, ws::connect(&mut io, rx, tx, opts)),
         client.command.wait(),
     )
-    .await
-    {
+    .await;
+    let mut w = match handshake {
         Either::First(Ok(Ok(w))) => w,
-        Either::First(Ok(Err(e))) => return Err(failure(e)),
-        Either::First(Err(_)) => return Err(Failure::TimedOut),
-        Either::Second(cmd) => return Ok(Outcome::Asked(cmd)),
+        other => {
+            let r = match other {
+                Either::First(Ok(Err(e))) => Err(failure(e)),
+                Either::Second(cmd) => Ok(Outcome::Asked(cmd)),
+                _ => Err(Failure::TimedOut),
+            };
+            end_io::<C>(io, false).await;
+            return r;
+        }
     };
     let epoch = client.set_link(true);
     handler(Event::Connected);
@@ -754,7 +778,8 @@ async fn connect_once<M: RawMutex, const N: usize, C: Connect, K: MaskKeys>(
             }
             Either3::Third(Either::Second(Command::Stop)) => {
                 client.set_link(false);
-                end_io::<C>(w.into_io(), true).await;
+                drop(w);
+                end_io::<C>(io, true).await;
                 return Ok(Outcome::Stopped);
             }
             Either3::Third(Either::Second(Command::Close { code, reason, len })) => {
@@ -772,7 +797,8 @@ async fn connect_once<M: RawMutex, const N: usize, C: Connect, K: MaskKeys>(
     client.set_link(false);
     let end = w.end();
     let remote = w.connection().remote_close().map(|(c, _)| c);
-    end_io::<C>(w.into_io(), end == Some(End::Clean)).await;
+    drop(w);
+    end_io::<C>(io, end == Some(End::Clean)).await;
     if closing {
         return Ok(Outcome::Closed(end == Some(End::Clean)));
     }
