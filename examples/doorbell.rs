@@ -26,24 +26,26 @@
 
 #[path = "../tests/support/embassy_link.rs"]
 mod link;
+#[path = "../tests/support/embassy_tcp.rs"]
+mod tcp;
 
 use core::cell::{Cell, RefCell};
 
 use embassy_futures::join::{join, join4};
 use embassy_futures::select::{Either, Either3, select, select3};
 use embassy_net::tcp::TcpSocket;
-use embassy_net::{Ipv4Address, Stack, StackResources};
+use embassy_net::{Stack, StackResources};
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 use embassy_time::{Duration as EDuration, Instant as At, Timer, with_timeout};
+use tcp::Tcp;
 
-use sansws::adapter::embassy::{self, Client, Connect, Event, Settings};
+use sansws::adapter::embassy::{self, Client, Event, Settings};
 use sansws::adapter::embedded_io::testing::block_on;
 use sansws::adapter::embedded_io_async::{self as ws, Accepted, Decision, ServerOptions};
 use sansws::conn::{Config, DataKind, Event as ConnEvent};
 use sansws::handshake::{ClientRequest, HttpResponse};
 
 const PORT: u16 = 80;
-const SERVER: Ipv4Address = Ipv4Address::new(10, 0, 0, 1);
 /// Frames a second, and audio chunks a second.
 pub const FPS: u64 = 10;
 pub const AUDIO_HZ: u64 = 50;
@@ -146,41 +148,6 @@ pub struct Stats {
     /// Time each client was disconnected after its first connection.
     pub camera_gap_ms: u64,
     pub audio_gap_ms: u64,
-}
-
-/// A new TCP socket to the server at `path`'s port for each try.
-struct Tcp<'d> {
-    stack: Stack<'d>,
-    rx: [u8; 4096],
-    tx: [u8; 4096],
-}
-
-impl Connect for Tcp<'_> {
-    type Io<'a>
-        = TcpSocket<'a>
-    where
-        Self: 'a;
-    type Error = embassy_net::tcp::ConnectError;
-
-    async fn connect(&mut self, req: &ClientRequest<'_>) -> Result<TcpSocket<'_>, Self::Error> {
-        let mut s = TcpSocket::new(self.stack, &mut self.rx, &mut self.tx);
-        // Each fragment goes at once (as ESP-IDF's TCP_NODELAY).
-        s.set_nagle_enabled(false);
-        s.connect((SERVER, req.port)).await?;
-        Ok(s)
-    }
-
-    async fn disconnect<'a>(mut io: TcpSocket<'a>, graceful: bool)
-    where
-        Self: 'a,
-    {
-        if graceful {
-            io.close();
-        } else {
-            io.abort();
-        }
-        let _ = embedded_io_async::Write::flush(&mut io).await;
-    }
 }
 
 /// The client settings: keepalive 1 s / 2 s, retries from 100 ms.
@@ -450,16 +417,8 @@ pub fn doorbell(seconds: u64, restart_at: Option<u64>) -> Stats {
         let end = start + EDuration::from_secs(seconds);
         let restart = restart_at.map_or(At::MAX, |s| start + EDuration::from_secs(s));
         let (cam_settings, mic_settings) = (settings("/camera"), settings("/audio"));
-        let mut cam_tcp = Tcp {
-            stack: device,
-            rx: [0; 4096],
-            tx: [0; 4096],
-        };
-        let mut mic_tcp = Tcp {
-            stack: device,
-            rx: [0; 4096],
-            tx: [0; 4096],
-        };
+        let mut cam_tcp = Tcp::<4096>::new(device);
+        let mut mic_tcp = Tcp::<4096>::new(device);
         let (mut cam_rx, mut cam_tx) = ([0u8; 512], [0u8; 1100]);
         let (mut mic_rx, mut mic_tx) = ([0u8; 1024], [0u8; 600]);
         let mut rng_state = 0x1234_5678u32;

@@ -6,6 +6,9 @@
 //! another CA, or for another name, is refused before any WebSocket byte.
 #![cfg(all(feature = "rustls", feature = "embedded-io"))]
 
+#[path = "support/pki.rs"]
+mod test_pki;
+
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
@@ -16,8 +19,7 @@ use embedded_tls::pki::CertVerifier;
 use embedded_tls::{Aes128GcmSha256, Certificate, CryptoProvider, NoClock, TlsError, TlsVerifier};
 use rand_core::OsRng;
 use sansws::adapter::embedded_io::{self as ws, ClientOptions, StdIo, std_clock};
-use sansws::adapter::std_net::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-use sansws::adapter::std_net::rustls::{self, ServerConfig};
+use sansws::adapter::std_net::rustls::ServerConfig;
 use sansws::adapter::std_net::{self, Accepted, Options, Stream};
 use sansws::conn::{DataKind, End, Event, OsKeys};
 use sansws::handshake::ClientRequest;
@@ -30,32 +32,11 @@ use sansws::wire::CloseCode;
 const RECORD_IN: usize = (1 << 14) + 256;
 const RECORD_OUT: usize = 4096;
 
-/// A CA (its DER) and a server configuration for `localhost` it signed.
+/// A CA (its DER) and a TLS 1.3 server configuration for `localhost` it
+/// signed.
 fn pki() -> (Vec<u8>, Arc<ServerConfig>) {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "sansws device test CA");
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "localhost");
-    let cert = params.signed_by(&key, &ca).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let server = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone(), ca.der().clone()],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        )
-        .unwrap();
-    (ca.der().to_vec(), Arc::new(server))
+    let (ca, server) = test_pki::ca_and_server(&["localhost"], true);
+    (ca.to_vec(), server)
 }
 
 /// embedded-tls's keys from the OS, the server checked against one CA.

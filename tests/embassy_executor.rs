@@ -13,6 +13,8 @@
 
 #[path = "support/embassy_link.rs"]
 mod link;
+#[path = "support/embassy_tcp.rs"]
+mod tcp;
 
 use std::sync::Mutex;
 use std::sync::mpsc::{Sender, channel};
@@ -20,12 +22,13 @@ use std::time::Duration as StdDuration;
 
 use embassy_executor::{Executor, Spawner};
 use embassy_net::tcp::TcpSocket;
-use embassy_net::{Ipv4Address, Runner, Stack, StackResources};
+use embassy_net::{Runner, Stack, StackResources};
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 use embassy_time::{Duration, Timer};
 use static_cell::StaticCell;
+use tcp::Tcp;
 
-use sansws::adapter::embassy::{self, Client, Closed, Connect, Event, Settings};
+use sansws::adapter::embassy::{self, Client, Closed, Event, Settings};
 use sansws::adapter::embedded_io_async::{self as ws, Accepted, Decision, ServerOptions};
 use sansws::conn::{DataKind, Event as ConnEvent};
 use sansws::handshake::{ClientRequest, HttpResponse};
@@ -95,45 +98,12 @@ async fn server_task(stack: Stack<'static>) {
     }
 }
 
-struct Tcp {
-    stack: Stack<'static>,
-    rx: [u8; 2048],
-    tx: [u8; 2048],
-}
-
-impl Connect for Tcp {
-    type Io<'a> = TcpSocket<'a>;
-    type Error = embassy_net::tcp::ConnectError;
-
-    async fn connect(&mut self, req: &ClientRequest<'_>) -> Result<TcpSocket<'_>, Self::Error> {
-        let mut s = TcpSocket::new(self.stack, &mut self.rx, &mut self.tx);
-        s.connect((Ipv4Address::new(10, 0, 0, 1), req.port)).await?;
-        Ok(s)
-    }
-
-    async fn disconnect<'a>(mut io: TcpSocket<'a>, graceful: bool)
-    where
-        Self: 'a,
-    {
-        if graceful {
-            io.close();
-        } else {
-            io.abort();
-        }
-        let _ = embedded_io_async::Write::flush(&mut io).await;
-    }
-}
-
 /// The device's WebSocket client task.
 #[embassy_executor::task]
 async fn client_task(stack: Stack<'static>) {
-    static TCP: StaticCell<Tcp> = StaticCell::new();
+    static TCP: StaticCell<Tcp<'static, 2048>> = StaticCell::new();
     static BUFS: StaticCell<([u8; 512], [u8; 512])> = StaticCell::new();
-    let tcp = TCP.init(Tcp {
-        stack,
-        rx: [0; 2048],
-        tx: [0; 2048],
-    });
+    let tcp = TCP.init(Tcp::new(stack));
     let (rx, tx) = BUFS.init(([0; 512], [0; 512]));
     let settings = Settings::new(ClientRequest::new("10.0.0.1", "/"));
     let closed = embassy::run(

@@ -19,6 +19,8 @@
 
 #[path = "support/embassy_link.rs"]
 mod link;
+#[path = "support/embassy_tcp.rs"]
+mod tcp;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::{Cell, RefCell};
@@ -28,13 +30,12 @@ use std::pin::pin;
 use embassy_futures::join::{join, join3};
 use embassy_futures::select::{Either, Either3, select, select3};
 use embassy_net::tcp::TcpSocket;
-use embassy_net::{Ipv4Address, Stack, StackResources};
+use embassy_net::{Stack, StackResources};
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 use embassy_time::{Duration as EDuration, Timer, with_timeout};
+use tcp::Tcp;
 
-use sansws::adapter::embassy::{
-    self, Client, Closed, Connect, Event, Failure, SendFailed, Settings,
-};
+use sansws::adapter::embassy::{self, Client, Closed, Event, Failure, SendFailed, Settings};
 use sansws::adapter::embedded_io::testing::block_on;
 use sansws::adapter::embedded_io_async::{self as ws, Accepted, Decision, ServerOptions};
 use sansws::conn::{Config, DataKind, Duration, Event as ConnEvent};
@@ -83,7 +84,6 @@ async fn counted<T>(fut: impl Future<Output = T>) -> T {
 }
 
 const PORT: u16 = 8080;
-const SERVER: Ipv4Address = Ipv4Address::new(10, 0, 0, 1);
 
 /// Two stacks joined by a link, their runners running beside `body`,
 /// bounded by `limit_ms`.
@@ -104,39 +104,6 @@ fn on_net<R>(limit_ms: u64, body: impl for<'d> AsyncFnOnce(Stack<'d>, Stack<'d>)
             _ => unreachable!("a runner returned"),
         }
     })
-}
-
-/// The client's connector: a new TCP socket to the server for each try.
-struct Tcp<'d> {
-    stack: Stack<'d>,
-    rx: [u8; 2048],
-    tx: [u8; 2048],
-}
-
-impl<'d> Connect for Tcp<'d> {
-    type Io<'a>
-        = TcpSocket<'a>
-    where
-        Self: 'a;
-    type Error = embassy_net::tcp::ConnectError;
-
-    async fn connect(&mut self, req: &ClientRequest<'_>) -> Result<TcpSocket<'_>, Self::Error> {
-        let mut s = TcpSocket::new(self.stack, &mut self.rx, &mut self.tx);
-        s.connect((SERVER, req.port)).await?;
-        Ok(s)
-    }
-
-    async fn disconnect<'a>(mut io: TcpSocket<'a>, graceful: bool)
-    where
-        Self: 'a,
-    {
-        if graceful {
-            io.close();
-        } else {
-            io.abort();
-        }
-        let _ = embedded_io_async::Write::flush(&mut io).await;
-    }
 }
 
 fn fnv1a(bytes: &[u8]) -> u32 {
@@ -209,6 +176,34 @@ fn settings() -> Settings<'static> {
     s
 }
 
+/// The client on `stack` until `run` returns: a new socket each try,
+/// 1 KiB / 512 B buffers, constant nonces and mask keys (a test's).
+async fn run_client<const N: usize>(
+    client: &Client<NoopRawMutex, N>,
+    stack: Stack<'_>,
+    settings: &Settings<'_>,
+    handler: impl FnMut(Event<'_, embassy_net::tcp::ConnectError>),
+) -> Closed {
+    let mut tcp = Tcp::<2048>::new(stack);
+    let (mut rx, mut tx) = ([0u8; 1024], [0u8; 512]);
+    let rng = |b: &mut [u8]| b.fill(7);
+    let keys = || || [0x37, 0xfa, 0x21, 0x3d];
+    embassy::run(
+        client, &mut tcp, settings, rng, keys, &mut rx, &mut tx, handler,
+    )
+    .await
+}
+
+/// A server: accepts one WebSocket on `stack`, any path.
+async fn accept_any<'d>(
+    stack: Stack<'d>,
+    bufs: &'d mut ([u8; 4096], [u8; 4096], [u8; 1024], [u8; 1024]),
+) -> ws::WebSocket<'d, TcpSocket<'d>, sansws::conn::NoMasking> {
+    serve_one(stack, bufs, Config::DEFAULT, |_| Decision::Accept(None))
+        .await
+        .expect("an upgrade")
+}
+
 /// A server: accepts one WebSocket on `stack` with `decide`.
 async fn serve_one<'d>(
     stack: Stack<'d>,
@@ -236,42 +231,17 @@ fn events_in_order_across_a_server_cut_mid_message_and_back() {
     let not_connected = RefCell::new(0);
     let allocs_while_streaming = RefCell::new(None);
     let closed = on_net(30_000, async |server_stack, client_stack| {
-        let mut tcp = Tcp {
-            stack: client_stack,
-            rx: [0; 2048],
-            tx: [0; 2048],
-        };
-        let (mut rx, mut tx) = ([0u8; 1024], [0u8; 512]);
-        let mut n = 0u8;
-        let rng = |buf: &mut [u8]| {
-            for x in buf {
-                n = n.wrapping_mul(73).wrapping_add(41);
-                *x = n;
-            }
-        };
-        let keys = || || [0x37, 0xfa, 0x21, 0x3d];
         let settings = settings();
-        let run = embassy::run(
-            &client,
-            &mut tcp,
-            &settings,
-            rng,
-            keys,
-            &mut rx,
-            &mut tx,
-            |e| seen.borrow_mut().on(e),
-        );
+        let run = run_client(&client, client_stack, &settings, |e| {
+            seen.borrow_mut().on(e)
+        });
         // The server: streams 30 messages, then cuts the connection in the
         // middle of one (a RST), is down 500 ms, streams 30 more and
         // answers the close.
         let server = async {
             let mut bufs = ([0u8; 4096], [0u8; 4096], [0u8; 1024], [0u8; 1024]);
             {
-                let mut w = serve_one(server_stack, &mut bufs, Config::DEFAULT, |_| {
-                    Decision::Accept(None)
-                })
-                .await
-                .unwrap();
+                let mut w = accept_any(server_stack, &mut bufs).await;
                 for i in 0..30 {
                     w.send_binary(&message(i)).await.unwrap();
                     Timer::after_millis(10).await;
@@ -284,11 +254,7 @@ fn events_in_order_across_a_server_cut_mid_message_and_back() {
             }
             Timer::after_millis(500).await;
             let mut bufs = ([0u8; 4096], [0u8; 4096], [0u8; 1024], [0u8; 1024]);
-            let mut w = serve_one(server_stack, &mut bufs, Config::DEFAULT, |_| {
-                Decision::Accept(None)
-            })
-            .await
-            .unwrap();
+            let mut w = accept_any(server_stack, &mut bufs).await;
             for i in 0..30 {
                 // Until the client closes.
                 if w.send_binary(&message(i)).await.is_err() {
@@ -400,33 +366,16 @@ fn a_server_that_stops_answering_meets_the_pong_timeout() {
     let client: Client<NoopRawMutex, 64> = Client::new();
     let seen = RefCell::new(Seen::default());
     let closed = on_net(20_000, async |server_stack, client_stack| {
-        let mut tcp = Tcp {
-            stack: client_stack,
-            rx: [0; 2048],
-            tx: [0; 2048],
-        };
-        let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
         let mut settings = settings();
         settings.config.ping_interval = Some(Duration::from_millis(200));
         settings.config.pong_timeout = Duration::from_millis(400);
         settings.reconnect = false;
-        let run = embassy::run(
-            &client,
-            &mut tcp,
-            &settings,
-            |b: &mut [u8]| b.fill(7),
-            || || [1, 2, 3, 4],
-            &mut rx,
-            &mut tx,
-            |e| seen.borrow_mut().on(e),
-        );
+        let run = run_client(&client, client_stack, &settings, |e| {
+            seen.borrow_mut().on(e)
+        });
         let server = async {
             let mut bufs = ([0u8; 4096], [0u8; 4096], [0u8; 1024], [0u8; 1024]);
-            let w = serve_one(server_stack, &mut bufs, Config::DEFAULT, |_| {
-                Decision::Accept(None)
-            })
-            .await
-            .unwrap();
+            let w = accept_any(server_stack, &mut bufs).await;
             // Never reads again: no pong.
             Timer::after_millis(3000).await;
             drop(w);
@@ -448,24 +397,11 @@ fn a_refused_handshake_is_reported_with_its_status() {
     let client: Client<NoopRawMutex, 64> = Client::new();
     let seen = RefCell::new(Seen::default());
     let closed = on_net(20_000, async |server_stack, client_stack| {
-        let mut tcp = Tcp {
-            stack: client_stack,
-            rx: [0; 2048],
-            tx: [0; 2048],
-        };
-        let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
         let mut settings = settings();
         settings.reconnect = false;
-        let run = embassy::run(
-            &client,
-            &mut tcp,
-            &settings,
-            |b: &mut [u8]| b.fill(7),
-            || || [1, 2, 3, 4],
-            &mut rx,
-            &mut tx,
-            |e| seen.borrow_mut().on(e),
-        );
+        let run = run_client(&client, client_stack, &settings, |e| {
+            seen.borrow_mut().on(e)
+        });
         let server = async {
             let mut bufs = ([0u8; 4096], [0u8; 4096], [0u8; 1024], [0u8; 1024]);
             assert!(
@@ -506,35 +442,16 @@ fn a_stop_ends_the_tcp_connection_so_the_server_hears_of_it_at_once() {
     let client: Client<NoopRawMutex, 64> = Client::new();
     let stopped_at = RefCell::new(None);
     let (closed, server_heard_after) = on_net(10_000, async |server_stack, client_stack| {
-        let mut tcp = Tcp {
-            stack: client_stack,
-            rx: [0; 2048],
-            tx: [0; 2048],
-        };
-        let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
         let settings = settings();
-        let run = embassy::run(
-            &client,
-            &mut tcp,
-            &settings,
-            |b: &mut [u8]| b.fill(7),
-            || || [1, 2, 3, 4],
-            &mut rx,
-            &mut tx,
-            |e| {
-                if let Event::Connected = e {
-                    client.stop();
-                    *stopped_at.borrow_mut() = Some(embassy_time::Instant::now());
-                }
-            },
-        );
+        let run = run_client(&client, client_stack, &settings, |e| {
+            if let Event::Connected = e {
+                client.stop();
+                *stopped_at.borrow_mut() = Some(embassy_time::Instant::now());
+            }
+        });
         let server = async {
             let mut bufs = ([0u8; 4096], [0u8; 4096], [0u8; 1024], [0u8; 1024]);
-            let mut w = serve_one(server_stack, &mut bufs, Config::DEFAULT, |_| {
-                Decision::Accept(None)
-            })
-            .await
-            .unwrap();
+            let mut w = accept_any(server_stack, &mut bufs).await;
             // No keepalive here: only the client's FIN ends this.
             while let Ok(Some(())) = w.read_event(|_| ()).await {}
             stopped_at.borrow().map(|t| t.elapsed())
@@ -553,23 +470,10 @@ fn a_stop_ends_the_tcp_connection_so_the_server_hears_of_it_at_once() {
 fn a_stop_during_the_handshake_ends_the_tcp_connection_too() {
     let client: Client<NoopRawMutex, 64> = Client::new();
     let (closed, heard) = on_net(10_000, async |server_stack, client_stack| {
-        let mut tcp = Tcp {
-            stack: client_stack,
-            rx: [0; 2048],
-            tx: [0; 2048],
-        };
-        let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
         let settings = settings();
-        let run = embassy::run(
-            &client,
-            &mut tcp,
-            &settings,
-            |b: &mut [u8]| b.fill(7),
-            || || [1, 2, 3, 4],
-            &mut rx,
-            &mut tx,
-            |e| panic!("a cut try reports nothing: {e:?}"),
-        );
+        let run = run_client(&client, client_stack, &settings, |e| {
+            panic!("a cut try reports nothing: {e:?}")
+        });
         // Accepts TCP, reads the request, never answers; the client stops
         // 300 ms in.
         let server = async {

@@ -5,12 +5,14 @@
 //! client does not trust refused with a clear error.
 #![cfg(feature = "rustls")]
 
+#[path = "support/pki.rs"]
+mod test_pki;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use sansws::adapter::std_net::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use sansws::adapter::std_net::rustls::{self, RootCertStore, ServerConfig};
 use sansws::adapter::std_net::{self, Accepted, Error, Options, Stream};
 use sansws::message::Message;
@@ -23,32 +25,8 @@ struct Pki {
 }
 
 fn pki() -> Pki {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "sansws test CA");
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let params =
-        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .unwrap();
-    let cert = params.signed_by(&key, &ca).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let server = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone(), ca.der().clone()],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        )
-        .unwrap();
-    Pki {
-        ca: ca.der().clone(),
-        server: Arc::new(server),
-    }
+    let (ca, server) = test_pki::ca_and_server(&["localhost", "127.0.0.1"], false);
+    Pki { ca, server }
 }
 
 /// Client options trusting `ca` only.
@@ -305,6 +283,8 @@ fn wss_refuses_a_certificate_for_another_name() {
     let _ = server.join().unwrap();
 }
 
+/// A CA of another name (one of the same name would be found as the
+/// issuer, and refused for its signature instead).
 fn pki_other_ca() -> rustls::pki_types::CertificateDer<'static> {
     let key = rcgen::KeyPair::generate().unwrap();
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
