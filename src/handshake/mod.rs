@@ -26,6 +26,7 @@
 
 #[cfg(feature = "client")]
 mod client;
+pub mod deflate;
 mod http;
 #[cfg(feature = "server")]
 mod server;
