@@ -9,7 +9,7 @@
 //! (The compression itself, in the connection's receive and send paths,
 //! is not here yet.)
 
-use super::is_token;
+use super::{eq_lower, is_token, trim};
 
 /// The extension's name.
 pub const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
@@ -87,17 +87,6 @@ fn window_bits(value: &[u8]) -> Result<u8, DeflateError> {
     }
 }
 
-/// The spaces and tabs at either end of `s` cut off.
-fn trim(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
-}
-
 impl DeflateElement {
     /// Parses one element of a `Sec-WebSocket-Extensions` list (what
     /// [`UpgradeRequest::extensions`](super::UpgradeRequest::extensions)
@@ -108,7 +97,7 @@ impl DeflateElement {
     pub fn parse(element: &[u8]) -> Result<Self, DeflateError> {
         let mut parts = element.split(|&b| b == b';');
         let name = trim(parts.next().unwrap_or_default());
-        if !name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE.as_bytes()) {
+        if !eq_lower(name, PERMESSAGE_DEFLATE.as_bytes()) {
             return Err(DeflateError::NotDeflate);
         }
         let mut e = Self::default();

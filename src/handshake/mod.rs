@@ -435,7 +435,7 @@ fn is_field_value(s: &[u8]) -> bool {
 /// values it is used on, where the other white space bytes cannot occur
 /// (a header value from httparse has no other control byte but tab, nor
 /// has a value [`is_field_value`] passed), in less code (tested).
-fn trim(mut s: &[u8]) -> &[u8] {
+pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
         s = rest;
     }
@@ -449,7 +449,7 @@ fn trim(mut s: &[u8]) -> &[u8] {
 /// one side lowercase already, `eq_ignore_ascii_case` (precompiled at
 /// full speed, larger in a device's image) in a loop that lowercases one
 /// side (tested against it).
-fn eq_lower(s: &[u8], lower: &[u8]) -> bool {
+pub(crate) fn eq_lower(s: &[u8], lower: &[u8]) -> bool {
     if s.len() != lower.len() {
         return false;
     }

@@ -429,6 +429,7 @@ impl<S: Split> WebSocket<S> {
         let WebSocket { w, r, protocol } = self;
         let closer = w.io.stream.closer();
         let (rs, ws, session) = w.io.stream.split_session()?;
+        let has_session = session.is_some();
         let shared = Arc::new(Shared {
             st: Mutex::new(SendState {
                 conn: w.conn,
@@ -461,6 +462,7 @@ impl<S: Split> WebSocket<S> {
                     raw: Vec::new(),
                     raw_at: 0,
                     raw_ended: false,
+                    session: has_session,
                 },
                 protocol,
             },
@@ -629,6 +631,9 @@ struct ReadIo<R> {
     raw_at: usize,
     /// The raw stream ended.
     raw_ended: bool,
+    /// The stream has a record layer (fixed at the split: a plain
+    /// stream's reads take no lock to find out).
+    session: bool,
 }
 
 /// Raw bytes read at a time over a record layer: a whole TLS record (16 KiB
@@ -722,7 +727,7 @@ impl<R: Transport> Io for ReadIo<R> {
         timer: Option<StdInstant>,
         deadline: Option<StdInstant>,
     ) -> Result<Filled, Error> {
-        if self.shared.lock().session.is_none() {
+        if !self.session {
             return self.input.fill(rx, timer, deadline);
         }
         self.fill_session(rx, timer, deadline)

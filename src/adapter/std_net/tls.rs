@@ -130,15 +130,11 @@ impl Stream {
 /// A TLS failure inside an `io::Error` as [`Error::Tls`]; anything else
 /// as [`Error::Io`].
 fn tls_error(e: io::Error) -> Error {
-    if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
-        let inner = e.into_inner().expect("checked above");
-        match inner.downcast::<rustls::Error>() {
-            Ok(t) => return Error::Tls(*t),
-            Err(other) => return Error::Io(io::Error::new(io::ErrorKind::InvalidData, other)),
-        }
-    }
     if e.kind() == io::ErrorKind::WouldBlock {
         return io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out").into();
     }
-    Error::Io(e)
+    match e.downcast::<rustls::Error>() {
+        Ok(t) => Error::Tls(t),
+        Err(e) => Error::Io(e),
+    }
 }
