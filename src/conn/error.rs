@@ -44,6 +44,10 @@ pub enum ProtocolError {
         /// The limit.
         limit: u64,
     },
+    /// A compressed message (permessage-deflate) that is not valid
+    /// deflate data, or that goes on after its final block.
+    #[error("compressed message cannot be inflated")]
+    Inflate,
     /// An invalid close frame payload.
     #[error(transparent)]
     Close(#[from] CloseError),
@@ -54,7 +58,7 @@ impl ProtocolError {
     /// bad UTF-8, 1002 otherwise.
     pub const fn close_code(&self) -> CloseCode {
         match self {
-            ProtocolError::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            ProtocolError::InvalidUtf8 | ProtocolError::Inflate => CloseCode::INVALID_PAYLOAD,
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
             }
@@ -72,6 +76,9 @@ pub enum SendError {
     /// or pings may be sent.
     #[error("connection is closing or closed")]
     Closed,
+    /// A compressed send without permessage-deflate agreed.
+    #[error("permessage-deflate was not agreed")]
+    NoDeflate,
     /// A whole message was sent while a fragmented one is open (finish it
     /// with a fragment that has `fin`).
     #[error(

@@ -96,6 +96,8 @@
 //! the close that reports it is owed by `poll_transmit`.
 
 mod control;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 mod error;
 mod keys;
 mod lifecycle;
@@ -136,6 +138,13 @@ pub struct Core {
     tx: send::Tx,
     control: control::Control,
     role: Role,
+    /// permessage-deflate, if the handshake agreed it: RSV1 is then
+    /// allowed on a message's first frame, both ways.
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::handshake::deflate::DeflateParams>,
+    /// The next data frame sent starts a compressed message (RSV1).
+    #[cfg(feature = "deflate")]
+    rsv1_next: bool,
 }
 
 impl Core {
@@ -148,6 +157,10 @@ impl Core {
             control: control::Control::new(),
             closing: lifecycle::Closing::new(),
             timers: timers::Timers::new(now, config.ping_interval),
+            #[cfg(feature = "deflate")]
+            deflate: None,
+            #[cfg(feature = "deflate")]
+            rsv1_next: false,
         }
     }
 
@@ -336,6 +349,106 @@ impl<K: MaskKeys> Connection<K> {
     ) -> Result<FrameStart, SendError> {
         self.core
             .encode_data_header(part, payload_len, header, &mut self.keys, true)
+    }
+}
+
+/// permessage-deflate (feature `deflate`): the agreement, and sends of
+/// compressed payloads. A [`deflate::Deflater`] compresses; these frame
+/// what it gives with RSV1 on the message's first frame. Received
+/// compressed messages come as [`Data`] with
+/// [`compressed`](Data::compressed) set, for a [`deflate::Inflater`].
+#[cfg(feature = "deflate")]
+impl<K: MaskKeys> Connection<K> {
+    /// Turns permessage-deflate on with the parameters the handshake
+    /// agreed ([`handshake::deflate`](crate::handshake::deflate)): RSV1 is
+    /// then allowed on the first frame of a message, both ways. Without
+    /// it, RSV1 is refused (1002) as RFC 6455 says.
+    pub fn set_deflate(&mut self, params: crate::handshake::deflate::DeflateParams) {
+        self.core.deflate = Some(params);
+    }
+
+    /// Writes a whole compressed message (`payload`, as a
+    /// [`Deflater`](deflate::Deflater) gave it) into `out`, in frames of
+    /// [`Config::max_send_frame_len`], RSV1 on the first. Refused with
+    /// [`SendError::NoDeflate`] unless permessage-deflate was agreed.
+    pub fn send_compressed(
+        &mut self,
+        kind: DataKind,
+        payload: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
+        self.with_rsv1(|c, k| c.send_message(kind, payload, out, k))
+    }
+
+    /// [`send_fragment`](Self::send_fragment) for a compressed message:
+    /// the fragment that opens it carries RSV1.
+    pub fn send_compressed_fragment(
+        &mut self,
+        kind: DataKind,
+        payload: &[u8],
+        fin: bool,
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
+        self.with_rsv1(|c, k| c.send_fragment_frame(kind, payload, fin, out, k))
+    }
+
+    /// [`encode_in_place`](Self::encode_in_place) for a compressed
+    /// payload: RSV1 if the frame opens its message.
+    pub fn encode_in_place_compressed(
+        &mut self,
+        part: MessagePart,
+        payload: &mut [u8],
+        header: &mut [u8],
+    ) -> Result<usize, SendError> {
+        if self.core.deflate.is_none() {
+            return Err(SendError::NoDeflate);
+        }
+        self.core.rsv1_next = true;
+        let r = self.encode_in_place(part, payload, header);
+        self.core.rsv1_next = false;
+        r
+    }
+
+    /// [`encode_header`](Self::encode_header) for a compressed payload:
+    /// RSV1 if the frame opens its message.
+    pub fn encode_header_compressed(
+        &mut self,
+        part: MessagePart,
+        payload_len: u64,
+        header: &mut [u8],
+    ) -> Result<FrameStart, SendError> {
+        self.with_rsv1(|c, k| c.encode_data_header(part, payload_len, header, k, true))
+    }
+
+    /// Runs a send with RSV1 on the frame that opens a message, if
+    /// permessage-deflate was agreed.
+    fn with_rsv1<T>(
+        &mut self,
+        f: impl FnOnce(&mut Core, &mut K) -> Result<T, SendError>,
+    ) -> Result<T, SendError> {
+        if self.core.deflate.is_none() {
+            return Err(SendError::NoDeflate);
+        }
+        self.core.rsv1_next = true;
+        let r = f(&mut self.core, &mut self.keys);
+        self.core.rsv1_next = false;
+        r
+    }
+}
+
+#[cfg(feature = "deflate")]
+impl Core {
+    /// The permessage-deflate parameters agreed, if any
+    /// ([`Connection::set_deflate`]).
+    pub fn deflate(&self) -> Option<crate::handshake::deflate::DeflateParams> {
+        self.deflate
+    }
+
+    /// Fails the connection for an error found in a compressed message
+    /// once inflated: latched, and its close queued, as the connection's
+    /// own errors are.
+    pub(crate) fn fail_inflated(&mut self, e: ProtocolError) -> ProtocolError {
+        self.fail(e)
     }
 }
 

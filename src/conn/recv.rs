@@ -51,6 +51,9 @@ struct DataRx {
     msg_base: usize,
     /// Whether the frame continues a message (a continuation frame).
     continues: bool,
+    /// The message is compressed (RSV1 on its first frame).
+    #[cfg(feature = "deflate")]
+    compressed: bool,
 }
 
 /// A frame whose header was just read: its state for the payload. (With
@@ -112,6 +115,9 @@ pub(super) struct Receiver {
     hdr: [u8; FrameHeader::MAX_LEN],
     /// A control frame's payload cut by the end of the input.
     ctrl: ControlPayload,
+    /// The open message is compressed.
+    #[cfg(feature = "deflate")]
+    msg_compressed: bool,
 }
 
 impl Receiver {
@@ -125,6 +131,8 @@ impl Receiver {
             msg: None,
             msg_len: 0,
             utf8: Utf8Validator::new(),
+            #[cfg(feature = "deflate")]
+            msg_compressed: false,
         }
     }
 
@@ -249,7 +257,14 @@ impl Core {
     /// header is complete with the first `n` bytes of `input`, `None` when
     /// all of `input` went into it.
     fn read_header(&mut self, input: &[u8]) -> Result<Option<(usize, FrameHeader)>, ProtocolError> {
-        let opts = self.config.parse_options();
+        #[allow(unused_mut)]
+        let mut opts = self.config.parse_options();
+        // RFC 7692 section 6: permessage-deflate gives RSV1 a meaning;
+        // where it may be set is `start_frame`'s rule.
+        #[cfg(feature = "deflate")]
+        if self.deflate.is_some() {
+            opts.allowed_rsv = crate::wire::Rsv::RSV1;
+        }
         let mut have = match self.rx.state {
             Rx::Header { len } => usize::from(len),
             _ => 0,
@@ -341,6 +356,15 @@ impl Core {
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn start_frame(&mut self, h: &FrameHeader) -> Result<Started, ProtocolError> {
         self.check_masking(h)?;
+        // RFC 7692 section 6.1: RSV1 marks a compressed message on its
+        // first frame only; on a control frame or a continuation it is an
+        // error, as without the extension.
+        #[cfg(feature = "deflate")]
+        if h.rsv.contains(crate::wire::Rsv::RSV1)
+            && (h.opcode.is_control() || h.opcode == OpCode::Continuation)
+        {
+            return Err(crate::wire::FrameError::ReservedBits(crate::wire::Rsv::RSV1).into());
+        }
         if h.opcode.is_control() {
             return Ok(Started::Control(ControlRx::new(h)));
         }
@@ -354,6 +378,10 @@ impl Core {
         let (kind, continues) = self.rx.message_kind(h.opcode)?;
         let msg_base = if continues { self.rx.msg_len } else { 0 };
         let len = self.check_limits(h.payload_len, msg_base)?;
+        #[cfg(feature = "deflate")]
+        if !continues {
+            self.rx.msg_compressed = h.rsv.contains(crate::wire::Rsv::RSV1);
+        }
         Ok(DataRx {
             kind,
             fin: h.fin,
@@ -362,6 +390,8 @@ impl Core {
             offset: 0,
             msg_base,
             continues,
+            #[cfg(feature = "deflate")]
+            compressed: self.rx.msg_compressed,
         })
     }
 
@@ -422,7 +452,13 @@ impl Core {
             apply_mask(chunk, d.key.to_ne_bytes(), d.offset & 3);
         }
         let message_offset = d.msg_base + d.offset;
-        if d.kind == DataKind::Text {
+        // A compressed message's text is checked once inflated (by the
+        // `Inflater`), not here.
+        #[cfg(feature = "deflate")]
+        let check_text = d.kind == DataKind::Text && !d.compressed;
+        #[cfg(not(feature = "deflate"))]
+        let check_text = d.kind == DataKind::Text;
+        if check_text {
             if message_offset == 0 {
                 // A text message starts (again, after an empty chunk).
                 self.rx.utf8.reset();
@@ -470,6 +506,8 @@ impl Core {
             fin: d.fin,
             frame_end,
             message_start: d.offset == 0 && !d.continues,
+            #[cfg(feature = "deflate")]
+            compressed: d.compressed,
         };
         Ok(received(consumed, Some(Event::Data(data))))
     }

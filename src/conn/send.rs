@@ -110,9 +110,19 @@ impl Core {
     /// The header of a frame of this connection's role.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn header(&self, opcode: OpCode, fin: bool, payload_len: u64) -> FrameHeader {
+        // RFC 7692 section 6: a compressed message's first frame alone
+        // carries RSV1.
+        #[cfg(feature = "deflate")]
+        let rsv = if self.rsv1_next && opcode != OpCode::Continuation {
+            Rsv::RSV1
+        } else {
+            Rsv::NONE
+        };
+        #[cfg(not(feature = "deflate"))]
+        let rsv = Rsv::NONE;
         FrameHeader {
             fin,
-            rsv: Rsv::NONE,
+            rsv,
             opcode,
             mask: self.is_client().then_some([0; 4]),
             payload_len,

@@ -159,6 +159,12 @@ pub struct Data<'a> {
     /// The chunk starts the message's first frame (not a continuation),
     /// which `message_offset == 0` cannot tell after an empty first frame.
     pub(super) message_start: bool,
+    /// The message is compressed (permessage-deflate, RSV1 on its first
+    /// frame): `payload` is deflate data, for an
+    /// [`Inflater`](super::deflate::Inflater). Its text is checked as
+    /// UTF-8 and its length against the limits once inflated.
+    #[cfg(feature = "deflate")]
+    pub compressed: bool,
 }
 
 impl Data<'_> {
@@ -175,6 +181,8 @@ impl Data<'_> {
             fin: self.fin,
             frame_end: self.frame_end,
             message_start: self.message_start,
+            #[cfg(feature = "deflate")]
+            compressed: self.compressed,
         }
     }
 

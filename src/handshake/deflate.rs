@@ -29,6 +29,17 @@ pub struct DeflateParams {
     pub client_max_window_bits: u8,
 }
 
+impl DeflateParams {
+    /// Full windows, contexts kept both ways: what a plain
+    /// `permessage-deflate` offer and response agree.
+    pub const DEFAULT: Self = Self {
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+        server_max_window_bits: 15,
+        client_max_window_bits: 15,
+    };
+}
+
 /// One `permessage-deflate` element of `Sec-WebSocket-Extensions`: a
 /// client's offer or a server's response, its parameters as written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
