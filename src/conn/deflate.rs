@@ -431,8 +431,9 @@ impl Deflater {
     /// of one (each piece is flushed, so it can go in a fragment of its
     /// own); returns the payload to send
     /// ([`Connection::send_compressed`](super::Connection::send_compressed),
-    /// RSV1 on the first frame). Borrowed until the next call.
-    pub fn compress(&mut self, data: &[u8], fin: bool) -> &[u8] {
+    /// RSV1 on the first frame), in a buffer of the deflater's, which the
+    /// caller may take and [`give_back`](Self::give_back).
+    pub fn compress(&mut self, data: &[u8], fin: bool) -> &mut alloc::vec::Vec<u8> {
         use miniz_oxide::deflate::core::{TDEFLFlush, TDEFLStatus, compress_to_output};
         self.out.clear();
         // A window under 15 bits: pieces of the window, each with its own
@@ -466,7 +467,15 @@ impl Deflater {
                 self.state.reset();
             }
         }
-        &self.out
+        &mut self.out
+    }
+
+    /// Gives back a buffer [`compress`](Self::compress) filled and the
+    /// caller took (`mem::take`), to be filled again without allocating.
+    pub fn give_back(&mut self, buf: alloc::vec::Vec<u8>) {
+        if buf.capacity() > self.out.capacity() {
+            self.out = buf;
+        }
     }
 }
 

@@ -91,6 +91,25 @@ impl FrameOut {
         })
     }
 
+    /// Starts a data frame of `len` bytes of compressed payload on
+    /// `conn` (RSV1 if it opens its message).
+    #[cfg(all(feature = "std", feature = "deflate"))]
+    pub(crate) fn begin_compressed<K: MaskKeys>(
+        conn: &mut Connection<K>,
+        part: MessagePart,
+        len: usize,
+    ) -> Result<Self, SendError> {
+        let mut header = [0u8; FrameHeader::MAX_LEN];
+        let start = conn.encode_header_compressed(part, len as u64, &mut header)?;
+        Ok(Self {
+            header,
+            header_len: start.header_len,
+            header_sent: false,
+            masked: start.mask.is_some(),
+            sent: 0,
+        })
+    }
+
     /// The frame's header.
     #[cfg(feature = "std")]
     pub(crate) fn header(&self) -> &[u8] {

@@ -77,6 +77,8 @@
 //! on demand.
 
 mod client;
+#[cfg(feature = "deflate")]
+mod deflate;
 mod error;
 mod managed;
 mod server;
@@ -88,6 +90,8 @@ mod tls;
 mod transport;
 
 pub use client::*;
+#[cfg(feature = "deflate")]
+pub use deflate::DeflateOptions;
 pub use error::*;
 pub use managed::*;
 pub use server::*;
@@ -163,6 +167,12 @@ pub struct Options {
     /// certificates); `None`: [`platform_config`], the platform's roots.
     #[cfg(feature = "rustls")]
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// permessage-deflate (feature `deflate`): offered by a client,
+    /// accepted by a server, as [`DeflateOptions`] say; `None` turns it
+    /// off. On by default (see [`DeflateOptions`] for why, and what it
+    /// costs).
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<DeflateOptions>,
 }
 
 impl Default for Options {
@@ -184,6 +194,8 @@ impl Default for Options {
             read_buffer: 64 << 10,
             #[cfg(feature = "rustls")]
             tls: None,
+            #[cfg(feature = "deflate")]
+            deflate: Some(DeflateOptions::default()),
         }
     }
 }

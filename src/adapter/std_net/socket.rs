@@ -95,6 +95,9 @@ pub(super) struct Reading {
     pub(super) asm: Assembler,
     pub(super) read_timeout: Option<StdDuration>,
     pub(super) finished: bool,
+    /// The compressed chunk being inflated, and the inflater.
+    #[cfg(feature = "deflate")]
+    pub(super) inflating: super::deflate::Inflating,
 }
 
 impl Reading {
@@ -107,6 +110,8 @@ impl Reading {
             asm: Assembler::new(opts.config.max_message_len),
             read_timeout: opts.read_timeout,
             finished: false,
+            #[cfg(feature = "deflate")]
+            inflating: Default::default(),
         }
     }
 
@@ -166,8 +171,41 @@ impl Reading {
         // error is given up: events go on from where the connection is.
         self.rx.unpin();
         let deadline = self.deadline();
-        let found = self.poll(io, deadline)?;
-        Ok(found.map(|found| f(self.rx.event(found))))
+        loop {
+            #[cfg(feature = "deflate")]
+            if self.inflating.is_pending() {
+                match self.inflating.next(io) {
+                    Ok(Some(chunk)) => return Ok(Some(f(Event::Data(chunk)))),
+                    Ok(None) => continue,
+                    Err(e) => {
+                        self.fail(io);
+                        return Err(e.into());
+                    }
+                }
+            }
+            let Some(found) = self.poll(io, deadline)? else {
+                return Ok(None);
+            };
+            #[cfg(feature = "deflate")]
+            if self.inflate_next(io, &found) {
+                continue;
+            }
+            return Ok(Some(f(self.rx.event(found))));
+        }
+    }
+
+    /// A compressed chunk found is taken to be inflated (the next turn
+    /// of the caller's loop hands out what it inflates to).
+    #[cfg(feature = "deflate")]
+    fn inflate_next<I: Io>(&mut self, io: &mut I, found: &Found) -> bool {
+        if !matches!(found, Found::Data(d) if d.compressed) {
+            return false;
+        }
+        if let Event::Data(d) = self.rx.event(*found) {
+            let inflating = &mut self.inflating;
+            io.with_conn(|c| inflating.start(&d, c));
+        }
+        true
     }
 
     /// When the read timeout, if any, runs out for a call starting now.
@@ -182,9 +220,31 @@ impl Reading {
     pub(super) fn read<I: Io>(&mut self, io: &mut I) -> Result<Option<Message>, Error> {
         let deadline = self.deadline();
         loop {
+            // A compressed message: its inflated chunks into the
+            // assembler.
+            #[cfg(feature = "deflate")]
+            if self.inflating.is_pending() {
+                let pushed = match self.inflating.next(io) {
+                    Ok(Some(chunk)) => self.asm.push(&Event::Data(chunk)),
+                    Ok(None) => continue,
+                    Err(e) => {
+                        self.fail(io);
+                        return Err(e.into());
+                    }
+                };
+                match pushed {
+                    Ok(Some(m)) => return Ok(Some(m)),
+                    Ok(None) => continue,
+                    Err(e) => return Err(self.refuse(io, e)),
+                }
+            }
             let Some(found) = self.poll(io, deadline)? else {
                 return Ok(None);
             };
+            #[cfg(feature = "deflate")]
+            if self.inflate_next(io, &found) {
+                continue;
+            }
             if let Found::Data(d) = &found {
                 // A pinned payload goes on only with the rest of its frame.
                 if self.rx.is_pinned() && d.offset == 0 {
@@ -207,16 +267,18 @@ impl Reading {
             match self.asm.push(&event) {
                 Ok(Some(m)) => return Ok(Some(m)),
                 Ok(None) => {}
-                Err(e) => {
-                    // Too big for the assembler: refuse it like the core would.
-                    io.with_conn(|c| {
-                        let _ = c.close(e.close_code(), "");
-                    });
-                    self.fail(io);
-                    return Err(e.into());
-                }
+                Err(e) => return Err(self.refuse(io, e)),
             }
         }
+    }
+
+    /// A message too big for the assembler: refused as the core would.
+    fn refuse<I: Io>(&mut self, io: &mut I, e: crate::message::MessageError) -> Error {
+        io.with_conn(|c| {
+            let _ = c.close(e.close_code(), "");
+        });
+        self.fail(io);
+        e.into()
     }
 
     /// The message of `len` bytes whose last chunk was just read: copied
@@ -285,6 +347,9 @@ pub(super) struct Writer<S> {
     pub(super) send_queue: usize,
     /// [`Options::write_timeout`]: the time a whole send may take.
     pub(super) write_timeout: Option<StdDuration>,
+    /// The compressor, if permessage-deflate was agreed.
+    #[cfg(feature = "deflate")]
+    pub(super) deflate: super::deflate::Compressing,
 }
 
 impl<S: Transport> Writer<S> {
@@ -305,18 +370,59 @@ impl<S: Transport> Writer<S> {
 
     /// A whole message: one frame, or frames of `max_send_frame_len`.
     pub(super) fn send_message(&mut self, kind: DataKind, data: &[u8]) -> Result<(), Error> {
+        #[cfg(feature = "deflate")]
+        if let Some(z) = self.deflate.deflater(self.conn.deflate(), self.conn.role()) {
+            // Compressed whole, then framed as any message is.
+            let payload = core::mem::take(z.compress(data, true));
+            let max = self.conn.config().max_send_frame_len;
+            let r = frames(max, kind, payload.len())
+                .try_for_each(|(part, range)| self.frame(part, &payload[range], true));
+            self.deflate.give_back(payload);
+            return r;
+        }
         for (part, range) in frames(self.conn.config().max_send_frame_len, kind, data.len()) {
             self.send_frame(part, &data[range])?;
         }
         Ok(())
     }
 
+    /// One fragment of a message sent piece by piece: compressed, if this
+    /// end compresses, as a piece of its message.
+    pub(super) fn send_fragment(&mut self, part: MessagePart, data: &[u8]) -> Result<(), Error> {
+        #[cfg(feature = "deflate")]
+        if let MessagePart::Fragment { fin, .. } = part
+            && let Some(z) = self.deflate.deflater(self.conn.deflate(), self.conn.role())
+        {
+            let payload = core::mem::take(z.compress(data, fin));
+            let r = self.frame(part, &payload, true);
+            self.deflate.give_back(payload);
+            return r;
+        }
+        self.send_frame(part, data)
+    }
+
     /// One data frame: a server's header and payload in one vectored
     /// write, no copy; a client's payload masked through `out`.
     pub(super) fn send_frame(&mut self, part: MessagePart, data: &[u8]) -> Result<(), Error> {
+        self.frame(part, data, false)
+    }
+
+    /// [`send_frame`](Self::send_frame), of a compressed payload (RSV1 on
+    /// a message's first frame) if `compressed`.
+    fn frame(&mut self, part: MessagePart, data: &[u8], compressed: bool) -> Result<(), Error> {
         self.latch.check().map_err(|f| f.error())?;
         self.flush_owed()?;
-        let mut frame = FrameOut::begin(&mut self.conn, part, data.len())?;
+        #[cfg(feature = "deflate")]
+        let mut frame = if compressed {
+            FrameOut::begin_compressed(&mut self.conn, part, data.len())?
+        } else {
+            FrameOut::begin(&mut self.conn, part, data.len())?
+        };
+        #[cfg(not(feature = "deflate"))]
+        let mut frame = {
+            let _ = compressed;
+            FrameOut::begin(&mut self.conn, part, data.len())?
+        };
         if frame.is_masked() {
             let cap = (frame.header().len() + data.len()).min(MASK_CHUNK);
             if self.out.len() < cap {
@@ -495,6 +601,8 @@ impl<S: Transport> WebSocket<S> {
                 latch: Latch::default(),
                 send_queue: opts.send_queue,
                 write_timeout: opts.write_timeout,
+                #[cfg(feature = "deflate")]
+                deflate: super::deflate::Compressing::new(opts.deflate),
             },
             r: Reading::new(opts, early),
             protocol: None,
@@ -586,7 +694,7 @@ impl<S: Transport> WebSocket<S> {
     /// (esp_websocket_client's `send_text_partial` / `send_cont_msg` /
     /// `send_fin`): the first opens a message of type `kind`, `fin` ends it.
     pub fn send_fragment(&mut self, kind: DataKind, data: &[u8], fin: bool) -> Result<(), Error> {
-        self.w.send_frame(MessagePart::Fragment { kind, fin }, data)
+        self.w.send_fragment(MessagePart::Fragment { kind, fin }, data)
     }
 
     /// Sends a ping.

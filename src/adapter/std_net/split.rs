@@ -133,6 +133,9 @@ struct SendState {
     session: Option<Box<dyn Session>>,
     /// The session's end is to be sent once the queue is written.
     close_session: bool,
+    /// The compressor (permessage-deflate).
+    #[cfg(feature = "deflate")]
+    deflate: super::deflate::Compressing,
 }
 
 struct Shared {
@@ -219,11 +222,11 @@ impl Shared {
     /// says ([`Error::QueueFull`] when it does not, or no longer does).
     /// One lock, held for the encoding only.
     fn send_data(&self, part: MessagePart, p: Data<'_>, wait: Wait) -> Result<(), Error> {
-        let len = p.bytes().len();
+        let mut len = p.bytes().len();
         let mut st = self.lock();
         // A fragment is one frame as given; a whole message is as many as
         // the frame limit makes it.
-        let frames_of = |st: &SendState| {
+        let frames_of = |st: &SendState, len: usize| {
             let (max, kind) = match part {
                 MessagePart::Whole(kind) => (st.conn.config().max_send_frame_len, kind),
                 MessagePart::Fragment { kind, .. } => (usize::MAX, kind),
@@ -233,13 +236,19 @@ impl Shared {
                 fragment => (fragment, range),
             })
         };
-        let bytes = len + FrameHeader::MAX_LEN * frames_of(&st).count();
+        let bytes = len + FrameHeader::MAX_LEN * frames_of(&st, len).count();
         loop {
             st.latch.check().map_err(|f| f.error())?;
             if st.done {
                 return Err(SendError::Closed.into());
             }
-            if st.queued == 0 || st.queued + bytes <= self.limit {
+            // While another sender compresses (outside the lock), this one
+            // waits: messages go out in the order they were compressed.
+            #[cfg(feature = "deflate")]
+            let busy = st.deflate.is_busy();
+            #[cfg(not(feature = "deflate"))]
+            let busy = false;
+            if !busy && (st.queued == 0 || st.queued + bytes <= self.limit) {
                 break;
             }
             let full = |st: &SendState| Error::QueueFull {
@@ -255,9 +264,39 @@ impl Shared {
                 },
             };
         }
+        // Compressed outside the lock (the reader and the writer go on),
+        // the compressor taken out meanwhile; its room in the queue was
+        // reckoned on the uncompressed length.
+        #[cfg(feature = "deflate")]
+        let deflated;
+        #[cfg(feature = "deflate")]
+        let agreed = (st.conn.deflate(), st.conn.role());
+        #[cfg(feature = "deflate")]
+        let (p, compressed) = match st.deflate.take(agreed.0, agreed.1) {
+            Some(mut z) => {
+                drop(st);
+                let fin = match part {
+                    MessagePart::Whole(_) => true,
+                    MessagePart::Fragment { fin, .. } => fin,
+                };
+                deflated = Bytes::from(core::mem::take(z.compress(p.bytes(), fin)));
+                st = self.lock();
+                st.deflate.put(z);
+                self.room.notify_all();
+                st.latch.check().map_err(|f| f.error())?;
+                if st.done {
+                    return Err(SendError::Closed.into());
+                }
+                len = deflated.len();
+                (Data::Shared(&deflated), true)
+            }
+            None => (p, false),
+        };
+        #[cfg(not(feature = "deflate"))]
+        let compressed = false;
         self.queue_owed(&mut st)?;
-        for (frame_part, range) in frames_of(&st) {
-            let out = encode(&mut st.conn, frame_part, p, range)?;
+        for (frame_part, range) in frames_of(&st, len) {
+            let out = encode(&mut st.conn, frame_part, p, range, compressed)?;
             st.queued += out.len();
             st.queue.push_back(out);
         }
@@ -299,9 +338,20 @@ fn encode(
     part: MessagePart,
     p: Data<'_>,
     range: Range<usize>,
+    compressed: bool,
 ) -> Result<Out, Error> {
     let data = &p.bytes()[range.clone()];
-    let mut frame = FrameOut::begin(conn, part, data.len())?;
+    #[cfg(feature = "deflate")]
+    let mut frame = if compressed {
+        FrameOut::begin_compressed(conn, part, data.len())?
+    } else {
+        FrameOut::begin(conn, part, data.len())?
+    };
+    #[cfg(not(feature = "deflate"))]
+    let mut frame = {
+        let _ = compressed;
+        FrameOut::begin(conn, part, data.len())?
+    };
     if !frame.is_masked() {
         let head = Small::new(frame.header());
         // Counts the payload as written: it is the queue's now.
@@ -441,6 +491,8 @@ impl<S: Split> WebSocket<S> {
                 writer_gone: false,
                 session,
                 close_session: false,
+                #[cfg(feature = "deflate")]
+                deflate: w.deflate,
             }),
             room: Condvar::new(),
             work: Condvar::new(),
