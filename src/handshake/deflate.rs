@@ -88,6 +88,64 @@ fn window_bits(value: &[u8]) -> Result<u8, DeflateError> {
 }
 
 impl DeflateElement {
+    /// The longest element [`write`](Self::write) makes: every parameter,
+    /// both windows in two digits (128 bytes).
+    pub const MAX_LEN: usize = PERMESSAGE_DEFLATE.len()
+        + "; server_no_context_takeover".len()
+        + "; client_no_context_takeover".len()
+        + "; server_max_window_bits=15".len()
+        + "; client_max_window_bits=15".len();
+
+    /// `permessage-deflate; client_max_window_bits`, the offer browsers
+    /// and Python's `websockets` make: full windows, contexts kept, and
+    /// the server may limit the client's window (the compressor honours
+    /// any of 8 to 15). The client's inflater must then hold a 32 KiB
+    /// window; a device short of memory offers
+    /// [`with_server_window`](Self::with_server_window) first.
+    pub const OFFER: Self = Self {
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+        server_max_window_bits: None,
+        client_max_window_bits: Some(None),
+    };
+
+    /// This offer asking the server to compress with a window of at most
+    /// 2^`bits` bytes (`server_max_window_bits`, 8 to 15): the ring the
+    /// client's inflater needs. A server may decline it (zlib cannot
+    /// compress with a window of 8 bits, and some servers refuse 8), so
+    /// follow it with a plain offer if compression matters more than the
+    /// memory:
+    ///
+    /// ```
+    /// use sansws::handshake::deflate::DeflateElement;
+    /// const OFFERS: [DeflateElement; 2] =
+    ///     [DeflateElement::OFFER.with_server_window(10), DeflateElement::OFFER];
+    /// let mut text = [0u8; DeflateElement::MAX_LEN];
+    /// let n = OFFERS[0].write(&mut text)?;
+    /// assert_eq!(
+    ///     &text[..n],
+    ///     b"permessage-deflate; server_max_window_bits=10; client_max_window_bits"
+    /// );
+    /// # Ok::<(), sansws::handshake::deflate::DeflateError>(())
+    /// ```
+    pub const fn with_server_window(mut self, bits: u8) -> Self {
+        self.server_max_window_bits = Some(bits);
+        self
+    }
+
+    /// Whether every window is within 8 to 15, and, for a server's
+    /// response (`response`), `client_max_window_bits` has a value: what
+    /// [`write`](Self::write) may put on the wire.
+    pub(crate) fn is_writable(&self, response: bool) -> bool {
+        let bits = |n: u8| (8..=15).contains(&n);
+        self.server_max_window_bits.is_none_or(bits)
+            && match self.client_max_window_bits {
+                None => true,
+                Some(None) => !response,
+                Some(Some(n)) => bits(n),
+            }
+    }
+
     /// Parses one element of a `Sec-WebSocket-Extensions` list (what
     /// [`UpgradeRequest::extensions`](super::UpgradeRequest::extensions)
     /// yields): [`DeflateError::NotDeflate`] for another extension, other
@@ -141,8 +199,13 @@ impl DeflateElement {
     }
 
     /// Writes the element (`permessage-deflate` and its parameters) into
-    /// `buf`; returns its length.
+    /// `buf` ([`MAX_LEN`](Self::MAX_LEN) bytes are always enough); returns
+    /// its length. A window outside 8 to 15 is
+    /// [`DeflateError::InvalidValue`], and nothing is written.
     pub fn write(&self, buf: &mut [u8]) -> Result<usize, DeflateError> {
+        if !self.is_writable(false) {
+            return Err(DeflateError::InvalidValue);
+        }
         let mut at = 0;
         let mut put = |s: &[u8]| {
             let end = at + s.len();
@@ -354,6 +417,24 @@ mod tests {
         }
         assert_eq!(
             DeflateElement::default().write(&mut [0u8; 10]),
+            Err(DeflateError::BufferTooSmall)
+        );
+    }
+
+    /// `MAX_LEN` is the fullest element's length, which fits exactly.
+    #[test]
+    fn the_longest_element_is_max_len() {
+        let full = DeflateElement {
+            server_no_context_takeover: true,
+            client_no_context_takeover: true,
+            server_max_window_bits: Some(15),
+            client_max_window_bits: Some(Some(15)),
+        };
+        let mut buf = [0u8; DeflateElement::MAX_LEN];
+        assert_eq!(full.write(&mut buf), Ok(DeflateElement::MAX_LEN));
+        assert_eq!(DeflateElement::MAX_LEN, 128);
+        assert_eq!(
+            full.write(&mut buf[..DeflateElement::MAX_LEN - 1]),
             Err(DeflateError::BufferTooSmall)
         );
     }

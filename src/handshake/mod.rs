@@ -26,6 +26,7 @@
 
 #[cfg(feature = "client")]
 mod client;
+#[cfg(feature = "deflate")]
 pub mod deflate;
 mod http;
 #[cfg(feature = "server")]
