@@ -374,6 +374,8 @@ fn client_request_byte_exact() {
         resource: "/chat?room=1",
         protocols: &["chat", "superchat"],
         headers: &[("Origin", "http://example.com")],
+        #[cfg(feature = "deflate")]
+        deflate: &[],
     };
     let n = hs.write_request(&req, &mut out).unwrap();
     assert_eq!(

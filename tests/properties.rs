@@ -161,7 +161,7 @@ proptest! {
     ) {
         let protocols: Vec<&str> = protocols.iter().map(String::as_str).collect();
         let hs = ClientHandshake::new(nonce);
-        let req = ClientRequest { host: "device.local", port, secure, resource: &path, protocols: &protocols, headers: &[] };
+        let req = ClientRequest { port, secure, protocols: &protocols, ..ClientRequest::new("device.local", &path) };
         let mut buf = [0u8; 1024];
         let n = hs.write_request(&req, &mut buf).unwrap();
         let mut headers = [EMPTY_HEADER; 16];

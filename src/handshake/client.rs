@@ -1,5 +1,7 @@
 //! Client role: write the upgrade request, validate the response.
 
+#[cfg(feature = "deflate")]
+use super::deflate::{DeflateElement, DeflateError, DeflateParams};
 use super::{
     AcceptKey, ByteSet, HandshakeError, HeadParts, Header, Limits, Response, Scan, Sha1,
     WriteError, accept_key_with, check_extra_headers, is_token,
@@ -43,6 +45,11 @@ pub struct ClientRequest<'a> {
     /// Extra header fields, e.g. `("Origin", "http://device")` or
     /// `("Authorization", "Bearer ...")`.
     pub headers: &'a [(&'a str, &'a str)],
+    /// permessage-deflate offers, in order of preference, written as one
+    /// `Sec-WebSocket-Extensions` header (none if empty), e.g.
+    /// `&[DeflateElement::OFFER]`.
+    #[cfg(feature = "deflate")]
+    pub deflate: &'a [DeflateElement],
 }
 
 impl<'a> ClientRequest<'a> {
@@ -56,6 +63,8 @@ impl<'a> ClientRequest<'a> {
             resource,
             protocols: &[],
             headers: &[],
+            #[cfg(feature = "deflate")]
+            deflate: &[],
         }
     }
 
@@ -112,6 +121,10 @@ impl<'a> ClientRequest<'a> {
             return Err(WriteError::InvalidInput("subprotocol"));
         }
         check_extra_headers(self.headers)?;
+        #[cfg(feature = "deflate")]
+        if self.deflate.iter().any(|d| !d.is_writable(false)) {
+            return Err(WriteError::InvalidInput("permessage-deflate offer"));
+        }
         Ok(colon && first != b'[')
     }
 }
@@ -263,6 +276,8 @@ impl ClientHandshake {
                 &self.key,
             ],
             list: req.protocols,
+            #[cfg(feature = "deflate")]
+            extensions: req.deflate,
             headers: req.headers,
         }
         .write(buf)
@@ -310,11 +325,93 @@ impl ClientHandshake {
                 return Err(HandshakeError::UnexpectedProtocol);
             }
         }
+        #[cfg(not(feature = "deflate"))]
         if scan.extensions() {
             return Err(HandshakeError::UnexpectedExtension);
         }
+        #[cfg(feature = "deflate")]
+        if scan.extensions() {
+            agreed_deflate(req.deflate, res.headers())?;
+        }
         Ok(Status::Complete(res))
     }
+
+    /// The permessage-deflate parameters agreed in `res`, a response to
+    /// `req` that [`parse_response`](Self::parse_response) accepted:
+    /// `None` if the server answered without the extension (or `res` is
+    /// not such a response). They size the connection's inflater
+    /// (`server_max_window_bits`) and bound its compressor.
+    ///
+    /// ```
+    /// use sansws::{Status, handshake::{ClientHandshake, ClientRequest, EMPTY_HEADER, Limits}};
+    /// use sansws::handshake::deflate::DeflateElement;
+    /// let hs = ClientHandshake::new(*b"the sample nonce");
+    /// // A 1 KiB window from the server if it agrees; else the usual one.
+    /// let req = ClientRequest {
+    ///     deflate: &[DeflateElement::OFFER.with_server_window(10), DeflateElement::OFFER],
+    ///     ..ClientRequest::new("server.example.com", "/chat")
+    /// };
+    /// let mut out = [0u8; 512];
+    /// let n = hs.write_request(&req, &mut out)?;
+    /// let request = core::str::from_utf8(&out[..n])?;
+    /// assert!(request.contains(
+    ///     "\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10; \
+    ///      client_max_window_bits, permessage-deflate; client_max_window_bits\r\n"
+    /// ));
+    ///
+    /// let input = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+    ///     Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
+    ///     Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10; \
+    ///     client_max_window_bits=12\r\n\r\n";
+    /// let mut headers = [EMPTY_HEADER; 16];
+    /// let Status::Complete(res) = hs.parse_response(&req, input, &mut headers, &Limits::DEFAULT)? else {
+    ///     unreachable!()
+    /// };
+    /// let params = hs.deflate_params(&req, &res).unwrap();
+    /// assert_eq!((params.server_max_window_bits, params.client_max_window_bits), (10, 12));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "deflate")]
+    pub fn deflate_params(
+        &self,
+        req: &ClientRequest<'_>,
+        res: &Response<'_, '_>,
+    ) -> Option<DeflateParams> {
+        agreed_deflate(req.deflate, res.headers()).ok().flatten()
+    }
+}
+
+/// What the server's `Sec-WebSocket-Extensions` agree to, checked against
+/// the client's `offers` (RFC 7692 section 5): no element, or one
+/// `permessage-deflate` element that answers an offer (the first it
+/// answers gives the parameters). Any other extension, a second element,
+/// or an answer when nothing was offered is
+/// [`HandshakeError::UnexpectedExtension`]; an invalid element, or one
+/// that answers no offer, [`HandshakeError::Deflate`].
+#[cfg(feature = "deflate")]
+fn agreed_deflate(
+    offers: &[DeflateElement],
+    headers: &[Header<'_>],
+) -> Result<Option<DeflateParams>, HandshakeError> {
+    let mut elements = super::list_elements(headers, "sec-websocket-extensions");
+    let Some(element) = elements.next() else {
+        return Ok(None);
+    };
+    if offers.is_empty() || elements.next().is_some() {
+        return Err(HandshakeError::UnexpectedExtension);
+    }
+    let response = match DeflateElement::parse(element) {
+        Err(DeflateError::NotDeflate) => return Err(HandshakeError::UnexpectedExtension),
+        parsed => parsed.map_err(HandshakeError::Deflate)?,
+    };
+    let mut why = DeflateError::NotOffered;
+    for offer in offers {
+        match offer.check_response(&response) {
+            Ok(params) => return Ok(Some(params)),
+            Err(e) => why = e,
+        }
+    }
+    Err(HandshakeError::Deflate(why))
 }
 
 #[cfg(test)]

@@ -272,6 +272,8 @@ impl<'a> HttpResponse<'a> {
             | HandshakeError::BadAccept
             | HandshakeError::UnexpectedProtocol
             | HandshakeError::UnexpectedExtension => "invalid WebSocket response upstream",
+            #[cfg(feature = "deflate")]
+            HandshakeError::Deflate(_) => "invalid WebSocket response upstream",
         };
         Self::new(err.http_status()).text(body)
     }
@@ -391,6 +393,8 @@ impl<'a> HttpResponse<'a> {
             ],
             #[cfg(feature = "client")]
             list: &[],
+            #[cfg(feature = "deflate")]
+            extensions: &[],
             headers: self.headers,
         })
     }

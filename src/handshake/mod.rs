@@ -26,6 +26,7 @@
 
 #[cfg(feature = "client")]
 mod client;
+#[cfg(feature = "deflate")]
 pub mod deflate;
 mod http;
 #[cfg(feature = "server")]
@@ -285,9 +286,16 @@ pub enum HandshakeError {
     /// The server chose a subprotocol the client did not offer, or several.
     #[error("server chose a subprotocol that was not offered")]
     UnexpectedProtocol,
-    /// The server answered with an extension the client did not offer.
+    /// The server answered with an extension the client did not offer,
+    /// or with more than one.
     #[error("server answered with an extension that was not offered")]
     UnexpectedExtension,
+    /// The server's `permessage-deflate` response breaks RFC 7692's rules
+    /// or answers none of the client's offers (RFC 7692 section 5: the
+    /// client fails the connection).
+    #[cfg(feature = "deflate")]
+    #[error("invalid permessage-deflate response: {0}")]
+    Deflate(deflate::DeflateError),
 }
 
 impl HandshakeError {
@@ -298,7 +306,8 @@ impl HandshakeError {
     /// The errors only a server's response causes ([`Status`](Self::Status),
     /// [`BadAccept`](Self::BadAccept),
     /// [`UnexpectedProtocol`](Self::UnexpectedProtocol),
-    /// [`UnexpectedExtension`](Self::UnexpectedExtension)) reach a client,
+    /// [`UnexpectedExtension`](Self::UnexpectedExtension), and with
+    /// feature `deflate` `Deflate`) reach a client,
     /// which answers no one; a client that relays for others, as a gateway,
     /// answers them with 502 (Bad Gateway).
     pub const fn http_status(&self) -> u16 {
@@ -317,6 +326,8 @@ impl HandshakeError {
             | HandshakeError::BadAccept
             | HandshakeError::UnexpectedProtocol
             | HandshakeError::UnexpectedExtension => 502,
+            #[cfg(feature = "deflate")]
+            HandshakeError::Deflate(_) => 502,
         }
     }
 }
@@ -484,7 +495,7 @@ fn check_extra_headers(headers: &[(&str, &str)]) -> Result<(), WriteError> {
     Ok(())
 }
 
-#[cfg(feature = "server")]
+#[cfg(any(feature = "server", all(feature = "client", feature = "deflate")))]
 /// The comma-separated elements of every header named `name`, trimmed,
 /// empty elements skipped (RFC 9110 section 5.6.1).
 pub(crate) fn list_elements<'h, 'b>(
@@ -498,7 +509,7 @@ pub(crate) fn list_elements<'h, 'b>(
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(any(feature = "server", all(feature = "client", feature = "deflate")))]
 /// [`list_elements`]: plain loops, which take a fraction of the code of a
 /// `filter`/`flat_map`/`split` chain on a device.
 pub(crate) struct ListElements<'h, 'b> {
@@ -508,7 +519,7 @@ pub(crate) struct ListElements<'h, 'b> {
     rest: &'b [u8],
 }
 
-#[cfg(feature = "server")]
+#[cfg(any(feature = "server", all(feature = "client", feature = "deflate")))]
 impl<'b> Iterator for ListElements<'_, 'b> {
     type Item = &'b [u8];
 
@@ -678,6 +689,12 @@ pub(crate) struct HeadParts<'a> {
     /// image has no list loop).
     #[cfg(feature = "client")]
     pub(crate) list: &'a [&'a str],
+    /// The `permessage-deflate` elements of a `Sec-WebSocket-Extensions`
+    /// header (nothing if there are none): a client's offers or a
+    /// server's one answer, their window bits checked by the writer (the
+    /// head is counted and written without a way to fail).
+    #[cfg(feature = "deflate")]
+    pub(crate) extensions: &'a [deflate::DeflateElement],
     /// Extra header fields, checked by [`check_extra_headers`].
     pub(crate) headers: &'a [(&'a str, &'a str)],
 }
@@ -699,6 +716,21 @@ impl HeadParts<'_> {
                 template = b", \0";
             }
             if !self.list.is_empty() {
+                w.put(b"\r\n", &[]);
+            }
+        }
+        #[cfg(feature = "deflate")]
+        {
+            let mut template: &[u8] = b"Sec-WebSocket-Extensions: \0";
+            for e in self.extensions {
+                let mut text = [0u8; deflate::DeflateElement::MAX_LEN];
+                // Never fails: `MAX_LEN` holds any element, and the writer
+                // checked the window bits.
+                let n = e.write(&mut text).unwrap_or(0);
+                w.put(template, &[text.get(..n).unwrap_or_default()]);
+                template = b", \0";
+            }
+            if !self.extensions.is_empty() {
                 w.put(b"\r\n", &[]);
             }
         }
@@ -1358,6 +1390,8 @@ mod tests {
             BadAccept,
             UnexpectedProtocol,
             UnexpectedExtension,
+            #[cfg(feature = "deflate")]
+            Deflate(deflate::DeflateError::NotOffered),
         ];
         let mut out = [0u8; 256];
         for e in request {
@@ -1405,6 +1439,27 @@ mod tests {
         let page = HttpResponse::new(200).text("hello");
 
         assert_exact_size(|b| ServerResponse::with_accept_key(accept).write(b));
+        #[cfg(feature = "deflate")]
+        {
+            use deflate::DeflateElement;
+            let full = DeflateElement {
+                server_no_context_takeover: true,
+                client_no_context_takeover: true,
+                server_max_window_bits: Some(15),
+                client_max_window_bits: Some(Some(9)),
+            };
+            assert_exact_size(|b| {
+                ServerResponse::with_accept_key(accept)
+                    .deflate(Some(full))
+                    .write(b)
+            });
+            let offers = [full, DeflateElement::OFFER];
+            let req = ClientRequest {
+                deflate: &offers,
+                ..req
+            };
+            assert_exact_size(|b| hs.write_request(&req, b));
+        }
         assert_exact_size(|b| page.write(b));
         assert_exact_size(|b| page.write_head(b));
         assert_exact_size(|b| HttpResponse::from_error(&HandshakeError::BadHost).write(b));

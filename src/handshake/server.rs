@@ -1,5 +1,7 @@
 //! Server role: read an upgrade request, answer it.
 
+#[cfg(feature = "deflate")]
+use super::deflate::{DeflateElement, DeflateParams, DeflatePolicy};
 use super::{
     AcceptKey, HandshakeError, HeadParts, Header, Limits, Request, Scan, Sha1, WriteError,
     accept_key_with, check_extra_headers, is_token, list_elements,
@@ -152,9 +154,53 @@ impl<'h, 'b> UpgradeRequest<'h, 'b> {
     }
 
     /// The extension offers (`Sec-WebSocket-Extensions` elements, with
-    /// their parameters). sansws negotiates none of them.
+    /// their parameters). sansws negotiates permessage-deflate (feature
+    /// `deflate`, [`deflate`](Self::deflate)) and none of the others.
     pub fn extensions(&self) -> impl Iterator<Item = &'b [u8]> + 'h {
         list_elements(self.request.headers(), "sec-websocket-extensions")
+    }
+
+    /// The server's choice of permessage-deflate under `policy`: the
+    /// first of the client's `permessage-deflate` offers, in its order of
+    /// preference over every `Sec-WebSocket-Extensions` header, that the
+    /// policy accepts ([`DeflatePolicy::accept`]), with the parameters
+    /// agreed and the element to answer with
+    /// ([`ServerResponse::deflate`]); `None` to go without. An invalid
+    /// offer (an unknown parameter, one given twice, a bad value) is
+    /// declined and the next one tried (RFC 7692 section 5); other
+    /// extensions are ignored.
+    ///
+    /// ```
+    /// # use sansws::{Status, handshake::*};
+    /// use sansws::handshake::deflate::{DeflateElement, DeflatePolicy};
+    /// let input = b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\
+    ///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    ///     Sec-WebSocket-Version: 13\r\n\
+    ///     Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
+    /// let mut headers = [EMPTY_HEADER; 16];
+    /// let Ok(Status::Complete(Outcome::Upgrade(req))) =
+    ///     parse_request(input, &mut headers, &Limits::DEFAULT) else { panic!() };
+    /// // A device whose inflater holds 1 KiB of the client's window.
+    /// let policy = DeflatePolicy { client_max_window_bits: 10, ..DeflatePolicy::default() };
+    /// let (params, answer) = req.deflate(&policy).unwrap();
+    /// assert_eq!(params.client_max_window_bits, 10);
+    /// let mut out = [0u8; 256];
+    /// let n = ServerResponse::accept(&req).deflate(Some(answer)).write(&mut out)?;
+    /// assert!(out[..n].ends_with(
+    ///     b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10\r\n\r\n"
+    /// ));
+    /// # Ok::<(), WriteError>(())
+    /// ```
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self, policy: &DeflatePolicy) -> Option<(DeflateParams, DeflateElement)> {
+        for element in self.extensions() {
+            if let Ok(offer) = DeflateElement::parse(element)
+                && let Some(choice) = policy.accept(&offer)
+            {
+                return Some(choice);
+            }
+        }
+        None
     }
 
     /// Every header, in order.
@@ -202,6 +248,8 @@ pub struct ServerResponse<'a> {
     accept: AcceptKey,
     protocol: Option<&'a str>,
     headers: &'a [(&'a str, &'a str)],
+    #[cfg(feature = "deflate")]
+    deflate: Option<DeflateElement>,
 }
 
 impl<'a> ServerResponse<'a> {
@@ -220,6 +268,8 @@ impl<'a> ServerResponse<'a> {
             accept,
             protocol: None,
             headers: &[],
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 
@@ -236,6 +286,15 @@ impl<'a> ServerResponse<'a> {
         self
     }
 
+    /// The answer to the client's permessage-deflate offers, written as
+    /// `Sec-WebSocket-Extensions`: the element
+    /// [`UpgradeRequest::deflate`] chose, or `None` for no extension.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(mut self, response: Option<DeflateElement>) -> Self {
+        self.deflate = response;
+        self
+    }
+
     /// Writes the response into `buf`; returns its length. Writes nothing
     /// on error.
     pub fn write(&self, buf: &mut [u8]) -> Result<usize, WriteError> {
@@ -243,6 +302,12 @@ impl<'a> ServerResponse<'a> {
             return Err(WriteError::InvalidInput("subprotocol"));
         }
         check_extra_headers(self.headers)?;
+        // A response's windows are 8 to 15, and it limits the client's
+        // with a value (RFC 7692 section 7.1.2.2).
+        #[cfg(feature = "deflate")]
+        if self.deflate.is_some_and(|d| !d.is_writable(true)) {
+            return Err(WriteError::InvalidInput("permessage-deflate response"));
+        }
         // The chosen subprotocol is the template's last line, cut off
         // without one.
         const TEMPLATE: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
@@ -257,6 +322,8 @@ impl<'a> ServerResponse<'a> {
             values: &[self.accept.as_bytes(), protocol],
             #[cfg(feature = "client")]
             list: &[],
+            #[cfg(feature = "deflate")]
+            extensions: self.deflate.as_slice(),
             headers: self.headers,
         }
         .write(buf)
