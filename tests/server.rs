@@ -490,7 +490,9 @@ fn two_hundred_concurrent_clients_echo_20_messages_each() {
         let (url, tx) = (url.clone(), tx.clone());
         let (start_line, connected) = (Arc::clone(&start_line), Arc::clone(&connected));
         thread::Builder::new()
-            .stack_size(256 << 10)
+            // 512 KiB: a debug build makes the permessage-deflate
+            // compressor (miniz_oxide's, some 200 KiB) on the stack first.
+            .stack_size(512 << 10)
             .spawn(move || {
                 start_line.wait();
                 let ws = client(&url);

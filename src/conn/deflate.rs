@@ -31,16 +31,17 @@
 //! ```
 //! # #[cfg(all(feature = "server", feature = "client", feature = "alloc"))] {
 //! use sansws::conn::deflate::{Deflater, Inflater};
-//! use sansws::conn::{Config, Connection, Event, Instant, NoMasking};
+//! use sansws::conn::{Config, Connection, Event, Instant};
 //! use sansws::handshake::deflate::DeflateParams;
 //! let params = DeflateParams::DEFAULT;
 //! let mut server = Connection::server(Config::DEFAULT, Instant::ZERO);
 //! server.set_deflate(params);
-//! // A client's compressed text, masked with a key of zeros.
-//! let mut client = Connection::client(Config::DEFAULT, NoMasking(()), Instant::ZERO);
+//! // A client's compressed text (its keys from a closure here; use the
+//! // OS's or a hardware RNG's).
+//! let mut client = Connection::client(Config::DEFAULT, || [1, 2, 3, 4], Instant::ZERO);
 //! client.set_deflate(params);
 //! let mut deflater = Deflater::new(params.client_max_window_bits, false);
-//! let payload = deflater.compress(b"hello hello hello", true).to_vec();
+//! let payload = deflater.compress(b"hello hello hello", true).clone();
 //! let mut wire = [0u8; 64];
 //! let n = client.send_compressed(sansws::conn::DataKind::Text, &payload, &mut wire)?;
 //!
@@ -279,30 +280,76 @@ impl<B: AsMut<[u8]>> Inflater<B> {
                 _ => return Err(ProtocolError::Inflate),
             }
             if n_out > 0 {
-                if n_out > room_msg {
-                    let len = (self.msg_len as u64).saturating_add(n_out as u64);
+                let at = self.pos;
+                let mut n = n_out;
+                // The chunk ends its frame if all of the frame is taken and
+                // inflated (then its end needs no empty chunk of its own);
+                // at the message's end, once the trailer is fed too, which
+                // gives at most one byte more (it is an empty block, but
+                // the data before it may not have been flushed whole).
+                let mut end = false;
+                let all_in = real && taken == input.len() && d.is_frame_end();
+                if all_in && (status == TINFLStatus::NeedsMoreInput || self.ended) {
+                    if !message_end || self.ended {
+                        end = true;
+                    } else if at + n <= self.mask {
+                        let fed = usize::from(self.trailer);
+                        let ring = &mut self.ring.as_mut()[..=self.mask];
+                        let (status, n_in, more) = decompress_with_limit(
+                            &mut self.state,
+                            TRAILER.get(fed..).unwrap_or_default(),
+                            ring,
+                            at + n,
+                            1,
+                            TINFL_FLAG_HAS_MORE_INPUT,
+                        );
+                        self.trailer += n_in as u8;
+                        n += more;
+                        match status {
+                            TINFLStatus::Done => {
+                                self.ended = true;
+                                end = true;
+                            }
+                            TINFLStatus::NeedsMoreInput => {
+                                end = usize::from(self.trailer) == TRAILER.len();
+                            }
+                            TINFLStatus::HasMoreOutput => {}
+                            _ => return Err(ProtocolError::Inflate),
+                        }
+                    }
+                }
+                if n > room_msg {
+                    let len = (self.msg_len as u64).saturating_add(n as u64);
                     let limit = config.max_message_len as u64;
                     return Err(ProtocolError::MessageTooLarge { len, limit });
                 }
-                if n_out > room_frame {
-                    let len = (self.frame_len as u64).saturating_add(n_out as u64);
+                if n > room_frame {
+                    let len = (self.frame_len as u64).saturating_add(n as u64);
                     let limit = config.max_frame_len as u64;
                     return Err(ProtocolError::FrameTooLarge { len, limit });
                 }
-                let at = self.pos;
                 if d.kind == DataKind::Text {
-                    let out = &self.ring.as_mut()[at..at + n_out];
+                    let out = &self.ring.as_mut()[at..at + n];
                     if self.utf8.feed(out).is_err() {
                         return Err(ProtocolError::InvalidUtf8);
                     }
                 }
-                self.pos = (at + n_out) & self.mask;
-                self.msg_len += n_out;
-                self.frame_len += n_out;
+                self.pos = (at + n) & self.mask;
+                self.msg_len += n;
+                self.frame_len += n;
+                if end {
+                    self.frame_open = false;
+                    if message_end {
+                        if d.kind == DataKind::Text && self.utf8.is_incomplete() {
+                            return Err(ProtocolError::InvalidUtf8);
+                        }
+                        self.msg_open = false;
+                    }
+                }
                 return Ok(Step {
                     taken,
-                    chunk: Some((at, n_out)),
-                    frame_end: false,
+                    chunk: Some((at, n)),
+                    frame_end: end,
                 });
             }
             if status == TINFLStatus::Done {
@@ -763,5 +810,60 @@ mod tests {
         assert_eq!(err, None);
         assert_eq!(got[0].1, b"first message");
         assert_eq!(got[1].1, b"second message");
+    }
+}
+
+#[cfg(all(test, feature = "std", feature = "server", feature = "client"))]
+mod chunking {
+    use std::vec;
+
+    use super::*;
+    use crate::conn::{Config, Connection, Event, Instant, NoMasking};
+    use crate::handshake::deflate::DeflateParams;
+
+    /// A message in one frame, read at once, inflates to one chunk that
+    /// ends it: no empty chunk after it (what a user of the events sees).
+    #[test]
+    fn a_whole_message_read_at_once_is_one_chunk() {
+        for text in [
+            "hello",
+            "a longer message, a longer message, a longer message",
+        ] {
+            let mut client = Connection::client(Config::HOST, NoMasking(()), Instant::ZERO);
+            client.set_deflate(DeflateParams::DEFAULT);
+            let payload = Deflater::new(15, false)
+                .compress(text.as_bytes(), true)
+                .clone();
+            let mut wire = vec![0u8; 256];
+            let n = client
+                .send_compressed(DataKind::Text, &payload, &mut wire)
+                .unwrap();
+            let mut server = Connection::server(Config::HOST, Instant::ZERO);
+            server.set_deflate(DeflateParams::DEFAULT);
+            let r = server.handle_read(&mut wire[..n]).unwrap();
+            let Some(Event::Data(d)) = r.event else {
+                panic!()
+            };
+            let mut inflater = Inflater::new(vec![0u8; 1 << 15]);
+            let mut used = 0;
+            let chunk = inflater
+                .inflate(&mut server, &d, d.payload, &mut used)
+                .unwrap()
+                .unwrap();
+            assert_eq!(chunk.payload, text.as_bytes());
+            assert!(chunk.is_message_start() && chunk.is_message_end());
+            assert_eq!(
+                (chunk.offset, chunk.frame_len, chunk.message_offset),
+                (0, text.len(), 0)
+            );
+            let rest = &d.payload[used..];
+            assert!(
+                inflater
+                    .inflate(&mut server, &d, rest, &mut used)
+                    .unwrap()
+                    .is_none()
+            );
+            assert_eq!(used, d.payload.len());
+        }
     }
 }

@@ -135,17 +135,20 @@ pub fn client_with_keys<S: Transport>(
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
+    #[cfg(feature = "deflate")]
+    let offers: Vec<_> = opts.deflate.iter().map(|d| d.offer()).collect();
     let req = ClientRequest {
-        host: &u.host,
         port: u.port,
         secure: u.secure,
-        resource: &u.resource,
         protocols: &protocols,
         headers: &headers,
+        #[cfg(feature = "deflate")]
+        deflate: &offers,
+        ..ClientRequest::new(&u.host, &u.resource)
     };
     let mut out = vec![
         0u8;
-        512 + u.resource.len()
+        640 + u.resource.len()
             + u.host.len()
             + opts
                 .headers
@@ -170,8 +173,14 @@ pub fn client_with_keys<S: Transport>(
                 let protocol = res.protocol().map(String::from);
                 let early = buf[res.len()..len].to_vec();
                 stream.set_read_timeout(None)?;
+                #[cfg(feature = "deflate")]
+                let deflate = hs.deflate_params(&req, &res);
                 let mut ws = WebSocket::from_raw(stream, Role::Client, opts, &early, keys);
                 ws.protocol = protocol;
+                #[cfg(feature = "deflate")]
+                if let Some(params) = deflate {
+                    ws.w.conn.set_deflate(params);
+                }
                 return Ok(ws);
             }
             Err(HandshakeError::Status(status)) => {

@@ -170,15 +170,20 @@ pub fn accept_with<S: Transport>(
                         .collect();
                     let mut out = vec![
                         0u8;
-                        256 + extra
+                        400 + extra
                             .iter()
                             .map(|(n, v)| n.len() + v.len() + 4)
                             .sum::<usize>()
                     ];
-                    let n = ServerResponse::accept(&u)
+                    // permessage-deflate: the first offer the policy takes.
+                    #[cfg(feature = "deflate")]
+                    let deflate = opts.deflate.and_then(|d| u.deflate(&d.policy()));
+                    let response = ServerResponse::accept(&u)
                         .protocol(protocol.as_deref())
-                        .headers(&extra)
-                        .write(&mut out)?;
+                        .headers(&extra);
+                    #[cfg(feature = "deflate")]
+                    let response = response.deflate(deflate.map(|(_, element)| element));
+                    let n = response.write(&mut out)?;
                     stream.write_all(&out[..n])?;
                     stream.flush()?;
                     stream.set_read_timeout(None)?;
@@ -187,6 +192,10 @@ pub fn accept_with<S: Transport>(
                     let keys: Keys = Box::new(NoMasking(()));
                     let mut ws = WebSocket::from_raw(stream, Role::Server, opts, early, keys);
                     ws.protocol = protocol;
+                    #[cfg(feature = "deflate")]
+                    if let Some((params, _)) = deflate {
+                        ws.w.conn.set_deflate(params);
+                    }
                     Ok(Accepted::WebSocket(Box::new(ws)))
                 }
             },

@@ -694,7 +694,8 @@ impl<S: Transport> WebSocket<S> {
     /// (esp_websocket_client's `send_text_partial` / `send_cont_msg` /
     /// `send_fin`): the first opens a message of type `kind`, `fin` ends it.
     pub fn send_fragment(&mut self, kind: DataKind, data: &[u8], fin: bool) -> Result<(), Error> {
-        self.w.send_fragment(MessagePart::Fragment { kind, fin }, data)
+        self.w
+            .send_fragment(MessagePart::Fragment { kind, fin }, data)
     }
 
     /// Sends a ping.

@@ -222,6 +222,7 @@ impl Shared {
     /// says ([`Error::QueueFull`] when it does not, or no longer does).
     /// One lock, held for the encoding only.
     fn send_data(&self, part: MessagePart, p: Data<'_>, wait: Wait) -> Result<(), Error> {
+        #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
         let mut len = p.bytes().len();
         let mut st = self.lock();
         // A fragment is one frame as given; a whole message is as many as
