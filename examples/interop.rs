@@ -1,6 +1,7 @@
 //! The sansws side of the interop tests against Python's `websockets`
 //! (tests/interop): text, binary, a fragmented message, 4 MiB, ping/pong,
-//! close codes and reasons both ways, a subprotocol.
+//! close codes and reasons both ways, a subprotocol; with permessage-deflate
+//! when the peer offers or accepts it (each end prints what was agreed).
 //!
 //! `cargo run --release --example interop -- server 127.0.0.1:9100`
 //!   echoes; picks `echo.v1` when offered; the text `please close` makes
@@ -48,6 +49,8 @@ fn server(addr: &str) -> Result<()> {
                 return;
             };
             println!("connected, subprotocol {:?}", ws.protocol());
+            // What permessage-deflate agreed (the interop tests assert it).
+            println!("deflate {:?}", ws.connection().deflate());
             loop {
                 match ws.read() {
                     Ok(Some(Message::Text(t))) if t == "please close" => {
@@ -86,6 +89,7 @@ fn expect(got: Option<Message>, want: Message, what: &str) -> Result<()> {
 
 fn client(url: &str) -> Result<()> {
     let mut ws = std_net::connect_with(url, &opts())?;
+    println!("deflate {:?}", ws.connection().deflate());
     if ws.protocol() != Some("echo.v1") {
         return Err(format!("subprotocol {:?}", ws.protocol()).into());
     }
