@@ -34,6 +34,13 @@ test('two pages share the LED and see live readings', async () => {
       await waitText(p, 'status', 'connected');
     }
     console.log(`both pages connected in ${Date.now() - t0} ms`);
+    // Chromium offers permessage-deflate; the dashboard (std_net's
+    // defaults) agrees it, so what it pushes comes compressed.
+    for (const p of [a, b]) {
+      const agreed = await p.evaluate(() => ws.extensions);
+      assert.match(agreed, /^permessage-deflate/);
+      console.log(`extension agreed: ${agreed}`);
+    }
 
     // Toggle in page a: both pages follow.
     const before = await text(a, 'led');
