@@ -18,9 +18,10 @@ use super::socket::Io;
 ///
 /// On by default on hosts: every browser offers it, Python's `websockets`
 /// asks for it, and JSON shrinks about 3x. What it costs is memory, and
-/// only once used: the inflater (about 11 KiB of state and a ring of the
+/// only once used: the inflater (10.3 KiB of state and a ring of the
 /// peer's window, at most 32 KiB) when the first compressed message
-/// arrives, the compressor (about 300 KiB) when the first message is sent.
+/// arrives, the compressor (312 KiB, and its last output) when the first
+/// message is sent (the table in [`conn::deflate`](crate::conn::deflate)).
 /// A server with many connections that send little can keep the
 /// compressor off ([`compress`](Self::compress) `false`: it then sends
 /// uncompressed, which the extension allows) and still take compressed
