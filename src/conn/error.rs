@@ -46,6 +46,7 @@ pub enum ProtocolError {
     },
     /// A compressed message (permessage-deflate) that is not valid
     /// deflate data, or that goes on after its final block.
+    #[cfg(feature = "deflate")]
     #[error("compressed message cannot be inflated")]
     Inflate,
     /// An invalid close frame payload.
@@ -58,7 +59,9 @@ impl ProtocolError {
     /// bad UTF-8, 1002 otherwise.
     pub const fn close_code(&self) -> CloseCode {
         match self {
-            ProtocolError::InvalidUtf8 | ProtocolError::Inflate => CloseCode::INVALID_PAYLOAD,
+            ProtocolError::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            #[cfg(feature = "deflate")]
+            ProtocolError::Inflate => CloseCode::INVALID_PAYLOAD,
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
             }
@@ -77,6 +80,7 @@ pub enum SendError {
     #[error("connection is closing or closed")]
     Closed,
     /// A compressed send without permessage-deflate agreed.
+    #[cfg(feature = "deflate")]
     #[error("permessage-deflate was not agreed")]
     NoDeflate,
     /// A whole message was sent while a fragmented one is open (finish it
