@@ -65,7 +65,9 @@
 //! ```
 
 use miniz_oxide::inflate::TINFLStatus;
-use miniz_oxide::inflate::core::inflate_flags::TINFL_FLAG_HAS_MORE_INPUT;
+use miniz_oxide::inflate::core::inflate_flags::{
+    TINFL_FLAG_HAS_MORE_INPUT, TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF,
+};
 use miniz_oxide::inflate::core::{DecompressorOxide, decompress_with_limit};
 
 use super::{Core, Data, DataKind, ProtocolError};
@@ -92,6 +94,9 @@ pub struct Inflater<B> {
     mask: usize,
     /// Where the next inflated byte goes in the ring.
     pos: usize,
+    /// Bytes the peer's deflate stream has inflated to so far (counted
+    /// up to the ring's size): distances may reach back this far.
+    stream_len: usize,
     /// Bytes of [`TRAILER`] fed at the end of the message so far.
     trailer: u8,
     /// The peer's deflate stream ended (a block with BFINAL): nothing but
@@ -130,6 +135,7 @@ impl<B: AsMut<[u8]>> Inflater<B> {
             ring,
             mask,
             pos: 0,
+            stream_len: 0,
             trailer: 0,
             ended: false,
             msg_open: false,
@@ -223,6 +229,9 @@ impl<B: AsMut<[u8]>> Inflater<B> {
                 // The peer's last message ended its stream: a new one.
                 self.state.init();
                 self.ended = false;
+                // Its history starts empty.
+                self.pos = 0;
+                self.stream_len = 0;
             }
         }
         if !self.frame_open {
@@ -264,15 +273,10 @@ impl<B: AsMut<[u8]>> Inflater<B> {
             let room_frame = config.max_frame_len.saturating_sub(self.frame_len);
             // One byte past the limit, to see it crossed.
             let limit = room_msg.min(room_frame).saturating_add(1);
+            let flags = self.flags();
             let ring = &mut self.ring.as_mut()[..=self.mask];
-            let (status, n_in, n_out) = decompress_with_limit(
-                &mut self.state,
-                src,
-                ring,
-                self.pos,
-                limit,
-                TINFL_FLAG_HAS_MORE_INPUT,
-            );
+            let (status, n_in, n_out) =
+                decompress_with_limit(&mut self.state, src, ring, self.pos, limit, flags);
             if real {
                 taken += n_in;
             } else {
@@ -298,6 +302,7 @@ impl<B: AsMut<[u8]>> Inflater<B> {
                         end = true;
                     } else if at + n <= self.mask {
                         let fed = usize::from(self.trailer);
+                        let flags = self.flags();
                         let ring = &mut self.ring.as_mut()[..=self.mask];
                         let (status, n_in, more) = decompress_with_limit(
                             &mut self.state,
@@ -305,7 +310,7 @@ impl<B: AsMut<[u8]>> Inflater<B> {
                             ring,
                             at + n,
                             1,
-                            TINFL_FLAG_HAS_MORE_INPUT,
+                            flags,
                         );
                         self.trailer += n_in as u8;
                         n += more;
@@ -339,6 +344,7 @@ impl<B: AsMut<[u8]>> Inflater<B> {
                     }
                 }
                 self.pos = (at + n) & self.mask;
+                self.stream_len = self.stream_len.saturating_add(n);
                 self.msg_len += n;
                 self.frame_len += n;
                 if end {
@@ -367,6 +373,20 @@ impl<B: AsMut<[u8]>> Inflater<B> {
                 // No output and no input taken: it cannot go on.
                 return Err(ProtocolError::Inflate);
             }
+        }
+    }
+
+    /// miniz_oxide's flags: more input follows (the stream goes on past
+    /// each message); and until the ring is full once, the ring as a
+    /// plain buffer, so that a distance reaching before the stream's
+    /// first byte fails (zlib's "invalid distance too far back") instead
+    /// of reading the ring's zeros. Once full, every distance within the
+    /// ring is the window's, and one past it fails either way.
+    fn flags(&self) -> u32 {
+        if self.stream_len <= self.mask {
+            TINFL_FLAG_HAS_MORE_INPUT | TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF
+        } else {
+            TINFL_FLAG_HAS_MORE_INPUT
         }
     }
 
@@ -784,6 +804,57 @@ mod tests {
         let mut server = Connection::server(Config::HOST, Instant::ZERO);
         let mut frame = [0xc2u8, 0x81, 0, 0, 0, 0, 0x00];
         assert!(server.handle_read(&mut frame).is_err());
+    }
+
+    /// A fixed-Huffman block by hand: `a`, then a match of 3 bytes 5
+    /// back (before the stream's first byte), then the end of the block.
+    fn too_far_back() -> Vec<u8> {
+        let mut bits: Vec<bool> = Vec::new();
+        let mut put = |v: u32, n: u32, msb_first: bool| {
+            for i in 0..n {
+                let bit = if msb_first { n - 1 - i } else { i };
+                bits.push(v >> bit & 1 == 1);
+            }
+        };
+        put(0, 1, false); // BFINAL 0
+        put(1, 2, false); // BTYPE 01: fixed codes
+        put(0x30 + u32::from(b'a'), 8, true); // literal 'a'
+        put(1, 7, true); // length code 257: 3 bytes
+        put(4, 5, true); // distance code 4: 5 or 6
+        put(0, 1, false); // its extra bit: 5
+        put(0, 7, true); // end of block
+        bits.chunks(8)
+            .map(|b| {
+                b.iter()
+                    .enumerate()
+                    .fold(0u8, |a, (i, &x)| a | (u8::from(x) << i))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_distance_before_the_stream_start_fails() {
+        let payload = too_far_back();
+        let mut wire = vec![0xc2u8, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+        wire.extend_from_slice(&payload);
+        for step in [1, 100] {
+            let (_, err) = receive(DeflateParams::DEFAULT, Config::HOST, &wire, step, 1 << 15);
+            assert_eq!(err, Some(ProtocolError::Inflate), "step {step}");
+        }
+        // The same match after 5 bytes of history is fine: `aaaaa` first.
+        let mut client = Connection::client(Config::HOST, NoMasking(()), Instant::ZERO);
+        client.set_deflate(DeflateParams::DEFAULT);
+        let mut deflater = Deflater::new(15, false);
+        let first = deflater.compress(b"aaaaa", true).clone();
+        let mut out = vec![0u8; 64];
+        let n = client
+            .send_compressed(DataKind::Binary, &first, &mut out)
+            .unwrap();
+        let mut wire2 = out[..n].to_vec();
+        wire2.extend_from_slice(&wire);
+        let (got, err) = receive(DeflateParams::DEFAULT, Config::HOST, &wire2, 3, 1 << 15);
+        assert_eq!(err, None);
+        assert_eq!(got[1].1, b"aaaa");
     }
 
     #[test]
