@@ -142,6 +142,8 @@ pub fn client_with_keys<S: Transport>(
         resource: &u.resource,
         protocols: &protocols,
         headers: &headers,
+        #[cfg(feature = "deflate")]
+        deflate: &[],
     };
     let mut out = vec![
         0u8;
