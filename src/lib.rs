@@ -53,10 +53,17 @@
 //! open fragmented one, and nothing is sent inside a payload the caller is
 //! still streaming.
 //!
+//! permessage-deflate (RFC 7692, feature `deflate`, on by default on
+//! hosts) sits beside the connection: the handshakes negotiate it
+//! (`handshake::deflate`), `Connection::set_deflate` lets RSV1 through
+//! on a message's first frame, and `conn::deflate` inflates what comes
+//! compressed (no allocation: through a ring the caller sizes to the
+//! peer's window, the limits and UTF-8 checked on the inflated bytes) and
+//! compresses what goes (with `alloc`). Without it, RSV bits are refused.
+//!
 //! What the crate does not do: IO in the core (the `adapter` modules do
-//! it, behind features), TLS (bring a TLS stream to
-//! `adapter::std_net::client`), and extensions such as permessage-deflate
-//! (RSV bits are refused).
+//! it, behind features), and TLS (bring a TLS stream to
+//! `adapter::std_net::client`, or feature `rustls`).
 //!
 //! ## A server's first steps, sans IO
 //!
@@ -106,6 +113,7 @@
 //! | `embedded-io` | no | `adapter::embedded_io`: blocking, over `embedded_io` traits; no_std, no alloc |
 //! | `embedded-io-async` | no | `adapter::embedded_io_async`: the same, async |
 //! | `lwip` | no | `adapter::lwip`: lwIP netconn through a C shim (one of the three places with `unsafe`, with std's SIMD masking and `message::Utf8Bytes::as_str`) |
+//! | `deflate` | yes | permessage-deflate through miniz_oxide: the negotiation (`handshake::deflate`), the inflater (no_std, no alloc) and, with `alloc`, the compressor (`conn::deflate`); `std_net::Options::deflate` |
 //!
 //! With `default-features = false` the crate is `no_std` and allocation
 //! free; firmware then names its role and its SHA-1, e.g.
