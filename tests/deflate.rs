@@ -148,10 +148,10 @@ fn a_bomb_of_a_gibibyte_is_refused_at_the_limit_with_bounded_memory_and_time() {
     let close = loop {
         let n = tcp.read(&mut buf).unwrap_or(0);
         got.extend_from_slice(&buf[..n]);
-        if let Some(at) = got.windows(2).position(|w| w == [0x88, 0x02]) {
-            if got.len() >= at + 4 {
-                break Some(u16::from_be_bytes([got[at + 2], got[at + 3]]));
-            }
+        if let Some(at) = got.windows(2).position(|w| w == [0x88, 0x02])
+            && got.len() >= at + 4
+        {
+            break Some(u16::from_be_bytes([got[at + 2], got[at + 3]]));
         }
         if n == 0 {
             break None;
