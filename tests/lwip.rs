@@ -291,3 +291,92 @@ fn display_of_an_lwip_error_shows_the_err_t() {
         "connection reset (err_t -14)"
     );
 }
+
+/// permessage-deflate through lwIP: a client that compresses (with a
+/// 9-bit window, as the device's 512-byte ring asks) over a raw netconn,
+/// its messages inflated by `lwip::accept_deflate` chunk by chunk.
+#[cfg(feature = "deflate")]
+#[test]
+fn a_compressing_client_is_inflated_through_a_512_byte_ring() {
+    use embedded_io::{Read, Write};
+    use sansws::Status;
+    use sansws::conn::deflate::{Deflater, Inflater};
+    use sansws::conn::{Connection, Instant};
+    use sansws::handshake::deflate::DeflateElement;
+    use sansws::handshake::{ClientHandshake, EMPTY_HEADER, Limits};
+
+    stack();
+    let listener = Listener::bind(LOCALHOST, 7007).unwrap();
+    let server = thread::spawn(move || {
+        let conn = listener.accept().unwrap();
+        let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+        let mut inflater = Inflater::new([0u8; 512]);
+        let Ok(Accepted::WebSocket(mut ws)) = lwip::accept_deflate(
+            conn,
+            &mut rx,
+            &mut tx,
+            &mut inflater,
+            sopts(BIG),
+            |_| Decision::Accept(None),
+            |_| HttpResponse::new(404),
+        ) else {
+            panic!("no upgrade")
+        };
+        let agreed = ws.connection().deflate();
+        let mut got = Vec::new();
+        while let Some(m) = read_msg(&mut ws).unwrap() {
+            if let Got::Text(t) = m {
+                got.push(t);
+            }
+        }
+        (agreed, got)
+    });
+
+    let texts: Vec<String> = [10usize, 600, 20_000]
+        .iter()
+        .map(|n| "{\"led\":\"on\",\"level\":42},".repeat(n / 24 + 1))
+        .collect();
+    let mut peer = Netconn::connect(LOCALHOST, 7007).unwrap();
+    let hs = ClientHandshake::new([2; 16]);
+    let offers = [DeflateElement::OFFER];
+    let req = ClientRequest {
+        deflate: &offers,
+        ..ClientRequest::new("device", "/")
+    };
+    let mut out = vec![0u8; 1 << 16];
+    let n = hs.write_request(&req, &mut out).unwrap();
+    peer.write_all(&out[..n]).unwrap();
+    let mut head = vec![0u8; 1024];
+    let mut len = 0;
+    let params = loop {
+        len += peer.read(&mut head[len..]).unwrap();
+        let mut slots = [EMPTY_HEADER; 16];
+        if let Status::Complete(res) = hs
+            .parse_response(&req, &head[..len], &mut slots, &Limits::DEFAULT)
+            .unwrap()
+        {
+            break hs.deflate_params(&req, &res).expect("deflate agreed");
+        }
+    };
+    assert_eq!(params.client_max_window_bits, 9, "kept to the ring");
+    let mut conn = Connection::client(BIG, || [9, 8, 7, 6], Instant::ZERO);
+    conn.set_deflate(params);
+    let mut z = Deflater::new(9, false);
+    let mut wire = 0;
+    for t in &texts {
+        let payload = z.compress(t.as_bytes(), true).clone();
+        let n = conn
+            .send_compressed(sansws::conn::DataKind::Text, &payload, &mut out)
+            .unwrap();
+        wire += n;
+        peer.write_all(&out[..n]).unwrap();
+    }
+    conn.close(CloseCode::NORMAL, "").unwrap();
+    peer.write_all(&support::drain(&mut conn, Instant::ZERO))
+        .unwrap();
+    let (agreed, got) = server.join().unwrap();
+    assert_eq!(agreed, Some(params));
+    assert_eq!(got, texts);
+    let total: usize = texts.iter().map(|t| t.len()).sum();
+    assert!(wire * 4 < total, "{wire} bytes for {total}");
+}

@@ -84,20 +84,77 @@ pub enum Accepted<'b, T: Read + Write> {
 /// do). On any error the transport is dropped.
 #[cfg(feature = "server")]
 pub $($async)? fn accept<'b, T: Read + Write>(
-    mut io: T,
+    io: T,
     rx: &'b mut [u8],
     tx: &'b mut [u8],
     opts: ServerOptions,
     decide: impl FnOnce(&UpgradeRequest<'_, '_>) -> Decision,
     page: impl FnOnce(&Request<'_, '_>) -> HttpResponse<'static>,
 ) -> Res<Accepted<'b, T>, T> {
+    accept_with(io, rx, tx, Default::default(), opts, decide, page)$($aw)*
+}
+
+/// [`accept`] with permessage-deflate (RFC 7692, feature `deflate`) on
+/// its receive side: a client's offer whose window can be kept to the
+/// `inflater`'s ring is agreed (a browser's always can), and its
+/// compressed messages are inflated through the ring, chunk by chunk,
+/// as [`WebSocket::read_event`] hands them out; this end sends
+/// uncompressed, which the extension always allows. The inflater is made
+/// new for the connection, and can be lent again to the next. An offer
+/// the ring cannot hold is declined (the connection goes on without
+/// compression). Memory: the [`Inflater`](crate::conn::deflate::Inflater)'s
+/// state and its ring (512 B for a 9-bit window), lent, not in the
+/// `WebSocket`. (The example is the blocking adapter's; the async one is
+/// the same with `.await`.)
+///
+/// ```
+/// # use sansws::adapter::embedded_io::testing::Pipe;
+/// use sansws::adapter::embedded_io::{self as ws, Decision, ServerOptions};
+/// use sansws::conn::deflate::Inflater;
+/// # let (_client_io, server_io) = Pipe::pair();
+/// # fn clock() -> sansws::conn::Instant { ws::std_clock() }
+/// # let run = move || -> Result<(), ws::Error<embedded_io::ErrorKind>> {
+/// let (mut rx, mut tx) = ([0u8; 1024], [0u8; 256]);
+/// // A client's messages compressed with windows of up to 2^12 bytes.
+/// let mut inflater = Inflater::new([0u8; 1 << 12]);
+/// let accepted = ws::accept_deflate(server_io, &mut rx, &mut tx, &mut inflater,
+///     ServerOptions::new(clock), |_| Decision::Accept(None),
+///     |_| sansws::handshake::HttpResponse::new(404))?;
+/// # Ok(()) };
+/// ```
+#[cfg(all(feature = "server", feature = "deflate"))]
+pub $($async)? fn accept_deflate<'b, T: Read + Write, B: AsMut<[u8]> + 'b>(
+    io: T,
+    rx: &'b mut [u8],
+    tx: &'b mut [u8],
+    inflater: &'b mut crate::conn::deflate::Inflater<B>,
+    opts: ServerOptions,
+    decide: impl FnOnce(&UpgradeRequest<'_, '_>) -> Decision,
+    page: impl FnOnce(&Request<'_, '_>) -> HttpResponse<'static>,
+) -> Res<Accepted<'b, T>, T> {
+    accept_with(io, rx, tx, Some(inflater), opts, decide, page)$($aw)*
+}
+
+/// [`accept`], with the inflater lent for permessage-deflate, if any.
+#[cfg(feature = "server")]
+$($async)? fn accept_with<'b, T: Read + Write>(
+    mut io: T,
+    rx: &'b mut [u8],
+    tx: &'b mut [u8],
+    lent: steps::Lent<'b>,
+    opts: ServerOptions,
+    decide: impl FnOnce(&UpgradeRequest<'_, '_>) -> Decision,
+    page: impl FnOnce(&Request<'_, '_>) -> HttpResponse<'static>,
+) -> Res<Accepted<'b, T>, T> {
+    let policy = steps::policy(&lent)?;
     let limits = steps::limits_for(rx.len());
     let deadline = opts.handshake_timeout.map(|t| (opts.clock)() + t);
     let (mut decide, mut page) = (Some(decide), Some(page));
     let mut len = 0;
     loop {
         read_head(&mut io, rx, &mut len)$($aw)*?;
-        match steps::server_step(rx, len, tx, &limits, &mut decide, &mut page, opts.sha1) {
+        let terms = (opts.sha1, policy);
+        match steps::server_step(rx, len, tx, &limits, &mut decide, &mut page, terms) {
             Ok(ServerStep::More) => {
                 if passed(opts.clock, deadline) {
                     diag!(info, "handshake refused: not done within the handshake timeout");
@@ -108,7 +165,7 @@ pub $($async)? fn accept<'b, T: Read + Write>(
                 write_all(&mut io, &tx[..n])$($aw)*?;
                 io.flush()$($aw)*.map_err(Error::Io)?;
                 return Ok(match then {
-                    Then::Upgrade(early) => {
+                    Then::Upgrade(early, agreed) => {
                         let conn = Connection::server(opts.config, (opts.clock)());
                         Accepted::WebSocket(WebSocket::open(
                             io,
@@ -117,6 +174,8 @@ pub $($async)? fn accept<'b, T: Read + Write>(
                             tx,
                             opts.clock,
                             opts.read_timeout,
+                            lent,
+                            agreed,
                         ))
                     }
                     Then::Http => Accepted::Http(io),
@@ -139,23 +198,93 @@ pub $($async)? fn accept<'b, T: Read + Write>(
 /// answered within [`ClientOptions::handshake_timeout`] on the clock gives
 /// [`Error::HandshakeTimeout`] (checked as each read returns, as in
 /// [`accept`]).
+///
+/// The request may not offer permessage-deflate
+/// ([`ClientRequest::deflate`](crate::handshake::ClientRequest)) here:
+/// that takes an inflater, which [`connect_deflate`] is lent.
 #[cfg(feature = "client")]
 pub $($async)? fn connect<'b, T: Read + Write, K: MaskKeys>(
-    mut io: T,
+    io: T,
     rx: &'b mut [u8],
     tx: &'b mut [u8],
     opts: ClientOptions<'_, K>,
 ) -> Res<WebSocket<'b, T, K>, T> {
+    connect_with(io, rx, tx, Default::default(), opts)$($aw)*
+}
+
+/// [`connect`] with permessage-deflate (RFC 7692, feature `deflate`) on
+/// its receive side: the request offers `permessage-deflate;
+/// server_max_window_bits=N; client_max_window_bits`, `N` the window of
+/// the `inflater`'s ring (a 512-byte ring asks for 9 bits, and any
+/// server that agrees compresses within it), unless it has offers of its
+/// own ([`ClientRequest::deflate`](crate::handshake::ClientRequest),
+/// each keeping the server's window within the ring). If the server
+/// agrees, its compressed messages are inflated through the ring chunk
+/// by chunk as [`WebSocket::read_event`] hands them out; this end sends
+/// uncompressed, which the extension always allows. If it declines, the
+/// connection goes on without. The inflater is made new for the
+/// connection and can be lent again after it (a reconnect). (The
+/// example is the blocking adapter's; the async one is the same with
+/// `.await`.)
+///
+/// ```
+/// # use sansws::adapter::embedded_io::testing::Pipe;
+/// use sansws::adapter::embedded_io::{self as ws, ClientOptions};
+/// use sansws::conn::deflate::Inflater;
+/// use sansws::handshake::ClientRequest;
+/// # let (client_io, _server_io) = Pipe::pair();
+/// # fn clock() -> sansws::conn::Instant { ws::std_clock() }
+/// # let run = move || -> Result<(), ws::Error<embedded_io::ErrorKind>> {
+/// let (mut rx, mut tx) = ([0u8; 1024], [0u8; 256]);
+/// // Asks the server for windows of 2^9 bytes: 512 bytes of ring.
+/// let mut inflater = Inflater::new([0u8; 512]);
+/// let opts = ClientOptions::new(ClientRequest::new("device", "/ws"), [7; 16], || [1, 2, 3, 4], clock);
+/// let ws = ws::connect_deflate(client_io, &mut rx, &mut tx, &mut inflater, opts)?;
+/// let agreed = ws.connection().deflate(); // None if the server declined
+/// # Ok(()) };
+/// ```
+#[cfg(all(feature = "client", feature = "deflate"))]
+pub $($async)? fn connect_deflate<'b, T: Read + Write, K: MaskKeys, B: AsMut<[u8]> + 'b>(
+    io: T,
+    rx: &'b mut [u8],
+    tx: &'b mut [u8],
+    inflater: &'b mut crate::conn::deflate::Inflater<B>,
+    opts: ClientOptions<'_, K>,
+) -> Res<WebSocket<'b, T, K>, T> {
+    connect_with(io, rx, tx, Some(inflater), opts)$($aw)*
+}
+
+/// [`connect`], with the inflater lent for permessage-deflate, if any.
+#[cfg(feature = "client")]
+$($async)? fn connect_with<'b, T: Read + Write, K: MaskKeys>(
+    mut io: T,
+    rx: &'b mut [u8],
+    tx: &'b mut [u8],
+    lent: steps::Lent<'b>,
+    opts: ClientOptions<'_, K>,
+) -> Res<WebSocket<'b, T, K>, T> {
+    #[cfg(feature = "deflate")]
+    let own = steps::own_offer(&lent, &opts.request)?;
+    #[cfg(feature = "deflate")]
+    let request = match &own {
+        Some(offer) => crate::handshake::ClientRequest {
+            deflate: core::slice::from_ref(offer),
+            ..opts.request
+        },
+        None => opts.request,
+    };
+    #[cfg(not(feature = "deflate"))]
+    let request = opts.request;
     let deadline = opts.handshake_timeout.map(|t| (opts.clock)() + t);
     let hs = ClientHandshake::with_sha1(opts.nonce, &mut { opts.sha1 });
-    let n = hs.write_request(&opts.request, tx)?;
+    let n = hs.write_request(&request, tx)?;
     write_all(&mut io, &tx[..n])$($aw)*?;
     io.flush()$($aw)*.map_err(Error::Io)?;
     let limits = steps::limits_for(rx.len());
     let mut len = 0;
     loop {
         read_head(&mut io, rx, &mut len)$($aw)*?;
-        if let Some(early) = steps::client_step(&hs, &opts.request, rx, len, &limits)? {
+        if let Some((early, agreed)) = steps::client_step(&hs, &request, rx, len, &limits)? {
             let conn = Connection::client(opts.config, opts.keys, (opts.clock)());
             return Ok(WebSocket::open(
                 io,
@@ -164,6 +293,8 @@ pub $($async)? fn connect<'b, T: Read + Write, K: MaskKeys>(
                 tx,
                 opts.clock,
                 opts.read_timeout,
+                lent,
+                agreed,
             ));
         }
         if passed(opts.clock, deadline) {
@@ -187,17 +318,28 @@ pub struct WebSocket<'b, T: Read + Write, K: MaskKeys> {
     /// transport to its last. Still set at the start of a call, the call
     /// that wrote it was cancelled (its future dropped) mid-frame.
     writing: bool,
+    /// permessage-deflate's receive side, if it was agreed.
+    #[cfg(feature = "deflate")]
+    inflating: Option<crate::adapter::driver::inflate::Inflating<'b>>,
 }
 
 impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
+    // The buffers, the clock and the two handshake outcomes, as they came.
+    #[allow(clippy::too_many_arguments)]
     fn open(
         io: T,
-        conn: Connection<K>,
+        #[cfg_attr(not(feature = "deflate"), allow(unused_mut))] mut conn: Connection<K>,
         rx: RxBuf<&'b mut [u8]>,
         tx: &'b mut [u8],
         clock: fn() -> Instant,
         read_timeout: Option<Duration>,
+        lent: steps::Lent<'b>,
+        agreed: steps::Agreed,
     ) -> Self {
+        #[cfg(feature = "deflate")]
+        let inflating = steps::start_inflating(lent, agreed, &mut conn);
+        #[cfg(not(feature = "deflate"))]
+        let _ = (lent, agreed);
         let now = clock();
         Self {
             io,
@@ -207,6 +349,8 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
             clock,
             read_timeout,
             writing: false,
+            #[cfg(feature = "deflate")]
+            inflating,
         }
     }
 
@@ -350,7 +494,34 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
             None => None,
         };
         loop {
+            // A compressed chunk: what it inflates to, one chunk a call.
+            #[cfg(feature = "deflate")]
+            if let Some(inflating) = self.inflating.as_mut()
+                && inflating.is_pending()
+            {
+                match inflating.next(&mut self.s.conn, self.s.rx.last_chunk()) {
+                    Ok(Some(chunk)) => {
+                        let out = f(Event::Data(chunk));
+                        self.flush_owed()$($aw)*?;
+                        return Ok(Some(out));
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        self.flush_owed()$($aw)*?;
+                        return Err(e.into());
+                    }
+                }
+            }
             match self.s.rx.next_event(&mut self.s.conn) {
+                #[cfg(feature = "deflate")]
+                Ok(Some(Event::Data(d))) if d.compressed => {
+                    // It stays in the read buffer (nothing is read until
+                    // it is all inflated) and is inflated from the top.
+                    if let Some(inflating) = self.inflating.as_mut() {
+                        inflating.start(&d);
+                    }
+                    continue;
+                }
                 Ok(Some(e)) => {
                     let out = f(e);
                     self.flush_owed()$($aw)*?;

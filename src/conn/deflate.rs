@@ -148,6 +148,24 @@ impl<B: AsMut<[u8]>> Inflater<B> {
         }
     }
 
+    /// Makes it new for another connection (a reconnect, the next
+    /// client): the window, the message in progress and the stream are
+    /// forgotten; the ring is kept.
+    pub fn reset(&mut self) {
+        self.state.init();
+        self.pos = 0;
+        self.stream_len = 0;
+        self.trailer = 0;
+        self.ended = false;
+        self.msg_open = false;
+        self.frame_open = false;
+        self.msg_started = false;
+        self.handed_end = false;
+        self.msg_len = 0;
+        self.frame_len = 0;
+        self.utf8 = Utf8Validator::new();
+    }
+
     /// The window the ring holds, as `*_max_window_bits` (8 to 15; 0 if
     /// the ring is under [`MIN_RING`]): what to ask the peer to keep to.
     pub fn window_bits(&self) -> u8 {

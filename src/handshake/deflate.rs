@@ -38,6 +38,15 @@ impl DeflateParams {
         server_max_window_bits: 15,
         client_max_window_bits: 15,
     };
+
+    /// The window the peer of `role` compresses with: the one this end's
+    /// inflater must hold (`2^bits` bytes).
+    pub fn peer_window_bits(&self, role: crate::conn::Role) -> u8 {
+        match role {
+            crate::conn::Role::Server => self.client_max_window_bits,
+            crate::conn::Role::Client => self.server_max_window_bits,
+        }
+    }
 }
 
 /// One `permessage-deflate` element of `Sec-WebSocket-Extensions`: a

@@ -5,12 +5,14 @@
 use crate::Status;
 #[cfg(any(feature = "server", feature = "client"))]
 use crate::handshake::Limits;
+#[cfg(any(feature = "server", feature = "deflate"))]
+use crate::handshake::WriteError;
 #[cfg(feature = "server")]
 use crate::handshake::{
-    self, HttpResponse, Outcome, Request, ServerResponse, Sha1Fn, UpgradeRequest, WriteError,
+    self, HttpResponse, Outcome, Request, ServerResponse, Sha1Fn, UpgradeRequest,
 };
 #[cfg(feature = "client")]
-use crate::handshake::{ClientHandshake, ClientRequest};
+use crate::handshake::{ClientHandshake, ClientRequest, Response};
 #[cfg(any(feature = "server", feature = "client"))]
 use crate::handshake::{EMPTY_HEADER, HandshakeError};
 
@@ -24,6 +26,128 @@ pub enum Decision {
     /// unknown path, ...).
     Reject(u16),
 }
+
+/// What a server's permessage-deflate accepts (`None`: it declines
+/// every offer); nothing without the feature.
+#[cfg(all(feature = "server", feature = "deflate"))]
+pub(crate) type Policy = Option<crate::handshake::deflate::DeflatePolicy>;
+/// What a server's permessage-deflate accepts; nothing without the
+/// feature.
+#[cfg(all(feature = "server", not(feature = "deflate")))]
+pub(crate) type Policy = ();
+
+/// The permessage-deflate parameters a handshake agreed, if any; nothing
+/// without the feature.
+#[cfg(feature = "deflate")]
+pub(crate) type Agreed = Option<crate::handshake::deflate::DeflateParams>;
+/// The permessage-deflate parameters a handshake agreed; nothing without
+/// the feature.
+#[cfg(not(feature = "deflate"))]
+pub(crate) type Agreed = ();
+
+/// The inflater an embedded adapter was lent for permessage-deflate, if
+/// any; nothing without the feature.
+#[cfg(feature = "deflate")]
+pub(crate) type Lent<'b> = Option<&'b mut (dyn super::inflate::Inflate + 'b)>;
+/// The inflater an embedded adapter was lent; nothing without the
+/// feature.
+#[cfg(not(feature = "deflate"))]
+pub(crate) type Lent<'b> = core::marker::PhantomData<&'b mut ()>;
+
+/// What a server lent `lent` agrees to: a client's window kept to the
+/// ring's (an offer that cannot be limited to it is declined), its own
+/// side free as it sends uncompressed; without an inflater, nothing.
+#[cfg(all(feature = "server", feature = "deflate"))]
+pub(crate) fn policy(lent: &Lent<'_>) -> Result<Policy, WriteError> {
+    match lent {
+        None => Ok(None),
+        Some(inflater) => {
+            let bits = ring_bits(&**inflater)?;
+            Ok(Some(crate::handshake::deflate::DeflatePolicy {
+                client_max_window_bits: bits,
+                ..Default::default()
+            }))
+        }
+    }
+}
+
+/// Without the feature, no extension is accepted.
+#[cfg(all(feature = "server", not(feature = "deflate")))]
+pub(crate) fn policy(_: &Lent<'_>) -> Result<Policy, WriteError> {
+    Ok(())
+}
+
+/// The window of a lent inflater's ring: an error if it holds none.
+#[cfg(feature = "deflate")]
+fn ring_bits(inflater: &dyn super::inflate::Inflate) -> Result<u8, WriteError> {
+    match inflater.window_bits() {
+        0 => Err(WriteError::InvalidInput(
+            "permessage-deflate: the inflater's ring is under 256 bytes",
+        )),
+        bits => Ok(bits),
+    }
+}
+
+/// The offer a client lent `lent` makes when `req` has none of its own:
+/// `permessage-deflate; client_max_window_bits` with
+/// `server_max_window_bits` the ring's window (under 15 bits). Offers of
+/// the request's own must keep the server's window within the ring; with
+/// no inflater, `req` may offer nothing (compressed messages could not be
+/// read).
+#[cfg(all(feature = "client", feature = "deflate"))]
+pub(crate) fn own_offer(
+    lent: &Lent<'_>,
+    req: &ClientRequest<'_>,
+) -> Result<Option<crate::handshake::deflate::DeflateElement>, WriteError> {
+    use crate::handshake::deflate::DeflateElement;
+    let Some(inflater) = lent else {
+        return match req.deflate {
+            [] => Ok(None),
+            _ => Err(WriteError::InvalidInput(
+                "permessage-deflate offered without an inflater (connect_deflate lends one)",
+            )),
+        };
+    };
+    let bits = ring_bits(&**inflater)?;
+    if req.deflate.is_empty() {
+        return Ok(Some(match bits {
+            15 => DeflateElement::OFFER,
+            _ => DeflateElement::OFFER.with_server_window(bits),
+        }));
+    }
+    if req
+        .deflate
+        .iter()
+        .any(|o| o.server_max_window_bits.unwrap_or(15) > bits)
+    {
+        return Err(WriteError::InvalidInput(
+            "permessage-deflate offer: the server's window may exceed the inflater's ring",
+        ));
+    }
+    Ok(None)
+}
+
+/// The receive side of what was agreed: `conn` told of it, the lent
+/// inflater made new for it. `None` if nothing was agreed.
+#[cfg(feature = "deflate")]
+pub(crate) fn start_inflating<'b, K: crate::conn::MaskKeys>(
+    lent: Lent<'b>,
+    agreed: Agreed,
+    conn: &mut crate::conn::Connection<K>,
+) -> Option<super::inflate::Inflating<'b>> {
+    let (Some(params), Some(inflater)) = (agreed, lent) else {
+        return None;
+    };
+    // The offer (client) or the policy (server) kept the peer's window
+    // within the ring.
+    debug_assert!(params.peer_window_bits(conn.role()) <= inflater.window_bits());
+    inflater.reset();
+    conn.set_deflate(params);
+    Some(super::inflate::Inflating::new(inflater))
+}
+
+/// Where the first frames read with a handshake head lie in the buffer.
+pub(crate) type Early = (usize, usize);
 
 /// Header slots for parsing a handshake head.
 #[cfg(any(feature = "server", feature = "client"))]
@@ -41,8 +165,9 @@ pub(crate) enum ServerStep {
 #[cfg(feature = "server")]
 /// What follows the server's response.
 pub(crate) enum Then {
-    /// A WebSocket whose first bytes are `rx[.0...1]`.
-    Upgrade((usize, usize)),
+    /// A WebSocket whose first bytes are `rx[.0...1]`, with what its
+    /// permessage-deflate agreed.
+    Upgrade(Early, Agreed),
     /// A plain HTTP request was answered.
     Http,
     /// An upgrade was refused with this status.
@@ -92,7 +217,7 @@ pub(crate) fn server_step(
     limits: &Limits,
     decide: &mut Option<impl FnOnce(&UpgradeRequest<'_, '_>) -> Decision>,
     page: &mut Option<impl FnOnce(&Request<'_, '_>) -> HttpResponse<'static>>,
-    mut sha1: Sha1Fn,
+    (mut sha1, policy): (Sha1Fn, Policy),
 ) -> Result<ServerStep, StepError> {
     let mut slots = [EMPTY_HEADER; HEADER_SLOTS];
     let outcome = match handshake::parse_request(&rx[..len], &mut slots, limits)? {
@@ -124,16 +249,41 @@ pub(crate) fn server_step(
                 })
             }
             Decision::Accept(protocol) => {
-                let n = ServerResponse::with_accept_key(u.accept_key_with(&mut sha1))
-                    .protocol(protocol)
-                    .write(tx)?;
+                let response = ServerResponse::with_accept_key(u.accept_key_with(&mut sha1))
+                    .protocol(protocol);
+                let (response, agreed) = negotiate(&u, response, policy);
+                let n = response.write(tx)?;
                 Ok(ServerStep::Respond {
                     n,
-                    then: Then::Upgrade((u.len(), len)),
+                    then: Then::Upgrade((u.len(), len), agreed),
                 })
             }
         },
     }
+}
+
+/// permessage-deflate: the first offer in `u` that `policy` takes, in
+/// `response`.
+#[cfg(all(feature = "server", feature = "deflate"))]
+fn negotiate<'r>(
+    u: &UpgradeRequest<'_, '_>,
+    response: ServerResponse<'r>,
+    policy: Policy,
+) -> (ServerResponse<'r>, Agreed) {
+    match policy.and_then(|p| u.deflate(&p)) {
+        Some((params, element)) => (response.deflate(Some(element)), Some(params)),
+        None => (response, None),
+    }
+}
+
+/// Without the feature, no extension is agreed.
+#[cfg(all(feature = "server", not(feature = "deflate")))]
+fn negotiate<'r>(
+    _: &UpgradeRequest<'_, '_>,
+    response: ServerResponse<'r>,
+    _: Policy,
+) -> (ServerResponse<'r>, Agreed) {
+    (response, ())
 }
 
 #[cfg(feature = "server")]
@@ -149,24 +299,34 @@ pub(crate) fn rejection(e: &StepError, tx: &mut [u8]) -> Option<usize> {
 }
 
 #[cfg(feature = "client")]
-/// One step of a client handshake over `rx[..len]`: `Some((head, len))`
-/// when the response is complete and valid.
+/// One step of a client handshake over `rx[..len]`: `Some(((head, len),
+/// agreed))` when the response is complete and valid.
 pub(crate) fn client_step(
     hs: &ClientHandshake,
     req: &ClientRequest<'_>,
     rx: &[u8],
     len: usize,
     limits: &Limits,
-) -> Result<Option<(usize, usize)>, HandshakeError> {
+) -> Result<Option<(Early, Agreed)>, HandshakeError> {
     let mut slots = [EMPTY_HEADER; HEADER_SLOTS];
     match hs.parse_response(req, &rx[..len], &mut slots, limits)? {
-        Status::Complete(r) => Ok(Some((r.len(), len))),
+        Status::Complete(r) => Ok(Some(((r.len(), len), agreed(hs, req, &r)))),
         Status::Partial { .. } if len == rx.len() => {
             Err(HandshakeError::TooLarge { limit: rx.len() })
         }
         Status::Partial { .. } => Ok(None),
     }
 }
+
+/// The permessage-deflate parameters response `r` agreed.
+#[cfg(all(feature = "client", feature = "deflate"))]
+fn agreed(hs: &ClientHandshake, req: &ClientRequest<'_>, r: &Response<'_, '_>) -> Agreed {
+    hs.deflate_params(req, r)
+}
+
+/// Without the feature, no extension is agreed.
+#[cfg(all(feature = "client", not(feature = "deflate")))]
+fn agreed(_: &ClientHandshake, _: &ClientRequest<'_>, _: &Response<'_, '_>) -> Agreed {}
 
 /// Limits for a handshake read into a buffer of `len` bytes.
 #[cfg(any(feature = "server", feature = "client"))]

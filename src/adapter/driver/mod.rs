@@ -12,9 +12,13 @@
 //!   gets the same error, never a frame after a partial one.
 //! - [`ending`]: what to do with the transport once the connection is over.
 //! - [`handshake`]: the opening handshake's steps over caller buffers.
+//! - [`inflate`]: permessage-deflate's receive side over a lent inflater
+//!   (embedded adapters).
 
 #[cfg(feature = "embedded-io")]
 pub(crate) mod handshake;
+#[cfg(all(feature = "embedded-io", feature = "deflate"))]
+pub(crate) mod inflate;
 mod rx;
 
 #[cfg(feature = "std")]

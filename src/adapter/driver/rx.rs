@@ -224,7 +224,7 @@ impl<S: Storage> RxBuf<S> {
     }
 
     /// The last data chunk read.
-    fn last_chunk(&self) -> &[u8] {
+    pub(crate) fn last_chunk(&self) -> &[u8] {
         &self.buf.slice()[self.last.0..self.last.1]
     }
 

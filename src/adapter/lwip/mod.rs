@@ -451,3 +451,37 @@ pub fn connect<'b, K: MaskKeys>(
     conn.default_recv_timeout();
     super::embedded_io::connect(conn, rx, tx, opts)
 }
+
+/// [`accept`] with permessage-deflate's receive side (see
+/// [`super::embedded_io::accept_deflate`]): a client's compressed
+/// messages are inflated through the lent `inflater`'s ring.
+#[cfg(all(feature = "server", feature = "deflate"))]
+pub fn accept_deflate<'b, B: AsMut<[u8]> + 'b>(
+    mut conn: Netconn,
+    rx: &'b mut [u8],
+    tx: &'b mut [u8],
+    inflater: &'b mut crate::conn::deflate::Inflater<B>,
+    opts: ServerOptions,
+    decide: impl FnOnce(&UpgradeRequest<'_, '_>) -> Decision,
+    page: impl FnOnce(&Request<'_, '_>) -> HttpResponse<'static>,
+) -> Result<Accepted<'b, Netconn>, Error<LwipError>> {
+    conn.default_recv_timeout();
+    super::embedded_io::accept_deflate(conn, rx, tx, inflater, opts, decide, page)
+}
+
+/// [`connect`] with permessage-deflate's receive side (see
+/// [`super::embedded_io::connect_deflate`]): the server is asked to keep
+/// to the lent `inflater`'s window.
+#[cfg(all(feature = "client", feature = "deflate"))]
+pub fn connect_deflate<'b, K: MaskKeys, B: AsMut<[u8]> + 'b>(
+    ip: [u8; 4],
+    port: u16,
+    rx: &'b mut [u8],
+    tx: &'b mut [u8],
+    inflater: &'b mut crate::conn::deflate::Inflater<B>,
+    opts: ClientOptions<'_, K>,
+) -> Result<WebSocket<'b, Netconn, K>, Error<LwipError>> {
+    let mut conn = Netconn::connect(ip, port).map_err(Error::Io)?;
+    conn.default_recv_timeout();
+    super::embedded_io::connect_deflate(conn, rx, tx, inflater, opts)
+}

@@ -85,14 +85,6 @@ impl DeflateOptions {
     }
 }
 
-/// The peer's side of `params`: its window and whether it resets.
-fn peer_window(params: &DeflateParams, role: Role) -> u8 {
-    match role {
-        Role::Server => params.client_max_window_bits,
-        Role::Client => params.server_max_window_bits,
-    }
-}
-
 /// The receiving half: the inflater, and the compressed chunk being
 /// inflated (copied out of the read buffer, so that its inflated chunks
 /// can be handed out one call at a time).
@@ -115,7 +107,9 @@ impl Inflating {
     /// for `conn`'s agreement if this is the first.
     pub(super) fn start(&mut self, d: &Data<'_>, conn: &Connection<Keys>) {
         if self.inflater.is_none() {
-            let bits = conn.deflate().map_or(15, |p| peer_window(&p, conn.role()));
+            let bits = conn
+                .deflate()
+                .map_or(15, |p| p.peer_window_bits(conn.role()));
             let ring = vec![0u8; 1 << bits.clamp(8, 15)].into_boxed_slice();
             self.inflater = Some(Inflater::new(ring));
         }
