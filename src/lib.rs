@@ -59,7 +59,11 @@
 //! on a message's first frame, and `conn::deflate` inflates what comes
 //! compressed (no allocation: through a ring the caller sizes to the
 //! peer's window, the limits and UTF-8 checked on the inflated bytes) and
-//! compresses what goes (with `alloc`). Without it, RSV bits are refused.
+//! compresses what goes (with `alloc`). Hosts agree it by default
+//! (`std_net::Options::deflate`); a device asks for it with
+//! `embedded_io::accept_deflate` / `connect_deflate` (and the async and
+//! lwIP ones), lending an inflater and its ring, and sends uncompressed.
+//! Without the feature, RSV bits are refused.
 //!
 //! What the crate does not do: IO in the core (the `adapter` modules do
 //! it, behind features), and TLS (bring a TLS stream to
@@ -113,7 +117,7 @@
 //! | `embedded-io` | no | `adapter::embedded_io`: blocking, over `embedded_io` traits; no_std, no alloc |
 //! | `embedded-io-async` | no | `adapter::embedded_io_async`: the same, async |
 //! | `lwip` | no | `adapter::lwip`: lwIP netconn through a C shim (one of the three places with `unsafe`, with std's SIMD masking and `message::Utf8Bytes::as_str`) |
-//! | `deflate` | yes | permessage-deflate through miniz_oxide: the negotiation (`handshake::deflate`), the inflater (no_std, no alloc) and, with `alloc`, the compressor (`conn::deflate`); `std_net::Options::deflate` |
+//! | `deflate` | yes | permessage-deflate through miniz_oxide: the negotiation (`handshake::deflate`), the inflater (no_std, no alloc) and, with `alloc`, the compressor (`conn::deflate`); `std_net::Options::deflate`; `accept_deflate` / `connect_deflate` on devices |
 //!
 //! With `default-features = false` the crate is `no_std` and allocation
 //! free; firmware then names its role and its SHA-1, e.g.

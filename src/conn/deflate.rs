@@ -28,7 +28,9 @@
 //!
 //! A device that only inflates (it sends uncompressed, which a
 //! permessage-deflate endpoint may always do) with a client that asked
-//! `server_max_window_bits=9` needs the state and a 512-byte ring.
+//! `server_max_window_bits=9` needs the state and a 512-byte ring: the
+//! embedded adapters' `accept_deflate` and `connect_deflate` are lent
+//! both.
 //!
 //! # Receiving
 //!
