@@ -238,7 +238,8 @@ pub $($async)? fn connect<'b, T: Read + Write, K: MaskKeys>(
 /// let (mut rx, mut tx) = ([0u8; 1024], [0u8; 256]);
 /// // Asks the server for windows of 2^9 bytes: 512 bytes of ring.
 /// let mut inflater = Inflater::new([0u8; 512]);
-/// let opts = ClientOptions::new(ClientRequest::new("device", "/ws"), [7; 16], || [1, 2, 3, 4], clock);
+/// let req = ClientRequest::new("device", "/ws");
+/// let opts = ClientOptions::new(req, [7; 16], || [1, 2, 3, 4], clock);
 /// let ws = ws::connect_deflate(client_io, &mut rx, &mut tx, &mut inflater, opts)?;
 /// let agreed = ws.connection().deflate(); // None if the server declined
 /// # Ok(()) };
