@@ -5,7 +5,7 @@
 //! ring; a device server keeps a browser-like client to its ring's
 //! window; one inflater lent to connection after connection; a server
 //! that sends compressed bytes through one-byte reads; and the
-//! misconfigurations refused before any byte is sent.
+//! misconfigurations refused with their reasons.
 #![cfg(all(
     feature = "embedded-io",
     feature = "std",
@@ -32,7 +32,7 @@ use sansws::adapter::embedded_io::{self as ws, Accepted, Decision, Error, StdIo}
 use sansws::adapter::std_net::{self, DeflateOptions, Options};
 use sansws::conn::deflate::{Deflater, Inflater};
 use sansws::conn::{Config, DataKind, Event};
-use sansws::handshake::deflate::{DeflateElement, DeflateParams};
+use sansws::handshake::deflate::{DeflateElement, DeflateParams, DeflateSetup};
 use sansws::handshake::{ClientHandshake, ClientRequest, HttpResponse, WriteError};
 use sansws::message::Message;
 use sansws::wire::CloseCode;
@@ -381,7 +381,7 @@ fn a_compressed_stream_is_inflated_the_same_through_one_byte_reads() {
 }
 
 #[test]
-fn an_offer_without_an_inflater_or_a_ring_too_small_is_refused_before_any_byte() {
+fn an_offer_without_an_inflater_or_a_ring_too_small_is_refused_with_its_reason() {
     let (a, _b) = Pipe::pair();
     let offers = [DeflateElement::OFFER];
     let req = ClientRequest {
@@ -391,7 +391,12 @@ fn an_offer_without_an_inflater_or_a_ring_too_small_is_refused_before_any_byte()
     let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
     let r = ws::connect(a, &mut rx, &mut tx, copts(req, [1; 16], Config::DEFAULT));
     assert!(
-        matches!(r, Err(Error::HandshakeWrite(WriteError::InvalidInput(_)))),
+        matches!(
+            r,
+            Err(Error::HandshakeWrite(WriteError::Deflate(
+                DeflateSetup::NoInflater
+            )))
+        ),
         "{:?}",
         r.err()
     );
@@ -408,7 +413,9 @@ fn an_offer_without_an_inflater_or_a_ring_too_small_is_refused_before_any_byte()
     );
     assert!(matches!(
         r,
-        Err(Error::HandshakeWrite(WriteError::InvalidInput(_)))
+        Err(Error::HandshakeWrite(WriteError::Deflate(
+            DeflateSetup::WindowPastRing
+        )))
     ));
 
     // A ring under 256 bytes holds no window.
@@ -424,9 +431,14 @@ fn an_offer_without_an_inflater_or_a_ring_too_small_is_refused_before_any_byte()
     );
     assert!(matches!(
         r,
-        Err(Error::HandshakeWrite(WriteError::InvalidInput(_)))
+        Err(Error::HandshakeWrite(WriteError::Deflate(
+            DeflateSetup::RingTooSmall
+        )))
     ));
-    let (_a, b) = Pipe::pair();
+    // A server: the ring is found too small once an upgrade is asked for,
+    // and the client is answered 500.
+    let (mut a, b) = Pipe::pair();
+    support::peer::send_request(&mut a);
     let r = ws::accept_deflate(
         b,
         &mut rx,
@@ -438,8 +450,11 @@ fn an_offer_without_an_inflater_or_a_ring_too_small_is_refused_before_any_byte()
     );
     assert!(matches!(
         r,
-        Err(Error::HandshakeWrite(WriteError::InvalidInput(_)))
+        Err(Error::HandshakeWrite(WriteError::Deflate(
+            DeflateSetup::RingTooSmall
+        )))
     ));
+    assert!(support::peer::read_head(&mut a).starts_with("HTTP/1.1 500"));
 }
 
 #[test]

@@ -104,8 +104,13 @@ pub $($async)? fn accept<'b, T: Read + Write>(
 /// the ring cannot hold is declined (the connection goes on without
 /// compression). Memory: the [`Inflater`](crate::conn::deflate::Inflater)'s
 /// state and its ring (512 B for a 9-bit window), lent, not in the
-/// `WebSocket`. (The example is the blocking adapter's; the async one is
-/// the same with `.await`.)
+/// `WebSocket`; `tx` holds the 101 with its extension header: 512 bytes
+/// are enough for any answer. zlib-based peers (Python, most servers)
+/// compress with 9 bits at least: a 256-byte ring gets them declined.
+/// The [`Config`](crate::conn::Config) limits apply to the inflated
+/// bytes: a large message the peer sends in one frame needs
+/// `max_frame_len` raised as well as `max_message_len`. (The example is
+/// the blocking adapter's; the async one is the same with `.await`.)
 ///
 /// ```
 /// # use sansws::adapter::embedded_io::testing::Pipe;
@@ -114,7 +119,7 @@ pub $($async)? fn accept<'b, T: Read + Write>(
 /// # let (_client_io, server_io) = Pipe::pair();
 /// # fn clock() -> sansws::conn::Instant { ws::std_clock() }
 /// # let run = move || -> Result<(), ws::Error<embedded_io::ErrorKind>> {
-/// let (mut rx, mut tx) = ([0u8; 1024], [0u8; 256]);
+/// let (mut rx, mut tx) = ([0u8; 1024], [0u8; 512]);
 /// // A client's messages compressed with windows of up to 2^12 bytes.
 /// let mut inflater = Inflater::new([0u8; 1 << 12]);
 /// let accepted = ws::accept_deflate(server_io, &mut rx, &mut tx, &mut inflater,
@@ -146,7 +151,8 @@ $($async)? fn accept_with<'b, T: Read + Write>(
     decide: impl FnOnce(&UpgradeRequest<'_, '_>) -> Decision,
     page: impl FnOnce(&Request<'_, '_>) -> HttpResponse<'static>,
 ) -> Res<Accepted<'b, T>, T> {
-    let policy = steps::policy(&lent)?;
+    // A ring too small is answered with 500 once an upgrade is asked for.
+    let policy = steps::policy(&lent);
     let limits = steps::limits_for(rx.len());
     let deadline = opts.handshake_timeout.map(|t| (opts.clock)() + t);
     let (mut decide, mut page) = (Some(decide), Some(page));
@@ -223,9 +229,12 @@ pub $($async)? fn connect<'b, T: Read + Write, K: MaskKeys>(
 /// by chunk as [`WebSocket::read_event`] hands them out; this end sends
 /// uncompressed, which the extension always allows. If it declines, the
 /// connection goes on without. The inflater is made new for the
-/// connection and can be lent again after it (a reconnect). (The
-/// example is the blocking adapter's; the async one is the same with
-/// `.await`.)
+/// connection and can be lent again after it (a reconnect). `tx` holds
+/// the request with its offers (512 bytes are enough for two). As in
+/// [`accept_deflate`], a ring of 512 bytes (9 bits) is the smallest zlib
+/// servers agree to, and the limits apply to the inflated bytes (a large
+/// message in one frame needs `max_frame_len` raised too). (The example
+/// is the blocking adapter's; the async one is the same with `.await`.)
 ///
 /// ```
 /// # use sansws::adapter::embedded_io::testing::Pipe;
@@ -235,7 +244,7 @@ pub $($async)? fn connect<'b, T: Read + Write, K: MaskKeys>(
 /// # let (client_io, _server_io) = Pipe::pair();
 /// # fn clock() -> sansws::conn::Instant { ws::std_clock() }
 /// # let run = move || -> Result<(), ws::Error<embedded_io::ErrorKind>> {
-/// let (mut rx, mut tx) = ([0u8; 1024], [0u8; 256]);
+/// let (mut rx, mut tx) = ([0u8; 1024], [0u8; 512]);
 /// // Asks the server for windows of 2^9 bytes: 512 bytes of ring.
 /// let mut inflater = Inflater::new([0u8; 512]);
 /// let req = ClientRequest::new("device", "/ws");

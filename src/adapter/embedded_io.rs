@@ -7,7 +7,8 @@
 //! must fit) and `tx` sends (at least
 //! [`MAX_CONTROL_FRAME_LEN`](crate::wire::MAX_CONTROL_FRAME_LEN), 131
 //! bytes: one control frame; client payloads are masked through it chunk
-//! by chunk). Everything else is in [`ServerOptions`] / [`ClientOptions`]:
+//! by chunk; our handshake head is written whole into it, about 200
+//! bytes, up to 512 with permessage-deflate's parameters). Everything else is in [`ServerOptions`] / [`ClientOptions`]:
 //! the [`Config`], the clock, the handshake and read timeouts, and for a
 //! client the request, its nonce and the mask keys.
 //!

@@ -124,7 +124,8 @@ impl<B: AsMut<[u8]>> Inflater<B> {
     /// An inflater whose window is the largest power of two `ring` holds
     /// (at most [`MAX_RING`]); [`window_bits`](Self::window_bits) says
     /// which. A ring under [`MIN_RING`] inflates nothing: every compressed
-    /// message fails.
+    /// message fails (the embedded adapters' `accept_deflate` and
+    /// `connect_deflate` refuse it up front).
     pub fn new(mut ring: B) -> Self {
         let len = ring.as_mut().len().min(MAX_RING);
         let mask = if len < MIN_RING {

@@ -6,8 +6,8 @@
 //! server's answer ([`DeflateElement::check_response`]). The result is
 //! the agreed [`DeflateParams`].
 //!
-//! (The compression itself, in the connection's receive and send paths,
-//! is not here yet.)
+//! The compression itself is beside the connection, in
+//! [`conn::deflate`](crate::conn::deflate).
 
 use super::{eq_lower, is_token, trim};
 
@@ -90,6 +90,24 @@ pub enum DeflateError {
     /// The buffer is too small for the element.
     #[error("buffer too small for the element")]
     BufferTooSmall,
+}
+
+/// Why an embedded adapter cannot offer or accept permessage-deflate as
+/// asked: a mistake of the caller's, found before any byte is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeflateSetup {
+    /// The request offers permessage-deflate, but nothing was lent to
+    /// inflate with (`connect_deflate` lends an inflater).
+    #[error("the request offers it, but no inflater was lent (connect_deflate lends one)")]
+    NoInflater,
+    /// The inflater's ring is under 256 bytes: it holds no window.
+    #[error("the inflater's ring is under 256 bytes and holds no window")]
+    RingTooSmall,
+    /// An offer of the request's own lets the server compress with a
+    /// larger window than the inflater's ring holds.
+    #[error("an offer lets the server use a larger window than the inflater's ring")]
+    WindowPastRing,
 }
 
 /// `N` of `name=N`: a token or a quoted-string whose content is a token

@@ -351,6 +351,11 @@ pub enum WriteError {
     /// The output buffer is too small; the size needed is named.
     #[error(transparent)]
     BufferTooSmall(#[from] BufferTooSmall),
+    /// permessage-deflate cannot be offered or accepted as asked (an
+    /// embedded adapter's inflater missing or too small).
+    #[cfg(feature = "deflate")]
+    #[error("permessage-deflate: {0}")]
+    Deflate(deflate::DeflateSetup),
 }
 
 /// Header field names that the handshake writers set themselves and callers

@@ -7,6 +7,8 @@ use crate::Status;
 use crate::handshake::Limits;
 #[cfg(any(feature = "server", feature = "deflate"))]
 use crate::handshake::WriteError;
+#[cfg(feature = "deflate")]
+use crate::handshake::deflate::DeflateSetup;
 #[cfg(feature = "server")]
 use crate::handshake::{
     self, HttpResponse, Outcome, Request, ServerResponse, Sha1Fn, UpgradeRequest,
@@ -81,9 +83,7 @@ pub(crate) fn policy(_: &Lent<'_>) -> Result<Policy, WriteError> {
 #[cfg(feature = "deflate")]
 fn ring_bits(inflater: &dyn super::inflate::Inflate) -> Result<u8, WriteError> {
     match inflater.window_bits() {
-        0 => Err(WriteError::InvalidInput(
-            "permessage-deflate: the inflater's ring is under 256 bytes",
-        )),
+        0 => Err(WriteError::Deflate(DeflateSetup::RingTooSmall)),
         bits => Ok(bits),
     }
 }
@@ -103,9 +103,7 @@ pub(crate) fn own_offer(
     let Some(inflater) = lent else {
         return match req.deflate {
             [] => Ok(None),
-            _ => Err(WriteError::InvalidInput(
-                "permessage-deflate offered without an inflater (connect_deflate lends one)",
-            )),
+            _ => Err(WriteError::Deflate(DeflateSetup::NoInflater)),
         };
     };
     let bits = ring_bits(&**inflater)?;
@@ -120,9 +118,7 @@ pub(crate) fn own_offer(
         .iter()
         .any(|o| o.server_max_window_bits.unwrap_or(15) > bits)
     {
-        return Err(WriteError::InvalidInput(
-            "permessage-deflate offer: the server's window may exceed the inflater's ring",
-        ));
+        return Err(WriteError::Deflate(DeflateSetup::WindowPastRing));
     }
     Ok(None)
 }
@@ -217,7 +213,7 @@ pub(crate) fn server_step(
     limits: &Limits,
     decide: &mut Option<impl FnOnce(&UpgradeRequest<'_, '_>) -> Decision>,
     page: &mut Option<impl FnOnce(&Request<'_, '_>) -> HttpResponse<'static>>,
-    (mut sha1, policy): (Sha1Fn, Policy),
+    (mut sha1, policy): (Sha1Fn, Result<Policy, WriteError>),
 ) -> Result<ServerStep, StepError> {
     let mut slots = [EMPTY_HEADER; HEADER_SLOTS];
     let outcome = match handshake::parse_request(&rx[..len], &mut slots, limits)? {
@@ -251,7 +247,7 @@ pub(crate) fn server_step(
             Decision::Accept(protocol) => {
                 let response = ServerResponse::with_accept_key(u.accept_key_with(&mut sha1))
                     .protocol(protocol);
-                let (response, agreed) = negotiate(&u, response, policy);
+                let (response, agreed) = negotiate(&u, response, policy?);
                 let n = response.write(tx)?;
                 Ok(ServerStep::Respond {
                     n,
