@@ -4,13 +4,18 @@ takeover asked for. Each test asserts what was agreed, that compressed
 frames (RSV1) actually went both ways, and that every message came back
 intact (JSON-like text, binary, fragments, 4 MiB of random bytes).
 
-Build the peer first: cargo build --release --example interop
+The device adapter too (examples/device_deflate.rs: embedded-io over TCP,
+inflating through a lent ring, sending uncompressed), both directions.
+
+Build the peers first: cargo build --release --features embedded-io
+--example interop --example device_deflate
 Run: python3 -m pytest -v tests/interop
 """
 
 import json
 import os
 import pathlib
+import queue
 import subprocess
 import threading
 
@@ -146,3 +151,88 @@ def test_sansws_client_against_python_server_no_takeover_small_windows():
     assert ("server_no_context_takeover: true, client_no_context_takeover: true, "
             "server_max_window_bits: 9, client_max_window_bits: 9") in out
     assert compressed[0] >= 4, compressed
+
+
+# The device adapter (embedded-io over TCP, examples/device_deflate.rs):
+# it inflates through a ring it lends and sends uncompressed.
+DEVICE = PEER.parent / "device_deflate"
+
+
+def count_sent_compressed(ws):
+    """Counts the data frames with RSV1 `ws` sends; returns the counter."""
+    sent = [0]
+    (ext,) = [e for e in ws.protocol.extensions if isinstance(e, PerMessageDeflate)]
+    encode = ext.encode
+
+    def counting(frame):
+        out = encode(frame)
+        if out.opcode in DATA and out.rsv1:
+            sent[0] += 1
+        return out
+
+    ext.encode = counting
+    return sent
+
+
+def test_python_client_against_the_device_server_kept_to_its_ring():
+    port = free_port()
+    proc = subprocess.Popen([str(DEVICE), "server", f"127.0.0.1:{port}"], stdout=subprocess.PIPE, text=True)
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(l.rstrip()) for l in proc.stdout], daemon=True).start()
+    try:
+        assert "listening" in lines.get(timeout=10)
+        no_takeover = ClientPerMessageDeflateFactory(
+            client_no_context_takeover=True, client_max_window_bits=9)
+        # Its defaults, then small windows with no context takeover: one
+        # inflater lent to both connections in turn.
+        for kwargs, want in [({}, "permessage-deflate; client_max_window_bits=10"),
+                             ({"extensions": [no_takeover], "compression": None},
+                              "permessage-deflate; client_no_context_takeover; client_max_window_bits=9")]:
+            with connect(f"ws://127.0.0.1:{port}/", max_size=8 << 20, open_timeout=5,
+                         close_timeout=5, **kwargs) as ws:
+                agreed = ws.response.headers["Sec-WebSocket-Extensions"]
+                assert agreed == want, agreed
+                received = count_compressed(ws)
+                sent = count_sent_compressed(ws)
+                echo_scenario(ws)
+                ws.close()
+            # Python compressed what it sent; the device's echoes were not.
+            assert sent[0] >= 8 and received[0] == 0, (sent, received)
+            wait_for_line(lines, "deflate Some(DeflateParams")
+            wait_for_line(lines, "echoed Ok(8), end Some(Clean)")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_the_device_client_against_python_server_asks_for_a_9_bit_window():
+    msgs = [telemetry(200), telemetry(2), "", "é" * 1000, os.urandom(3000), b"\x00" * 100_000,
+            telemetry(20_000)]
+    results, agreed = [], []
+
+    def handler(ws):
+        agreed.append(ws.response.headers.get("Sec-WebSocket-Extensions"))
+        sent = count_sent_compressed(ws)
+        received = count_compressed(ws)
+        for m in msgs:
+            ws.send(m)
+            results.append(ws.recv(timeout=10) == m)
+        ws.send(["frag", "men", "té", telemetry(50)])
+        results.append(ws.recv(timeout=10) == "fragmenté" + telemetry(50))
+        ws.close()
+        results.append((sent[0], received[0]))
+
+    port = free_port()
+    with serve(handler, "127.0.0.1", port, max_size=8 << 20) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        run = subprocess.run([str(DEVICE), "client", f"127.0.0.1:{port}"],
+                             capture_output=True, text=True, timeout=60)
+        server.shutdown()
+    print(run.stdout)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert agreed[0] == "permessage-deflate; server_max_window_bits=9; client_max_window_bits=12", agreed
+    assert "server_max_window_bits: 9" in run.stdout
+    assert "echoed 8, end Some(Clean)" in run.stdout, run.stdout
+    *echoes, (sent, received) = results
+    assert echoes == [True] * 8, echoes
+    assert sent >= 8 and received == 0, (sent, received)
