@@ -136,14 +136,15 @@ fn fifty_clients_at_once_a_hundred_messages_each() {
 
 #[test]
 fn a_sixteen_mib_message() {
-    // No keepalive: compressing 16 MiB both ways under emulation (qemu)
-    // keeps each end from answering a ping for longer than the pong
-    // timeout.
+    // No keepalive, a long read timeout: compressing 16 MiB under
+    // emulation (qemu) keeps an end silent for longer than the pong
+    // timeout, and (s390x) the read timeout.
     let o = Options {
         config: Config {
             ping_interval: None,
             ..opts().config
         },
+        read_timeout: Some(Duration::from_secs(300)),
         ..opts()
     };
     let (addr, _ends) = echo_server(o.clone());
