@@ -490,14 +490,22 @@ impl Deflater {
     }
 
     /// [`new`](Self::new) at a compression level of 0 (stored) to 10.
+    // Made once per connection, out of line: built in its box, the
+    // compressor's 64 KiB of inline state never lands in a caller's stack
+    // frame (a send path that inlined it probed that much stack on every
+    // message, compressed or not).
+    #[cold]
+    #[inline(never)]
     pub fn with_level(window_bits: u8, no_context_takeover: bool, level: u8) -> Self {
         use miniz_oxide::DataFormat;
-        use miniz_oxide::deflate::core::{CompressionStrategy, CompressorOxide};
-        let state =
-            CompressorOxide::with_params(DataFormat::Raw, level, CompressionStrategy::Default, 15);
+        use miniz_oxide::deflate::core::CompressorOxide;
+        let mut state = alloc::boxed::Box::<CompressorOxide>::default();
+        // Raw deflate, the default strategy, a 15-bit window (the match
+        // limit is kept by the pieces below).
+        state.set_format_and_level(DataFormat::Raw, level.min(10));
         let bits = window_bits.clamp(8, 15);
         Self {
-            state: alloc::boxed::Box::new(state),
+            state,
             piece: if bits < 15 { 1 << bits } else { usize::MAX },
             no_context_takeover,
             out: alloc::vec::Vec::new(),

@@ -179,7 +179,7 @@ pub fn client_with_keys<S: Transport>(
                 ws.protocol = protocol;
                 #[cfg(feature = "deflate")]
                 if let Some(params) = deflate {
-                    ws.w.conn.set_deflate(params);
+                    ws.agree_deflate(params);
                 }
                 return Ok(ws);
             }

@@ -90,13 +90,29 @@ impl DeflateOptions {
 /// can be handed out one call at a time).
 #[derive(Debug, Default)]
 pub(super) struct Inflating {
-    inflater: Option<Inflater<Box<[u8]>>>,
+    /// Boxed, made at the first compressed message: a connection that
+    /// never gets one carries a pointer, not 10 KiB of state.
+    inflater: Option<Box<Inflater<Box<[u8]>>>>,
+    /// permessage-deflate was agreed: only then is a chunk looked at for
+    /// compression (the uncompressed read path does not touch it).
+    on: bool,
     chunk: Option<Data<'static>>,
     input: Vec<u8>,
     used: usize,
 }
 
 impl Inflating {
+    /// permessage-deflate was agreed: compressed chunks may come.
+    pub(super) fn agreed(&mut self) {
+        self.on = true;
+    }
+
+    /// Whether permessage-deflate was agreed.
+    #[inline]
+    pub(super) fn is_on(&self) -> bool {
+        self.on
+    }
+
     /// Whether a compressed chunk is being inflated.
     #[inline]
     pub(super) fn is_pending(&self) -> bool {
@@ -105,13 +121,11 @@ impl Inflating {
 
     /// Takes the compressed chunk `d` to inflate, with the inflater made
     /// for `conn`'s agreement if this is the first.
+    // Out of line, as `next`: the uncompressed read path stays small.
+    #[inline(never)]
     pub(super) fn start(&mut self, d: &Data<'_>, conn: &Connection<Keys>) {
         if self.inflater.is_none() {
-            let bits = conn
-                .deflate()
-                .map_or(15, |p| p.peer_window_bits(conn.role()));
-            let ring = vec![0u8; 1 << bits.clamp(8, 15)].into_boxed_slice();
-            self.inflater = Some(Inflater::new(ring));
+            self.inflater = Some(new_inflater(conn));
         }
         self.input.clear();
         self.input.extend_from_slice(d.payload);
@@ -121,6 +135,7 @@ impl Inflating {
 
     /// The next inflated chunk of the pending one; `None` once it is
     /// done. An error has failed the connection.
+    #[inline(never)]
     pub(super) fn next<I: Io>(&mut self, io: &mut I) -> Result<Option<Data<'_>>, ProtocolError> {
         let (Some(d), Some(inflater)) = (self.chunk, self.inflater.as_mut()) else {
             self.chunk = None;
@@ -141,6 +156,19 @@ impl Inflating {
             }
         }
     }
+}
+
+/// An inflater for `conn`'s agreement: once per connection, out of line
+/// (its state is built on the stack on its way into the box, which must
+/// not be in the read path's frame).
+#[cold]
+#[inline(never)]
+fn new_inflater(conn: &Connection<Keys>) -> Box<Inflater<Box<[u8]>>> {
+    let bits = conn
+        .deflate()
+        .map_or(15, |p| p.peer_window_bits(conn.role()));
+    let ring = vec![0u8; 1 << bits.clamp(8, 15)].into_boxed_slice();
+    Box::new(Inflater::new(ring))
 }
 
 /// The sending half: the compressor, made at the first send.

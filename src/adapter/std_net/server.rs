@@ -194,7 +194,7 @@ pub fn accept_with<S: Transport>(
                     ws.protocol = protocol;
                     #[cfg(feature = "deflate")]
                     if let Some((params, _)) = deflate {
-                        ws.w.conn.set_deflate(params);
+                        ws.agree_deflate(params);
                     }
                     Ok(Accepted::WebSocket(Box::new(ws)))
                 }

@@ -198,7 +198,7 @@ impl Reading {
     /// of the caller's loop hands out what it inflates to).
     #[cfg(feature = "deflate")]
     fn inflate_next<I: Io>(&mut self, io: &mut I, found: &Found) -> bool {
-        if !matches!(found, Found::Data(d) if d.compressed) {
+        if !self.inflating.is_on() || !matches!(found, Found::Data(d) if d.compressed) {
             return false;
         }
         if let Event::Data(d) = self.rx.event(*found) {
@@ -586,6 +586,13 @@ impl<S: Transport> core::fmt::Debug for WebSocket<S> {
 }
 
 impl<S: Transport> WebSocket<S> {
+    /// The handshake agreed permessage-deflate on `params`.
+    #[cfg(feature = "deflate")]
+    pub(super) fn agree_deflate(&mut self, params: crate::handshake::deflate::DeflateParams) {
+        self.w.conn.set_deflate(params);
+        self.r.inflating.agreed();
+    }
+
     /// Wraps a stream whose handshake is done. `early` are bytes read past
     /// the handshake head (frames the peer sent at once).
     pub fn from_raw(mut stream: S, role: Role, opts: &Options, early: &[u8], keys: Keys) -> Self {
