@@ -378,10 +378,6 @@ impl Core {
         let (kind, continues) = self.rx.message_kind(h.opcode)?;
         let msg_base = if continues { self.rx.msg_len } else { 0 };
         let len = self.check_limits(h.payload_len, msg_base)?;
-        #[cfg(feature = "deflate")]
-        if !continues {
-            self.rx.msg_compressed = h.rsv.contains(crate::wire::Rsv::RSV1);
-        }
         Ok(DataRx {
             kind,
             fin: h.fin,
@@ -391,7 +387,12 @@ impl Core {
             msg_base,
             continues,
             #[cfg(feature = "deflate")]
-            compressed: self.rx.msg_compressed,
+            // RSV1 on a message's first frame, which the message keeps.
+            compressed: if continues {
+                self.rx.msg_compressed
+            } else {
+                h.rsv.contains(crate::wire::Rsv::RSV1)
+            },
         })
     }
 
@@ -476,6 +477,10 @@ impl Core {
             self.rx.msg = None;
         } else {
             self.rx.msg = Some(d.kind);
+            #[cfg(feature = "deflate")]
+            {
+                self.rx.msg_compressed = d.compressed;
+            }
             self.rx.msg_len = message_offset + chunk.len();
         }
         let next = || {

@@ -189,6 +189,12 @@ impl Compressing {
         }
     }
 
+    /// This end compresses what it sends, if permessage-deflate is agreed.
+    #[inline(always)]
+    pub(super) fn compresses(&self) -> bool {
+        matches!(self.opts, Some(o) if o.compress)
+    }
+
     /// The compressor for `role`'s side of `params` (the agreement, if
     /// any), if this end compresses.
     pub(super) fn deflater(

@@ -375,19 +375,36 @@ impl<S: Transport> Writer<S> {
     /// A whole message: one frame, or frames of `max_send_frame_len`.
     pub(super) fn send_message(&mut self, kind: DataKind, data: &[u8]) -> Result<(), Error> {
         #[cfg(feature = "deflate")]
-        if let Some(z) = self.deflate.deflater(self.conn.deflate(), self.conn.role()) {
-            // Compressed whole, then framed as any message is.
-            let payload = core::mem::take(z.compress(data, true));
-            let max = self.conn.config().max_send_frame_len;
-            let r = frames(max, kind, payload.len())
-                .try_for_each(|(part, range)| self.frame(part, &payload[range], true));
-            self.deflate.give_back(payload);
-            return r;
+        if self.conn.deflate().is_some() && self.deflate.compresses() {
+            return self.send_compressed(kind, data);
         }
+        self.send_plain(kind, data)
+    }
+
+    /// A whole message, uncompressed.
+    #[inline(always)]
+    fn send_plain(&mut self, kind: DataKind, data: &[u8]) -> Result<(), Error> {
         for (part, range) in frames(self.conn.config().max_send_frame_len, kind, data.len()) {
             self.send_frame(part, &data[range])?;
         }
         Ok(())
+    }
+
+    /// [`send_message`](Self::send_message) when this end compresses:
+    /// compressed whole, then framed as any message is. Out of line, so
+    /// that the uncompressed path stays as short as without the feature.
+    #[cfg(feature = "deflate")]
+    #[inline(never)]
+    fn send_compressed(&mut self, kind: DataKind, data: &[u8]) -> Result<(), Error> {
+        let Some(z) = self.deflate.deflater(self.conn.deflate(), self.conn.role()) else {
+            return self.send_plain(kind, data);
+        };
+        let payload = core::mem::take(z.compress(data, true));
+        let max = self.conn.config().max_send_frame_len;
+        let r = frames(max, kind, payload.len())
+            .try_for_each(|(part, range)| self.frame(part, &payload[range], true));
+        self.deflate.give_back(payload);
+        r
     }
 
     /// One fragment of a message sent piece by piece: compressed, if this
