@@ -754,6 +754,79 @@ mod tests {
         }
     }
 
+    /// Every compressed send sets RSV1 on the frame that opens a message
+    /// and on no other (RFC 7692 section 6.1), masked or not, and is
+    /// refused unless deflate was agreed; what it sends inflates back.
+    #[test]
+    fn every_compressed_send_marks_the_first_frame_alone() {
+        use crate::conn::{MessagePart, SendError};
+        let params = DeflateParams::DEFAULT;
+        let text = json(500);
+        let mut z = Deflater::for_role(&params, Role::Client);
+        let a = z.compress(&text[..200], false).to_vec();
+        let b = z.compress(&text[200..], true).to_vec();
+        let part = |fin| MessagePart::Fragment {
+            kind: DataKind::Text,
+            fin,
+        };
+        for api in 0..3 {
+            let mut client = Connection::client(Config::HOST, NoMasking(()), Instant::ZERO);
+            let mut out = vec![0u8; 4096];
+            assert_eq!(
+                client.send_compressed_fragment(DataKind::Text, &a, false, &mut out),
+                Err(SendError::NoDeflate)
+            );
+            client.set_deflate(params);
+            let mut wire = Vec::new();
+            for (chunk, fin) in [(&a, false), (&b, true)] {
+                let mut hdr = [0u8; 14];
+                let mut payload = chunk.clone();
+                match api {
+                    0 => {
+                        let n = client
+                            .send_compressed_fragment(DataKind::Text, chunk, fin, &mut out)
+                            .unwrap();
+                        wire.extend_from_slice(&out[..n]);
+                    }
+                    1 => {
+                        let n = client
+                            .encode_in_place_compressed(part(fin), &mut payload, &mut hdr)
+                            .unwrap();
+                        wire.extend_from_slice(&hdr[..n]);
+                        wire.extend_from_slice(&payload);
+                    }
+                    _ => {
+                        let start = client
+                            .encode_header_compressed(part(fin), chunk.len() as u64, &mut hdr)
+                            .unwrap();
+                        client.mask_payload(&mut payload).unwrap();
+                        wire.extend_from_slice(&hdr[..start.header_len]);
+                        wire.extend_from_slice(&payload);
+                    }
+                }
+            }
+            let second = 6 + a.len() + if a.len() > 125 { 2 } else { 0 };
+            assert_eq!(wire[0], 0x40 | 0x01, "api {api}: RSV1 on the opening frame");
+            assert_eq!(wire[second], 0x80, "api {api}: none on the continuation");
+            // An uncompressed message after it carries none.
+            let n = client
+                .send_message(DataKind::Binary, b"plain", &mut out, &mut NoMasking(()))
+                .unwrap();
+            assert_eq!(out[0], 0x82, "api {api}");
+            wire.extend_from_slice(&out[..n]);
+            let (got, err) = receive(params, Config::HOST, &wire, usize::MAX, 1 << 15);
+            assert_eq!(err, None, "api {api}");
+            assert_eq!(
+                got,
+                vec![
+                    (DataKind::Text, text.clone()),
+                    (DataKind::Binary, b"plain".to_vec())
+                ],
+                "api {api}"
+            );
+        }
+    }
+
     #[test]
     fn a_small_ring_refuses_a_wider_window() {
         // Compressed with a 32 KiB window: a match reaches 20 000 back.

@@ -53,6 +53,12 @@ impl Tx {
         }
     }
 
+    /// Between messages: the next data frame opens one.
+    #[cfg(feature = "deflate")]
+    pub(super) fn is_ready(&self) -> bool {
+        matches!(self, Tx::Ready)
+    }
+
     /// Whether a payload is owed.
     #[inline]
     pub(super) fn is_payload_owed(&self) -> bool {
@@ -110,19 +116,9 @@ impl Core {
     /// The header of a frame of this connection's role.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn header(&self, opcode: OpCode, fin: bool, payload_len: u64) -> FrameHeader {
-        // RFC 7692 section 6: a compressed message's first frame alone
-        // carries RSV1.
-        #[cfg(feature = "deflate")]
-        let rsv = if self.rsv1_next && opcode != OpCode::Continuation {
-            Rsv::RSV1
-        } else {
-            Rsv::NONE
-        };
-        #[cfg(not(feature = "deflate"))]
-        let rsv = Rsv::NONE;
         FrameHeader {
             fin,
-            rsv,
+            rsv: Rsv::NONE,
             opcode,
             mask: self.is_client().then_some([0; 4]),
             payload_len,
