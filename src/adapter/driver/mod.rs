@@ -79,8 +79,6 @@ pub(crate) struct FrameOut {
 
 impl FrameOut {
     /// Starts a data frame of `len` bytes on `conn`.
-    // Into each send on 64-bit hosts: with the compressed path a caller
-    // too, the inliner left it a call, +44 instructions a 16-byte send.
     pub(crate) fn begin<K: MaskKeys>(
         conn: &mut Connection<K>,
         part: MessagePart,
