@@ -435,9 +435,8 @@ impl<K: MaskKeys> Connection<K> {
         }
         let opens = self.core.tx.is_ready();
         let r = f(&mut self.core, &mut self.keys, out)?;
-        if opens && let Some(b0) = out.first_mut() {
-            // RSV1 is bit 6 of the first byte (RFC 6455 section 5.2).
-            *b0 |= crate::wire::Rsv::RSV1.bits() << 4;
+        if opens {
+            crate::wire::FrameHeader::add_rsv(out, crate::wire::Rsv::RSV1);
         }
         Ok(r)
     }

@@ -348,6 +348,17 @@ impl FrameHeader {
         2 + ext + if masked { 4 } else { 0 }
     }
 
+    /// Sets the bits of `rsv` in a header already written at the start of
+    /// `buf` (its first byte; nothing if `buf` is empty). For an extension
+    /// that decides a frame's RSV bits after its header is written, as
+    /// permessage-deflate does for the frame that opens a compressed
+    /// message.
+    pub fn add_rsv(buf: &mut [u8], rsv: Rsv) {
+        if let Some(b0) = buf.first_mut() {
+            *b0 |= rsv.0 << 4;
+        }
+    }
+
     /// Writes the header at the start of `buf`, with the length in its
     /// shortest form, and returns the number of bytes written. Writes nothing
     /// if `buf` is shorter than [`FrameHeader::encoded_len`].
@@ -448,6 +459,42 @@ fn split8(b: &[u8]) -> ([u8; 8], &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `add_rsv` sets the bits in a written header and changes nothing
+    /// else: the header parses back the same but for them.
+    #[test]
+    fn add_rsv_sets_only_the_reserved_bits() {
+        for (mask, len) in [(None, 5u64), (Some([1, 2, 3, 4]), 300), (None, 70_000)] {
+            let h = FrameHeader {
+                fin: false,
+                rsv: Rsv::NONE,
+                opcode: OpCode::Text,
+                mask,
+                payload_len: len,
+            };
+            let mut buf = [0u8; FrameHeader::MAX_LEN];
+            let n = h.emit(&mut buf).unwrap();
+            FrameHeader::add_rsv(&mut buf[..n], Rsv::RSV1);
+            let opts = ParseOptions {
+                allowed_rsv: Rsv::RSV1,
+                ..ParseOptions::DEFAULT
+            };
+            let Ok(Status::Complete((back, m))) = FrameHeader::parse(&buf[..n], &opts) else {
+                panic!("{h:?} does not parse back");
+            };
+            assert_eq!(
+                (back, m),
+                (
+                    FrameHeader {
+                        rsv: Rsv::RSV1,
+                        ..h
+                    },
+                    n
+                )
+            );
+        }
+        FrameHeader::add_rsv(&mut [], Rsv::RSV1);
+    }
 
     /// The 32-bit targets' extended length agrees with the form hosts use
     /// (a 16-bit or a 64-bit big-endian field, or the 7-bit length), for
