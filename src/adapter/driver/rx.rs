@@ -126,6 +126,12 @@ pub(crate) struct RxBuf<S> {
     /// here so that what `poll` returns stays small).
     #[cfg(feature = "std")]
     control: Event<'static>,
+    /// The last data chunk found is of a compressed message (kept apart
+    /// from the [`Found`] that describes it: a check of the flag there
+    /// made the caller load the chunk's flags in one wide load, which the
+    /// byte stores that wrote them could not forward, +2 ns a message).
+    #[cfg(all(feature = "std", feature = "deflate"))]
+    compressed: bool,
 }
 
 impl<S: Storage> RxBuf<S> {
@@ -143,6 +149,8 @@ impl<S: Storage> RxBuf<S> {
             last: (0, 0),
             #[cfg(feature = "std")]
             control: Event::Close(None),
+            #[cfg(all(feature = "std", feature = "deflate"))]
+            compressed: false,
         }
     }
 
@@ -223,6 +231,12 @@ impl<S: Storage> RxBuf<S> {
         r
     }
 
+    /// The last data chunk found is of a compressed message.
+    #[cfg(all(feature = "std", feature = "deflate"))]
+    pub(crate) fn last_compressed(&self) -> bool {
+        self.compressed
+    }
+
     /// The last data chunk read.
     pub(crate) fn last_chunk(&self) -> &[u8] {
         &self.buf.slice()[self.last.0..self.last.1]
@@ -259,6 +273,10 @@ impl<S: Storage> RxBuf<S> {
                 Some(Event::Data(d)) => {
                     let from = base + (d.payload.as_ptr() as usize - at);
                     self.last = (from, from + d.payload.len());
+                    #[cfg(all(feature = "std", feature = "deflate"))]
+                    {
+                        self.compressed = d.compressed;
+                    }
                     return Ok(Some(Found::Data(d.with_payload(&[]))));
                 }
                 Some(Event::Ping(p)) => *control = Event::Ping(p),
