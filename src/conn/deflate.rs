@@ -827,6 +827,37 @@ mod tests {
         }
     }
 
+    /// A ping between the fragments of a compressed message: the
+    /// continuation after it is still inflated (the receiver stays in its
+    /// compressed-message state across the control frame), at every split.
+    #[test]
+    fn a_ping_between_compressed_fragments_keeps_the_message_compressed() {
+        let params = DeflateParams::DEFAULT;
+        let text = json(300);
+        let mut z = Deflater::for_role(&params, Role::Client);
+        let a = z.compress(&text[..100], false).to_vec();
+        let b = z.compress(&text[100..], true).to_vec();
+        let mut client = Connection::client(Config::HOST, NoMasking(()), Instant::ZERO);
+        client.set_deflate(params);
+        let mut out = vec![0u8; 4096];
+        let mut wire = Vec::new();
+        let n = client
+            .send_compressed_fragment(DataKind::Text, &a, false, &mut out)
+            .unwrap();
+        wire.extend_from_slice(&out[..n]);
+        // A masked, empty ping (key 0).
+        wire.extend_from_slice(&[0x89, 0x80, 0, 0, 0, 0]);
+        let n = client
+            .send_compressed_fragment(DataKind::Text, &b, true, &mut out)
+            .unwrap();
+        wire.extend_from_slice(&out[..n]);
+        for step in [1, 2, 5, 6, 7, 13, usize::MAX] {
+            let (got, err) = receive(params, Config::HOST, &wire, step, 1 << 15);
+            assert_eq!(err, None, "step {step}");
+            assert_eq!(got, vec![(DataKind::Text, text.clone())], "step {step}");
+        }
+    }
+
     #[test]
     fn a_small_ring_refuses_a_wider_window() {
         // Compressed with a 32 KiB window: a match reaches 20 000 back.
