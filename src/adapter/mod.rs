@@ -10,6 +10,9 @@
 //! - `embassy` (feature `embassy`): the managed client (esp_websocket_client's
 //!   model: events, keepalive, reconnecting) as an embassy task, over the
 //!   async adapter; no alloc.
+//! - `tokio` (feature `tokio`): async client and server over any
+//!   `AsyncRead + AsyncWrite`, with `futures` Stream and Sink, split
+//!   halves for different tasks, batched replies.
 //! - `lwip` (feature `lwip`): lwIP's netconn API as an embedded-io
 //!   transport, through a small C shim; the one adapter with `unsafe`.
 
@@ -30,3 +33,5 @@ pub mod embedded_io_async;
 pub mod lwip;
 #[cfg(feature = "std")]
 pub mod std_net;
+#[cfg(feature = "tokio")]
+pub mod tokio;

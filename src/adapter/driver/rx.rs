@@ -237,6 +237,13 @@ impl<S: Storage> RxBuf<S> {
         self.compressed
     }
 
+    /// Whether input is buffered that the connection has not seen (more
+    /// frames of a batch the peer sent together).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn has_input(&self) -> bool {
+        self.start < self.end
+    }
+
     /// The last data chunk read.
     pub(crate) fn last_chunk(&self) -> &[u8] {
         &self.buf.slice()[self.last.0..self.last.1]

@@ -124,11 +124,108 @@ pub fn client_with_keys<S: Transport>(
     opts: &Options,
     keys: Keys,
 ) -> Result<WebSocket<S>, Error> {
-    let u = Url::parse(url)?;
+    let hello = ClientHello::new(url, opts)?;
     stream.set_write_timeout(opts.write_timeout)?;
-    let mut nonce = [0u8; 16];
-    getrandom::fill(&mut nonce).map_err(Error::Random)?;
-    let hs = ClientHandshake::new(nonce);
+    stream.write_all(&hello.request)?;
+    stream.flush()?;
+
+    let deadline = opts.handshake_timeout.map(|t| StdInstant::now() + t);
+    let mut buf = vec![0u8; opts.limits.max_len.max(64)];
+    let mut len = 0;
+    loop {
+        len += read_some(&mut stream, &mut buf[len..], deadline)?;
+        let Some(done) = hello.step(&buf[..len], opts)? else {
+            continue;
+        };
+        stream.set_read_timeout(None)?;
+        let early = &buf[done.head_len..len];
+        let mut ws = WebSocket::from_raw(stream, Role::Client, opts, early, keys);
+        ws.protocol = done.protocol;
+        #[cfg(feature = "deflate")]
+        if let Some(params) = done.deflate {
+            ws.agree_deflate(params);
+        }
+        return Ok(ws);
+    }
+}
+
+/// A client's handshake, without the IO: the request to send, then
+/// [`step`](Self::step) over the response read so far (every host
+/// adapter, blocking or async, takes these steps).
+#[derive(Debug)]
+pub(crate) struct ClientHello {
+    hs: ClientHandshake,
+    url: Url,
+    /// The request head to send.
+    pub(crate) request: Vec<u8>,
+}
+
+/// What a server agreed to, seen from the client.
+#[derive(Debug)]
+pub(crate) struct ClientAgreed {
+    /// The subprotocol the server chose.
+    pub(crate) protocol: Option<String>,
+    /// The response head's length: bytes past it are frames.
+    pub(crate) head_len: usize,
+    /// permessage-deflate, if agreed.
+    #[cfg(feature = "deflate")]
+    pub(crate) deflate: Option<crate::handshake::deflate::DeflateParams>,
+}
+
+impl ClientHello {
+    /// The request for `url` with `opts` (its nonce from the OS).
+    pub(crate) fn new(url: &str, opts: &Options) -> Result<Self, Error> {
+        let url = Url::parse(url)?;
+        let mut nonce = [0u8; 16];
+        getrandom::fill(&mut nonce).map_err(Error::Random)?;
+        let hs = ClientHandshake::new(nonce);
+        let request = with_request(&url, opts, |req| {
+            let mut out = vec![
+                0u8;
+                640 + url.resource.len()
+                    + url.host.len()
+                    + opts
+                        .headers
+                        .iter()
+                        .map(|(n, v)| n.len() + v.len() + 4)
+                        .sum::<usize>()
+                    + opts.protocols.iter().map(|p| p.len() + 2).sum::<usize>()
+            ];
+            let n = hs.write_request(req, &mut out)?;
+            out.truncate(n);
+            Ok::<_, Error>(out)
+        })?;
+        Ok(Self { hs, url, request })
+    }
+
+    /// The response read so far, `buf`: `None` while it is not complete.
+    pub(crate) fn step(&self, buf: &[u8], opts: &Options) -> Result<Option<ClientAgreed>, Error> {
+        with_request(&self.url, opts, |req| {
+            let mut slots = [EMPTY_HEADER; 64];
+            match self.hs.parse_response(req, buf, &mut slots, &opts.limits) {
+                Ok(Status::Partial { .. }) => Ok(None),
+                Ok(Status::Complete(res)) => Ok(Some(ClientAgreed {
+                    protocol: res.protocol().map(String::from),
+                    head_len: res.len(),
+                    #[cfg(feature = "deflate")]
+                    deflate: self.hs.deflate_params(req, &res),
+                })),
+                Err(HandshakeError::Status(status)) => {
+                    let mut slots = [EMPTY_HEADER; 64];
+                    let reason = match handshake::Response::parse(buf, &mut slots, &opts.limits) {
+                        Ok(Status::Complete(r)) => r.reason().into(),
+                        _ => String::new(),
+                    };
+                    Err(Error::HttpStatus { status, reason })
+                }
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+}
+
+/// Runs `f` on the request `opts` make for `u`.
+fn with_request<R>(u: &Url, opts: &Options, f: impl FnOnce(&ClientRequest<'_>) -> R) -> R {
     let protocols: Vec<&str> = opts.protocols.iter().map(String::as_str).collect();
     let headers: Vec<(&str, &str)> = opts
         .headers
@@ -146,53 +243,5 @@ pub fn client_with_keys<S: Transport>(
         deflate: &offers,
         ..ClientRequest::new(&u.host, &u.resource)
     };
-    let mut out = vec![
-        0u8;
-        640 + u.resource.len()
-            + u.host.len()
-            + opts
-                .headers
-                .iter()
-                .map(|(n, v)| n.len() + v.len() + 4)
-                .sum::<usize>()
-            + protocols.iter().map(|p| p.len() + 2).sum::<usize>()
-    ];
-    let n = hs.write_request(&req, &mut out)?;
-    stream.write_all(&out[..n])?;
-    stream.flush()?;
-
-    let deadline = opts.handshake_timeout.map(|t| StdInstant::now() + t);
-    let mut buf = vec![0u8; opts.limits.max_len.max(64)];
-    let mut len = 0;
-    loop {
-        len += read_some(&mut stream, &mut buf[len..], deadline)?;
-        let mut slots = [EMPTY_HEADER; 64];
-        match hs.parse_response(&req, &buf[..len], &mut slots, &opts.limits) {
-            Ok(Status::Partial { .. }) => continue,
-            Ok(Status::Complete(res)) => {
-                let protocol = res.protocol().map(String::from);
-                let early = buf[res.len()..len].to_vec();
-                stream.set_read_timeout(None)?;
-                #[cfg(feature = "deflate")]
-                let deflate = hs.deflate_params(&req, &res);
-                let mut ws = WebSocket::from_raw(stream, Role::Client, opts, &early, keys);
-                ws.protocol = protocol;
-                #[cfg(feature = "deflate")]
-                if let Some(params) = deflate {
-                    ws.agree_deflate(params);
-                }
-                return Ok(ws);
-            }
-            Err(HandshakeError::Status(status)) => {
-                let mut slots = [EMPTY_HEADER; 64];
-                let reason = match handshake::Response::parse(&buf[..len], &mut slots, &opts.limits)
-                {
-                    Ok(Status::Complete(r)) => r.reason().into(),
-                    _ => String::new(),
-                };
-                return Err(Error::HttpStatus { status, reason });
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
+    f(&req)
 }

@@ -89,7 +89,7 @@ impl DeflateOptions {
 /// inflated (copied out of the read buffer, so that its inflated chunks
 /// can be handed out one call at a time).
 #[derive(Debug, Default)]
-pub(super) struct Inflating {
+pub(crate) struct Inflating {
     /// Boxed, made at the first compressed message: a connection that
     /// never gets one carries a pointer, not 10 KiB of state.
     inflater: Option<Box<Inflater<Box<[u8]>>>>,
@@ -103,19 +103,19 @@ pub(super) struct Inflating {
 
 impl Inflating {
     /// permessage-deflate was agreed: compressed chunks may come.
-    pub(super) fn agreed(&mut self) {
+    pub(crate) fn agreed(&mut self) {
         self.on = true;
     }
 
     /// Whether permessage-deflate was agreed.
     #[inline]
-    pub(super) fn is_on(&self) -> bool {
+    pub(crate) fn is_on(&self) -> bool {
         self.on
     }
 
     /// Whether a compressed chunk is being inflated.
     #[inline]
-    pub(super) fn is_pending(&self) -> bool {
+    pub(crate) fn is_pending(&self) -> bool {
         self.chunk.is_some()
     }
 
@@ -123,7 +123,7 @@ impl Inflating {
     /// for `conn`'s agreement if this is the first.
     // Out of line, as `next`: the uncompressed read path stays small.
     #[inline(never)]
-    pub(super) fn start(&mut self, d: &Data<'_>, conn: &Connection<Keys>) {
+    pub(crate) fn start(&mut self, d: &Data<'_>, conn: &Connection<Keys>) {
         if self.inflater.is_none() {
             self.inflater = Some(new_inflater(conn));
         }
@@ -136,7 +136,7 @@ impl Inflating {
     /// The next inflated chunk of the pending one; `None` once it is
     /// done. An error has failed the connection.
     #[inline(never)]
-    pub(super) fn next<I: Io>(&mut self, io: &mut I) -> Result<Option<Data<'_>>, ProtocolError> {
+    pub(crate) fn next<I: Io>(&mut self, io: &mut I) -> Result<Option<Data<'_>>, ProtocolError> {
         let (Some(d), Some(inflater)) = (self.chunk, self.inflater.as_mut()) else {
             self.chunk = None;
             return Ok(None);
@@ -173,7 +173,7 @@ fn new_inflater(conn: &Connection<Keys>) -> Box<Inflater<Box<[u8]>>> {
 
 /// The sending half: the compressor, made at the first send.
 #[derive(Debug)]
-pub(super) struct Compressing {
+pub(crate) struct Compressing {
     opts: Option<DeflateOptions>,
     deflater: Option<Deflater>,
     /// The compressor is out, at work outside a lock (split sockets).
@@ -181,7 +181,7 @@ pub(super) struct Compressing {
 }
 
 impl Compressing {
-    pub(super) fn new(opts: Option<DeflateOptions>) -> Self {
+    pub(crate) fn new(opts: Option<DeflateOptions>) -> Self {
         Self {
             opts,
             deflater: None,
@@ -191,13 +191,13 @@ impl Compressing {
 
     /// This end compresses what it sends, if permessage-deflate is agreed.
     #[inline(always)]
-    pub(super) fn compresses(&self) -> bool {
+    pub(crate) fn compresses(&self) -> bool {
         matches!(self.opts, Some(o) if o.compress)
     }
 
     /// The compressor for `role`'s side of `params` (the agreement, if
     /// any), if this end compresses.
-    pub(super) fn deflater(
+    pub(crate) fn deflater(
         &mut self,
         params: Option<DeflateParams>,
         role: Role,
@@ -222,25 +222,25 @@ impl Compressing {
 
     /// The compressor taken out to work outside the lock, if this end
     /// compresses; [`put`](Self::put) brings it back.
-    pub(super) fn take(&mut self, params: Option<DeflateParams>, role: Role) -> Option<Deflater> {
+    pub(crate) fn take(&mut self, params: Option<DeflateParams>, role: Role) -> Option<Deflater> {
         self.deflater(params, role)?;
         self.busy = true;
         self.deflater.take()
     }
 
     /// The compressor back from [`take`](Self::take).
-    pub(super) fn put(&mut self, z: Deflater) {
+    pub(crate) fn put(&mut self, z: Deflater) {
         self.deflater = Some(z);
         self.busy = false;
     }
 
     /// Whether the compressor is out.
-    pub(super) fn is_busy(&self) -> bool {
+    pub(crate) fn is_busy(&self) -> bool {
         self.busy
     }
 
     /// The buffer a compressed payload was taken out of, for the next.
-    pub(super) fn give_back(&mut self, payload: Vec<u8>) {
+    pub(crate) fn give_back(&mut self, payload: Vec<u8>) {
         if let Some(z) = &mut self.deflater {
             z.give_back(payload);
         }

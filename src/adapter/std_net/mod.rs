@@ -76,18 +76,18 @@
 //! again, sees a cut frame, then the end. [`Sender::stop`] does the same
 //! on demand.
 
-mod client;
+pub(crate) mod client;
 #[cfg(feature = "deflate")]
-mod deflate;
+pub(crate) mod deflate;
 mod error;
 mod managed;
-mod server;
-mod socket;
+pub(crate) mod server;
+pub(crate) mod socket;
 mod split;
 mod stream;
 #[cfg(feature = "rustls")]
 mod tls;
-mod transport;
+pub(crate) mod transport;
 
 pub use client::*;
 #[cfg(feature = "deflate")]

@@ -123,83 +123,161 @@ pub fn accept_with<S: Transport>(
     let deadline = opts.handshake_timeout.map(|t| StdInstant::now() + t);
     let mut buf = vec![0u8; opts.limits.max_len.max(64)];
     let mut len = 0;
+    let mut decide = Some(decide);
     loop {
         len += read_some(&mut stream, &mut buf[len..], deadline)?;
-        let mut headers = [EMPTY_HEADER; 64];
-        let outcome = match handshake::parse_request(&buf[..len], &mut headers, &opts.limits) {
-            Ok(Status::Partial { .. }) => continue,
-            Ok(Status::Complete(o)) => o,
-            Err(e) => {
-                let res = HttpResponse::from_error(&e);
-                crate::adapter::diag::diag!(info, "handshake refused with HTTP {}", res.status());
-                let mut out = [0u8; 512];
-                if let Ok(n) = res.write(&mut out) {
-                    let _ = stream.write_all(&out[..n]);
-                }
+        return match server_step(&buf[..len], opts, &mut decide)? {
+            ServerStep::Partial => continue,
+            ServerStep::Refused { response, error } => {
+                let _ = stream.write_all(&response);
                 let _ = stream.shutdown(Shutdown::Write);
-                return Err(e.into());
+                Err(error.into())
+            }
+            ServerStep::Http(request) => Ok(Accepted::Http(request, stream)),
+            ServerStep::Rejected { response, status } => {
+                stream.write_all(&response)?;
+                let _ = stream.shutdown(Shutdown::Write);
+                Ok(Accepted::Rejected(status))
+            }
+            ServerStep::Accepted(a) => {
+                stream.write_all(&a.response)?;
+                stream.flush()?;
+                stream.set_read_timeout(None)?;
+                // Servers never mask: this source is never asked.
+                let keys: Keys = Box::new(NoMasking(()));
+                let early = &buf[a.head_len..len];
+                let mut ws = WebSocket::from_raw(stream, Role::Server, opts, early, keys);
+                ws.protocol = a.protocol;
+                #[cfg(feature = "deflate")]
+                if let Some(params) = a.deflate {
+                    ws.agree_deflate(params);
+                }
+                Ok(Accepted::WebSocket(Box::new(ws)))
             }
         };
-        return match outcome {
-            Outcome::Http(r) => Ok(Accepted::Http(
-                HttpRequest {
-                    method: r.method().into(),
-                    target: r.target().into(),
-                    headers: r
-                        .headers()
-                        .iter()
-                        .map(|h| (h.name.into(), h.value.to_vec()))
-                        .collect(),
-                    rest: buf[r.len()..len].to_vec(),
-                },
-                stream,
-            )),
-            Outcome::Upgrade(u) => match decide(&u) {
-                Decision::Reject { status, reason } => {
-                    crate::adapter::diag::diag!(info, "upgrade refused with HTTP {}", status);
-                    let mut out = vec![0u8; 256 + reason.len()];
-                    let n = HttpResponse::new(status).text(&reason).write(&mut out)?;
-                    stream.write_all(&out[..n])?;
-                    let _ = stream.shutdown(Shutdown::Write);
-                    Ok(Accepted::Rejected(status))
-                }
-                Decision::Accept { protocol, headers } => {
-                    let extra: Vec<(&str, &str)> = headers
-                        .iter()
-                        .map(|(n, v)| (n.as_str(), v.as_str()))
-                        .collect();
-                    let mut out = vec![
-                        0u8;
-                        400 + extra
-                            .iter()
-                            .map(|(n, v)| n.len() + v.len() + 4)
-                            .sum::<usize>()
-                    ];
-                    // permessage-deflate: the first offer the policy takes.
-                    #[cfg(feature = "deflate")]
-                    let deflate = opts.deflate.and_then(|d| u.deflate(&d.policy()));
-                    let response = ServerResponse::accept(&u)
-                        .protocol(protocol.as_deref())
-                        .headers(&extra);
-                    #[cfg(feature = "deflate")]
-                    let response = response.deflate(deflate.map(|(_, element)| element));
-                    let n = response.write(&mut out)?;
-                    stream.write_all(&out[..n])?;
-                    stream.flush()?;
-                    stream.set_read_timeout(None)?;
-                    let early = &buf[u.len()..len];
-                    // Servers never mask: this source is never asked.
-                    let keys: Keys = Box::new(NoMasking(()));
-                    let mut ws = WebSocket::from_raw(stream, Role::Server, opts, early, keys);
-                    ws.protocol = protocol;
-                    #[cfg(feature = "deflate")]
-                    if let Some((params, _)) = deflate {
-                        ws.agree_deflate(params);
-                    }
-                    Ok(Accepted::WebSocket(Box::new(ws)))
-                }
-            },
-        };
+    }
+}
+
+/// Where a server's handshake stands after the bytes read so far: the
+/// steps every host adapter (blocking or async) takes, without the IO.
+#[derive(Debug)]
+pub(crate) enum ServerStep {
+    /// The head is not complete: read more.
+    Partial,
+    /// A broken upgrade: send `response` (its HTTP status), end the
+    /// stream, return `error`.
+    Refused {
+        response: Vec<u8>,
+        error: HandshakeError,
+    },
+    /// A plain HTTP request, for the caller.
+    Http(HttpRequest),
+    /// The decision refused the upgrade: send `response`, end the stream.
+    Rejected { response: Vec<u8>, status: u16 },
+    /// Accepted: send `response`, then run the connection.
+    Accepted(Agreed),
+}
+
+/// What a server agreed to: its 101, and the connection's terms.
+#[derive(Debug)]
+pub(crate) struct Agreed {
+    /// The 101 to send.
+    pub(crate) response: Vec<u8>,
+    /// The subprotocol chosen.
+    pub(crate) protocol: Option<String>,
+    /// The request head's length: bytes past it are frames.
+    pub(crate) head_len: usize,
+    /// permessage-deflate, if agreed.
+    #[cfg(feature = "deflate")]
+    pub(crate) deflate: Option<crate::handshake::deflate::DeflateParams>,
+}
+
+/// The server's handshake over `buf`, all read so far: `decide` is taken
+/// (and asked) once the head is complete and asks for an upgrade.
+pub(crate) fn server_step<F>(
+    buf: &[u8],
+    opts: &Options,
+    decide: &mut Option<F>,
+) -> Result<ServerStep, Error>
+where
+    F: FnOnce(&UpgradeRequest<'_, '_>) -> Decision,
+{
+    let mut headers = [EMPTY_HEADER; 64];
+    let outcome = match handshake::parse_request(buf, &mut headers, &opts.limits) {
+        Ok(Status::Partial { .. }) => return Ok(ServerStep::Partial),
+        Ok(Status::Complete(o)) => o,
+        Err(error) => {
+            let res = HttpResponse::from_error(&error);
+            crate::adapter::diag::diag!(info, "handshake refused with HTTP {}", res.status());
+            let mut out = [0u8; 512];
+            let n = res.write(&mut out).unwrap_or(0);
+            return Ok(ServerStep::Refused {
+                response: out[..n].to_vec(),
+                error,
+            });
+        }
+    };
+    let u = match outcome {
+        Outcome::Http(r) => {
+            return Ok(ServerStep::Http(HttpRequest {
+                method: r.method().into(),
+                target: r.target().into(),
+                headers: r
+                    .headers()
+                    .iter()
+                    .map(|h| (h.name.into(), h.value.to_vec()))
+                    .collect(),
+                rest: buf[r.len()..].to_vec(),
+            }));
+        }
+        Outcome::Upgrade(u) => u,
+    };
+    let decision = match decide.take() {
+        Some(decide) => decide(&u),
+        // Asked once only: a second complete head cannot come.
+        None => Decision::reject(500, "internal error"),
+    };
+    match decision {
+        Decision::Reject { status, reason } => {
+            crate::adapter::diag::diag!(info, "upgrade refused with HTTP {}", status);
+            let mut out = vec![0u8; 256 + reason.len()];
+            let n = HttpResponse::new(status).text(&reason).write(&mut out)?;
+            out.truncate(n);
+            Ok(ServerStep::Rejected {
+                response: out,
+                status,
+            })
+        }
+        Decision::Accept { protocol, headers } => {
+            let extra: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            let mut out = vec![
+                0u8;
+                400 + extra
+                    .iter()
+                    .map(|(n, v)| n.len() + v.len() + 4)
+                    .sum::<usize>()
+            ];
+            // permessage-deflate: the first offer the policy takes.
+            #[cfg(feature = "deflate")]
+            let deflate = opts.deflate.and_then(|d| u.deflate(&d.policy()));
+            let response = ServerResponse::accept(&u)
+                .protocol(protocol.as_deref())
+                .headers(&extra);
+            #[cfg(feature = "deflate")]
+            let response = response.deflate(deflate.map(|(_, element)| element));
+            let n = response.write(&mut out)?;
+            out.truncate(n);
+            Ok(ServerStep::Accepted(Agreed {
+                response: out,
+                protocol,
+                head_len: u.len(),
+                #[cfg(feature = "deflate")]
+                deflate: deflate.map(|(params, _)| params),
+            }))
+        }
     }
 }
 

@@ -24,20 +24,20 @@ use super::{error::*, transport::*};
 /// A write that failed, latched: every later send gets an error of the
 /// same kind.
 #[derive(Debug, Clone)]
-pub(super) struct Failure {
+pub(crate) struct Failure {
     kind: io::ErrorKind,
     what: Arc<str>,
 }
 
 impl Failure {
-    pub(super) fn new(e: &io::Error) -> Self {
+    pub(crate) fn new(e: &io::Error) -> Self {
         Self {
             kind: e.kind(),
             what: std::string::ToString::to_string(e).into(),
         }
     }
 
-    pub(super) fn error(&self) -> Error {
+    pub(crate) fn error(&self) -> Error {
         Error::Io(io::Error::new(
             self.kind,
             std::format!("the connection ended when a write failed: {}", self.what),
@@ -46,7 +46,7 @@ impl Failure {
 }
 
 /// The latched write failure as an `io::Error`.
-pub(super) fn write_error(latch: &Latch<Failure>) -> Option<io::Error> {
+pub(crate) fn write_error(latch: &Latch<Failure>) -> Option<io::Error> {
     match latch.check() {
         Err(f) => match f.error() {
             Error::Io(e) => Some(e),
@@ -57,12 +57,12 @@ pub(super) fn write_error(latch: &Latch<Failure>) -> Option<io::Error> {
 }
 
 /// Milliseconds since `epoch`, the connection's clock.
-pub(super) fn since(epoch: StdInstant) -> Instant {
+pub(crate) fn since(epoch: StdInstant) -> Instant {
     Instant(u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The std instant of `conn`'s next timer.
-pub(super) fn next_timer(conn: &Connection<Keys>, epoch: StdInstant) -> Option<StdInstant> {
+pub(crate) fn next_timer(conn: &Connection<Keys>, epoch: StdInstant) -> Option<StdInstant> {
     conn.poll_timeout()
         .map(|t| epoch + StdDuration::from_millis(t.0))
 }
@@ -70,7 +70,7 @@ pub(super) fn next_timer(conn: &Connection<Keys>, epoch: StdInstant) -> Option<S
 /// What the read side needs of the rest: the connection, a way to send
 /// the control frames it owes, the stream to read, and the end of the
 /// transport.
-pub(super) trait Io {
+pub(crate) trait Io {
     /// Runs `f` on the connection (under the lock, for a split socket).
     fn with_conn<T>(&mut self, f: impl FnOnce(&mut Connection<Keys>) -> T) -> T;
     /// Sends the control frames owed.
@@ -90,18 +90,18 @@ pub(super) trait Io {
 
 /// The read side: the input buffer, the assembler of fragmented messages,
 /// the read timeout.
-pub(super) struct Reading {
-    pub(super) rx: RxBuf<BytesMut>,
-    pub(super) asm: Assembler,
-    pub(super) read_timeout: Option<StdDuration>,
-    pub(super) finished: bool,
+pub(crate) struct Reading {
+    pub(crate) rx: RxBuf<BytesMut>,
+    pub(crate) asm: Assembler,
+    pub(crate) read_timeout: Option<StdDuration>,
+    pub(crate) finished: bool,
     /// The compressed chunk being inflated, and the inflater.
     #[cfg(feature = "deflate")]
-    pub(super) inflating: super::deflate::Inflating,
+    pub(crate) inflating: super::deflate::Inflating,
 }
 
 impl Reading {
-    pub(super) fn new(opts: &Options, early: &[u8]) -> Self {
+    pub(crate) fn new(opts: &Options, early: &[u8]) -> Self {
         let size = opts.read_buffer.max(early.len()).max(256);
         let mut buf = BytesMut::zeroed(size);
         buf[..early.len()].copy_from_slice(early);
@@ -162,9 +162,22 @@ impl Reading {
     }
 
     /// See [`WebSocket::read_event`].
-    pub(super) fn read_event<I: Io, R>(
+    pub(crate) fn read_event<I: Io, R>(
         &mut self,
         io: &mut I,
+        f: impl FnOnce(Event<'_>) -> R,
+    ) -> Result<Option<R>, Error> {
+        let deadline = self.deadline();
+        self.read_event_until(io, deadline, f)
+    }
+
+    /// [`read_event`](Self::read_event) within `deadline` (the read
+    /// timeout of a call that began earlier: an async read polled again).
+    #[inline(always)]
+    pub(crate) fn read_event_until<I: Io, R>(
+        &mut self,
+        io: &mut I,
+        deadline: Option<StdInstant>,
         f: impl FnOnce(Event<'_>) -> R,
     ) -> Result<Option<R>, Error> {
         // A connection that agreed permessage-deflate reads its own way;
@@ -174,12 +187,11 @@ impl Reading {
         // narrower stores that wrote it could not forward.)
         #[cfg(feature = "deflate")]
         if self.inflating.is_on() {
-            return self.read_event_deflate(io, f);
+            return self.read_event_deflate(io, deadline, f);
         }
         // A message `read()` was keeping in place when it returned an
         // error is given up: events go on from where the connection is.
         self.rx.unpin();
-        let deadline = self.deadline();
         let found = self.poll(io, deadline)?;
         Ok(found.map(|found| f(self.rx.event(found))))
     }
@@ -192,10 +204,10 @@ impl Reading {
     fn read_event_deflate<I: Io, R>(
         &mut self,
         io: &mut I,
+        deadline: Option<StdInstant>,
         f: impl FnOnce(Event<'_>) -> R,
     ) -> Result<Option<R>, Error> {
         self.rx.unpin();
-        let deadline = self.deadline();
         loop {
             if self.inflating.is_pending() {
                 match self.inflating.next(io) {
@@ -233,7 +245,7 @@ impl Reading {
     }
 
     /// When the read timeout, if any, runs out for a call starting now.
-    fn deadline(&self) -> Option<StdInstant> {
+    pub(crate) fn deadline(&self) -> Option<StdInstant> {
         self.read_timeout.map(|t| StdInstant::now() + t)
     }
 
@@ -241,8 +253,22 @@ impl Reading {
     /// from the read buffer without a copy: its payload is kept in place
     /// while it arrives (the buffer grows to hold it), then shared. Only
     /// fragments are joined, in the assembler.
-    pub(super) fn read<I: Io>(&mut self, io: &mut I) -> Result<Option<Message>, Error> {
+    pub(crate) fn read<I: Io>(&mut self, io: &mut I) -> Result<Option<Message>, Error> {
         let deadline = self.deadline();
+        self.read_until(io, deadline)
+    }
+
+    /// [`read`](Self::read) within `deadline` (see
+    /// [`read_event_until`](Self::read_event_until)). It can be called
+    /// again after it returned an error that the transport's `fill` made
+    /// (an async read not ready): a message kept in place, being
+    /// assembled or inflated goes on.
+    #[inline(always)]
+    pub(crate) fn read_until<I: Io>(
+        &mut self,
+        io: &mut I,
+        deadline: Option<StdInstant>,
+    ) -> Result<Option<Message>, Error> {
         loop {
             // A compressed message: its inflated chunks into the
             // assembler.
@@ -360,20 +386,20 @@ impl Reading {
 
 /// The sending side of an unsplit socket: the connection, the stream, the
 /// buffer client payloads are masked through.
-pub(super) struct Writer<S> {
-    pub(super) conn: Connection<Keys>,
+pub(crate) struct Writer<S> {
+    pub(crate) conn: Connection<Keys>,
     /// The stream, written here and read by [`Reading`].
-    pub(super) io: ReadStream<S>,
-    pub(super) out: Vec<u8>,
-    pub(super) epoch: StdInstant,
-    pub(super) latch: Latch<Failure>,
+    pub(crate) io: ReadStream<S>,
+    pub(crate) out: Vec<u8>,
+    pub(crate) epoch: StdInstant,
+    pub(crate) latch: Latch<Failure>,
     /// [`Options::send_queue`], for [`WebSocket::split`].
-    pub(super) send_queue: usize,
+    pub(crate) send_queue: usize,
     /// [`Options::write_timeout`]: the time a whole send may take.
-    pub(super) write_timeout: Option<StdDuration>,
+    pub(crate) write_timeout: Option<StdDuration>,
     /// The compressor, if permessage-deflate was agreed.
     #[cfg(feature = "deflate")]
-    pub(super) deflate: super::deflate::Compressing,
+    pub(crate) deflate: super::deflate::Compressing,
 }
 
 impl<S: Transport> Writer<S> {
@@ -393,7 +419,7 @@ impl<S: Transport> Writer<S> {
     }
 
     /// A whole message: one frame, or frames of `max_send_frame_len`.
-    pub(super) fn send_message(&mut self, kind: DataKind, data: &[u8]) -> Result<(), Error> {
+    pub(crate) fn send_message(&mut self, kind: DataKind, data: &[u8]) -> Result<(), Error> {
         #[cfg(feature = "deflate")]
         if self.conn.deflate().is_some() && self.deflate.compresses() {
             return self.send_compressed(kind, data);
@@ -429,7 +455,7 @@ impl<S: Transport> Writer<S> {
 
     /// One fragment of a message sent piece by piece: compressed, if this
     /// end compresses, as a piece of its message.
-    pub(super) fn send_fragment(&mut self, part: MessagePart, data: &[u8]) -> Result<(), Error> {
+    pub(crate) fn send_fragment(&mut self, part: MessagePart, data: &[u8]) -> Result<(), Error> {
         #[cfg(feature = "deflate")]
         if let MessagePart::Fragment { fin, .. } = part
             && let Some(z) = self.deflate.deflater(self.conn.deflate(), self.conn.role())
@@ -444,7 +470,7 @@ impl<S: Transport> Writer<S> {
 
     /// One data frame: a server's header and payload in one vectored
     /// write, no copy; a client's payload masked through `out`.
-    pub(super) fn send_frame(&mut self, part: MessagePart, data: &[u8]) -> Result<(), Error> {
+    pub(crate) fn send_frame(&mut self, part: MessagePart, data: &[u8]) -> Result<(), Error> {
         self.frame(part, data, false)
     }
 
@@ -495,7 +521,7 @@ impl<S: Transport> Writer<S> {
     }
 
     /// A control frame: queued in the connection, then written.
-    pub(super) fn control(
+    pub(crate) fn control(
         &mut self,
         f: impl FnOnce(&mut Connection<Keys>) -> Result<(), SendError>,
     ) -> Result<(), Error> {
@@ -505,7 +531,7 @@ impl<S: Transport> Writer<S> {
     }
 
     /// Any message (see [`WebSocket::send`]).
-    pub(super) fn send(&mut self, msg: &Message) -> Result<(), Error> {
+    pub(crate) fn send(&mut self, msg: &Message) -> Result<(), Error> {
         match msg {
             Message::Text(t) => self.send_message(DataKind::Text, t.as_bytes()),
             Message::Binary(b) => self.send_message(DataKind::Binary, b),
@@ -515,7 +541,7 @@ impl<S: Transport> Writer<S> {
 }
 
 /// A ping, a pong or a close (`None`: 1000 with no reason) into `c`.
-pub(super) fn send_control(c: &mut Connection<Keys>, msg: &Message) -> Result<(), SendError> {
+pub(crate) fn send_control(c: &mut Connection<Keys>, msg: &Message) -> Result<(), SendError> {
     match msg {
         Message::Ping(p) => c.ping(p),
         Message::Pong(p) => c.pong(p),
@@ -531,7 +557,7 @@ pub(super) fn send_control(c: &mut Connection<Keys>, msg: &Message) -> Result<()
 
 /// The frames of a whole message: one, or fragments of at most `max`
 /// bytes, as ranges of its `len` bytes.
-pub(super) fn frames(
+pub(crate) fn frames(
     max: usize,
     kind: DataKind,
     len: usize,
@@ -611,13 +637,13 @@ impl<S: Transport> Writer<S> {
 }
 
 /// How much of a client's payload is masked per write.
-pub(super) const MASK_CHUNK: usize = 64 << 10;
+pub(crate) const MASK_CHUNK: usize = 64 << 10;
 
 /// A blocking WebSocket over a [`Transport`].
 pub struct WebSocket<S: Transport> {
-    pub(super) w: Writer<S>,
-    pub(super) r: Reading,
-    pub(super) protocol: Option<String>,
+    pub(crate) w: Writer<S>,
+    pub(crate) r: Reading,
+    pub(crate) protocol: Option<String>,
 }
 
 impl<S: Transport> core::fmt::Debug for WebSocket<S> {
@@ -633,7 +659,7 @@ impl<S: Transport> core::fmt::Debug for WebSocket<S> {
 impl<S: Transport> WebSocket<S> {
     /// The handshake agreed permessage-deflate on `params`.
     #[cfg(feature = "deflate")]
-    pub(super) fn agree_deflate(&mut self, params: crate::handshake::deflate::DeflateParams) {
+    pub(crate) fn agree_deflate(&mut self, params: crate::handshake::deflate::DeflateParams) {
         self.w.conn.set_deflate(params);
         self.r.inflating.agreed();
     }

@@ -112,7 +112,7 @@ impl Split for TcpStream {
 /// (`SO_SNDTIMEO`) holds per system call, and a peer that drains a few
 /// bytes now and then would otherwise keep a send going for ever. Each
 /// write after the first gets what is left of the time.
-pub(super) struct WriteLimit {
+pub(crate) struct WriteLimit {
     timeout: Option<StdDuration>,
     deadline: Option<StdInstant>,
     /// A write has been made (the next one gets the time left).
@@ -123,7 +123,7 @@ pub(super) struct WriteLimit {
 
 impl WriteLimit {
     /// A send that must finish within `timeout` (`None`: no limit).
-    pub(super) fn new(timeout: Option<StdDuration>) -> Self {
+    pub(crate) fn new(timeout: Option<StdDuration>) -> Self {
         Self {
             timeout,
             deadline: timeout.map(|t| StdInstant::now() + t),
@@ -149,7 +149,7 @@ impl WriteLimit {
     }
 
     /// Sets the socket's timeout back, if a write changed it.
-    pub(super) fn restore<W: Transport>(self, w: &mut W) {
+    pub(crate) fn restore<W: Transport>(self, w: &mut W) {
         if self.changed {
             let _ = w.set_write_timeout(self.timeout);
         }
@@ -158,7 +158,7 @@ impl WriteLimit {
 
 /// `write_all` for several buffers, within `limit`: one `write_vectored`
 /// when the transport takes everything at once (a `TcpStream`: `writev`).
-pub(super) fn write_all_vectored<W: Transport>(
+pub(crate) fn write_all_vectored<W: Transport>(
     w: &mut W,
     mut bufs: &mut [IoSlice<'_>],
     limit: &mut WriteLimit,
@@ -176,14 +176,14 @@ pub(super) fn write_all_vectored<W: Transport>(
     Ok(())
 }
 
-pub(super) fn is_timeout(e: &io::Error) -> bool {
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
     )
 }
 
-pub(super) fn is_gone(e: &io::Error) -> bool {
+pub(crate) fn is_gone(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::ConnectionReset
@@ -194,7 +194,7 @@ pub(super) fn is_gone(e: &io::Error) -> bool {
 }
 
 /// What one wait for input gave.
-pub(super) enum Filled {
+pub(crate) enum Filled {
     Data,
     Timer,
     Eof,
@@ -204,13 +204,13 @@ pub(super) enum Filled {
 /// (`None`: not yet), so that an unchanged one costs no system call per
 /// read.
 #[derive(Debug)]
-pub(super) struct ReadStream<R> {
-    pub(super) stream: R,
+pub(crate) struct ReadStream<R> {
+    pub(crate) stream: R,
     timeout: Option<Option<StdDuration>>,
 }
 
 impl<R: Transport> ReadStream<R> {
-    pub(super) fn new(stream: R) -> Self {
+    pub(crate) fn new(stream: R) -> Self {
         Self {
             stream,
             timeout: None,
@@ -220,7 +220,7 @@ impl<R: Transport> ReadStream<R> {
     /// Reads once into `rx`, waiting at most until the earlier of `timer`
     /// (the connection's) and `deadline` (the caller's; passing it is
     /// `TimedOut`).
-    pub(super) fn fill(
+    pub(crate) fn fill(
         &mut self,
         rx: &mut RxBuf<BytesMut>,
         timer: Option<StdInstant>,
@@ -233,7 +233,7 @@ impl<R: Transport> ReadStream<R> {
 
     /// Reads once into `buf` as [`ReadStream::fill`] does: what happened,
     /// and the bytes read.
-    pub(super) fn read_into(
+    pub(crate) fn read_into(
         &mut self,
         buf: &mut [u8],
         timer: Option<StdInstant>,
@@ -274,7 +274,7 @@ impl<R: Transport> ReadStream<R> {
 
 /// Ends a transport politely: optionally half-closes first, then reads
 /// (and drops) until the peer's EOF or `timeout`, then shuts down.
-pub(super) fn linger<T: Transport>(stream: &mut T, half_close_first: bool, timeout: StdDuration) {
+pub(crate) fn linger<T: Transport>(stream: &mut T, half_close_first: bool, timeout: StdDuration) {
     if half_close_first {
         let _ = stream.shutdown(Shutdown::Write);
     }
@@ -296,7 +296,7 @@ pub(super) fn linger<T: Transport>(stream: &mut T, half_close_first: bool, timeo
 }
 
 /// Ends the transport as the driver's end-of-connection policy says.
-pub(super) fn end_transport<T: Transport>(stream: &mut T, ending: Ending, wait: StdDuration) {
+pub(crate) fn end_transport<T: Transport>(stream: &mut T, ending: Ending, wait: StdDuration) {
     match ending {
         Ending::HalfCloseThenDrain => linger(stream, true, wait),
         Ending::DrainThenClose => linger(stream, false, wait),

@@ -1,0 +1,71 @@
+//! Async WebSocket client and server on tokio (feature `tokio`).
+//!
+//! The same connection as [`std_net`](crate::adapter::std_net), with the
+//! same [`Options`] (limits, timeouts, keepalive, subprotocols,
+//! permessage-deflate), the same [`Decision`] for routing and origin
+//! checks and the same [`Error`], over any `AsyncRead + AsyncWrite`
+//! stream: a `tokio::net::TcpStream`, a tokio-rustls stream. Reads and
+//! sends are the blocking adapter's, polled instead of waited on; the read
+//! side and its zero-copy messages are shared code.
+//!
+//! ```no_run
+//! use futures_util::{SinkExt, StreamExt};
+//! use sansws::adapter::tokio::{self as ws, Accepted};
+//!
+//! # async fn serve() -> Result<(), Box<dyn std::error::Error>> {
+//! // Server: a task per connection, the handshake in that task.
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
+//! loop {
+//!     let (stream, _) = listener.accept().await?;
+//!     tokio::spawn(async move {
+//!         let Ok(Accepted::WebSocket(mut ws)) = ws::accept(stream, &Default::default()).await else {
+//!             return; // plain HTTP, refused, or broken: the stream is dropped
+//!         };
+//!         while let Ok(Some(msg)) = ws.read().await {
+//!             if msg.is_data() && ws.send(&msg).await.is_err() {
+//!                 break;
+//!             }
+//!         }
+//!     });
+//! }
+//! # }
+//!
+//! # async fn client() -> Result<(), Box<dyn std::error::Error>> {
+//! // Client, through the Stream and Sink traits.
+//! let mut ws = ws::connect("ws://127.0.0.1:9001/").await?;
+//! ws.send(sansws::message::Message::text("hello")).await?;
+//! println!("{:?}", ws.next().await);
+//! ws.close(sansws::wire::CloseCode::NORMAL, "done").await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Tasks and slow peers
+//!
+//! A [`WebSocket`] is used from one task; its reads and sends are cancel
+//! safe (see [`WebSocket`]). To read in one task and send from others,
+//! [`split`](WebSocket::split) it into a [`Reader`] and a cloneable
+//! [`Sender`], with the blocking adapter's slow-peer policy: senders only
+//! encode into the connection's outgoing queue (under a lock held for the
+//! encoding only, never across an await), and a writer task writes it
+//! out. [`Sender::try_send`] never waits: when the queue holds
+//! [`Options::send_queue`] bytes it says [`Error::QueueFull`], so one
+//! slow reader never holds up a broadcast. [`Sender::send`] waits for
+//! room instead. A peer that stops reading is dropped after
+//! [`Options::write_timeout`], or when the keepalive ping goes
+//! unanswered; every later send then says so.
+
+mod handshake;
+mod out;
+mod socket;
+mod split;
+
+pub use handshake::*;
+pub use socket::WebSocket;
+pub use split::*;
+
+#[cfg(feature = "deflate")]
+pub use crate::adapter::std_net::DeflateOptions;
+pub use crate::adapter::std_net::{
+    CloseCode, DataKind, Decision, Error, HttpRequest, Keys, Options, Url,
+};

@@ -1,0 +1,717 @@
+//! The async WebSocket: the blocking adapter's read side ([`Reading`]) run
+//! over a stream polled instead of waited on, and an outgoing queue
+//! ([`Out`]) written in batches.
+
+use std::boxed::Box;
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::string::String;
+use std::task::{Context, Poll, Waker, ready};
+use std::time::{Duration as StdDuration, Instant as StdInstant};
+
+use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use ::tokio::time::Sleep;
+use bytes::BytesMut;
+
+use crate::adapter::driver::{Ending, Latch, RxBuf};
+use crate::adapter::std_net::socket::{Failure, Io, Reading, since, write_error};
+use crate::adapter::std_net::transport::{Filled, is_gone};
+use crate::adapter::std_net::{Error, Keys, Options};
+use crate::conn::{Connection, DataKind, End, Event, Instant, MessagePart, Role, State};
+use crate::message::Message;
+use crate::wire::CloseCode;
+
+use super::out::{Out, encode, encode_fragment};
+
+/// How many bytes a send leaves queued, while more frames wait in the
+/// read buffer, before it writes them (a batch's bound).
+const BATCH: usize = 64 << 10;
+
+/// A queue this large, once written, is given back (an idle connection
+/// keeps a small one).
+const KEEP: usize = 16 << 10;
+
+/// A timer: one `Sleep`, made when first needed, moved to the next wake.
+#[derive(Debug, Default)]
+pub(crate) struct Alarm {
+    sleep: Option<Pin<Box<Sleep>>>,
+    at: Option<StdInstant>,
+}
+
+impl Alarm {
+    /// Whether `at` has come; if not, the task is woken when it does.
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>, at: StdInstant) -> bool {
+        if StdInstant::now() >= at {
+            return true;
+        }
+        let deadline = ::tokio::time::Instant::from_std(at);
+        match &mut self.sleep {
+            Some(s) if self.at == Some(at) => return s.as_mut().poll(cx).is_ready(),
+            Some(s) => s.as_mut().reset(deadline),
+            None => self.sleep = Some(Box::pin(::tokio::time::sleep_until(deadline))),
+        }
+        self.at = Some(at);
+        self.sleep
+            .as_mut()
+            .is_some_and(|s| s.as_mut().poll(cx).is_ready())
+    }
+}
+
+/// The earlier of two optional instants.
+pub(crate) fn earliest(a: Option<StdInstant>, b: Option<StdInstant>) -> Option<StdInstant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The error [`Io::fill`] returns when the stream is not ready: the read
+/// is given up for now and polled again (the flag tells it from a real
+/// `WouldBlock`).
+pub(crate) fn not_ready() -> Error {
+    Error::Io(io::ErrorKind::WouldBlock.into())
+}
+
+/// Reads once from `stream` into `rx`, or sees a timer come: the async
+/// [`Io::fill`]. `Ok(None)`: not ready (the task will be woken).
+pub(crate) fn poll_fill<R: AsyncRead + Unpin + ?Sized>(
+    stream: &mut R,
+    cx: &mut Context<'_>,
+    rx: &mut RxBuf<BytesMut>,
+    alarm: &mut Alarm,
+    timer: Option<StdInstant>,
+    deadline: Option<StdInstant>,
+) -> Result<Option<Filled>, Error> {
+    loop {
+        let space = rx.space();
+        let mut buf = ReadBuf::new(space);
+        match Pin::new(&mut *stream).poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(())) => {
+                let n = buf.filled().len();
+                if n == 0 {
+                    return Ok(Some(Filled::Eof));
+                }
+                rx.filled(n);
+                return Ok(Some(Filled::Data));
+            }
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Poll::Ready(Err(e)) if is_gone(&e) => return Ok(Some(Filled::Eof)),
+            Poll::Ready(Err(e)) => return Err(e.into()),
+            Poll::Pending => {}
+        }
+        let Some(wake) = earliest(timer, deadline) else {
+            return Ok(None);
+        };
+        if !alarm.poll(cx, wake) {
+            return Ok(None);
+        }
+        let now = StdInstant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "read timed out").into());
+        }
+        if timer.is_some_and(|t| now >= t) {
+            return Ok(Some(Filled::Timer));
+        }
+    }
+}
+
+/// The connection and its stream, as the read side sees them
+/// ([`Io`]), polled: a read that is not ready says so and leaves its
+/// waker; frames to send wait in [`Out`] and go out in batches.
+pub(crate) struct Link<S> {
+    pub(crate) conn: Connection<Keys>,
+    pub(crate) stream: S,
+    pub(crate) out: Out,
+    pub(crate) epoch: StdInstant,
+    pub(crate) latch: Latch<Failure>,
+    pub(crate) write_timeout: Option<StdDuration>,
+    /// When the write waiting now must be done (armed while it waits).
+    write_deadline: Option<StdInstant>,
+    alarm: Alarm,
+    /// The waker of the task polling now, for [`Io`]'s calls.
+    waker: Option<Waker>,
+    /// A read was not ready: the error the read side returned is not one.
+    pending: bool,
+    /// The read side ended the connection: how to end the transport.
+    ending: Option<(Ending, StdDuration)>,
+    /// The ending under way, and when it must be over.
+    closing: Option<Closing>,
+    end_deadline: Option<StdInstant>,
+    pub(crate) send_queue: usize,
+    #[cfg(feature = "deflate")]
+    pub(crate) deflate: crate::adapter::std_net::deflate::Compressing,
+}
+
+/// Where the end of the transport stands.
+#[derive(Debug, Clone, Copy)]
+enum Closing {
+    /// Writing what is queued (the close frame last).
+    Flush,
+    /// Sending our FIN.
+    Shutdown,
+    /// Reading until the peer's FIN (dropping data).
+    Drain,
+    /// Over.
+    Done,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
+    fn new(stream: S, role: Role, opts: &Options, keys: Keys) -> Self {
+        Self {
+            conn: Connection::with_keys(role, opts.config, keys, Instant::ZERO),
+            stream,
+            out: Out::default(),
+            epoch: StdInstant::now(),
+            latch: Latch::default(),
+            write_timeout: opts.write_timeout,
+            write_deadline: None,
+            alarm: Alarm::default(),
+            waker: None,
+            pending: false,
+            ending: None,
+            closing: None,
+            end_deadline: None,
+            send_queue: opts.send_queue,
+            #[cfg(feature = "deflate")]
+            deflate: crate::adapter::std_net::deflate::Compressing::new(opts.deflate),
+        }
+    }
+
+    /// Keeps `cx`'s waker for [`Io`]'s calls (cloned only if it changed).
+    fn register(&mut self, cx: &Context<'_>) {
+        match &self.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => self.waker = Some(cx.waker().clone()),
+        }
+    }
+
+    /// Writes what is queued; `Pending` while the stream cannot take it,
+    /// up to the write timeout, whose end (or a failed write) latches and
+    /// ends the connection.
+    pub(crate) fn poll_flush_out(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.latch.check().map_err(|f| f.error())?;
+        loop {
+            match self.out.poll_write(&mut self.stream, cx) {
+                Poll::Ready(Ok(())) => {
+                    self.write_deadline = None;
+                    self.out.trim(KEEP);
+                    let r = ready!(Pin::new(&mut self.stream).poll_flush(cx));
+                    return Poll::Ready(self.check(r));
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(self.check(Err(e))),
+                Poll::Pending => {}
+            }
+            let Some(timeout) = self.write_timeout else {
+                return Poll::Pending;
+            };
+            let deadline = *self
+                .write_deadline
+                .get_or_insert_with(|| StdInstant::now() + timeout);
+            if !self.alarm.poll(cx, deadline) {
+                return Poll::Pending;
+            }
+            if StdInstant::now() >= deadline {
+                let e = io::Error::new(io::ErrorKind::TimedOut, "write timed out");
+                return Poll::Ready(self.check(Err(e)));
+            }
+        }
+    }
+
+    /// A write failure latches: the connection ends, and the transport is
+    /// ended at once.
+    fn check(&mut self, r: io::Result<()>) -> Result<(), Error> {
+        r.map_err(|e| {
+            self.latch.set(&mut self.conn, Failure::new(&e));
+            self.out = Out::default();
+            if self.ending.is_none() {
+                self.ending = Some((Ending::Now, StdDuration::ZERO));
+            }
+            e.into()
+        })
+    }
+
+    /// Writes what it can of the queue now, without waiting.
+    fn write_now(&mut self) {
+        if self.out.is_empty() || self.latch.is_set() {
+            return;
+        }
+        let Some(waker) = self.waker.clone() else {
+            return;
+        };
+        let mut cx = Context::from_waker(&waker);
+        let _ = self.poll_flush_out(&mut cx);
+    }
+
+    /// Ends the transport as the read side asked ([`Io::end_transport`]),
+    /// within the close timeout: what is queued written, our FIN sent, the
+    /// peer's awaited.
+    fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some((ending, wait)) = self.ending else {
+            return Poll::Ready(());
+        };
+        let deadline = *self
+            .end_deadline
+            .get_or_insert_with(|| StdInstant::now() + wait);
+        loop {
+            let step = self.closing.unwrap_or(match ending {
+                Ending::Now => Closing::Shutdown,
+                _ => Closing::Flush,
+            });
+            self.closing = Some(step);
+            let next = match step {
+                Closing::Flush => {
+                    let d = self.write_deadline.map_or(deadline, |d| d.min(deadline));
+                    self.write_deadline = Some(d);
+                    match self.poll_flush_out(cx) {
+                        Poll::Ready(Ok(())) if ending == Ending::DrainThenClose => Closing::Drain,
+                        Poll::Ready(Ok(())) => Closing::Shutdown,
+                        Poll::Ready(Err(_)) => Closing::Done,
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+                Closing::Shutdown => match Pin::new(&mut self.stream).poll_shutdown(cx) {
+                    Poll::Pending if !self.alarm.poll(cx, deadline) => return Poll::Pending,
+                    _ if ending == Ending::HalfCloseThenDrain => Closing::Drain,
+                    _ => Closing::Done,
+                },
+                Closing::Drain => {
+                    let mut scratch = [0u8; 512];
+                    let mut buf = ReadBuf::new(&mut scratch);
+                    match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
+                        Poll::Ready(Ok(())) if !buf.filled().is_empty() => Closing::Drain,
+                        Poll::Pending if !self.alarm.poll(cx, deadline) => return Poll::Pending,
+                        _ if ending == Ending::DrainThenClose => Closing::Shutdown,
+                        _ => Closing::Done,
+                    }
+                }
+                Closing::Done => {
+                    self.write_deadline = None;
+                    return Poll::Ready(());
+                }
+            };
+            // DrainThenClose: shut down after the drain, then done.
+            self.closing = Some(match (step, next) {
+                (Closing::Drain, Closing::Shutdown) => {
+                    let _ = Pin::new(&mut self.stream).poll_shutdown(cx);
+                    Closing::Done
+                }
+                _ => next,
+            });
+        }
+    }
+
+    fn take_pending(&mut self) -> bool {
+        core::mem::replace(&mut self.pending, false)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Io for Link<S> {
+    fn with_conn<T>(&mut self, f: impl FnOnce(&mut Connection<Keys>) -> T) -> T {
+        f(&mut self.conn)
+    }
+
+    /// Queues the control frames owed and writes them if the stream takes
+    /// them now (the next read writes the rest before it waits).
+    #[inline]
+    fn flush_owed(&mut self) -> Result<(), Error> {
+        if self.latch.is_set() || !self.conn.wants_transmit() {
+            return Ok(());
+        }
+        let now = since(self.epoch);
+        self.out.owed(&mut self.conn, now)?;
+        self.write_now();
+        Ok(())
+    }
+
+    fn epoch(&self) -> StdInstant {
+        self.epoch
+    }
+
+    /// Writes the replies gathered while buffered input lasted (a batch),
+    /// then reads; not ready: [`not_ready`], the waker left with the
+    /// stream and the timers.
+    fn fill(
+        &mut self,
+        rx: &mut RxBuf<BytesMut>,
+        timer: Option<StdInstant>,
+        deadline: Option<StdInstant>,
+    ) -> Result<Filled, Error> {
+        let Some(waker) = self.waker.clone() else {
+            return Err(io::Error::other("internal error: polled without a task").into());
+        };
+        let mut cx = Context::from_waker(&waker);
+        if !self.out.is_empty() && !self.latch.is_set() {
+            // Pending: the rest goes with a later read or send. A failure
+            // latched and ended the connection, which the read side sees.
+            if let Poll::Ready(Err(_)) = self.poll_flush_out(&mut cx) {
+                return Ok(Filled::Timer);
+            }
+        }
+        let timer = earliest(timer, self.write_deadline);
+        match poll_fill(
+            &mut self.stream,
+            &mut cx,
+            rx,
+            &mut self.alarm,
+            timer,
+            deadline,
+        )? {
+            Some(f) => Ok(f),
+            None => {
+                self.pending = true;
+                Err(not_ready())
+            }
+        }
+    }
+
+    fn end_transport(&mut self, ending: Ending, wait: StdDuration) {
+        if self.ending.is_none() {
+            self.ending = Some((ending, wait));
+        }
+    }
+}
+
+/// An async WebSocket over a stream (a `TcpStream`, a TLS stream).
+///
+/// Read with [`read`](Self::read) or as a [`Stream`](futures_core::Stream)
+/// of messages; send with [`send`](Self::send) or as a
+/// [`Sink`](futures_sink::Sink). [`split`](Self::split) it to read and
+/// send from different tasks.
+///
+/// # Cancel safety
+///
+/// Every read ([`read`](Self::read), [`read_event`](Self::read_event),
+/// [`next`](futures_util::StreamExt::next)) keeps what it has read in the
+/// socket, not in the future: a read dropped before it finished (the
+/// other branch of a `select!` won) loses nothing, and the next read goes
+/// on from there. A send encodes its frames into the socket's outgoing
+/// queue when first polled; dropped after that, its frames still go out,
+/// whole, before anything sent later. A stream is never left with part
+/// of a frame followed by another.
+///
+/// # Batching
+///
+/// A send made while the peer's next frames already wait in the read
+/// buffer (the peer sent many at once) is queued, not written: the next
+/// read writes the whole batch in one vectored write when the buffer runs
+/// dry, before it waits. A lone message is written at once, as before.
+/// [`flush`](Self::flush) writes the queue now.
+pub struct WebSocket<S> {
+    pub(crate) link: Link<S>,
+    pub(crate) r: Reading,
+    pub(crate) protocol: Option<String>,
+    /// An error the read side returned while the transport was being
+    /// ended, handed out once it is.
+    held: Option<Error>,
+    /// The read timeout of the stream item being read.
+    stream_deadline: Option<Option<StdInstant>>,
+}
+
+impl<S> core::fmt::Debug for WebSocket<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("role", &self.link.conn.role())
+            .field("state", &self.link.conn.state())
+            .field("protocol", &self.protocol)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
+    /// Wraps a stream whose handshake is done. `early` are bytes read past
+    /// the handshake head (frames the peer sent at once).
+    pub fn from_raw(stream: S, role: Role, opts: &Options, early: &[u8], keys: Keys) -> Self {
+        Self {
+            link: Link::new(stream, role, opts, keys),
+            r: Reading::new(opts, early),
+            protocol: None,
+            held: None,
+            stream_deadline: None,
+        }
+    }
+
+    /// The handshake agreed permessage-deflate on `params`.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn agree_deflate(&mut self, params: crate::handshake::deflate::DeflateParams) {
+        self.link.conn.set_deflate(params);
+        self.r.inflating.agreed();
+    }
+
+    /// The subprotocol agreed in the handshake.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// The state machine underneath (state, close codes, role).
+    pub fn connection(&self) -> &Connection<Keys> {
+        &self.link.conn
+    }
+
+    /// Whether the connection is open: no write failed, no close began.
+    pub fn is_connected(&self) -> bool {
+        !self.r.finished && !self.link.latch.is_set() && self.link.conn.state() == State::Open
+    }
+
+    /// How the connection ended, once it has (see the blocking
+    /// [`WebSocket::end`](crate::adapter::std_net::WebSocket::end)).
+    pub fn end(&self) -> Option<End> {
+        self.link.conn.end()
+    }
+
+    /// The write failure that ended the connection, if one did (kind
+    /// `TimedOut` after [`Options::write_timeout`]).
+    pub fn write_error(&self) -> Option<io::Error> {
+        write_error(&self.link.latch)
+    }
+
+    /// The stream.
+    pub fn get_ref(&self) -> &S {
+        &self.link.stream
+    }
+
+    /// Changes [`Options::read_timeout`] on the open socket.
+    pub fn set_read_timeout(&mut self, timeout: Option<StdDuration>) {
+        self.r.read_timeout = timeout;
+    }
+
+    /// Runs the read side once: `f` over [`Reading`] and the link, with
+    /// the transport ended when the read side says so.
+    fn poll_reading<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut f: impl FnMut(&mut Reading, &mut Link<S>) -> Result<Option<T>, Error>,
+    ) -> Poll<Result<Option<T>, Error>> {
+        self.link.register(cx);
+        if self.link.ending.is_some() {
+            ready!(self.link.poll_end(cx));
+            if let Some(e) = self.held.take() {
+                return Poll::Ready(Err(e));
+            }
+        }
+        let r = f(&mut self.r, &mut self.link);
+        if self.link.take_pending() {
+            return Poll::Pending;
+        }
+        if self.link.ending.is_some() && !matches!(r, Ok(Some(_))) {
+            match r {
+                Err(e) => self.held = Some(e),
+                Ok(_) => {}
+            }
+            ready!(self.link.poll_end(cx));
+            if let Some(e) = self.held.take() {
+                return Poll::Ready(Err(e));
+            }
+            return Poll::Ready(Ok(None));
+        }
+        Poll::Ready(r)
+    }
+
+    /// Reads the next whole message: text, binary, or a control message
+    /// (ping, pong, the peer's close). `Ok(None)` once the connection is
+    /// over ([`WebSocket::end`] says how); the transport is then closed.
+    /// Pongs, close echoes and keepalive pings are sent as needed. As the
+    /// blocking adapter's, a message that came in one frame is handed out
+    /// without a copy. Cancel safe.
+    pub async fn read(&mut self) -> Result<Option<Message>, Error> {
+        let deadline = self.r.deadline();
+        poll_fn(|cx| self.poll_reading(cx, |r, link| r.read_until(link, deadline))).await
+    }
+
+    /// Reads until one event and hands it to `f` (streaming: data arrives
+    /// in chunks as read, with offset and frame length, so a large message
+    /// needs no buffer of its size). `Ok(None)` once the connection is
+    /// over. Cancel safe.
+    pub async fn read_event<R>(
+        &mut self,
+        mut f: impl FnMut(Event<'_>) -> R,
+    ) -> Result<Option<R>, Error> {
+        let deadline = self.r.deadline();
+        poll_fn(|cx| self.poll_reading(cx, |r, link| r.read_event_until(link, deadline, &mut f)))
+            .await
+    }
+
+    /// Queues `msg`'s frames (waiting first while the queue holds
+    /// [`Options::send_queue`] bytes).
+    fn poll_queue(&mut self, cx: &mut Context<'_>, msg: &Message) -> Poll<Result<(), Error>> {
+        ready!(self.poll_room(cx))?;
+        let now = since(self.link.epoch);
+        let link = &mut self.link;
+        Poll::Ready(encode(
+            &mut link.conn,
+            &mut link.out,
+            #[cfg(feature = "deflate")]
+            &mut link.deflate,
+            now,
+            msg,
+        ))
+    }
+
+    /// Ready once the queue has room.
+    fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.link.latch.check().map_err(|f| f.error())?;
+        if self.link.out.len() >= self.link.send_queue {
+            ready!(self.link.poll_flush_out(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Writes the queue unless the peer's next frames are already read
+    /// (then the next read writes it with the replies to them).
+    async fn flush_unless_batching(&mut self) -> Result<(), Error> {
+        if self.r.rx.has_input() && self.link.out.len() < BATCH {
+            return Ok(());
+        }
+        self.flush().await
+    }
+
+    /// Sends any [`Message`]: text and binary as whole messages (in
+    /// frames of `max_send_frame_len`, compressed if permessage-deflate
+    /// was agreed), a ping, a pong, or a close, which starts the close
+    /// handshake that the next reads see through. Written at once, or
+    /// with the batch the next read writes (see [Batching](Self#batching)).
+    pub async fn send(&mut self, msg: &Message) -> Result<(), Error> {
+        poll_fn(|cx| self.poll_queue(cx, msg)).await?;
+        self.flush_unless_batching().await
+    }
+
+    /// Sends a text message.
+    pub async fn send_text(&mut self, text: &str) -> Result<(), Error> {
+        self.send(&Message::text(text)).await
+    }
+
+    /// Sends a binary message.
+    pub async fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.send(&Message::Binary(crate::message::Payload::copy_from_slice(
+            data,
+        )))
+        .await
+    }
+
+    /// Sends one fragment of a message produced piece by piece: the first
+    /// opens a message of type `kind`, `fin` ends it.
+    pub async fn send_fragment(
+        &mut self,
+        kind: DataKind,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<(), Error> {
+        poll_fn(|cx| self.poll_room(cx)).await?;
+        let link = &mut self.link;
+        encode_fragment(
+            &mut link.conn,
+            &mut link.out,
+            #[cfg(feature = "deflate")]
+            &mut link.deflate,
+            MessagePart::Fragment { kind, fin },
+            data,
+        )?;
+        self.flush_unless_batching().await
+    }
+
+    /// Sends a ping.
+    pub async fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.send(&Message::Ping(crate::message::Payload::copy_from_slice(
+            payload,
+        )))
+        .await
+    }
+
+    /// Writes every queued frame now.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        poll_fn(|cx| self.link.poll_flush_out(cx)).await
+    }
+
+    /// Closes: sends a close frame with `code` and `reason`, waits for the
+    /// peer's close (data arriving meanwhile is dropped) within the close
+    /// timeout, then ends the transport. Returns how the connection ended.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<Option<End>, Error> {
+        if self.link.conn.state() == State::Open {
+            self.link.latch.check().map_err(|f| f.error())?;
+            self.link.conn.close(code, reason)?;
+            let now = since(self.link.epoch);
+            self.link.out.owed(&mut self.link.conn, now)?;
+            self.flush().await?;
+        }
+        // The close timeout bounds the wait, not the read timeout.
+        let read_timeout = self.r.read_timeout.take();
+        let r = loop {
+            match self.read_event(|_| ()).await {
+                Ok(Some(())) => {}
+                Ok(None) => break Ok(self.end()),
+                Err(e) => break Err(e),
+            }
+        };
+        self.r.read_timeout = read_timeout;
+        r
+    }
+
+    /// Ends the transport at once, without a close frame.
+    pub async fn stop(&mut self) {
+        self.link.conn.handle_eof();
+        self.r.finished = true;
+        let _ = ::tokio::io::AsyncWriteExt::shutdown(&mut self.link.stream).await;
+    }
+
+    /// The next message for the [`Stream`](futures_core::Stream): the
+    /// read timeout counts from the first poll of each item.
+    fn poll_next_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        let deadline = *self
+            .stream_deadline
+            .get_or_insert_with(|| self.r.deadline());
+        let r = ready!(self.poll_reading(cx, |r, link| r.read_until(link, deadline)));
+        self.stream_deadline = None;
+        Poll::Ready(r.transpose())
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> futures_core::Stream for WebSocket<S> {
+    type Item = Result<Message, Error>;
+
+    /// [`WebSocket::read`]; `None` once the connection is over.
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_next_message(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> futures_sink::Sink<Message> for WebSocket<S> {
+    type Error = Error;
+
+    /// Ready while the outgoing queue holds less than
+    /// [`Options::send_queue`] bytes.
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_room(cx)
+    }
+
+    /// Queues the message's frames.
+    fn start_send(self: Pin<&mut Self>, msg: Message) -> Result<(), Error> {
+        let this = self.get_mut();
+        let now = since(this.link.epoch);
+        let link = &mut this.link;
+        encode(
+            &mut link.conn,
+            &mut link.out,
+            #[cfg(feature = "deflate")]
+            &mut link.deflate,
+            now,
+            &msg,
+        )
+    }
+
+    /// Writes the queue.
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().link.poll_flush_out(cx)
+    }
+
+    /// Sends a close (1000) if none was, and writes the queue; the peer's
+    /// close is then read from the stream.
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        if this.link.conn.state() == State::Open && !this.link.latch.is_set() {
+            let now = since(this.link.epoch);
+            let close = Message::Close(Some((CloseCode::NORMAL, String::new())));
+            this.link.out.control(&mut this.link.conn, now, &close)?;
+        }
+        this.link.poll_flush_out(cx)
+    }
+}

@@ -1,0 +1,533 @@
+//! A WebSocket split into a [`Reader`] and cloneable [`Sender`]s, with a
+//! writer task (see the [adapter docs](super#tasks-and-slow-peers) for
+//! the policy).
+
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker, ready};
+use std::time::{Duration as StdDuration, Instant as StdInstant};
+
+use ::tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
+use ::tokio::sync::Notify;
+use bytes::BytesMut;
+
+use crate::adapter::driver::{Ending, Latch, RxBuf};
+use crate::adapter::std_net::socket::{Failure, Io, Reading, since, write_error};
+use crate::adapter::std_net::transport::Filled;
+use crate::adapter::std_net::{Error, Keys};
+use crate::conn::{Connection, End, Event, State};
+use crate::message::Message;
+use crate::wire::CloseCode;
+
+use super::WebSocket;
+use super::out::{Out, encode};
+use super::socket::{Alarm, not_ready, poll_fill};
+
+/// What the reader, the senders and the writer task share.
+struct Side {
+    conn: Connection<Keys>,
+    /// Frames queued for the writer.
+    out: Out,
+    /// Bytes the writer has taken and is writing.
+    writing: usize,
+    latch: Latch<Failure>,
+    #[cfg(feature = "deflate")]
+    deflate: crate::adapter::std_net::deflate::Compressing,
+    /// The transport is to end, as this says, once the queue is written.
+    ending: Option<Ending>,
+    /// The reader's waker: the writer wakes it when a write fails.
+    reader: Option<Waker>,
+}
+
+struct Shared {
+    side: Mutex<Side>,
+    /// Wakes the writer task: frames were queued, or the end came.
+    writer: Notify,
+    /// Wakes senders waiting for room.
+    room: Notify,
+    /// [`Options::send_queue`](super::Options::send_queue).
+    limit: usize,
+    epoch: StdInstant,
+    /// Readers and senders alive: the writer ends when none is.
+    users: AtomicUsize,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Side> {
+        // A panic while encoding cannot leave a frame half queued: the
+        // state is usable.
+        self.side.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Ends the connection at once: the writer shuts the stream down
+    /// and the reader sees the end.
+    fn stop(&self) {
+        let mut side = self.lock();
+        side.conn.handle_eof();
+        side.ending.get_or_insert(Ending::Now);
+        if let Some(w) = side.reader.take() {
+            w.wake();
+        }
+        drop(side);
+        self.writer.notify_one();
+        self.room.notify_waiters();
+    }
+
+    fn leave(&self) {
+        if self.users.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // Nobody can send or read any more: write what is queued,
+            // then end.
+            self.lock().ending.get_or_insert(Ending::HalfCloseThenDrain);
+            self.writer.notify_one();
+        }
+    }
+}
+
+impl<S> WebSocket<S>
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    /// Splits the socket into a [`Reader`] and a [`Sender`] (clone it for
+    /// more tasks), and starts the writer task (`tokio::spawn`: call it
+    /// inside a runtime). What was queued and read so far carries over.
+    pub fn split(self) -> (Reader<S>, Sender) {
+        let WebSocket {
+            link, r, protocol, ..
+        } = self;
+        let (rd, wr) = ::tokio::io::split(link.stream);
+        let shared = Arc::new(Shared {
+            side: Mutex::new(Side {
+                conn: link.conn,
+                out: link.out,
+                writing: 0,
+                latch: link.latch,
+                #[cfg(feature = "deflate")]
+                deflate: link.deflate,
+                ending: None,
+                reader: None,
+            }),
+            writer: Notify::new(),
+            room: Notify::new(),
+            limit: link.send_queue,
+            epoch: link.epoch,
+            users: AtomicUsize::new(2),
+        });
+        ::tokio::spawn(write_loop(wr, shared.clone(), link.write_timeout));
+        shared.writer.notify_one();
+        let reader = Reader {
+            r,
+            io: ReadIo {
+                rd,
+                shared: shared.clone(),
+                alarm: Alarm::default(),
+                waker: None,
+                pending: false,
+                ending: None,
+                end_deadline: None,
+            },
+            protocol,
+            held: None,
+            stream_deadline: None,
+        };
+        (reader, Sender { shared })
+    }
+}
+
+/// The writer task: writes what senders and the reader queue, a batch at
+/// a time, without the lock; a write that fails or outlasts the write
+/// timeout latches and ends the connection.
+async fn write_loop<S: AsyncWrite>(
+    mut w: WriteHalf<S>,
+    shared: Arc<Shared>,
+    timeout: Option<StdDuration>,
+) {
+    loop {
+        let notified = shared.writer.notified();
+        let (mut batch, ending) = {
+            let mut side = shared.lock();
+            let batch = core::mem::take(&mut side.out);
+            side.writing = batch.len();
+            (batch, side.ending)
+        };
+        if !batch.is_empty() {
+            let write = async {
+                poll_fn(|cx| batch.poll_write(&mut w, cx)).await?;
+                w.flush().await
+            };
+            let r = match timeout {
+                Some(t) => ::tokio::time::timeout(t, write).await.unwrap_or_else(|_| {
+                    Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out"))
+                }),
+                None => write.await,
+            };
+            let failed = {
+                let mut side = shared.lock();
+                side.writing = 0;
+                match r {
+                    Ok(()) => false,
+                    Err(e) => {
+                        let side = &mut *side;
+                        side.latch.set(&mut side.conn, Failure::new(&e));
+                        side.out = Out::default();
+                        if let Some(w) = side.reader.take() {
+                            w.wake();
+                        }
+                        true
+                    }
+                }
+            };
+            shared.room.notify_waiters();
+            if failed {
+                let _ = ::tokio::time::timeout(StdDuration::from_secs(1), w.shutdown()).await;
+                return;
+            }
+            continue;
+        }
+        if let Some(ending) = ending {
+            if ending != Ending::DrainThenClose {
+                let t = timeout.unwrap_or(StdDuration::from_secs(10));
+                let _ = ::tokio::time::timeout(t, w.shutdown()).await;
+            }
+            shared.room.notify_waiters();
+            return;
+        }
+        notified.await;
+    }
+}
+
+/// The reading half of a split [`WebSocket`]: reads, answers pings (through
+/// the writer), runs the keepalive and the close timer.
+pub struct Reader<S> {
+    r: Reading,
+    io: ReadIo<S>,
+    protocol: Option<std::string::String>,
+    held: Option<Error>,
+    stream_deadline: Option<Option<StdInstant>>,
+}
+
+impl<S> core::fmt::Debug for Reader<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Reader")
+            .field("protocol", &self.protocol)
+            .finish_non_exhaustive()
+    }
+}
+
+struct ReadIo<S> {
+    rd: ReadHalf<S>,
+    shared: Arc<Shared>,
+    alarm: Alarm,
+    waker: Option<Waker>,
+    pending: bool,
+    ending: Option<(Ending, StdDuration)>,
+    end_deadline: Option<StdInstant>,
+}
+
+impl<S> Drop for ReadIo<S> {
+    fn drop(&mut self) {
+        self.shared.leave();
+    }
+}
+
+impl<S: AsyncRead> ReadIo<S> {
+    /// Keeps `cx`'s waker, here and (for the writer) in the shared state.
+    fn register(&mut self, cx: &Context<'_>) {
+        match &self.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => {
+                self.waker = Some(cx.waker().clone());
+                self.shared.lock().reader = Some(cx.waker().clone());
+            }
+        }
+    }
+
+    /// After the read side ended the connection: reads until the peer's
+    /// FIN (dropping data) within the close timeout, unless the peer is
+    /// gone.
+    fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some((ending, wait)) = self.ending else {
+            return Poll::Ready(());
+        };
+        if ending == Ending::Now {
+            return Poll::Ready(());
+        }
+        let deadline = *self
+            .end_deadline
+            .get_or_insert_with(|| StdInstant::now() + wait);
+        loop {
+            let mut scratch = [0u8; 512];
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut self.rd).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => {}
+                Poll::Pending if !self.alarm_poll(cx, deadline) => return Poll::Pending,
+                _ => {
+                    self.ending = Some((Ending::Now, wait));
+                    return Poll::Ready(());
+                }
+            }
+        }
+    }
+
+    fn alarm_poll(&mut self, cx: &mut Context<'_>, at: StdInstant) -> bool {
+        self.alarm.poll(cx, at)
+    }
+}
+
+impl<S: AsyncRead> Io for ReadIo<S> {
+    fn with_conn<T>(&mut self, f: impl FnOnce(&mut Connection<Keys>) -> T) -> T {
+        f(&mut self.shared.lock().conn)
+    }
+
+    /// Queues the control frames owed for the writer.
+    fn flush_owed(&mut self) -> Result<(), Error> {
+        let mut side = self.shared.lock();
+        if side.latch.is_set() || !side.conn.wants_transmit() {
+            return Ok(());
+        }
+        let now = since(self.shared.epoch);
+        let side = &mut *side;
+        side.out.owed(&mut side.conn, now)?;
+        self.shared.writer.notify_one();
+        Ok(())
+    }
+
+    fn epoch(&self) -> StdInstant {
+        self.shared.epoch
+    }
+
+    fn fill(
+        &mut self,
+        rx: &mut RxBuf<BytesMut>,
+        timer: Option<StdInstant>,
+        deadline: Option<StdInstant>,
+    ) -> Result<Filled, Error> {
+        let Some(waker) = self.waker.clone() else {
+            return Err(io::Error::other("internal error: polled without a task").into());
+        };
+        let mut cx = Context::from_waker(&waker);
+        match poll_fill(&mut self.rd, &mut cx, rx, &mut self.alarm, timer, deadline)? {
+            Some(f) => Ok(f),
+            None => {
+                self.pending = true;
+                Err(not_ready())
+            }
+        }
+    }
+
+    fn end_transport(&mut self, ending: Ending, wait: StdDuration) {
+        if self.ending.is_none() {
+            self.ending = Some((ending, wait));
+            self.shared.lock().ending.get_or_insert(ending);
+            self.shared.writer.notify_one();
+        }
+    }
+}
+
+impl<S: AsyncRead> Reader<S> {
+    fn poll_reading<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut f: impl FnMut(&mut Reading, &mut ReadIo<S>) -> Result<Option<T>, Error>,
+    ) -> Poll<Result<Option<T>, Error>> {
+        self.io.register(cx);
+        if self.io.ending.is_some() {
+            ready!(self.io.poll_end(cx));
+            if let Some(e) = self.held.take() {
+                return Poll::Ready(Err(e));
+            }
+        }
+        let r = f(&mut self.r, &mut self.io);
+        if core::mem::replace(&mut self.io.pending, false) {
+            return Poll::Pending;
+        }
+        if self.io.ending.is_some() && !matches!(r, Ok(Some(_))) {
+            if let Err(e) = r {
+                self.held = Some(e);
+            }
+            ready!(self.io.poll_end(cx));
+            return Poll::Ready(self.held.take().map_or(Ok(None), Err));
+        }
+        Poll::Ready(r)
+    }
+
+    /// The next whole message (see [`WebSocket::read`]). Cancel safe.
+    pub async fn read(&mut self) -> Result<Option<Message>, Error> {
+        let deadline = self.r.deadline();
+        poll_fn(|cx| self.poll_reading(cx, |r, io| r.read_until(io, deadline))).await
+    }
+
+    /// The next event, streamed (see [`WebSocket::read_event`]). Cancel
+    /// safe.
+    pub async fn read_event<R>(
+        &mut self,
+        mut f: impl FnMut(Event<'_>) -> R,
+    ) -> Result<Option<R>, Error> {
+        let deadline = self.r.deadline();
+        poll_fn(|cx| self.poll_reading(cx, |r, io| r.read_event_until(io, deadline, &mut f))).await
+    }
+
+    /// The subprotocol agreed in the handshake.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// How the connection ended, once it has.
+    pub fn end(&self) -> Option<End> {
+        self.io.shared.lock().conn.end()
+    }
+
+    /// Changes the read timeout.
+    pub fn set_read_timeout(&mut self, timeout: Option<StdDuration>) {
+        self.r.read_timeout = timeout;
+    }
+}
+
+impl<S: AsyncRead> futures_core::Stream for Reader<S> {
+    type Item = Result<Message, Error>;
+
+    /// [`Reader::read`]; `None` once the connection is over.
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let deadline = *this
+            .stream_deadline
+            .get_or_insert_with(|| this.r.deadline());
+        let r = ready!(this.poll_reading(cx, |r, io| r.read_until(io, deadline)));
+        this.stream_deadline = None;
+        Poll::Ready(r.transpose())
+    }
+}
+
+/// The sending half of a split [`WebSocket`]: cloneable, usable from any
+/// task. Frames are encoded into the connection's queue under a lock
+/// held for the encoding only; the writer task writes them.
+pub struct Sender {
+    shared: Arc<Shared>,
+}
+
+impl core::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Sender").finish_non_exhaustive()
+    }
+}
+
+impl Clone for Sender {
+    fn clone(&self) -> Self {
+        self.shared.users.fetch_add(1, Ordering::AcqRel);
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        self.shared.leave();
+    }
+}
+
+impl Sender {
+    /// Queues `msg` if the queue has room: never waits. When it holds
+    /// [`Options::send_queue`](super::Options::send_queue) bytes (the peer
+    /// is behind), [`Error::QueueFull`] and nothing is queued: skip the
+    /// message (latest-value semantics) or keep it for later.
+    pub fn try_send(&self, msg: &Message) -> Result<(), Error> {
+        match self.queue(msg, false) {
+            Some(r) => r,
+            None => unreachable!("queue without waiting always answers"),
+        }
+    }
+
+    /// Queues `msg`, waiting while the queue is full. Cancel safe: the
+    /// message is queued whole or not at all.
+    pub async fn send(&self, msg: &Message) -> Result<(), Error> {
+        loop {
+            let room = self.shared.room.notified();
+            let mut room = core::pin::pin!(room);
+            room.as_mut().enable();
+            if let Some(r) = self.queue(msg, true) {
+                return r;
+            }
+            room.await;
+        }
+    }
+
+    /// `msg` into the queue; `None`: full and `wait` (try again when the
+    /// writer makes room).
+    fn queue(&self, msg: &Message, wait: bool) -> Option<Result<(), Error>> {
+        let mut side = self.shared.lock();
+        if let Err(f) = side.latch.check() {
+            return Some(Err(f.error()));
+        }
+        let queued = side.out.len() + side.writing;
+        if queued >= self.shared.limit && msg.is_data() {
+            if wait {
+                return None;
+            }
+            return Some(Err(Error::QueueFull {
+                queued,
+                limit: self.shared.limit,
+            }));
+        }
+        let now = since(self.shared.epoch);
+        let side = &mut *side;
+        let r = encode(
+            &mut side.conn,
+            &mut side.out,
+            #[cfg(feature = "deflate")]
+            &mut side.deflate,
+            now,
+            msg,
+        );
+        if r.is_ok() {
+            self.shared.writer.notify_one();
+        }
+        Some(r)
+    }
+
+    /// Sends a text message (waiting for room).
+    pub async fn send_text(&self, text: &str) -> Result<(), Error> {
+        self.send(&Message::text(text)).await
+    }
+
+    /// Sends a binary message (waiting for room).
+    pub async fn send_binary(&self, data: &[u8]) -> Result<(), Error> {
+        self.send(&Message::Binary(crate::message::Payload::copy_from_slice(
+            data,
+        )))
+        .await
+    }
+
+    /// Starts the close handshake: a close frame with `code` and
+    /// `reason`. The [`Reader`] sees it through (the peer's answer, then
+    /// `None`).
+    pub fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        let msg = Message::Close(Some((code, reason.into())));
+        self.try_send(&msg)
+    }
+
+    /// Whether the connection is open: no write failed, no close began.
+    pub fn is_connected(&self) -> bool {
+        let side = self.shared.lock();
+        !side.latch.is_set() && side.conn.state() == State::Open
+    }
+
+    /// The write failure that ended the connection, if one did.
+    pub fn write_error(&self) -> Option<io::Error> {
+        write_error(&self.shared.lock().latch)
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn queued(&self) -> usize {
+        let side = self.shared.lock();
+        side.out.len() + side.writing
+    }
+
+    /// Ends the connection at once, without a close frame: the stream is
+    /// shut down and the [`Reader`] sees the end.
+    pub fn stop(&self) {
+        self.shared.stop();
+    }
+}
