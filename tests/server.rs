@@ -237,14 +237,19 @@ fn echo_server_bin() -> PathBuf {
         .and_then(Path::parent)
         .expect("test executable in target/<profile>/deps/");
     let examples = profile.join("examples");
-    let bin = examples.join(format!("echo_server{}", std::env::consts::EXE_SUFFIX));
+    // The same contract, the same tests: `echo_server` (threads) by
+    // default, `SANSWS_ECHO_SERVER=echo_server_async` (tokio; with
+    // `--features tokio`) for the other.
+    let name = std::env::var("SANSWS_ECHO_SERVER").unwrap_or_else(|_| "echo_server".into());
+    let bin = examples.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     let build_hint = "`cargo test` builds the examples; with a target filter \
         (`cargo test --test server`) build it first: `cargo build --example echo_server` \
-        (with --release if the tests run with it)";
+        (with --release if the tests run with it; `--features tokio --example \
+        echo_server_async` for SANSWS_ECHO_SERVER=echo_server_async)";
     let built = std::fs::metadata(&bin)
         .and_then(|m| m.modified())
         .unwrap_or_else(|e| panic!("{} is missing ({e}): {build_hint}", bin.display()));
-    if let Ok(deps) = std::fs::read_to_string(examples.join("echo_server.d")) {
+    if let Ok(deps) = std::fs::read_to_string(examples.join(format!("{name}.d"))) {
         // "target: src1 src2 ...", spaces in paths escaped with '\'.
         let deps = deps.replace("\\ ", "\u{0}");
         let sources = deps.split_once(": ").map_or("", |(_, s)| s);

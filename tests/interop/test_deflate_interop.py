@@ -19,6 +19,8 @@ import queue
 import subprocess
 import threading
 
+import pytest
+
 from websockets.extensions.permessage_deflate import (
     ClientPerMessageDeflateFactory,
     PerMessageDeflate,
@@ -28,7 +30,7 @@ from websockets.frames import Opcode
 from websockets.sync.client import connect
 from websockets.sync.server import serve
 
-from test_websockets_interop import PEER, free_port, sansws_server, wait_for_line  # noqa: F401
+from test_websockets_interop import PEER, PEERS, free_port, sansws_server, wait_for_line  # noqa: F401
 
 DATA = (Opcode.TEXT, Opcode.BINARY)
 
@@ -99,7 +101,7 @@ def test_python_client_small_windows_no_takeover_against_sansws_server(sansws_se
                          "server_max_window_bits: 10, client_max_window_bits: 9")
 
 
-def run_sansws_client(**serve_kwargs):
+def run_sansws_client(peer, **serve_kwargs):
     """Our interop client against a websockets echo server; returns our
     client's output and the count of compressed frames the server got."""
     compressed = []
@@ -121,7 +123,7 @@ def run_sansws_client(**serve_kwargs):
     with serve(handler, "127.0.0.1", port, subprotocols=["echo.v1"], max_size=8 << 20,
                **serve_kwargs) as server:
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        run = subprocess.run([str(PEER), "client", f"ws://127.0.0.1:{port}/"],
+        run = subprocess.run([str(PEER.parent / peer), "client", f"ws://127.0.0.1:{port}/"],
                              capture_output=True, text=True, timeout=60)
         server.shutdown()
     print(run.stdout)
@@ -130,8 +132,9 @@ def run_sansws_client(**serve_kwargs):
     return run.stdout, agreed, compressed
 
 
-def test_sansws_client_against_python_server_defaults():
-    out, agreed, compressed = run_sansws_client()
+@pytest.mark.parametrize("peer", PEERS)
+def test_sansws_client_against_python_server_defaults(peer):
+    out, agreed, compressed = run_sansws_client(peer)
     # websockets' server defaults: 12-bit windows both ways.
     assert agreed[0] == "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12", agreed
     assert "server_max_window_bits: 12, client_max_window_bits: 12" in out
@@ -139,14 +142,15 @@ def test_sansws_client_against_python_server_defaults():
     assert compressed[0] >= 4, compressed
 
 
-def test_sansws_client_against_python_server_no_takeover_small_windows():
+@pytest.mark.parametrize("peer", PEERS)
+def test_sansws_client_against_python_server_no_takeover_small_windows(peer):
     factory = ServerPerMessageDeflateFactory(
         server_no_context_takeover=True,
         client_no_context_takeover=True,
         server_max_window_bits=9,
         client_max_window_bits=9,
     )
-    out, agreed, compressed = run_sansws_client(extensions=[factory], compression=None)
+    out, agreed, compressed = run_sansws_client(peer, extensions=[factory], compression=None)
     assert "server_no_context_takeover" in agreed[0] and "client_max_window_bits=9" in agreed[0], agreed
     assert ("server_no_context_takeover: true, client_no_context_takeover: true, "
             "server_max_window_bits: 9, client_max_window_bits: 9") in out

@@ -21,6 +21,9 @@ from websockets.sync.client import connect
 from websockets.sync.server import serve
 
 PEER = pathlib.Path(__file__).resolve().parents[2] / "target/release/examples/interop"
+# Each scenario runs against both adapters: `interop` (blocking, a thread
+# per connection) and `interop_async` (tokio, the same contract).
+PEERS = ["interop", "interop_async"]
 
 
 def free_port():
@@ -29,10 +32,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def sansws_server():
+@pytest.fixture(params=PEERS)
+def sansws_server(request):
     port = free_port()
-    proc = subprocess.Popen([str(PEER), "server", f"127.0.0.1:{port}"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([str(PEER.parent / request.param), "server", f"127.0.0.1:{port}"], stdout=subprocess.PIPE, text=True)
     lines = queue.Queue()
     threading.Thread(target=lambda: [lines.put(l.rstrip()) for l in proc.stdout], daemon=True).start()
     assert "listening" in lines.get(timeout=10)
@@ -84,7 +87,8 @@ def test_python_client_against_sansws_server(sansws_server):
     wait_for_line(lines, "server closed with 4002: Ok(Some(Clean))")
 
 
-def test_sansws_client_against_python_server():
+@pytest.mark.parametrize("peer", PEERS)
+def test_sansws_client_against_python_server(peer):
     received = []
 
     def handler(ws):
@@ -101,7 +105,7 @@ def test_sansws_client_against_python_server():
     port = free_port()
     with serve(handler, "127.0.0.1", port, subprotocols=["echo.v1"], max_size=8 << 20) as server:
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        run = subprocess.run([str(PEER), "client", f"ws://127.0.0.1:{port}/"],
+        run = subprocess.run([str(PEER.parent / peer), "client", f"ws://127.0.0.1:{port}/"],
                              capture_output=True, text=True, timeout=60)
         server.shutdown()
     print(run.stdout)

@@ -31,9 +31,10 @@
 //! # }
 //!
 //! # async fn client() -> Result<(), Box<dyn std::error::Error>> {
-//! // Client, through the Stream and Sink traits.
+//! // Client, through the Stream and Sink traits (the inherent
+//! // `WebSocket::send` takes `&Message`; `SinkExt::send` takes it whole).
 //! let mut ws = ws::connect("ws://127.0.0.1:9001/").await?;
-//! ws.send(sansws::message::Message::text("hello")).await?;
+//! SinkExt::send(&mut ws, sansws::message::Message::text("hello")).await?;
 //! println!("{:?}", ws.next().await);
 //! ws.close(sansws::wire::CloseCode::NORMAL, "done").await?;
 //! # Ok(())
