@@ -159,7 +159,16 @@ impl Server {
             .unwrap_or_else(|| panic!("no {field} in /proc/PID/status"))
     }
 
+    /// What a connection costs the server, counted: a thread each for
+    /// `echo_server`; for `echo_server_async`, whose connections are tasks
+    /// on a fixed pool of threads, its open descriptors (a socket each).
+    /// Either way it must come back to where it was once they are gone.
     fn threads(&self) -> u64 {
+        if by_task() {
+            let fds = std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+                .expect("/proc/PID/fd (this test needs Linux)");
+            return fds.count() as u64;
+        }
         self.status("Threads")
     }
 
@@ -230,6 +239,11 @@ impl Drop for Server {
 /// `target/<profile>/deps/`. Fails if it is missing or older than a source
 /// it was built from (cargo's dep-info beside it lists them), so the tests
 /// never run an old server.
+/// The server under test serves connections as tasks, not threads.
+fn by_task() -> bool {
+    std::env::var("SANSWS_ECHO_SERVER").is_ok_and(|n| n.ends_with("_async"))
+}
+
 fn echo_server_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let profile = exe
