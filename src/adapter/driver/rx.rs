@@ -352,6 +352,46 @@ impl<S: Storage> RxBuf<S> {
 
 #[cfg(feature = "std")]
 impl RxBuf<bytes::BytesMut> {
+    /// A buffer holding `early` (input already read) in storage just as
+    /// large, whose usual size is `size` once it grows: a connection
+    /// that stays quiet never gets one of the usual size.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn lazy(early: &[u8], size: usize) -> Self {
+        let mut rx = Self::new(bytes::BytesMut::from(early), (0, early.len()));
+        rx.size = size;
+        rx
+    }
+
+    /// Gives the storage back if nothing read waits in it or is kept
+    /// (a quiet connection then holds no buffer); the next
+    /// [`space`](Self::space) makes it again, or [`refill`](Self::refill)
+    /// a small one.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn release(&mut self) {
+        if self.start == self.end && self.pin.is_none() && self.buf.capacity() > 0 {
+            self.buf = bytes::BytesMut::new();
+            self.start = 0;
+            self.end = 0;
+            self.last = (0, 0);
+        }
+    }
+
+    /// Whether the storage was given back ([`release`](Self::release)).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn is_released(&self) -> bool {
+        self.buf.capacity() == 0
+    }
+
+    /// Input read while the storage was given back: kept in one just as
+    /// large (no zeroed buffer of the usual size for a short message).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn refill(&mut self, bytes: &[u8]) {
+        debug_assert!(self.is_released());
+        self.buf = bytes::BytesMut::from(bytes);
+        self.start = 0;
+        self.end = bytes.len();
+    }
+
     /// Hands out the pinned payload through the last chunk (or the last
     /// chunk alone if nothing is pinned), sharing the buffer: no copy.
     pub(crate) fn take_payload(&mut self) -> bytes::Bytes {

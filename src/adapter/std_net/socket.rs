@@ -105,8 +105,19 @@ impl Reading {
         let size = opts.read_buffer.max(early.len()).max(256);
         let mut buf = BytesMut::zeroed(size);
         buf[..early.len()].copy_from_slice(early);
+        Self::with(RxBuf::new(buf, (0, early.len())), opts)
+    }
+
+    /// [`new`](Self::new) with no read buffer until input comes (async
+    /// hosts with many quiet connections).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn lazy(opts: &Options, early: &[u8]) -> Self {
+        Self::with(RxBuf::lazy(early, opts.read_buffer.max(256)), opts)
+    }
+
+    fn with(rx: RxBuf<BytesMut>, opts: &Options) -> Self {
         Self {
-            rx: RxBuf::new(buf, (0, early.len())),
+            rx,
             asm: Assembler::new(opts.config.max_message_len),
             read_timeout: opts.read_timeout,
             finished: false,

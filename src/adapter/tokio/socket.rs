@@ -28,9 +28,13 @@ use super::out::{Out, encode, encode_fragment};
 /// read buffer, before it writes them (a batch's bound).
 const BATCH: usize = 64 << 10;
 
-/// A queue this large, once written, is given back (an idle connection
-/// keeps a small one).
+/// A queue this large, once written, is given back at once; a smaller
+/// one when the connection next waits for input.
 const KEEP: usize = 16 << 10;
+
+/// What a read after a pause reads into before the connection has a read
+/// buffer again (on the stack).
+const SCRATCH: usize = 2048;
 
 /// A timer: one `Sleep`, made when first needed, moved to the next wake.
 #[derive(Debug, Default)]
@@ -84,21 +88,28 @@ pub(crate) fn poll_fill<R: AsyncRead + Unpin + ?Sized>(
     deadline: Option<StdInstant>,
 ) -> Result<Option<Filled>, Error> {
     loop {
-        let space = rx.space();
-        let mut buf = ReadBuf::new(space);
+        // A quiet connection holds no read buffer: what comes after a
+        // pause is read here first, and kept in a buffer just as large.
+        let mut scratch = [0u8; SCRATCH];
+        let released = rx.is_released();
+        let mut buf = ReadBuf::new(if released { &mut scratch } else { rx.space() });
         match Pin::new(&mut *stream).poll_read(cx, &mut buf) {
             Poll::Ready(Ok(())) => {
                 let n = buf.filled().len();
                 if n == 0 {
                     return Ok(Some(Filled::Eof));
                 }
-                rx.filled(n);
+                if released {
+                    rx.refill(&scratch[..n]);
+                } else {
+                    rx.filled(n);
+                }
                 return Ok(Some(Filled::Data));
             }
             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
             Poll::Ready(Err(e)) if is_gone(&e) => return Ok(Some(Filled::Eof)),
             Poll::Ready(Err(e)) => return Err(e.into()),
-            Poll::Pending => {}
+            Poll::Pending => rx.release(),
         }
         let Some(wake) = earliest(timer, deadline) else {
             return Ok(None);
@@ -359,6 +370,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io for Link<S> {
         )? {
             Some(f) => Ok(f),
             None => {
+                // Waiting: the written queue's buffer is given back too.
+                self.out.trim(0);
                 self.pending = true;
                 Err(not_ready())
             }
@@ -424,7 +437,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     pub fn from_raw(stream: S, role: Role, opts: &Options, early: &[u8], keys: Keys) -> Self {
         Self {
             link: Link::new(stream, role, opts, keys),
-            r: Reading::new(opts, early),
+            // The read buffer is made when input comes: a connection that
+            // stays quiet holds none.
+            r: Reading::lazy(opts, early),
             protocol: None,
             held: None,
             stream_deadline: None,
