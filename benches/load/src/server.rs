@@ -14,7 +14,8 @@ use crate::client::Res;
 
 /// How a server's binary is built.
 pub enum Bin {
-    /// An example of the sansws crate (`cargo build --release --example`).
+    /// An example of the sansws crate (`cargo build --release --features
+    /// tokio --example`: both echo servers built alike).
     Example(&'static str),
     /// A binary of this workspace (`cargo build --release --bin`).
     Peer(&'static str),
@@ -36,7 +37,11 @@ pub const SERVERS: &[ServerDef] = &[
         bin: Bin::Example("echo_server"),
         args: &["--max-connections", "100000"],
     },
-    // ServerDef { name: "sansws-async", bin: Bin::Example("echo_server_async"), args: &["--max-connections", "100000"] },
+    ServerDef {
+        name: "sansws-async",
+        bin: Bin::Example("echo_server_async"),
+        args: &["--max-connections", "100000"],
+    },
     ServerDef {
         name: "tokio-tungstenite",
         bin: Bin::Peer("peer-tungstenite"),
@@ -83,13 +88,13 @@ impl ServerDef {
 
     /// `cargo build --release` of its binary (a no-op when it is fresh).
     pub fn build(&self) -> Res<()> {
-        let (manifest, kind, name) = match self.bin {
-            Bin::Example(name) => (crate_dir().join("Cargo.toml"), "--example", name),
-            Bin::Peer(name) => (load_dir().join("Cargo.toml"), "--bin", name),
+        let (manifest, kind, name, features) = match self.bin {
+            Bin::Example(name) => (crate_dir().join("Cargo.toml"), "--example", name, "tokio"),
+            Bin::Peer(name) => (load_dir().join("Cargo.toml"), "--bin", name, ""),
         };
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         eprintln!(
-            "building {}: cargo build --release {kind} {name} --manifest-path {}",
+            "building {}: cargo build --release --features '{features}' {kind} {name} --manifest-path {}",
             self.name,
             manifest.display()
         );
@@ -98,6 +103,8 @@ impl ServerDef {
                 "build",
                 "--release",
                 "--quiet",
+                "--features",
+                features,
                 kind,
                 name,
                 "--manifest-path",
