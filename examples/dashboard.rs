@@ -7,135 +7,36 @@
 //!
 //! `cargo run --release --example dashboard [127.0.0.1:8080]`
 //!
-//! `Device` is the device logic and knows nothing of the transport; `Hub`
-//! and `serve` are the transport, on the std adapter (the same logic could
-//! sit on the lwIP or embedded-io adapters).
+//! `Device` is the device logic and knows nothing of the transport; it, the
+//! page, the routing and the `Hub` of open pages are shared with the tokio
+//! version, `dashboard_async` (`support/dashboard.rs`). `serve` is the
+//! transport, on the std adapter (the same logic could sit on the lwIP or
+//! embedded-io adapters).
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use sansws::adapter::std_net::{self, Accepted, Decision, Options, Sender};
-use sansws::handshake::HttpResponse;
+use sansws::adapter::std_net::{self, Accepted, Options, Sender};
 use sansws::message::Message;
 
-const PAGE: &str = r#"<!doctype html>
-<html><head><meta charset="utf-8"><title>sansws dashboard</title>
-<style>
-body { font: 18px system-ui, sans-serif; margin: 2em; }
-.card { display: inline-block; border: 1px solid #ccc; border-radius: 8px; padding: 1em 1.5em; margin: 0 1em 1em 0; }
-#led { font-weight: bold; }
-#led.on { color: #0a0; } #led.off { color: #a00; }
-#reading { font-size: 2em; }
-</style></head><body>
-<h1>sansws dashboard</h1>
-<div class="card">LED: <span id="led">?</span> <button id="toggle">toggle</button></div>
-<div class="card">Reading: <span id="reading">?</span> °C</div>
-<p id="status">connecting...</p>
-<script>
-const led = document.getElementById('led');
-const reading = document.getElementById('reading');
-const status = document.getElementById('status');
-let ws;
-function connect() {
-  ws = new WebSocket(`ws://${location.host}/ws`);
-  ws.onopen = () => { status.textContent = 'connected'; };
-  ws.onclose = () => { status.textContent = 'disconnected, retrying'; setTimeout(connect, 1000); };
-  ws.onmessage = (e) => {
-    const [key, value] = e.data.split(':');
-    if (key === 'led') { led.textContent = value; led.className = value.toLowerCase(); }
-    if (key === 'reading') { reading.textContent = value; }
-  };
-}
-document.getElementById('toggle').onclick = () => ws.send(led.textContent === 'ON' ? 'OFF' : 'ON');
-connect();
-</script></body></html>
-"#;
+#[path = "support/dashboard.rs"]
+mod dashboard;
+use dashboard::{Device, Hub, PAGE, Page};
 
-/// The device: an LED and a sensor. No transport in here.
-struct Device {
-    led: bool,
-    started: Instant,
-}
-
-impl Device {
-    /// A command from a page; the state update to show everywhere, if any.
-    fn command(&mut self, text: &str) -> Option<String> {
-        match text {
-            "ON" => self.led = true,
-            "OFF" => self.led = false,
-            _ => return None,
-        }
-        Some(self.led_state())
-    }
-
-    fn led_state(&self) -> String {
-        format!("led:{}", if self.led { "ON" } else { "OFF" })
-    }
-
-    /// The sensor, simulated: a slow wave around 21.5 °C.
-    fn reading(&self) -> String {
-        let t = self.started.elapsed().as_secs_f64();
-        format!(
-            "reading:{:.2}",
-            21.5 + 1.5 * (t / 10.0).sin() + 0.05 * (t * 7.0).sin()
-        )
-    }
-}
-
-type Senders = Vec<(u64, Sender)>;
-
-/// Every open page's sender.
-#[derive(Default)]
-struct Hub {
-    pages: Mutex<(u64, Senders)>,
-}
-
-impl Hub {
-    fn add(&self, sender: Sender) -> u64 {
-        let mut g = self.pages.lock().unwrap_or_else(|p| p.into_inner());
-        g.0 += 1;
-        let id = g.0;
-        g.1.push((id, sender));
-        id
-    }
-
-    fn remove(&self, id: u64) {
-        let mut g = self.pages.lock().unwrap_or_else(|p| p.into_inner());
-        g.1.retain(|(i, _)| *i != id);
-    }
-
-    /// Sends to every page without ever blocking: `try_send` only queues
-    /// (each connection's writer thread does the writing), so one page
-    /// that stopped reading cannot slow the others. A page that is behind
-    /// skips this update (its queue is full); a page whose connection is
-    /// over is dropped. Keepalive and the write timeout drop a stalled page.
-    fn broadcast(&self, text: &str) {
-        let msg = Message::Text(text.into());
-        let mut g = self.pages.lock().unwrap_or_else(|p| p.into_inner());
-        g.1.retain(|(_, s)| match s.try_send(&msg) {
-            Ok(()) | Err(std_net::Error::QueueFull { .. }) => true,
-            Err(_) => false,
-        });
-    }
-
-    fn count(&self) -> usize {
-        self.pages.lock().unwrap_or_else(|p| p.into_inner()).1.len()
+impl Page for Sender {
+    fn try_send(&self, msg: &Message) -> Result<(), std_net::Error> {
+        Sender::try_send(self, msg)
     }
 }
 
 fn main() -> std::io::Result<()> {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let addr = dashboard::addr();
     let listener = TcpListener::bind(&addr)?;
     println!("dashboard on http://{addr}/ (WebSocket at /ws)");
-    let device = Arc::new(Mutex::new(Device {
-        led: false,
-        started: Instant::now(),
-    }));
-    let hub = Arc::new(Hub::default());
+    let device = Arc::new(Mutex::new(Device::new()));
+    let hub = Arc::new(Hub::<Sender>::default());
     {
         // The sensor task: pushes a reading to every page once a second.
         let (device, hub) = (device.clone(), hub.clone());
@@ -165,25 +66,13 @@ fn main() -> std::io::Result<()> {
     Ok(())
 }
 
-fn serve(stream: TcpStream, device: &Mutex<Device>, hub: &Hub) {
+fn serve(stream: TcpStream, device: &Mutex<Device>, hub: &Hub<Sender>) {
     let _ = stream.set_nodelay(true);
-    let accepted = std_net::accept_with(stream, &Options::default(), |req| {
-        if req.path() == "/ws" {
-            Decision::accept()
-        } else {
-            Decision::reject(404, "the WebSocket is at /ws")
-        }
-    });
+    let accepted = std_net::accept_with(stream, &Options::default(), dashboard::route);
     let ws = match accepted {
         Ok(Accepted::WebSocket(ws)) => ws,
         Ok(Accepted::Http(req, mut stream)) => {
-            let res = if req.method == "GET" && req.path() == "/" {
-                HttpResponse::new(200)
-                    .body("text/html; charset=utf-8", PAGE.as_bytes())
-                    .headers(&[("Cache-Control", "no-store")])
-            } else {
-                HttpResponse::new(404).text("not found")
-            };
+            let res = dashboard::http_response(&req);
             let mut buf = vec![0u8; PAGE.len() + 512];
             if let Ok(n) = res.write(&mut buf) {
                 let _ = stream.write_all(&buf[..n]);

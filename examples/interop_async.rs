@@ -93,11 +93,22 @@ async fn client(url: &str) -> Result<()> {
     expect(next, Message::Text("hello from sansws".into()), "text")?;
     SinkExt::send(&mut ws, Message::Binary(vec![0, 1, 2, 254, 255].into())).await?;
     let next = ws.next().await.transpose()?;
-    expect(next, Message::Binary(vec![0, 1, 2, 254, 255].into()), "binary")?;
-    ws.send_fragment(DataKind::Text, "frag".as_bytes(), false).await?;
-    ws.send_fragment(DataKind::Text, "men".as_bytes(), false).await?;
-    ws.send_fragment(DataKind::Text, "té".as_bytes(), true).await?;
-    expect(ws.read().await?, Message::Text("fragmenté".into()), "fragmented")?;
+    expect(
+        next,
+        Message::Binary(vec![0, 1, 2, 254, 255].into()),
+        "binary",
+    )?;
+    ws.send_fragment(DataKind::Text, "frag".as_bytes(), false)
+        .await?;
+    ws.send_fragment(DataKind::Text, "men".as_bytes(), false)
+        .await?;
+    ws.send_fragment(DataKind::Text, "té".as_bytes(), true)
+        .await?;
+    expect(
+        ws.read().await?,
+        Message::Text("fragmenté".into()),
+        "fragmented",
+    )?;
     let big: Vec<u8> = (0..4u32 << 20)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();

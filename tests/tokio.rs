@@ -110,7 +110,10 @@ async fn a_select_that_drops_a_pending_next_loses_no_bytes() {
         })
         .collect();
     msgs.push(Message::Binary(
-        (0..200_000u32).map(|i| (i * 7) as u8).collect::<Vec<_>>().into(),
+        (0..200_000u32)
+            .map(|i| (i * 7) as u8)
+            .collect::<Vec<_>>()
+            .into(),
     ));
     let mut wire = client_frames(&msgs);
     // One message in three fragments, after the others.
@@ -118,7 +121,9 @@ async fn a_select_that_drops_a_pending_next_loses_no_bytes() {
     let mut out = [0u8; 64];
     for (part, fin) in [("frag", false), ("men", false), ("té", true)] {
         let text = sansws::conn::DataKind::Text;
-        let n = c.send_fragment(text, part.as_bytes(), fin, &mut out).unwrap();
+        let n = c
+            .send_fragment(text, part.as_bytes(), fin, &mut out)
+            .unwrap();
         wire.extend_from_slice(&out[..n]);
     }
     msgs.push(Message::text("fragmenté"));
@@ -142,7 +147,12 @@ async fn a_select_that_drops_a_pending_next_loses_no_bytes() {
     let mut dropped = 0u32;
     let deadline = Instant::now() + Duration::from_secs(30);
     while got.len() < msgs.len() {
-        assert!(Instant::now() < deadline, "{} of {} by the deadline", got.len(), msgs.len());
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} by the deadline",
+            got.len(),
+            msgs.len()
+        );
         tokio::select! {
             m = server.next() => got.push(m.expect("ended early").expect("read failed")),
             _ = tokio::time::sleep(Duration::from_micros(200)) => dropped += 1,
@@ -175,7 +185,10 @@ async fn split_halves_live_in_different_tasks() {
             let sender = sender.clone();
             tokio::spawn(async move {
                 for i in 0..20 {
-                    if sender.try_send(&Message::text(format!("tick {i}"))).is_err() {
+                    if sender
+                        .try_send(&Message::text(format!("tick {i}")))
+                        .is_err()
+                    {
                         break;
                     }
                     tokio::time::sleep(Duration::from_millis(5)).await;
@@ -195,7 +208,9 @@ async fn split_halves_live_in_different_tasks() {
         ticker.await.unwrap();
         (n, reader.end())
     });
-    let mut client = ws::connect_with(&format!("ws://{addr}/"), &opts()).await.unwrap();
+    let mut client = ws::connect_with(&format!("ws://{addr}/"), &opts())
+        .await
+        .unwrap();
     let mut answers = 0;
     let mut ticks = 0;
     for i in 0..200 {
@@ -305,7 +320,9 @@ async fn a_stalled_peer_never_slows_a_broadcast_and_is_dropped_by_keepalive() {
     });
 
     let healthy_task = tokio::spawn(async move {
-        ws::connect_with(&format!("ws://{addr}/"), &opts()).await.unwrap()
+        ws::connect_with(&format!("ws://{addr}/"), &opts())
+            .await
+            .unwrap()
     });
     let healthy_ws = accept_one(&l, &o).await;
     let mut healthy = healthy_task.await.unwrap();
@@ -348,10 +365,20 @@ async fn a_stalled_peer_never_slows_a_broadcast_and_is_dropped_by_keepalive() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     expected.store(accepted, Ordering::SeqCst);
-    assert_eq!(receiver.await.unwrap(), accepted, "the healthy peer got every frame taken");
-    assert!(accepted >= 40, "the healthy peer took only {accepted} of 50");
+    assert_eq!(
+        receiver.await.unwrap(),
+        accepted,
+        "the healthy peer got every frame taken"
+    );
+    assert!(
+        accepted >= 40,
+        "the healthy peer took only {accepted} of 50"
+    );
     assert!(full > 0, "the stalled peer's queue filled");
-    assert!(slowest < Duration::from_millis(100), "a try_send took {slowest:?}");
+    assert!(
+        slowest < Duration::from_millis(100),
+        "a try_send took {slowest:?}"
+    );
     let (took, end) = stalled_done.await.unwrap();
     assert_eq!(end, Some(End::PongTimeout));
     assert!(took < Duration::from_secs(5), "dropped after {took:?}");
@@ -383,14 +410,18 @@ async fn the_write_timeout_drops_a_peer_that_stops_reading() {
         if let Err(e) = server.send(&big).await {
             break e;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "never timed out");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never timed out"
+        );
     };
-    let Error::Io(e) = err else {
-        panic!("{err:?}")
-    };
+    let Error::Io(e) = err else { panic!("{err:?}") };
     assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
     assert!(!server.is_connected());
-    assert_eq!(server.write_error().map(|e| e.kind()), Some(std::io::ErrorKind::TimedOut));
+    assert_eq!(
+        server.write_error().map(|e| e.kind()),
+        Some(std::io::ErrorKind::TimedOut)
+    );
     assert!(server.send(&big).await.is_err(), "the failure latched");
     assert_eq!(server.read().await.unwrap(), None);
     // What reached the peer: whole 1 MiB frames, then the end.
@@ -466,13 +497,18 @@ async fn replies_to_messages_read_together_go_out_in_one_write() {
     let w = writes.clone();
     let server = tokio::spawn(async move {
         let (s, _) = l.accept().await.unwrap();
-        let s = Counting { inner: s, writes: w };
+        let s = Counting {
+            inner: s,
+            writes: w,
+        };
         let Accepted::WebSocket(ws) = ws::accept(s, &opts()).await.unwrap() else {
             panic!("no upgrade")
         };
         echo(*ws).await
     });
-    let mut s = tokio::task::spawn_blocking(move || raw_client(addr)).await.unwrap();
+    let mut s = tokio::task::spawn_blocking(move || raw_client(addr))
+        .await
+        .unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let before = writes.load(Ordering::SeqCst); // the 101
     // 64 messages in one write.
@@ -487,7 +523,8 @@ async fn replies_to_messages_read_together_go_out_in_one_write() {
     assert!(batch <= 2, "64 echoes took {batch} writes");
     // A lone message: its echo comes without anything more sent.
     let t = Instant::now();
-    s.write_all(&client_frames(&[Message::text("alone")])).unwrap();
+    s.write_all(&client_frames(&[Message::text("alone")]))
+        .unwrap();
     let mut echo = [0u8; 7];
     s.read_exact(&mut echo).unwrap();
     assert_eq!(&echo, b"\x81\x05alone");
@@ -541,7 +578,9 @@ async fn stream_and_sink_echo_with_permessage_deflate() {
             .forward(sink)
             .await
     });
-    let mut client = ws::connect_with(&format!("ws://{addr}/"), &opts()).await.unwrap();
+    let mut client = ws::connect_with(&format!("ws://{addr}/"), &opts())
+        .await
+        .unwrap();
     let json = "{\"sensor\":\"temp\",\"value\":21.5}".repeat(200);
     for i in 0..50 {
         let m = Message::text(format!("{i}{json}"));

@@ -1,9 +1,11 @@
-// The dashboard example in headless Chromium (Debian's), two pages at
-// once: a toggle in one shows in both, the reading moves on its own, a
-// reload shows the current state. Writes target/dashboard.png.
+// The dashboard example (or dashboard_async, its tokio version: the same
+// contract) in headless Chromium (Debian's), two pages at once: a toggle
+// in one shows in both, the reading moves on its own, a reload shows the
+// current state. Writes target/dashboard.png.
 //
 // Run the dashboard first, then: node --test tests/browser/dashboard.test.mjs
-// (DASHBOARD_URL overrides http://127.0.0.1:8080/).
+// (DASHBOARD_URL overrides http://127.0.0.1:8080/, DASHBOARD_SHOT the
+// screenshot's path, so that runs against both servers keep theirs).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const DASHBOARD = process.env.DASHBOARD_URL ?? 'http://127.0.0.1:8080/';
-const SHOT = fileURLToPath(new URL('../../target/dashboard.png', import.meta.url));
+const SHOT = process.env.DASHBOARD_SHOT ?? fileURLToPath(new URL('../../target/dashboard.png', import.meta.url));
 
 const text = (page, id) => page.evaluate((i) => document.getElementById(i).textContent, id);
 const waitText = (page, id, want, timeout = 5000) =>
@@ -34,8 +36,8 @@ test('two pages share the LED and see live readings', async () => {
       await waitText(p, 'status', 'connected');
     }
     console.log(`both pages connected in ${Date.now() - t0} ms`);
-    // Chromium offers permessage-deflate; the dashboard (std_net's
-    // defaults) agrees it, so what it pushes comes compressed.
+    // Chromium offers permessage-deflate; the dashboard (the adapters'
+    // default Options) agrees it, so what it pushes comes compressed.
     for (const p of [a, b]) {
       const agreed = await p.evaluate(() => ws.extensions);
       assert.match(agreed, /^permessage-deflate/);

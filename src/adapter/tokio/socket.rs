@@ -395,7 +395,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io for Link<S> {
 /// # Cancel safety
 ///
 /// Every read ([`read`](Self::read), [`read_event`](Self::read_event),
-/// [`next`](futures_util::StreamExt::next)) keeps what it has read in the
+/// `StreamExt::next`) keeps what it has read in the
 /// socket, not in the future: a read dropped before it finished (the
 /// other branch of a `select!` won) loses nothing, and the next read goes
 /// on from there. A send encodes its frames into the socket's outgoing
@@ -509,9 +509,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             return Poll::Pending;
         }
         if self.link.ending.is_some() && !matches!(r, Ok(Some(_))) {
-            match r {
-                Err(e) => self.held = Some(e),
-                Ok(_) => {}
+            if let Err(e) = r {
+                self.held = Some(e);
             }
             ready!(self.link.poll_end(cx));
             if let Some(e) = self.held.take() {
