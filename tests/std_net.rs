@@ -1152,3 +1152,142 @@ fn a_split_sender_fragments_whole_messages_by_the_frame_limit() {
     ws.close(CloseCode::NORMAL, "").unwrap();
     server.join().unwrap();
 }
+
+/// A stream that counts the writes made to it.
+struct Counting {
+    inner: TcpStream,
+    writes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Read for Counting {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl Write for Counting {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std_net::Transport for Counting {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> std::io::Result<()> {
+        self.inner.set_read_timeout(timeout)
+    }
+
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> std::io::Result<()> {
+        self.inner.set_write_timeout(timeout)
+    }
+
+    fn shutdown(&mut self, how: std::net::Shutdown) -> std::io::Result<()> {
+        self.inner.shutdown(how)
+    }
+}
+
+/// The masked frames of `msgs`, as a client sends them.
+fn masked_frames(msgs: &[&str]) -> Vec<u8> {
+    let mut c = sansws::conn::Connection::client(
+        Config::HOST,
+        || [3, 1, 4, 1],
+        sansws::conn::Instant::ZERO,
+    );
+    let mut wire = Vec::new();
+    for m in msgs {
+        let mut out = vec![0u8; m.len() + 14];
+        let n = c.send_text(m, &mut out).unwrap();
+        wire.extend_from_slice(&out[..n]);
+    }
+    wire
+}
+
+/// The blocking adapter batches replies as the async one does: messages
+/// that came in one read are echoed in one write, a lone message at once;
+/// a close after held-back replies follows them.
+#[test]
+fn replies_to_messages_read_together_go_out_in_one_write() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let writes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let w = writes.clone();
+    let server = thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        let s = Counting {
+            inner: s,
+            writes: w,
+        };
+        let Ok(Accepted::WebSocket(mut ws)) = std_net::accept(s, &opts()) else {
+            panic!("no upgrade");
+        };
+        let mut n = 0;
+        while let Ok(Some(m)) = ws.read() {
+            if m.is_data() {
+                n += 1;
+                ws.send(&m).unwrap();
+            }
+        }
+        n
+    });
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut b).unwrap();
+        head.push(b[0]);
+    }
+    let before = writes.load(std::sync::atomic::Ordering::SeqCst);
+    let msgs: Vec<String> = (0..64).map(|i| format!("m{i:02}")).collect();
+    let refs: Vec<&str> = msgs.iter().map(String::as_str).collect();
+    s.write_all(&masked_frames(&refs)).unwrap();
+    let mut wire = vec![0u8; 64 * 5];
+    s.read_exact(&mut wire).unwrap();
+    for (i, f) in wire.chunks(5).enumerate() {
+        assert_eq!(f, [&[0x81, 3][..], format!("m{i:02}").as_bytes()].concat());
+    }
+    let batch = writes.load(std::sync::atomic::Ordering::SeqCst) - before;
+    assert!(batch <= 2, "64 echoes took {batch} writes");
+    // A lone message: echoed without anything more sent.
+    s.write_all(&masked_frames(&["alone"])).unwrap();
+    let mut echo = [0u8; 7];
+    s.read_exact(&mut echo).unwrap();
+    assert_eq!(&echo, b"\x81\x05alone");
+    // Messages and a close in one write: every echo before the close's.
+    let mut tail = masked_frames(&["a", "b", "c"]);
+    let mut c = sansws::conn::Connection::client(
+        Config::HOST,
+        || [9, 9, 9, 9],
+        sansws::conn::Instant::ZERO,
+    );
+    let mut out = [0u8; 32];
+    c.close(CloseCode::NORMAL, "").unwrap();
+    let n = c
+        .poll_transmit(sansws::conn::Instant::ZERO, &mut out)
+        .unwrap()
+        .unwrap();
+    tail.extend_from_slice(&out[..n]);
+    s.write_all(&tail).unwrap();
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    assert_eq!(&rest[..9], b"\x81\x01a\x81\x01b\x81\x01c");
+    assert_eq!(&rest[9..13], b"\x88\x02\x03\xe8");
+    drop(s);
+    assert_eq!(server.join().unwrap(), 68);
+}

@@ -19,6 +19,8 @@
 pub(crate) mod handshake;
 #[cfg(all(feature = "embedded-io", feature = "deflate"))]
 pub(crate) mod inflate;
+#[cfg(feature = "std")]
+pub(crate) mod out;
 mod rx;
 
 #[cfg(feature = "std")]

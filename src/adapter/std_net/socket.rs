@@ -5,7 +5,6 @@
 
 use std::io::{self, IoSlice};
 use std::net::Shutdown;
-use std::ops::Range;
 use std::string::String;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant as StdInstant};
@@ -13,6 +12,7 @@ use std::vec::Vec;
 
 use bytes::BytesMut;
 
+use crate::adapter::driver::out::{MAX_SLICES, Out, frames, send_control};
 use crate::adapter::driver::{self, Ending, Found, FrameOut, Latch, RxBuf};
 use crate::conn::{Connection, DataKind, End, Event, Instant, MessagePart, Role, SendError, State};
 use crate::message::{Assembler, Message, Payload, Utf8Bytes};
@@ -411,7 +411,16 @@ pub(crate) struct Writer<S> {
     /// The compressor, if permessage-deflate was agreed.
     #[cfg(feature = "deflate")]
     pub(crate) deflate: super::deflate::Compressing,
+    /// Frames of replies held back while the peer's next frames are
+    /// already read: written together by the next read, before it waits.
+    pub(crate) batch: Out,
+    /// The send under way may join [`batch`](Self::batch).
+    pub(crate) batching: bool,
 }
+
+/// How many bytes a send leaves in the batch, while more input is read,
+/// before it writes them.
+pub(crate) const BATCH: usize = 64 << 10;
 
 impl<S: Transport> Writer<S> {
     /// Writes `a` then `b` (one vectored write) within `limit`; a
@@ -494,6 +503,12 @@ impl<S: Transport> Writer<S> {
     fn frame(&mut self, part: MessagePart, data: &[u8], compressed: bool) -> Result<(), Error> {
         self.latch.check().map_err(|f| f.error())?;
         self.flush_owed()?;
+        if self.batching && self.batch.len() < BATCH {
+            return self.hold(part, data, compressed);
+        }
+        if !self.batch.is_empty() {
+            self.write_batch()?;
+        }
         #[cfg(feature = "deflate")]
         let mut frame = if compressed {
             FrameOut::begin_compressed(&mut self.conn, part, data.len())?
@@ -531,6 +546,42 @@ impl<S: Transport> Writer<S> {
         self.check(r)
     }
 
+    /// A frame into the batch (see [`Writer::batch`]).
+    #[cold]
+    #[inline(never)]
+    fn hold(&mut self, part: MessagePart, data: &[u8], compressed: bool) -> Result<(), Error> {
+        Ok(self
+            .batch
+            .frame(&mut self.conn, part, data, None, compressed)?)
+    }
+
+    /// Writes the batch held back, whole (a failure latches).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn write_batch(&mut self) -> Result<(), Error> {
+        self.latch.check().map_err(|f| f.error())?;
+        let mut limit = WriteLimit::new(self.write_timeout);
+        let mut r = Ok(());
+        while !self.batch.is_empty() {
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let k = self.batch.slices(&mut slices);
+            let n: usize = slices[..k].iter().map(|s| s.len()).sum();
+            r = write_all_vectored(&mut self.io.stream, &mut slices[..k], &mut limit);
+            if r.is_err() {
+                break;
+            }
+            self.batch.advance(n);
+        }
+        limit.restore(&mut self.io.stream);
+        if r.is_ok() {
+            r = self.io.stream.flush();
+        }
+        if r.is_err() {
+            self.batch = Out::default();
+        }
+        self.check(r)
+    }
+
     /// A control frame: queued in the connection, then written.
     pub(crate) fn control(
         &mut self,
@@ -549,42 +600,6 @@ impl<S: Transport> Writer<S> {
             control => self.control(|c| send_control(c, control)),
         }
     }
-}
-
-/// A ping, a pong or a close (`None`: 1000 with no reason) into `c`.
-pub(crate) fn send_control(c: &mut Connection<Keys>, msg: &Message) -> Result<(), SendError> {
-    match msg {
-        Message::Ping(p) => c.ping(p),
-        Message::Pong(p) => c.pong(p),
-        Message::Close(close) => {
-            let (code, reason) = close
-                .as_ref()
-                .map_or((CloseCode::NORMAL, ""), |(c, r)| (*c, r.as_str()));
-            c.close(code, reason)
-        }
-        Message::Text(_) | Message::Binary(_) => Ok(()),
-    }
-}
-
-/// The frames of a whole message: one, or fragments of at most `max`
-/// bytes, as ranges of its `len` bytes.
-pub(crate) fn frames(
-    max: usize,
-    kind: DataKind,
-    len: usize,
-) -> impl Iterator<Item = (MessagePart, Range<usize>)> {
-    let max = max.max(1);
-    let n = if len <= max { 1 } else { len.div_ceil(max) };
-    (0..n).map(move |i| {
-        if n == 1 {
-            return (MessagePart::Whole(kind), 0..len);
-        }
-        let fin = i + 1 == n;
-        (
-            MessagePart::Fragment { kind, fin },
-            i * max..((i + 1) * max).min(len),
-        )
-    })
 }
 
 impl<S: Transport> Io for Writer<S> {
@@ -613,6 +628,10 @@ impl<S: Transport> Io for Writer<S> {
         timer: Option<StdInstant>,
         deadline: Option<StdInstant>,
     ) -> Result<Filled, Error> {
+        if !self.batch.is_empty() && self.write_batch().is_err() {
+            // Latched: the connection ended, which the read side sees.
+            return Ok(Filled::Timer);
+        }
         self.io.fill(rx, timer, deadline)
     }
 
@@ -626,6 +645,10 @@ impl<S: Transport> Writer<S> {
     #[cold]
     #[inline(never)]
     fn write_owed(&mut self) -> Result<(), Error> {
+        // Replies held back go first: a close must follow them.
+        if !self.batch.is_empty() {
+            self.write_batch()?;
+        }
         let mut buf = [0u8; MAX_CONTROL_FRAME_LEN];
         let now = since(self.epoch);
         let mut wrote = false;
@@ -692,6 +715,8 @@ impl<S: Transport> WebSocket<S> {
                 write_timeout: opts.write_timeout,
                 #[cfg(feature = "deflate")]
                 deflate: super::deflate::Compressing::new(opts.deflate),
+                batch: Out::default(),
+                batching: false,
             },
             r: Reading::new(opts, early),
             protocol: None,
@@ -761,22 +786,47 @@ impl<S: Transport> WebSocket<S> {
         self.r.read(&mut self.w)
     }
 
-    /// Sends a text message.
+    /// Sends a text message (see [`send`](Self::send) for when it is
+    /// written).
     pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        self.w.send_message(DataKind::Text, text.as_bytes())
+        self.w.batching = self.r.rx.has_input();
+        let r = self.w.send_message(DataKind::Text, text.as_bytes());
+        self.w.batching = false;
+        r
     }
 
-    /// Sends a binary message.
+    /// Sends a binary message (see [`send`](Self::send) for when it is
+    /// written).
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.w.send_message(DataKind::Binary, data)
+        self.w.batching = self.r.rx.has_input();
+        let r = self.w.send_message(DataKind::Binary, data);
+        self.w.batching = false;
+        r
+    }
+
+    /// Writes the replies held back (see [`send`](Self::send)) now.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.w.write_batch()
     }
 
     /// Sends any [`Message`], e.g. to echo one: text and binary as whole
     /// messages, a ping or a pong, or a close, which starts the close
     /// handshake (`Close(None)`: code 1000, no reason) that the next reads
     /// see through; [`WebSocket::close`] also waits for it.
+    ///
+    /// A text or binary message sent while the peer's next frames are
+    /// already read (it sent many at once) is held back, and written with
+    /// the other replies in one vectored write when the next read has
+    /// used up what was read, before it waits, or by a close, a ping, or
+    /// [`flush`](Self::flush): pipelined traffic costs a fraction of a
+    /// write per message. A lone message is written at once. A socket
+    /// dropped with replies held back (it stopped reading with input
+    /// unread) loses them: [`flush`](Self::flush) first.
     pub fn send(&mut self, msg: &Message) -> Result<(), Error> {
-        self.w.send(msg)
+        self.w.batching = self.r.rx.has_input();
+        let r = self.w.send(msg);
+        self.w.batching = false;
+        r
     }
 
     /// Sends one fragment of a message produced piece by piece

@@ -15,6 +15,7 @@ use std::vec::Vec;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::adapter::driver::out::{frames, send_control};
 use crate::adapter::driver::{self, Ending, FrameOut, Latch, RxBuf};
 use crate::conn::{Connection, DataKind, End, Event, MessagePart, SendError, State};
 use crate::message::Message;
@@ -476,7 +477,12 @@ impl<S: Split> WebSocket<S> {
     /// Splits into a [`Reader`] for one thread and a cloneable [`Sender`]
     /// for any others; a writer thread writes what senders queue (see the
     /// [adapter docs](super#slow-peers)).
-    pub fn split(self) -> io::Result<SplitHalves<S>> {
+    pub fn split(mut self) -> io::Result<SplitHalves<S>> {
+        // Replies held back go out first (a failure latches, and the
+        // halves see it).
+        if !self.w.batch.is_empty() {
+            let _ = self.w.write_batch();
+        }
         let WebSocket { w, r, protocol } = self;
         let closer = w.io.stream.closer();
         let (rs, ws, session) = w.io.stream.split_session()?;

@@ -22,7 +22,8 @@ use crate::conn::{Connection, DataKind, End, Event, Instant, MessagePart, Role, 
 use crate::message::Message;
 use crate::wire::CloseCode;
 
-use super::out::{Out, encode, encode_fragment};
+use super::out::{encode, encode_fragment, poll_write};
+use crate::adapter::driver::out::Out;
 
 /// How many bytes a send leaves queued, while more frames wait in the
 /// read buffer, before it writes them (a batch's bound).
@@ -203,7 +204,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
     pub(crate) fn poll_flush_out(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.latch.check().map_err(|f| f.error())?;
         loop {
-            match self.out.poll_write(&mut self.stream, cx) {
+            match poll_write(&mut self.out, &mut self.stream, cx) {
                 Poll::Ready(Ok(())) => {
                     self.write_deadline = None;
                     self.out.trim(KEEP);

@@ -23,8 +23,9 @@ use crate::message::Message;
 use crate::wire::CloseCode;
 
 use super::WebSocket;
-use super::out::{Out, encode};
+use super::out::{encode, poll_write};
 use super::socket::{Alarm, not_ready, poll_fill};
+use crate::adapter::driver::out::Out;
 
 /// What the reader, the senders and the writer task share.
 struct Side {
@@ -154,7 +155,7 @@ async fn write_loop<S: AsyncWrite>(
         };
         if !batch.is_empty() {
             let write = async {
-                poll_fn(|cx| batch.poll_write(&mut w, cx)).await?;
+                poll_fn(|cx| poll_write(&mut batch, &mut w, cx)).await?;
                 w.flush().await
             };
             let r = match timeout {

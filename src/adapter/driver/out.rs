@@ -1,0 +1,278 @@
+//! The outgoing queue of host adapters: frames encoded and waiting to be
+//! written, gathered so that many go out in one vectored write (replies
+//! batched while the peer's next frames are already read).
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::FrameOut;
+use crate::conn::{Connection, DataKind, Instant, MaskKeys, MessagePart, SendError};
+use crate::message::Message;
+use crate::wire::{CloseCode, MAX_CONTROL_FRAME_LEN};
+
+/// A payload this large, already shared (`Bytes`), is queued by reference
+/// instead of copied.
+const SHARE_MIN: usize = 4096;
+
+/// Slices per vectored write (Linux takes up to 1024; this many cover a
+/// batch of small frames, gathered in one buffer, and large shared ones).
+pub(crate) const MAX_SLICES: usize = 64;
+
+/// Frames waiting to be written, in order: small ones copied into `tail`,
+/// large shared payloads kept by reference in `segs` (what was in `tail`
+/// before them moves there first).
+#[derive(Debug, Default)]
+pub(crate) struct Out {
+    segs: VecDeque<Bytes>,
+    tail: BytesMut,
+    len: usize,
+}
+
+impl Out {
+    /// Bytes waiting.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing waits.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.tail.extend_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    fn push_shared(&mut self, bytes: Bytes) {
+        if !self.tail.is_empty() {
+            self.segs.push_back(self.tail.split().freeze());
+        }
+        self.len += bytes.len();
+        self.segs.push_back(bytes);
+    }
+
+    /// Gives back the memory of an empty queue whose buffer grew past
+    /// `keep` bytes (a large message went out), so an idle connection
+    /// holds little.
+    #[cfg_attr(
+        not(feature = "tokio"),
+        allow(dead_code, reason = "the tokio adapter's")
+    )]
+    pub(crate) fn trim(&mut self, keep: usize) {
+        if self.is_empty() && self.tail.capacity() > keep {
+            self.tail = BytesMut::new();
+        }
+    }
+
+    /// One data frame of `data` (`shared`: the same bytes, held by
+    /// reference) on `conn`: a server's payload as it is, a client's
+    /// masked in the queue.
+    pub(crate) fn frame<K: MaskKeys>(
+        &mut self,
+        conn: &mut Connection<K>,
+        part: MessagePart,
+        data: &[u8],
+        shared: Option<&Bytes>,
+        compressed: bool,
+    ) -> Result<(), SendError> {
+        #[cfg(feature = "deflate")]
+        let mut frame = if compressed {
+            FrameOut::begin_compressed(conn, part, data.len())?
+        } else {
+            FrameOut::begin(conn, part, data.len())?
+        };
+        #[cfg(not(feature = "deflate"))]
+        let mut frame = {
+            let _ = compressed;
+            FrameOut::begin(conn, part, data.len())?
+        };
+        if frame.is_masked() {
+            let at = self.tail.len();
+            let whole = frame.header().len() + data.len();
+            self.tail.resize(at + whole, 0);
+            let tx = &mut self.tail[at..];
+            // `tx` holds the whole frame: one chunk.
+            let n = match frame.next_chunk(conn, data, tx)? {
+                Some((a, _)) => a.len(),
+                None => 0,
+            };
+            debug_assert_eq!(n, whole);
+            self.len += whole;
+            return Ok(());
+        }
+        if let Some((head, body)) = frame.next_chunk(conn, data, &mut [])? {
+            self.push(head);
+            match shared {
+                Some(b) if body.len() >= SHARE_MIN => self.push_shared(b.clone()),
+                _ => self.push(body),
+            }
+        }
+        Ok(())
+    }
+
+    /// A whole message of `kind` (fragments of the connection's
+    /// `max_send_frame_len`), uncompressed.
+    #[cfg_attr(
+        not(feature = "tokio"),
+        allow(dead_code, reason = "the tokio adapter's")
+    )]
+    pub(crate) fn message<K: MaskKeys>(
+        &mut self,
+        conn: &mut Connection<K>,
+        kind: DataKind,
+        data: &[u8],
+        shared: Option<&Bytes>,
+    ) -> Result<(), SendError> {
+        let max = conn.config().max_send_frame_len;
+        for (part, range) in frames(max, kind, data.len()) {
+            let piece = shared.map(|b| b.slice(range.clone()));
+            self.frame(conn, part, &data[range], piece.as_ref(), false)?;
+        }
+        Ok(())
+    }
+
+    /// A compressed payload's frames (RSV1 on the message's first).
+    #[cfg(feature = "deflate")]
+    #[cfg_attr(
+        not(feature = "tokio"),
+        allow(dead_code, reason = "the tokio adapter's")
+    )]
+    pub(crate) fn compressed<K: MaskKeys>(
+        &mut self,
+        conn: &mut Connection<K>,
+        kind: DataKind,
+        payload: &[u8],
+    ) -> Result<(), SendError> {
+        let max = conn.config().max_send_frame_len;
+        for (part, range) in frames(max, kind, payload.len()) {
+            self.frame(conn, part, &payload[range], None, true)?;
+        }
+        Ok(())
+    }
+
+    /// One fragment of a message sent piece by piece.
+    #[cfg_attr(
+        not(feature = "tokio"),
+        allow(dead_code, reason = "the tokio adapter's")
+    )]
+    pub(crate) fn fragment<K: MaskKeys>(
+        &mut self,
+        conn: &mut Connection<K>,
+        part: MessagePart,
+        data: &[u8],
+        compressed: bool,
+    ) -> Result<(), SendError> {
+        self.frame(conn, part, data, None, compressed)
+    }
+
+    /// A ping, pong or close: into the connection, then its frame here.
+    #[cfg_attr(
+        not(feature = "tokio"),
+        allow(dead_code, reason = "the tokio adapter's")
+    )]
+    pub(crate) fn control<K: MaskKeys>(
+        &mut self,
+        conn: &mut Connection<K>,
+        now: Instant,
+        msg: &Message,
+    ) -> Result<(), SendError> {
+        send_control(conn, msg)?;
+        self.owed(conn, now)
+    }
+
+    /// Every control frame `conn` owes at `now` (pongs, the close echo,
+    /// keepalive pings).
+    #[cfg_attr(
+        not(feature = "tokio"),
+        allow(dead_code, reason = "the tokio adapter's")
+    )]
+    pub(crate) fn owed<K: MaskKeys>(
+        &mut self,
+        conn: &mut Connection<K>,
+        now: Instant,
+    ) -> Result<(), SendError> {
+        let mut buf = [0u8; MAX_CONTROL_FRAME_LEN];
+        while let Some(frame) = crate::adapter::driver::owed(conn, now, &mut buf)? {
+            self.push(frame);
+        }
+        Ok(())
+    }
+
+    /// The queue as slices to write in order (at most `slices.len()`),
+    /// for one vectored write; [`advance`](Self::advance) by what it took.
+    pub(crate) fn slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        let mut k = 0;
+        for seg in self.segs.iter().take(slices.len().saturating_sub(1)) {
+            slices[k] = IoSlice::new(seg);
+            k += 1;
+        }
+        if k < slices.len() && !self.tail.is_empty() {
+            slices[k] = IoSlice::new(&self.tail);
+            k += 1;
+        }
+        k
+    }
+
+    /// Drops `n` written bytes from the front.
+    pub(crate) fn advance(&mut self, mut n: usize) {
+        self.len -= n;
+        while n > 0 {
+            let Some(front) = self.segs.front_mut() else {
+                self.tail.advance(n);
+                break;
+            };
+            if n < front.len() {
+                front.advance(n);
+                break;
+            }
+            n -= front.len();
+            self.segs.pop_front();
+        }
+        if self.len == 0 {
+            // Back to the front of its buffer for the next batch.
+            self.tail.clear();
+        }
+    }
+}
+
+/// A ping, a pong or a close (`None`: 1000 with no reason) into `c`.
+pub(crate) fn send_control<K: MaskKeys>(
+    c: &mut Connection<K>,
+    msg: &Message,
+) -> Result<(), SendError> {
+    match msg {
+        Message::Ping(p) => c.ping(p),
+        Message::Pong(p) => c.pong(p),
+        Message::Close(close) => {
+            let (code, reason) = close
+                .as_ref()
+                .map_or((CloseCode::NORMAL, ""), |(c, r)| (*c, r.as_str()));
+            c.close(code, reason)
+        }
+        Message::Text(_) | Message::Binary(_) => Ok(()),
+    }
+}
+
+/// The frames of a whole message: one, or fragments of at most `max`
+/// bytes, as ranges of its `len` bytes.
+pub(crate) fn frames(
+    max: usize,
+    kind: DataKind,
+    len: usize,
+) -> impl Iterator<Item = (MessagePart, core::ops::Range<usize>)> {
+    let max = max.max(1);
+    let n = if len <= max { 1 } else { len.div_ceil(max) };
+    (0..n).map(move |i| {
+        if n == 1 {
+            return (MessagePart::Whole(kind), 0..len);
+        }
+        let fin = i + 1 == n;
+        (
+            MessagePart::Fragment { kind, fin },
+            i * max..((i + 1) * max).min(len),
+        )
+    })
+}
