@@ -12,6 +12,7 @@
 //!
 //! ```text
 //!  adapter/    std_net (std): blocking client/server over Read + Write;
+//!      |       tokio: the same, async, over AsyncRead + AsyncWrite;
 //!      |       embedded_io, embedded_io_async, lwip: no_std, caller buffers
 //!      v
 //!  message/    (alloc) Assembler: data chunks -> Message::{Text, Binary,
@@ -114,6 +115,7 @@
 //! | `client` | yes | the client role: `handshake::ClientHandshake`, `Connection::client`, the adapters' `connect` |
 //! | `sha1` | yes | the `sha1` crate as the handshake's SHA-1 (`handshake::sha1_digest`, `accept_key`, `ClientHandshake::new`, the options' `new`); without it, pass a [`handshake::Sha1`] of your own (e.g. the chip's SHA accelerator) to the `_with` forms |
 //! | `alloc` | via std | [`message`]: whole messages, with `bytes` |
+//! | `tokio` | no | `adapter::tokio`: async client and server on tokio (implies `std`), `futures` Stream and Sink, split halves with a writer task |
 //! | `embedded-io` | no | `adapter::embedded_io`: blocking, over `embedded_io` traits; no_std, no alloc |
 //! | `embedded-io-async` | no | `adapter::embedded_io_async`: the same, async |
 //! | `lwip` | no | `adapter::lwip`: lwIP netconn through a C shim (one of the three places with `unsafe`, with std's SIMD masking and `message::Utf8Bytes::as_str`) |

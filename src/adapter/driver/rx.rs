@@ -174,6 +174,13 @@ impl<S: Storage> RxBuf<S> {
             // The usual size, reclaimed in place once the messages sharing
             // it are gone; larger only for what must stay.
             let mut want = self.size.max(self.end + self.size / 4 + 1);
+            #[cfg(feature = "tokio")]
+            if let (Some(pin), true) = (self.pin, self.buf.len() < self.size) {
+                // A buffer made small for input after a pause: grown to
+                // what the pinned frame needs (never past the usual
+                // size here), not zeroed to the usual size.
+                want = pin.saturating_add(self.need).min(want).max(self.end + 1);
+            }
             if let Some(pin) = self.pin {
                 // A pinned payload grows the buffer geometrically as it
                 // arrives, up to what its frame needs: never ahead of

@@ -5,6 +5,7 @@
 use std::boxed::Box;
 use std::future::poll_fn;
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::string::String;
 use std::task::{Context, Poll, Waker, ready};
@@ -90,23 +91,28 @@ pub(crate) fn poll_fill<R: AsyncRead + Unpin + ?Sized>(
 ) -> Result<Option<Filled>, Error> {
     loop {
         // A quiet connection holds no read buffer: what comes after a
-        // pause is read here first, and kept in a buffer just as large.
-        let mut scratch = [0u8; SCRATCH];
-        let released = rx.is_released();
-        let mut buf = ReadBuf::new(if released { &mut scratch } else { rx.space() });
-        match Pin::new(&mut *stream).poll_read(cx, &mut buf) {
-            Poll::Ready(Ok(())) => {
-                let n = buf.filled().len();
-                if n == 0 {
-                    return Ok(Some(Filled::Eof));
-                }
-                if released {
-                    rx.refill(&scratch[..n]);
-                } else {
-                    rx.filled(n);
-                }
-                return Ok(Some(Filled::Data));
+        // pause (all read input used up) is read here first (not zeroed:
+        // `ReadBuf` hands out only what the read filled), and kept in a
+        // buffer just as large.
+        rx.release();
+        let read = if rx.is_released() {
+            let mut scratch = [MaybeUninit::<u8>::uninit(); SCRATCH];
+            let mut buf = ReadBuf::uninit(&mut scratch);
+            let r = Pin::new(&mut *stream).poll_read(cx, &mut buf);
+            if matches!(r, Poll::Ready(Ok(()))) && !buf.filled().is_empty() {
+                rx.refill(buf.filled());
             }
+            r.map_ok(|()| buf.filled().len())
+        } else {
+            let mut buf = ReadBuf::new(rx.space());
+            let r = Pin::new(&mut *stream).poll_read(cx, &mut buf);
+            let n = buf.filled().len();
+            rx.filled(n);
+            r.map_ok(|()| n)
+        };
+        match read {
+            Poll::Ready(Ok(0)) => return Ok(Some(Filled::Eof)),
+            Poll::Ready(Ok(_)) => return Ok(Some(Filled::Data)),
             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
             Poll::Ready(Err(e)) if is_gone(&e) => return Ok(Some(Filled::Eof)),
             Poll::Ready(Err(e)) => return Err(e.into()),
