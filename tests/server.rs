@@ -615,30 +615,41 @@ fn clients_vanishing_mid_message_leave_threads_and_memory_as_they_were() {
 
     // The first rounds warm the allocator (its arenas and caches stay
     // with the process: on a thread pool, one arena per worker thread,
-    // each warmed by the connections it happened to run); the last must
-    // leave nothing beyond them.
-    let (rss_first_busy, _) = vanish(&server);
-    if by_task() {
-        vanish(&server);
+    // each warmed by the connections it happened to run, and what a round
+    // frees may stay in an arena as free space). That slack is bounded by
+    // one busy round; a leak is not: it grows with every round. So after
+    // two warm rounds, four more must not add more than one round's worth.
+    const WARM: usize = 2;
+    const MEASURED: usize = 4;
+    let mut rss_first_busy = 0;
+    for _ in 0..WARM {
+        rss_first_busy = rss_first_busy.max(vanish(&server).0);
     }
     let rss_before = server.rss_kib();
-    let (rss_busy, took) = vanish(&server);
+    let mut busy = Vec::new();
+    let mut took = Duration::ZERO;
+    for _ in 0..MEASURED {
+        let (rss_busy, t) = vanish(&server);
+        busy.push(rss_busy);
+        took = took.max(t);
+    }
     let threads = server.threads();
     let rss_after = server.rss_kib();
     println!(
-        "vanishing clients: threads {base} -> {} -> {threads} (back in {took:?}); \
-         VmRSS KiB: first round busy {rss_first_busy}, before {rss_before}, \
-         busy {rss_busy}, after {rss_after}",
+        "vanishing clients: threads {base} -> {} -> {threads} (back in {took:?} at most); \
+         VmRSS KiB: warm rounds busy {rss_first_busy}, before {rss_before}, \
+         busy {busy:?}, after {rss_after}",
         base + CLIENTS as u64
     );
     assert_eq!(threads, base, "threads left behind");
-    // 50 connections hold far more than this (a 64 KiB read buffer and a
-    // half-full message each: 3.7 MiB measured when the server leaked
-    // them), so a leak per connection shows.
-    let tolerance = 1 << 10;
+    // 50 connections hold a half-full 64 KiB message each: 3.7 MiB
+    // measured when the threaded server leaked them, 1.5 MiB busy on the
+    // tokio server. Four rounds of such a leak are 6 MiB or more; the
+    // allocator's slack stays under 2 MiB.
+    let tolerance = 2 << 10;
     assert!(
         rss_after <= rss_before + tolerance,
-        "VmRSS grew from {rss_before} KiB to {rss_after} KiB"
+        "VmRSS grew from {rss_before} KiB to {rss_after} KiB over {MEASURED} rounds"
     );
     server.assert_serves();
 }
