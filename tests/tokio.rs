@@ -602,3 +602,40 @@ async fn stream_and_sink_echo_with_permessage_deflate() {
     assert!(matches!(rest.last(), Some(Message::Close(_))), "{rest:?}");
     assert_eq!(client.end(), Some(End::Clean));
 }
+
+/// After a clean close a split client closes TCP once the server has
+/// (RFC 6455 section 7.1.1), even while its halves are still held: the
+/// server's close ends at the client's FIN, not at its close timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_split_client_closes_tcp_after_the_servers_fin_while_its_halves_live() {
+    let (l, addr) = listener().await;
+    let mut o = opts();
+    o.config.close_timeout = sansws::conn::Duration::from_secs(30);
+    let server = tokio::spawn(async move {
+        let mut ws = accept_one(&l, &o).await;
+        let t = Instant::now();
+        let end = ws.close(CloseCode::NORMAL, "bye").await.unwrap();
+        (end, t.elapsed())
+    });
+    let client = ws::connect_with(&format!("ws://{addr}/"), &opts())
+        .await
+        .unwrap();
+    let (mut reader, sender) = client.split();
+    let mut last = None;
+    while let Some(m) = reader.read().await.unwrap() {
+        last = Some(m);
+    }
+    assert!(matches!(last, Some(Message::Close(_))), "{last:?}");
+    assert_eq!(reader.end(), Some(End::Clean));
+    // Both halves stay alive until the server is done.
+    let (end, took) = tokio::time::timeout(Duration::from_secs(20), server)
+        .await
+        .expect("the server still waits for the client's FIN")
+        .unwrap();
+    assert_eq!(end, Some(End::Clean));
+    assert!(
+        took < Duration::from_secs(5),
+        "the server's close took {took:?}"
+    );
+    drop((reader, sender));
+}

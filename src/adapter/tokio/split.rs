@@ -77,6 +77,18 @@ impl Shared {
         self.room.notify_waiters();
     }
 
+    /// The reader is done with the transport (it drained to the peer's
+    /// FIN, or it was dropped): a writer waiting to close after the drain
+    /// (a client after a clean close) closes now.
+    fn drained(&self) {
+        let mut side = self.lock();
+        if side.ending == Some(Ending::DrainThenClose) {
+            side.ending = Some(Ending::Now);
+            drop(side);
+            self.writer.notify_one();
+        }
+    }
+
     fn leave(&self) {
         if self.users.fetch_sub(1, Ordering::AcqRel) == 1 {
             // Nobody can send or read any more: write what is queued,
@@ -188,12 +200,14 @@ async fn write_loop<S: AsyncWrite>(
             continue;
         }
         if let Some(ending) = ending {
+            shared.room.notify_waiters();
+            // After a clean close a client lets the server close first:
+            // the reader drains to its FIN, then says so (`drained`).
             if ending != Ending::DrainThenClose {
                 let t = timeout.unwrap_or(StdDuration::from_secs(10));
                 let _ = ::tokio::time::timeout(t, w.shutdown()).await;
+                return;
             }
-            shared.room.notify_waiters();
-            return;
         }
         notified.await;
     }
@@ -229,6 +243,7 @@ struct ReadIo<S> {
 
 impl<S> Drop for ReadIo<S> {
     fn drop(&mut self) {
+        self.shared.drained();
         self.shared.leave();
     }
 }
@@ -266,6 +281,7 @@ impl<S: AsyncRead> ReadIo<S> {
                 Poll::Pending if !self.alarm_poll(cx, deadline) => return Poll::Pending,
                 _ => {
                     self.ending = Some((Ending::Now, wait));
+                    self.shared.drained();
                     return Poll::Ready(());
                 }
             }
