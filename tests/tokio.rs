@@ -639,3 +639,83 @@ async fn a_split_client_closes_tcp_after_the_servers_fin_while_its_halves_live()
     );
     drop((reader, sender));
 }
+
+/// A split `Sender`'s queue is the blocking adapter's: capped at
+/// `send_queue` (a message larger than that goes alone), control frames
+/// always in, `flush` waits for the writer; and fragments and pings go out
+/// through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_split_senders_queue_is_capped_flushed_and_takes_fragments() {
+    const LIMIT: usize = 100_000;
+    let (l, addr) = listener().await;
+    let mut o = opts();
+    o.send_queue = LIMIT;
+    let server = tokio::spawn(async move { accept_one(&l, &o).await });
+    let mut client = ws::connect_with(&format!("ws://{addr}/"), &opts())
+        .await
+        .unwrap();
+    let (reader, sender) = server.await.unwrap().split();
+
+    // Larger than the limit, on an empty queue: it goes.
+    let big = Message::binary(vec![7u8; 3 * LIMIT]);
+    sender.try_send(&big).unwrap();
+    // The client does not read: the queue fills, and never past the limit
+    // once it holds anything.
+    let chunk = Message::binary(vec![1u8; 30_000]);
+    let mut sent = 0;
+    let full = loop {
+        let before = sender.queued();
+        match sender.try_send(&chunk) {
+            Ok(()) => {
+                sent += 1;
+                let after = sender.queued();
+                assert!(
+                    before == 0 || after <= LIMIT,
+                    "queued {before} -> {after}, over the limit {LIMIT}"
+                );
+            }
+            Err(Error::QueueFull { queued, limit }) => break (queued, limit),
+            Err(e) => panic!("{e}"),
+        }
+        assert!(sent < 10_000, "the queue never filled");
+        tokio::task::yield_now().await;
+    };
+    assert_eq!(full.1, LIMIT);
+    assert!(full.0 + 30_000 > LIMIT, "refused with room: {full:?}");
+    // Control frames are never held back.
+    sender.ping(b"hb").unwrap();
+
+    // Now the client reads: everything comes, and flush sees it written.
+    let reading = tokio::spawn(async move {
+        let mut got = Vec::new();
+        while let Some(m) = client.read().await.unwrap() {
+            let end = matches!(&m, Message::Text(t) if t.as_str() == "abcdef");
+            got.push(m);
+            if end {
+                break;
+            }
+        }
+        got
+    });
+    tokio::time::timeout(Duration::from_secs(20), sender.flush())
+        .await
+        .expect("flush")
+        .unwrap();
+    assert_eq!(sender.queued(), 0);
+    for (part, fin) in [("ab", false), ("cd", false), ("ef", true)] {
+        sender
+            .send_fragment(ws::DataKind::Text, part.as_bytes(), fin)
+            .await
+            .unwrap();
+    }
+    let got = tokio::time::timeout(Duration::from_secs(20), reading)
+        .await
+        .expect("the client's reads")
+        .unwrap();
+    assert_eq!(got[0], big);
+    assert!(got[1..=sent].iter().all(|m| *m == chunk));
+    assert_eq!(got[sent + 1], Message::Ping(b"hb".to_vec().into()));
+    assert_eq!(got.len(), sent + 3, "{:?}", &got[sent + 1..]);
+    assert_eq!(reader.remote_close(), None);
+    assert!(reader.write_error().is_none());
+}

@@ -19,9 +19,10 @@ pub enum Error {
     /// The URL is not `ws://host[:port][/path][?query]`.
     #[error("invalid URL: {0}")]
     Url(&'static str),
-    /// A `wss://` URL in a build without feature `rustls`.
+    /// A `wss://` URL in a build without feature `rustls`, or given to
+    /// the tokio adapter's `connect`, which opens plain TCP only.
     #[error(
-        "wss:// needs TLS: enable sansws's feature `rustls`, or open a TLS stream yourself and pass it to std_net::client"
+        "wss:// needs TLS: with std_net, enable sansws's feature `rustls`; or open a TLS stream yourself and pass it to `client` (std_net::client, or tokio::client with a tokio-rustls stream)"
     )]
     TlsRequired,
     /// The TLS handshake failed: a certificate not valid for the host

@@ -150,10 +150,17 @@ pub struct Options {
     /// Raise it to send large messages over slow links. The clock starts
     /// with the send, but a send only waits once the kernel's send buffer
     /// (up to a few MB on Linux) is full, so a peer that stops reading is
-    /// dropped some seconds after that.
+    /// dropped some seconds after that. In the tokio adapter, a timer
+    /// bounds each write of a [`WebSocket`](crate::adapter::tokio::WebSocket)
+    /// (from its first `Pending` on), and each batch its split writer task
+    /// writes; the failure ends the connection the same way.
     pub write_timeout: Option<StdDuration>,
-    /// Bytes a split [`Sender`] may queue before [`Sender::try_send`] says
-    /// [`Error::QueueFull`] and [`Sender::send`] waits (default 1 MiB).
+    /// Bytes a split [`Sender`] may have queued and not yet written
+    /// (default 1 MiB): a data message that would take the queue past it
+    /// makes [`Sender::try_send`] say [`Error::QueueFull`] and
+    /// [`Sender::send`] wait. A message alone in the queue always goes in
+    /// (one larger than the limit is not refused for ever), and control
+    /// frames are never held back. The same in the tokio adapter.
     pub send_queue: usize,
     /// Client: TCP connect timeout (default 10 s).
     pub connect_timeout: Option<StdDuration>,

@@ -18,12 +18,12 @@ use crate::adapter::driver::{Ending, Latch, RxBuf};
 use crate::adapter::std_net::socket::{Failure, Io, Reading, since, write_error};
 use crate::adapter::std_net::transport::Filled;
 use crate::adapter::std_net::{Error, Keys};
-use crate::conn::{Connection, End, Event, State};
+use crate::conn::{Connection, DataKind, End, Event, Instant, MessagePart, State};
 use crate::message::Message;
-use crate::wire::CloseCode;
+use crate::wire::{CloseCode, FrameHeader};
 
 use super::WebSocket;
-use super::out::{encode, poll_write};
+use super::out::{encode, encode_fragment, poll_write};
 use super::socket::{Alarm, not_ready, poll_fill};
 use crate::adapter::driver::out::Out;
 
@@ -106,6 +106,11 @@ where
     /// Splits the socket into a [`Reader`] and a [`Sender`] (clone it for
     /// more tasks), and starts the writer task (`tokio::spawn`: call it
     /// inside a runtime). What was queued and read so far carries over.
+    ///
+    /// [`accept`](super::accept) gives a `Box<WebSocket>`; with
+    /// `futures::StreamExt` in scope, `ws.split()` on the box is that
+    /// trait's `split` (a `Box` of a `Stream` is a `Stream`), so write
+    /// `(*ws).split()`.
     pub fn split(self) -> (Reader<S>, Sender) {
         let WebSocket {
             link, r, protocol, ..
@@ -396,6 +401,19 @@ impl<S: AsyncRead> Reader<S> {
         self.io.shared.lock().conn.end()
     }
 
+    /// The write failure that ended the connection, if one did (see
+    /// [`Sender::write_error`]).
+    pub fn write_error(&self) -> Option<io::Error> {
+        write_error(&self.io.shared.lock().latch)
+    }
+
+    /// The peer's close frame, once it came: its code and reason
+    /// ([`Core::remote_close`](crate::conn::Core::remote_close)).
+    pub fn remote_close(&self) -> Option<(CloseCode, std::string::String)> {
+        let side = self.io.shared.lock();
+        side.conn.remote_close().map(|(c, r)| (c, r.into()))
+    }
+
     /// Changes the read timeout.
     pub fn set_read_timeout(&mut self, timeout: Option<StdDuration>) {
         self.r.read_timeout = timeout;
@@ -446,12 +464,16 @@ impl Drop for Sender {
 }
 
 impl Sender {
-    /// Queues `msg` if the queue has room: never waits. When it holds
-    /// [`Options::send_queue`](super::Options::send_queue) bytes (the peer
-    /// is behind), [`Error::QueueFull`] and nothing is queued: skip the
-    /// message (latest-value semantics) or keep it for later.
+    /// Queues `msg` if the queue has room: never waits. When the queue
+    /// would pass [`Options::send_queue`](super::Options::send_queue)
+    /// bytes with it (the peer is behind; a message larger than that goes
+    /// when the queue is empty), [`Error::QueueFull`] and nothing is
+    /// queued: skip the message (latest-value semantics) or keep it for
+    /// later. Control messages are always queued.
     pub fn try_send(&self, msg: &Message) -> Result<(), Error> {
-        match self.queue(msg, false) {
+        match self.queue(data_len(msg), false, &mut |side, now| {
+            encode_in(side, now, msg)
+        }) {
             Some(r) => r,
             None => unreachable!("queue without waiting always answers"),
         }
@@ -460,26 +482,109 @@ impl Sender {
     /// Queues `msg`, waiting while the queue is full. Cancel safe: the
     /// message is queued whole or not at all.
     pub async fn send(&self, msg: &Message) -> Result<(), Error> {
+        self.queue_waiting(data_len(msg), &mut |side, now| encode_in(side, now, msg))
+            .await
+    }
+
+    /// Sends one fragment of a message (see
+    /// [`WebSocket::send_fragment`]), waiting while the queue is full.
+    /// Cancel safe, as [`Sender::send`]. The fragments of one message
+    /// must come from one task, one after another.
+    pub async fn send_fragment(&self, kind: DataKind, data: &[u8], fin: bool) -> Result<(), Error> {
+        let part = MessagePart::Fragment { kind, fin };
+        self.queue_waiting(Some((data.len(), false)), &mut |side, _| {
+            encode_fragment(
+                &mut side.conn,
+                &mut side.out,
+                #[cfg(feature = "deflate")]
+                &mut side.deflate,
+                part,
+                data,
+            )
+        })
+        .await
+    }
+
+    /// Sends a ping (queued at once: control frames never wait).
+    pub fn ping(&self, payload: &[u8]) -> Result<(), Error> {
+        self.try_send(&Message::Ping(crate::message::Payload::copy_from_slice(
+            payload,
+        )))
+    }
+
+    /// Sends a pong (an unsolicited heartbeat; pings are answered by
+    /// themselves).
+    pub fn pong(&self, payload: &[u8]) -> Result<(), Error> {
+        self.try_send(&Message::Pong(crate::message::Payload::copy_from_slice(
+            payload,
+        )))
+    }
+
+    /// Waits until everything queued so far is written, or the
+    /// connection failed (its error). Bound it with
+    /// `tokio::time::timeout` if need be.
+    pub async fn flush(&self) -> Result<(), Error> {
         loop {
             let room = self.shared.room.notified();
             let mut room = core::pin::pin!(room);
             room.as_mut().enable();
-            if let Some(r) = self.queue(msg, true) {
+            {
+                let side = self.shared.lock();
+                side.latch.check().map_err(|f| f.error())?;
+                if side.out.is_empty() && side.writing == 0 {
+                    return Ok(());
+                }
+            }
+            room.await;
+        }
+    }
+
+    /// [`Sender::queue`], waiting for room while the queue is full.
+    async fn queue_waiting(
+        &self,
+        data: Option<(usize, bool)>,
+        put: &mut impl FnMut(&mut Side, Instant) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        loop {
+            let room = self.shared.room.notified();
+            let mut room = core::pin::pin!(room);
+            room.as_mut().enable();
+            if let Some(r) = self.queue(data, true, put) {
                 return r;
             }
             room.await;
         }
     }
 
-    /// `msg` into the queue; `None`: full and `wait` (try again when the
-    /// writer makes room).
-    fn queue(&self, msg: &Message, wait: bool) -> Option<Result<(), Error>> {
+    /// Frames into the queue with `put`; `data`: the payload length of a
+    /// data message, which waits for room, and whether it is a whole
+    /// message (framed as the frame limit says) or one fragment (`None`:
+    /// control, never held back). `None` back: full and `wait` (try again
+    /// when the writer makes room).
+    fn queue(
+        &self,
+        data: Option<(usize, bool)>,
+        wait: bool,
+        put: &mut impl FnMut(&mut Side, Instant) -> Result<(), Error>,
+    ) -> Option<Result<(), Error>> {
         let mut side = self.shared.lock();
         if let Err(f) = side.latch.check() {
             return Some(Err(f.error()));
         }
+        // The blocking adapter's rule: a data message goes in if it fits
+        // under the limit, or alone (a message larger than the limit is
+        // not refused for ever).
         let queued = side.out.len() + side.writing;
-        if queued >= self.shared.limit && msg.is_data() {
+        let frames = |len: usize, whole: bool| match whole {
+            true => len
+                .div_ceil(side.conn.config().max_send_frame_len.max(1))
+                .max(1),
+            false => 1,
+        };
+        if let Some((len, whole)) = data
+            && queued != 0
+            && queued + len + FrameHeader::MAX_LEN * frames(len, whole) > self.shared.limit
+        {
             if wait {
                 return None;
             }
@@ -488,16 +593,7 @@ impl Sender {
                 limit: self.shared.limit,
             }));
         }
-        let now = since(self.shared.epoch);
-        let side = &mut *side;
-        let r = encode(
-            &mut side.conn,
-            &mut side.out,
-            #[cfg(feature = "deflate")]
-            &mut side.deflate,
-            now,
-            msg,
-        );
+        let r = put(&mut side, since(self.shared.epoch));
         if r.is_ok() {
             self.shared.writer.notify_one();
         }
@@ -547,4 +643,21 @@ impl Sender {
     pub fn stop(&self) {
         self.shared.stop();
     }
+}
+
+/// A data message's payload length, for the queue's room (`None` for control messages, which always go in).
+fn data_len(msg: &Message) -> Option<(usize, bool)> {
+    msg.is_data().then(|| (msg.as_bytes().len(), true))
+}
+
+/// `msg` into `side`'s queue.
+fn encode_in(side: &mut Side, now: Instant, msg: &Message) -> Result<(), Error> {
+    encode(
+        &mut side.conn,
+        &mut side.out,
+        #[cfg(feature = "deflate")]
+        &mut side.deflate,
+        now,
+        msg,
+    )
 }
