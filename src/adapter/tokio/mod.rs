@@ -11,6 +11,8 @@
 //! ```no_run
 //! use futures_util::{SinkExt, StreamExt};
 //! use sansws::adapter::tokio::{self as ws, Accepted};
+//! use sansws::handshake::HttpResponse;
+//! use tokio::io::AsyncWriteExt;
 //!
 //! # async fn serve() -> Result<(), Box<dyn std::error::Error>> {
 //! // Server: a task per connection, the handshake in that task.
@@ -18,8 +20,22 @@
 //! loop {
 //!     let (stream, _) = listener.accept().await?;
 //!     tokio::spawn(async move {
-//!         let Ok(Accepted::WebSocket(mut ws)) = ws::accept(stream, &Default::default()).await else {
-//!             return; // plain HTTP, refused, or broken: the stream is dropped
+//!         let mut ws = match ws::accept(stream, &Default::default()).await {
+//!             Ok(Accepted::WebSocket(ws)) => ws,
+//!             // Plain HTTP: a page at `/`, 404 elsewhere.
+//!             Ok(Accepted::Http(req, mut stream)) => {
+//!                 let res = match req.path() {
+//!                     "/" => HttpResponse::new(200).body("text/html", b"<p>hello</p>"),
+//!                     _ => HttpResponse::new(404).text("not found"),
+//!                 };
+//!                 if let Ok(bytes) = res.to_vec() {
+//!                     let _ = stream.write_all(&bytes).await;
+//!                     let _ = stream.shutdown().await;
+//!                 }
+//!                 return;
+//!             }
+//!             // Refused by the routing decision (answered), or broken.
+//!             _ => return,
 //!         };
 //!         while let Ok(Some(msg)) = ws.read().await {
 //!             if msg.is_data() && ws.send(&msg).await.is_err() {
