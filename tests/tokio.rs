@@ -719,3 +719,71 @@ async fn a_split_senders_queue_is_capped_flushed_and_takes_fragments() {
     assert_eq!(reader.remote_close(), None);
     assert!(reader.write_error().is_none());
 }
+
+/// Request-response through keepalive pings, with a client that answers a
+/// ping only along with its next message (as a load generator or a busy
+/// device does): every echo still comes, and the pongs count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepalive_pings_amid_request_response_hold_up_no_echo() {
+    let (l, addr) = listener().await;
+    let mut o = opts();
+    o.config.ping_interval = Some(sansws::conn::Duration::from_millis(20));
+    o.config.pong_timeout = sansws::conn::Duration::from_secs(5);
+    let server = tokio::spawn(async move { echo(accept_one(&l, &o).await).await });
+    let pings = tokio::task::spawn_blocking(move || {
+        let s = raw_client(addr);
+        lazy_ponger_round_trips(s, Duration::from_millis(600))
+    })
+    .await
+    .unwrap();
+    assert!(
+        pings >= 5,
+        "only {pings} pings in 600 ms at a 20 ms interval"
+    );
+    server.await.unwrap();
+}
+
+/// Round trips of 20-byte binary messages on `s` for `time`, each echo
+/// checked; a ping is answered only with the next message. Fails if an
+/// echo does not come within 2 s. Returns the pings seen.
+fn lazy_ponger_round_trips(mut s: std::net::TcpStream, time: Duration) -> usize {
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mask = [3u8, 1, 4, 1];
+    let frame = |op: u8, p: &[u8]| {
+        let mut f = vec![0x80 | op, 0x80 | p.len() as u8];
+        f.extend_from_slice(&mask);
+        f.extend(p.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+        f
+    };
+    let start = Instant::now();
+    let mut owed = Vec::new();
+    let (mut pings, mut n) = (0, 0u64);
+    while start.elapsed() < time {
+        let mut msg = [0u8; 20];
+        msg[..8].copy_from_slice(&n.to_le_bytes());
+        owed.extend(frame(0x2, &msg));
+        s.write_all(&owed).unwrap();
+        owed.clear();
+        loop {
+            let mut head = [0u8; 2];
+            s.read_exact(&mut head)
+                .unwrap_or_else(|e| panic!("waiting for echo {n} ({pings} pings so far): {e}"));
+            let mut p = vec![0u8; usize::from(head[1] & 0x7f)];
+            s.read_exact(&mut p).unwrap();
+            match head[0] {
+                0x89 => {
+                    pings += 1;
+                    owed.extend(frame(0xa, &p));
+                }
+                0x82 => {
+                    assert_eq!(p, msg, "echo {n}");
+                    break;
+                }
+                b => panic!("frame {b:#x}"),
+            }
+        }
+        n += 1;
+    }
+    s.write_all(&frame(0x8, &1000u16.to_be_bytes())).unwrap();
+    pings
+}

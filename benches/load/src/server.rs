@@ -193,8 +193,20 @@ pub fn start(def: &ServerDef) -> Res<Running> {
         let mut first = String::new();
         let _ = lines.read_line(&mut first);
         let _ = tx.send(first);
+        // LOAD_SERVER_LOG=path keeps it there instead, to see why a
+        // server closed connections.
+        let mut log = std::env::var_os("LOAD_SERVER_LOG").and_then(|p| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .ok()
+        });
         let mut sink = Vec::with_capacity(1 << 16);
         while lines.read_until(b'\n', &mut sink).is_ok_and(|n| n > 0) {
+            if let Some(f) = log.as_mut() {
+                let _ = std::io::Write::write_all(f, &sink);
+            }
             sink.clear();
         }
     });
