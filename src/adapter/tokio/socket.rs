@@ -48,12 +48,20 @@ pub(crate) struct Alarm {
 impl Alarm {
     /// Whether `at` has come; if not, the task is woken when it does.
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>, at: StdInstant) -> bool {
+        // Already set for `at` and not come: no clock read (the common
+        // case: a connection waits with the same keepalive instant message
+        // after message).
+        if self.at == Some(at)
+            && let Some(s) = &mut self.sleep
+            && s.as_mut().poll(cx).is_pending()
+        {
+            return false;
+        }
         if StdInstant::now() >= at {
             return true;
         }
         let deadline = ::tokio::time::Instant::from_std(at);
         match &mut self.sleep {
-            Some(s) if self.at == Some(at) => return s.as_mut().poll(cx).is_ready(),
             Some(s) => s.as_mut().reset(deadline),
             None => self.sleep = Some(Box::pin(::tokio::time::sleep_until(deadline))),
         }
