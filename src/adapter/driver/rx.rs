@@ -178,8 +178,15 @@ impl<S: Storage> RxBuf<S> {
             if let (Some(pin), true) = (self.pin, self.buf.len() < self.size) {
                 // A buffer made small for input after a pause: grown to
                 // what the pinned frame needs (never past the usual
-                // size here), not zeroed to the usual size.
-                want = pin.saturating_add(self.need).min(want).max(self.end + 1);
+                // size here), not zeroed to the usual size; and a little
+                // more, so that the read that completes the frame is short
+                // of the space (tokio then knows the socket is drained
+                // without another read that would find nothing).
+                want = pin
+                    .saturating_add(self.need)
+                    .saturating_add(1024)
+                    .min(want)
+                    .max(self.end + 1);
             }
             if let Some(pin) = self.pin {
                 // A pinned payload grows the buffer geometrically as it
