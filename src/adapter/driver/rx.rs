@@ -17,6 +17,12 @@ pub(crate) enum Found {
 
 /// Where a connection's input is kept: a caller's slice (devices) or a
 /// growable, shareable `BytesMut` (hosts, zero-copy messages).
+/// What a buffer sized for a frame gets on top (tokio): the read that
+/// completes the frame is then short of the space, and tokio knows the
+/// socket is drained without another read that would find nothing.
+#[cfg(feature = "tokio")]
+const SLACK: usize = 1024;
+
 pub(crate) trait Storage {
     /// All of it.
     fn bytes(&mut self) -> &mut [u8];
@@ -132,6 +138,11 @@ pub(crate) struct RxBuf<S> {
     /// byte stores that wrote them could not forward, +2 ns a message).
     #[cfg(all(feature = "std", feature = "deflate"))]
     compressed: bool,
+    /// After a pause (tokio): how large a buffer the last large frame
+    /// needed, to read the next input straight into one of that size
+    /// (0: small messages, read through the caller's scratch).
+    #[cfg(feature = "tokio")]
+    hint: usize,
 }
 
 impl<S: Storage> RxBuf<S> {
@@ -151,6 +162,8 @@ impl<S: Storage> RxBuf<S> {
             control: Event::Close(None),
             #[cfg(all(feature = "std", feature = "deflate"))]
             compressed: false,
+            #[cfg(feature = "tokio")]
+            hint: 0,
         }
     }
 
@@ -175,18 +188,24 @@ impl<S: Storage> RxBuf<S> {
             // it are gone; larger only for what must stay.
             let mut want = self.size.max(self.end + self.size / 4 + 1);
             #[cfg(feature = "tokio")]
+            if self.buf.len() == 0 && self.hint > 0 {
+                // Given back, and large frames came last time: one as
+                // large as that frame needed (and a little more), not the
+                // usual size.
+                want = want.min(self.hint + SLACK);
+            }
+            #[cfg(feature = "tokio")]
             if let (Some(pin), true) = (self.pin, self.buf.len() < self.size) {
                 // A buffer made small for input after a pause: grown to
                 // what the pinned frame needs (never past the usual
-                // size here), not zeroed to the usual size; and a little
-                // more, so that the read that completes the frame is short
-                // of the space (tokio then knows the socket is drained
-                // without another read that would find nothing).
+                // size here), not zeroed to the usual size; and SLACK
+                // more. Remembered for the next input after a pause.
                 want = pin
                     .saturating_add(self.need)
-                    .saturating_add(1024)
+                    .saturating_add(SLACK)
                     .min(want)
                     .max(self.end + 1);
+                self.hint = want - SLACK;
             }
             if let Some(pin) = self.pin {
                 // A pinned payload grows the buffer geometrically as it
@@ -384,6 +403,11 @@ impl RxBuf<bytes::BytesMut> {
     #[cfg(feature = "tokio")]
     pub(crate) fn release(&mut self) {
         if self.start == self.end && self.pin.is_none() && self.buf.capacity() > 0 {
+            // Most of it unused (the messages handed out split theirs
+            // off): large frames no longer, back to the scratch.
+            if self.buf.capacity() > self.hint / 2 {
+                self.hint = 0;
+            }
             self.buf = bytes::BytesMut::new();
             self.start = 0;
             self.end = 0;
@@ -395,6 +419,14 @@ impl RxBuf<bytes::BytesMut> {
     #[cfg(feature = "tokio")]
     pub(crate) fn is_released(&self) -> bool {
         self.buf.capacity() == 0
+    }
+
+    /// Whether input after a pause is best read through a small scratch
+    /// (and [`refill`](Self::refill)ed), rather than straight into
+    /// [`space`](Self::space), sized for the large frames of last time.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn wants_scratch(&self) -> bool {
+        self.is_released() && self.hint == 0
     }
 
     /// Input read while the storage was given back: kept in one just as
@@ -485,5 +517,83 @@ mod tests {
             }
         };
         assert_eq!(&msg[..], &payload[..]);
+    }
+
+    /// Reads `wire` (one message) into `rx` as the tokio adapter does
+    /// after a pause: through a 2 KiB scratch or straight into `space`, as
+    /// `rx` says; returns the message and the reads it took.
+    #[cfg(feature = "tokio")]
+    fn after_a_pause(
+        rx: &mut RxBuf<bytes::BytesMut>,
+        conn: &mut Connection<crate::conn::NoMasking>,
+        wire: &[u8],
+    ) -> (bytes::Bytes, usize) {
+        let mut fed = 0;
+        let mut reads = 0;
+        loop {
+            if rx.wants_scratch() {
+                let n = wire.len().min(2048);
+                rx.refill(&wire[..n]);
+                fed = n;
+            } else {
+                let space = rx.space();
+                let n = space.len().min(wire.len() - fed);
+                space[..n].copy_from_slice(&wire[fed..fed + n]);
+                fed += n;
+                rx.filled(n);
+            }
+            reads += 1;
+            while let Some(found) = rx.poll(conn).unwrap() {
+                let Event::Data(d) = rx.event(found) else {
+                    panic!()
+                };
+                let frame_len = d.frame_len;
+                if d.is_frame_end() {
+                    if !rx.is_pinned() {
+                        rx.pin_last();
+                    }
+                    let m = rx.take_payload();
+                    rx.release();
+                    assert!(rx.is_released());
+                    return (m, reads);
+                }
+                if !rx.is_pinned() {
+                    rx.pin_last();
+                    rx.reserve_pinned(frame_len);
+                }
+            }
+        }
+    }
+
+    /// After a large frame, the next input after a pause goes straight
+    /// into a buffer that takes the same size whole, with room to spare
+    /// (one short read); after a small one, back to the scratch.
+    #[cfg(feature = "tokio")]
+    #[test]
+    fn after_a_large_frame_the_next_is_read_whole_and_a_small_one_resets() {
+        let mut rx = RxBuf::lazy(&[], 64 << 10);
+        let mut conn = Connection::server(Config::HOST, Instant::ZERO);
+        let big: std::vec::Vec<u8> = (0..16384u32).map(|i| (i * 7) as u8).collect();
+        let wire = frame(&big);
+        let (m, reads) = after_a_pause(&mut rx, &mut conn, &wire);
+        assert!(m[..] == big[..]);
+        assert_eq!(reads, 2, "scratch, then the rest");
+        assert!(!rx.wants_scratch());
+        for _ in 0..3 {
+            let (m, reads) = after_a_pause(&mut rx, &mut conn, &wire);
+            assert!(m[..] == big[..]);
+            assert_eq!(reads, 1, "one read");
+        }
+        assert!(
+            rx.space().len() > wire.len(),
+            "the read is short of the space"
+        );
+        rx.release();
+        let small = frame(b"twenty bytes of data");
+        let (m, reads) = after_a_pause(&mut rx, &mut conn, &small);
+        assert_eq!((&m[..], reads), (&b"twenty bytes of data"[..], 1));
+        assert!(rx.wants_scratch(), "small again: the scratch");
+        let (m, _) = after_a_pause(&mut rx, &mut conn, &small);
+        assert_eq!(&m[..], &b"twenty bytes of data"[..]);
     }
 }

@@ -103,7 +103,7 @@ pub(crate) fn poll_fill<R: AsyncRead + Unpin + ?Sized>(
         // `ReadBuf` hands out only what the read filled), and kept in a
         // buffer just as large.
         rx.release();
-        let read = if rx.is_released() {
+        let read = if rx.wants_scratch() {
             let mut scratch = [MaybeUninit::<u8>::uninit(); SCRATCH];
             let mut buf = ReadBuf::uninit(&mut scratch);
             let r = Pin::new(&mut *stream).poll_read(cx, &mut buf);
