@@ -42,6 +42,20 @@ where
 /// upgrade is answered with its HTTP status (400, 426, 431) and returned
 /// as [`Error::Handshake`]; a slow client meets `handshake_timeout`.
 pub async fn accept_with<S>(
+    stream: S,
+    opts: &Options,
+    decide: impl FnOnce(&UpgradeRequest<'_, '_>) -> Decision,
+) -> Result<Accepted<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    // Boxed: the handshake's state (0.8 KiB: its timers, the response
+    // being written) lives on the heap while it runs, instead of sizing
+    // the caller's task, and so every idle connection, for good.
+    Box::pin(server_handshake(stream, opts, decide)).await
+}
+
+async fn server_handshake<S>(
     mut stream: S,
     opts: &Options,
     decide: impl FnOnce(&UpgradeRequest<'_, '_>) -> Decision,
@@ -132,6 +146,19 @@ where
 /// [`client`] with mask keys from a source the caller gives. They must be
 /// unpredictable: RFC 6455 section 10.3.
 pub async fn client_with_keys<S>(
+    stream: S,
+    url: &str,
+    opts: &Options,
+    keys: Keys,
+) -> Result<WebSocket<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    // Boxed, as the server's (see `accept_with`).
+    Box::pin(client_handshake(stream, url, opts, keys)).await
+}
+
+async fn client_handshake<S>(
     mut stream: S,
     url: &str,
     opts: &Options,
