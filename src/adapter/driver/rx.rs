@@ -192,7 +192,7 @@ impl<S: Storage> RxBuf<S> {
                 // Given back, and large frames came last time: one as
                 // large as that frame needed (and a little more), not the
                 // usual size.
-                want = want.min(self.hint + SLACK);
+                want = want.min(self.hint.saturating_add(SLACK));
             }
             #[cfg(feature = "tokio")]
             if let (Some(pin), true) = (self.pin, self.buf.len() < self.size) {
@@ -205,7 +205,7 @@ impl<S: Storage> RxBuf<S> {
                     .saturating_add(SLACK)
                     .min(want)
                     .max(self.end + 1);
-                self.hint = want - SLACK;
+                self.hint = want.saturating_sub(SLACK);
             }
             if let Some(pin) = self.pin {
                 // A pinned payload grows the buffer geometrically as it
@@ -527,12 +527,13 @@ mod tests {
         rx: &mut RxBuf<bytes::BytesMut>,
         conn: &mut Connection<crate::conn::NoMasking>,
         wire: &[u8],
+        scratch: usize,
     ) -> (bytes::Bytes, usize) {
         let mut fed = 0;
         let mut reads = 0;
         loop {
             if rx.wants_scratch() {
-                let n = wire.len().min(2048);
+                let n = wire.len().min(scratch);
                 rx.refill(&wire[..n]);
                 fed = n;
             } else {
@@ -575,12 +576,12 @@ mod tests {
         let mut conn = Connection::server(Config::HOST, Instant::ZERO);
         let big: std::vec::Vec<u8> = (0..16384u32).map(|i| (i * 7) as u8).collect();
         let wire = frame(&big);
-        let (m, reads) = after_a_pause(&mut rx, &mut conn, &wire);
+        let (m, reads) = after_a_pause(&mut rx, &mut conn, &wire, 2048);
         assert!(m[..] == big[..]);
         assert_eq!(reads, 2, "scratch, then the rest");
         assert!(!rx.wants_scratch());
         for _ in 0..3 {
-            let (m, reads) = after_a_pause(&mut rx, &mut conn, &wire);
+            let (m, reads) = after_a_pause(&mut rx, &mut conn, &wire, 2048);
             assert!(m[..] == big[..]);
             assert_eq!(reads, 1, "one read");
         }
@@ -590,10 +591,18 @@ mod tests {
         );
         rx.release();
         let small = frame(b"twenty bytes of data");
-        let (m, reads) = after_a_pause(&mut rx, &mut conn, &small);
+        let (m, reads) = after_a_pause(&mut rx, &mut conn, &small, 2048);
         assert_eq!((&m[..], reads), (&b"twenty bytes of data"[..], 1));
         assert!(rx.wants_scratch(), "small again: the scratch");
-        let (m, _) = after_a_pause(&mut rx, &mut conn, &small);
+        let (m, _) = after_a_pause(&mut rx, &mut conn, &small, 2048);
         assert_eq!(&m[..], &b"twenty bytes of data"[..]);
+
+        // A usual size below the slack (`Options::read_buffer`: 256),
+        // the first read short of it: the same messages, whole.
+        let mut rx = RxBuf::lazy(&[], 256);
+        for wire in [&wire, &small, &wire, &wire] {
+            let (m, _) = after_a_pause(&mut rx, &mut conn, wire, 100);
+            assert_eq!(m.len(), if wire.len() > 100 { big.len() } else { 20 });
+        }
     }
 }
