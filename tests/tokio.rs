@@ -384,6 +384,9 @@ async fn a_stalled_peer_never_slows_a_broadcast_and_is_dropped_by_keepalive() {
     assert!(took < Duration::from_secs(5), "dropped after {took:?}");
     assert!(!stalled.is_connected());
     assert!(stalled.try_send(&frame).is_err());
+    // The sender alone tells why.
+    assert_eq!(stalled.end(), Some(End::PongTimeout));
+    assert!(stalled.write_error().is_none());
     stalled_client.join().unwrap();
 }
 

@@ -8,6 +8,24 @@
 //! sends are the blocking adapter's, polled instead of waited on; the read
 //! side and its zero-copy messages are shared code.
 //!
+//! In `Cargo.toml`: `sansws = { version = "0.1", features = ["tokio"] }`,
+//! and for the `Stream`/`Sink` combinators `futures-util = { version =
+//! "0.3", features = ["sink"] }` (`SinkExt` needs its `sink` feature).
+//!
+//! The `Stream` hands out every message the peer sent, pings, pongs
+//! (the answers to the keepalive's pings among them) and its close frame
+//! included, as [`read`](WebSocket::read) does: match `Message::Text` and
+//! `Message::Binary` (or `msg.is_data()`) and let the rest go by; pings
+//! are answered by themselves.
+//!
+//! Three inherent methods share a name with `SinkExt`'s and differ:
+//! [`WebSocket::send`] takes `&Message` (a broadcast sends one message to
+//! many without a clone) where `SinkExt::send` takes it whole;
+//! [`WebSocket::close`] runs the close handshake to its end and returns
+//! how the connection ended, where `SinkExt::close` sends the close frame
+//! and returns (the `Stream` then yields the peer's close, then `None`);
+//! [`WebSocket::flush`] and `SinkExt::flush` both write the queue.
+//!
 //! ```no_run
 //! use futures_util::{SinkExt, StreamExt};
 //! use sansws::adapter::tokio::{self as ws, Accepted};
@@ -65,12 +83,14 @@
 //! [`Sender`], with the blocking adapter's slow-peer policy: senders only
 //! encode into the connection's outgoing queue (under a lock held for the
 //! encoding only, never across an await), and a writer task writes it
-//! out. [`Sender::try_send`] never waits: when the queue holds
-//! [`Options::send_queue`] bytes it says [`Error::QueueFull`], so one
-//! slow reader never holds up a broadcast. [`Sender::send`] waits for
+//! out. [`Sender::try_send`] never waits: when the queue would pass
+//! [`Options::send_queue`] bytes it says `Error::QueueFull { queued, limit }`
+//! (match it as `Err(Error::QueueFull { .. })`), so one slow reader never
+//! holds up a broadcast. [`Sender::send`] waits for
 //! room instead. A peer that stops reading is dropped after
 //! [`Options::write_timeout`], or when the keepalive ping goes
-//! unanswered; every later send then says so.
+//! unanswered; every later send then says so, and [`Sender::end`] says
+//! why ([`Sender::write_error`] the write failure, if that was it).
 
 mod handshake;
 mod out;

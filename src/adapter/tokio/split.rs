@@ -632,6 +632,16 @@ impl Sender {
         write_error(&self.shared.lock().latch)
     }
 
+    /// How the connection ended, once it has (`None` while it is open):
+    /// `PongTimeout` for a peer the keepalive dropped, `Abnormal` for a
+    /// write failure (see [`Sender::write_error`]) or a vanished peer,
+    /// `Failed` for a protocol error, `Clean` after the close handshake.
+    /// A broadcaster that holds only
+    /// `Sender`s learns here why a peer's sends fail.
+    pub fn end(&self) -> Option<End> {
+        self.shared.lock().conn.end()
+    }
+
     /// Bytes queued and not yet written.
     pub fn queued(&self) -> usize {
         let side = self.shared.lock();
