@@ -15,14 +15,14 @@ pub(crate) enum Found {
     Control,
 }
 
-/// Where a connection's input is kept: a caller's slice (devices) or a
-/// growable, shareable `BytesMut` (hosts, zero-copy messages).
 /// What a buffer sized for a frame gets on top (tokio): the read that
 /// completes the frame is then short of the space, and tokio knows the
 /// socket is drained without another read that would find nothing.
 #[cfg(feature = "tokio")]
 const SLACK: usize = 1024;
 
+/// Where a connection's input is kept: a caller's slice (devices) or a
+/// growable, shareable `BytesMut` (hosts, zero-copy messages).
 pub(crate) trait Storage {
     /// All of it.
     fn bytes(&mut self) -> &mut [u8];

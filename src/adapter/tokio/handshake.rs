@@ -42,7 +42,7 @@ where
 /// upgrade is answered with its HTTP status (400, 426, 431) and returned
 /// as [`Error::Handshake`]; a slow client meets `handshake_timeout`.
 pub async fn accept_with<S>(
-    stream: S,
+    mut stream: S,
     opts: &Options,
     decide: impl FnOnce(&UpgradeRequest<'_, '_>) -> Decision,
 ) -> Result<Accepted<S>, Error>
@@ -52,51 +52,43 @@ where
     // Boxed: the handshake's state (0.8 KiB: its timers, the response
     // being written) lives on the heap while it runs, instead of sizing
     // the caller's task, and so every idle connection, for good.
-    Box::pin(server_handshake(stream, opts, decide)).await
-}
-
-async fn server_handshake<S>(
-    mut stream: S,
-    opts: &Options,
-    decide: impl FnOnce(&UpgradeRequest<'_, '_>) -> Decision,
-) -> Result<Accepted<S>, Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let deadline = opts.handshake_timeout.map(|t| StdInstant::now() + t);
-    let mut buf = vec![0u8; opts.limits.max_len.max(64)];
-    let mut len = 0;
-    let mut decide = Some(decide);
-    loop {
-        len += read_some(&mut stream, &mut buf[len..], deadline).await?;
-        return match server_step(&buf[..len], opts, &mut decide)? {
-            ServerStep::Partial => continue,
-            ServerStep::Refused { response, error } => {
-                let _ = write_all(&mut stream, &response, opts).await;
-                let _ = within(opts, stream.shutdown()).await;
-                Err(error.into())
-            }
-            ServerStep::Http(request) => Ok(Accepted::Http(request, stream)),
-            ServerStep::Rejected { response, status } => {
-                write_all(&mut stream, &response, opts).await?;
-                let _ = within(opts, stream.shutdown()).await;
-                Ok(Accepted::Rejected(status))
-            }
-            ServerStep::Accepted(a) => {
-                write_all(&mut stream, &a.response, opts).await?;
-                // Servers never mask: this source is never asked.
-                let keys: Keys = Box::new(NoMasking(()));
-                let early = &buf[a.head_len..len];
-                let mut ws = WebSocket::from_raw(stream, Role::Server, opts, early, keys);
-                ws.protocol = a.protocol;
-                #[cfg(feature = "deflate")]
-                if let Some(params) = a.deflate {
-                    ws.agree_deflate(params);
+    Box::pin(async move {
+        let deadline = opts.handshake_timeout.map(|t| StdInstant::now() + t);
+        let mut buf = vec![0u8; opts.limits.max_len.max(64)];
+        let mut len = 0;
+        let mut decide = Some(decide);
+        loop {
+            len += read_some(&mut stream, &mut buf[len..], deadline).await?;
+            return match server_step(&buf[..len], opts, &mut decide)? {
+                ServerStep::Partial => continue,
+                ServerStep::Refused { response, error } => {
+                    let _ = write_all(&mut stream, &response, opts).await;
+                    let _ = within(opts, stream.shutdown()).await;
+                    Err(error.into())
                 }
-                Ok(Accepted::WebSocket(Box::new(ws)))
-            }
-        };
-    }
+                ServerStep::Http(request) => Ok(Accepted::Http(request, stream)),
+                ServerStep::Rejected { response, status } => {
+                    write_all(&mut stream, &response, opts).await?;
+                    let _ = within(opts, stream.shutdown()).await;
+                    Ok(Accepted::Rejected(status))
+                }
+                ServerStep::Accepted(a) => {
+                    write_all(&mut stream, &a.response, opts).await?;
+                    // Servers never mask: this source is never asked.
+                    let keys: Keys = Box::new(NoMasking(()));
+                    let early = &buf[a.head_len..len];
+                    let mut ws = WebSocket::from_raw(stream, Role::Server, opts, early, keys);
+                    ws.protocol = a.protocol;
+                    #[cfg(feature = "deflate")]
+                    if let Some(params) = a.deflate {
+                        ws.agree_deflate(params);
+                    }
+                    Ok(Accepted::WebSocket(Box::new(ws)))
+                }
+            };
+        }
+    })
+    .await
 }
 
 /// Connects to a `ws://` URL with default options.
@@ -146,19 +138,6 @@ where
 /// [`client`] with mask keys from a source the caller gives. They must be
 /// unpredictable: RFC 6455 section 10.3.
 pub async fn client_with_keys<S>(
-    stream: S,
-    url: &str,
-    opts: &Options,
-    keys: Keys,
-) -> Result<WebSocket<S>, Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    // Boxed, as the server's (see `accept_with`).
-    Box::pin(client_handshake(stream, url, opts, keys)).await
-}
-
-async fn client_handshake<S>(
     mut stream: S,
     url: &str,
     opts: &Options,
@@ -167,25 +146,29 @@ async fn client_handshake<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let hello = ClientHello::new(url, opts)?;
-    write_all(&mut stream, &hello.request, opts).await?;
-    let deadline = opts.handshake_timeout.map(|t| StdInstant::now() + t);
-    let mut buf = vec![0u8; opts.limits.max_len.max(64)];
-    let mut len = 0;
-    loop {
-        len += read_some(&mut stream, &mut buf[len..], deadline).await?;
-        let Some(done) = hello.step(&buf[..len], opts)? else {
-            continue;
-        };
-        let early = &buf[done.head_len..len];
-        let mut ws = WebSocket::from_raw(stream, Role::Client, opts, early, keys);
-        ws.protocol = done.protocol;
-        #[cfg(feature = "deflate")]
-        if let Some(params) = done.deflate {
-            ws.agree_deflate(params);
+    // Boxed, as the server's (see `accept_with`).
+    Box::pin(async move {
+        let hello = ClientHello::new(url, opts)?;
+        write_all(&mut stream, &hello.request, opts).await?;
+        let deadline = opts.handshake_timeout.map(|t| StdInstant::now() + t);
+        let mut buf = vec![0u8; opts.limits.max_len.max(64)];
+        let mut len = 0;
+        loop {
+            len += read_some(&mut stream, &mut buf[len..], deadline).await?;
+            let Some(done) = hello.step(&buf[..len], opts)? else {
+                continue;
+            };
+            let early = &buf[done.head_len..len];
+            let mut ws = WebSocket::from_raw(stream, Role::Client, opts, early, keys);
+            ws.protocol = done.protocol;
+            #[cfg(feature = "deflate")]
+            if let Some(params) = done.deflate {
+                ws.agree_deflate(params);
+            }
+            return Ok(ws);
         }
-        return Ok(ws);
-    }
+    })
+    .await
 }
 
 /// `f` within the write timeout.

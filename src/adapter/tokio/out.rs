@@ -13,8 +13,8 @@ use crate::conn::{Connection, DataKind, Instant, MessagePart};
 use crate::message::Message;
 
 /// Writes until `out` is empty (vectored, as many frames as fit in one
-/// call; one slice, plainly); `Pending` when the stream cannot take more yet, with what was
-/// written dropped from the queue.
+/// call; one slice, plainly); `Pending` when the stream cannot take more
+/// yet, with what was written dropped from the queue.
 pub(crate) fn poll_write<S: AsyncWrite + Unpin + ?Sized>(
     out: &mut Out,
     stream: &mut S,
