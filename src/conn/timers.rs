@@ -37,6 +37,15 @@ impl Timers {
     }
 }
 
+/// The earlier of two instants, either maybe absent (straight-line code
+/// where an iterator over the three timers took 140 instructions).
+fn earlier(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 impl Core {
     /// When [`Core::handle_timeout`] should next be called, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -48,10 +57,7 @@ impl Core {
         } else {
             None
         };
-        [ping, self.timers.pong_deadline, self.closing.deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        earlier(earlier(ping, self.timers.pong_deadline), self.closing.deadline())
     }
 
     /// The clock reached (or passed) [`Core::poll_timeout`]: queues a

@@ -201,6 +201,16 @@ impl Out {
         Ok(())
     }
 
+    /// The queue when it is one run of bytes (the usual lone reply),
+    /// to write without gathering slices.
+    pub(crate) fn single(&self) -> Option<&[u8]> {
+        match (self.segs.len(), self.tail.is_empty()) {
+            (0, _) => Some(&self.tail),
+            (1, true) => self.segs.front().map(|b| &b[..]),
+            _ => None,
+        }
+    }
+
     /// The queue as slices to write in order (at most `slices.len()`),
     /// for one vectored write; [`advance`](Self::advance) by what it took.
     pub(crate) fn slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {

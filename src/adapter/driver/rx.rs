@@ -429,6 +429,25 @@ impl RxBuf<bytes::BytesMut> {
         self.is_released() && self.hint == 0
     }
 
+    /// After a pause, when large frames came last time: how large a
+    /// buffer to read the next input into ([`adopt`](Self::adopt)), as
+    /// [`space`](Self::space) would make it.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn hinted(&self) -> Option<usize> {
+        (self.is_released() && self.hint > 0).then(|| self.size.min(self.hint.saturating_add(SLACK)))
+    }
+
+    /// Input read while the storage was given back, into `buf` (of
+    /// [`hinted`](Self::hinted) capacity, never zeroed: only what was
+    /// read is in it): kept as the storage.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn adopt(&mut self, buf: bytes::BytesMut) {
+        debug_assert!(self.is_released());
+        self.end = buf.len();
+        self.buf = buf;
+        self.start = 0;
+    }
+
     /// Input read while the storage was given back: kept in one just as
     /// large (no zeroed buffer of the usual size for a short message).
     #[cfg(feature = "tokio")]
@@ -445,6 +464,18 @@ impl RxBuf<bytes::BytesMut> {
         let from = self.pin.take().unwrap_or(self.last.0);
         self.need = 0;
         let to = self.last.1;
+        if to == self.end && to == self.buf.capacity() {
+            // The payload ends the storage, which holds nothing else (a
+            // buffer refilled after a pause, just as large as its frame):
+            // all of it goes with the message, with no reference count
+            // set up, and the connection holds none until input comes.
+            let mut all = core::mem::take(&mut self.buf);
+            bytes::Buf::advance(&mut all, from);
+            self.start = 0;
+            self.end = 0;
+            self.last = (0, 0);
+            return all.freeze();
+        }
         // One reference taken (split_to) and none let go: the front is
         // skipped inside the split half before it is frozen, where
         // `freeze().slice(from..)` took a second one and dropped the first
@@ -520,8 +551,9 @@ mod tests {
     }
 
     /// Reads `wire` (one message) into `rx` as the tokio adapter does
-    /// after a pause: through a 2 KiB scratch or straight into `space`, as
-    /// `rx` says; returns the message and the reads it took.
+    /// after a pause: through a 2 KiB scratch, into a buffer of the hinted
+    /// size, or straight into `space`, as `rx` says; returns the message
+    /// and the reads it took.
     #[cfg(feature = "tokio")]
     fn after_a_pause(
         rx: &mut RxBuf<bytes::BytesMut>,
@@ -532,7 +564,14 @@ mod tests {
         let mut fed = 0;
         let mut reads = 0;
         loop {
-            if rx.wants_scratch() {
+            if let Some(size) = rx.hinted() {
+                // As `read_buf` does: into spare capacity, never zeroed.
+                let mut buf = bytes::BytesMut::with_capacity(size);
+                let n = size.min(wire.len());
+                buf.extend_from_slice(&wire[..n]);
+                rx.adopt(buf);
+                fed = n;
+            } else if rx.wants_scratch() {
                 let n = wire.len().min(scratch);
                 rx.refill(&wire[..n]);
                 fed = n;
@@ -586,10 +625,9 @@ mod tests {
             assert_eq!(reads, 1, "one read");
         }
         assert!(
-            rx.space().len() > wire.len(),
+            rx.hinted().is_some_and(|n| n > wire.len()),
             "the read is short of the space"
         );
-        rx.release();
         let small = frame(b"twenty bytes of data");
         let (m, reads) = after_a_pause(&mut rx, &mut conn, &small, 2048);
         assert_eq!((&m[..], reads), (&b"twenty bytes of data"[..], 1));

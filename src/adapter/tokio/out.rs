@@ -21,13 +21,14 @@ pub(crate) fn poll_write<S: AsyncWrite + Unpin + ?Sized>(
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
     while !out.is_empty() {
-        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-        let k = out.slices(&mut slices);
-        // One slice: a plain write (`send`), which the kernel takes a
-        // little faster than `writev` of one.
-        let n = match &slices[..k] {
-            [one] => ready!(Pin::new(&mut *stream).poll_write(cx, one))?,
-            some => ready!(Pin::new(&mut *stream).poll_write_vectored(cx, some))?,
+        // One run of bytes: a plain write (`send`), which the kernel
+        // takes a little faster than `writev` of one.
+        let n = if let Some(one) = out.single() {
+            ready!(Pin::new(&mut *stream).poll_write(cx, one))?
+        } else {
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let k = out.slices(&mut slices);
+            ready!(Pin::new(&mut *stream).poll_write_vectored(cx, &slices[..k]))?
         };
         if n == 0 {
             return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
@@ -38,17 +39,19 @@ pub(crate) fn poll_write<S: AsyncWrite + Unpin + ?Sized>(
 }
 
 /// A message into `out` on `conn`: compressed if `deflate` says so.
+/// `now` is read for control messages only (a data message needs no
+/// clock).
 pub(crate) fn encode(
     conn: &mut Connection<Keys>,
     out: &mut Out,
     #[cfg(feature = "deflate")] deflate: &mut crate::adapter::std_net::deflate::Compressing,
-    now: Instant,
+    now: impl FnOnce() -> Instant,
     msg: &Message,
 ) -> Result<(), Error> {
     let (kind, data, shared) = match msg {
         Message::Text(t) => (DataKind::Text, t.as_bytes(), t.payload().as_shared()),
         Message::Binary(b) => (DataKind::Binary, &b[..], b.as_shared()),
-        control => return Ok(out.control(conn, now, control)?),
+        control => return Ok(out.control(conn, now(), control)?),
     };
     #[cfg(feature = "deflate")]
     if conn.deflate().is_some()

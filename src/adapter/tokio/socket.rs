@@ -3,15 +3,15 @@
 //! ([`Out`]) written in batches.
 
 use std::boxed::Box;
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::io;
 use std::mem::MaybeUninit;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::string::String;
 use std::task::{Context, Poll, Waker, ready};
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
-use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use ::tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use ::tokio::time::Sleep;
 use bytes::BytesMut;
 
@@ -34,6 +34,11 @@ const BATCH: usize = 64 << 10;
 /// one when the connection next waits for input.
 const KEEP: usize = 16 << 10;
 
+/// A queue buffer this small is kept while the connection waits: the
+/// next reply goes into it without an allocation (an idle connection
+/// that has sent small messages holds this much).
+const IDLE_KEEP: usize = 256;
+
 /// What a read after a pause reads into before the connection has a read
 /// buffer again (on the stack).
 const SCRATCH: usize = 2048;
@@ -43,6 +48,8 @@ const SCRATCH: usize = 2048;
 pub(crate) struct Alarm {
     sleep: Option<Pin<Box<Sleep>>>,
     at: Option<StdInstant>,
+    /// The waker the sleep was last polled with (the one it wakes).
+    waker: Option<Waker>,
 }
 
 impl Alarm {
@@ -50,12 +57,18 @@ impl Alarm {
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>, at: StdInstant) -> bool {
         // Already set for `at` and not come: no clock read (the common
         // case: a connection waits with the same keepalive instant message
-        // after message).
+        // after message), and no poll either if the sleep already holds
+        // this task's waker.
         if self.at == Some(at)
             && let Some(s) = &mut self.sleep
-            && s.as_mut().poll(cx).is_pending()
         {
-            return false;
+            if !s.is_elapsed() && self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                return false;
+            }
+            if s.as_mut().poll(cx).is_pending() {
+                self.waker = Some(cx.waker().clone());
+                return false;
+            }
         }
         if StdInstant::now() >= at {
             return true;
@@ -66,9 +79,16 @@ impl Alarm {
             None => self.sleep = Some(Box::pin(::tokio::time::sleep_until(deadline))),
         }
         self.at = Some(at);
-        self.sleep
-            .as_mut()
-            .is_some_and(|s| s.as_mut().poll(cx).is_ready())
+        let Some(s) = &mut self.sleep else {
+            return false;
+        };
+        if s.as_mut().poll(cx).is_ready() {
+            return true;
+        }
+        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            self.waker = Some(cx.waker().clone());
+        }
+        false
     }
 }
 
@@ -103,7 +123,17 @@ pub(crate) fn poll_fill<R: AsyncRead + Unpin + ?Sized>(
         // `ReadBuf` hands out only what the read filled), and kept in a
         // buffer just as large.
         rx.release();
-        let read = if rx.wants_scratch() {
+        let read = if let Some(size) = rx.hinted() {
+            // Large frames came last time: straight into a buffer as
+            // large, whose spare capacity `read_buf` fills without
+            // zeroing it first.
+            let mut buf = BytesMut::with_capacity(size);
+            let r = pin!(stream.read_buf(&mut buf)).poll(cx);
+            if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+                rx.adopt(buf);
+            }
+            r
+        } else if rx.wants_scratch() {
             let mut scratch = [MaybeUninit::<u8>::uninit(); SCRATCH];
             let mut buf = ReadBuf::uninit(&mut scratch);
             let r = Pin::new(&mut *stream).poll_read(cx, &mut buf);
@@ -257,16 +287,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         })
     }
 
+    /// Runs `f` in the task polling now (for [`Io`]'s calls, which get no
+    /// `Context`): its waker is lent, not cloned. `None` outside a poll.
+    fn in_task<T>(&mut self, f: impl FnOnce(&mut Self, &mut Context<'_>) -> T) -> Option<T> {
+        let waker = self.waker.take()?;
+        let r = f(self, &mut Context::from_waker(&waker));
+        self.waker = Some(waker);
+        Some(r)
+    }
+
     /// Writes what it can of the queue now, without waiting.
     fn write_now(&mut self) {
         if self.out.is_empty() || self.latch.is_set() {
             return;
         }
-        let Some(waker) = self.waker.clone() else {
-            return;
-        };
-        let mut cx = Context::from_waker(&waker);
-        let _ = self.poll_flush_out(&mut cx);
+        self.in_task(|link, cx| {
+            let _ = link.poll_flush_out(cx);
+        });
     }
 
     /// Ends the transport as the read side asked ([`Io::end_transport`]),
@@ -363,34 +400,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io for Link<S> {
         timer: Option<StdInstant>,
         deadline: Option<StdInstant>,
     ) -> Result<Filled, Error> {
-        let Some(waker) = self.waker.clone() else {
-            return Err(io::Error::other("internal error: polled without a task").into());
-        };
-        let mut cx = Context::from_waker(&waker);
-        if !self.out.is_empty() && !self.latch.is_set() {
-            // Pending: the rest goes with a later read or send. A failure
-            // latched and ended the connection, which the read side sees.
-            if let Poll::Ready(Err(_)) = self.poll_flush_out(&mut cx) {
-                return Ok(Filled::Timer);
+        self.in_task(|link, cx| {
+            if !link.out.is_empty() && !link.latch.is_set() {
+                // Pending: the rest goes with a later read or send. A
+                // failure latched and ended the connection, which the
+                // read side sees.
+                if let Poll::Ready(Err(_)) = link.poll_flush_out(cx) {
+                    return Ok(Filled::Timer);
+                }
             }
-        }
-        let timer = earliest(timer, self.write_deadline);
-        match poll_fill(
-            &mut self.stream,
-            &mut cx,
-            rx,
-            &mut self.alarm,
-            timer,
-            deadline,
-        )? {
-            Some(f) => Ok(f),
-            None => {
-                // Waiting: the written queue's buffer is given back too.
-                self.out.trim(0);
-                self.pending = true;
-                Err(not_ready())
+            let timer = earliest(timer, link.write_deadline);
+            match poll_fill(&mut link.stream, cx, rx, &mut link.alarm, timer, deadline)? {
+                Some(f) => Ok(f),
+                None => {
+                    // Waiting: the written queue's buffer is given back
+                    // too, unless small.
+                    link.out.trim(IDLE_KEEP);
+                    link.pending = true;
+                    Err(not_ready())
+                }
             }
-        }
+        })
+        .unwrap_or_else(|| Err(io::Error::other("internal error: polled without a task").into()))
     }
 
     fn end_transport(&mut self, ending: Ending, wait: StdDuration) {
@@ -564,14 +595,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// [`Options::send_queue`] bytes).
     fn poll_queue(&mut self, cx: &mut Context<'_>, msg: &Message) -> Poll<Result<(), Error>> {
         ready!(self.poll_room(cx))?;
-        let now = since(self.link.epoch);
         let link = &mut self.link;
+        let epoch = link.epoch;
         Poll::Ready(encode(
             &mut link.conn,
             &mut link.out,
             #[cfg(feature = "deflate")]
             &mut link.deflate,
-            now,
+            || since(epoch),
             msg,
         ))
     }
@@ -714,15 +745,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> futures_sink::Sink<Message> for WebSocke
 
     /// Queues the message's frames.
     fn start_send(self: Pin<&mut Self>, msg: Message) -> Result<(), Error> {
-        let this = self.get_mut();
-        let now = since(this.link.epoch);
-        let link = &mut this.link;
+        let link = &mut self.get_mut().link;
+        let epoch = link.epoch;
         encode(
             &mut link.conn,
             &mut link.out,
             #[cfg(feature = "deflate")]
             &mut link.deflate,
-            now,
+            || since(epoch),
             &msg,
         )
     }

@@ -667,7 +667,7 @@ fn encode_in(side: &mut Side, now: Instant, msg: &Message) -> Result<(), Error> 
         &mut side.out,
         #[cfg(feature = "deflate")]
         &mut side.deflate,
-        now,
+        || now,
         msg,
     )
 }
