@@ -21,6 +21,11 @@ pub(crate) enum Found {
 #[cfg(feature = "tokio")]
 const SLACK: usize = 1024;
 
+/// A storage this small is kept when given back (tokio): the next input
+/// after a pause is copied into it without an allocation.
+#[cfg(feature = "tokio")]
+const KEEP_SMALL: usize = 256;
+
 /// Where a connection's input is kept: a caller's slice (devices) or a
 /// growable, shareable `BytesMut` (hosts, zero-copy messages).
 pub(crate) trait Storage {
@@ -397,9 +402,9 @@ impl RxBuf<bytes::BytesMut> {
     }
 
     /// Gives the storage back if nothing read waits in it or is kept
-    /// (a quiet connection then holds no buffer); the next
-    /// [`space`](Self::space) makes it again, or [`refill`](Self::refill)
-    /// a small one.
+    /// (a quiet connection then holds at most [`KEEP_SMALL`] bytes of
+    /// it); the next [`space`](Self::space) makes it again, or
+    /// [`refill`](Self::refill) a small one.
     #[cfg(feature = "tokio")]
     pub(crate) fn release(&mut self) {
         if self.start == self.end && self.pin.is_none() && self.buf.capacity() > 0 {
@@ -408,17 +413,23 @@ impl RxBuf<bytes::BytesMut> {
             if self.buf.capacity() > self.hint / 2 {
                 self.hint = 0;
             }
-            self.buf = bytes::BytesMut::new();
+            if self.buf.capacity() <= KEEP_SMALL {
+                // Refilled in place next time (if no message shares it).
+                self.buf.clear();
+            } else {
+                self.buf = bytes::BytesMut::new();
+            }
             self.start = 0;
             self.end = 0;
             self.last = (0, 0);
         }
     }
 
-    /// Whether the storage was given back ([`release`](Self::release)).
+    /// Whether the storage was given back ([`release`](Self::release)):
+    /// none, or a small one emptied.
     #[cfg(feature = "tokio")]
     pub(crate) fn is_released(&self) -> bool {
-        self.buf.capacity() == 0
+        self.buf.is_empty()
     }
 
     /// Whether input after a pause is best read through a small scratch
@@ -453,7 +464,7 @@ impl RxBuf<bytes::BytesMut> {
     #[cfg(feature = "tokio")]
     pub(crate) fn refill(&mut self, bytes: &[u8]) {
         debug_assert!(self.is_released());
-        self.buf = bytes::BytesMut::from(bytes);
+        self.buf.extend_from_slice(bytes);
         self.start = 0;
         self.end = bytes.len();
     }
@@ -603,6 +614,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A small storage is kept when given back and refilled in place: a
+    /// short message after each pause (copied out, as a payload small
+    /// enough to be inline is) costs no allocation. A large one is let go.
+    #[cfg(feature = "tokio")]
+    #[test]
+    fn a_small_storage_is_kept_and_refilled_in_place() {
+        let mut rx = RxBuf::lazy(&[], 64 << 10);
+        let mut conn = Connection::server(Config::HOST, Instant::ZERO);
+        let mut at = None;
+        for wire in [frame(b"twenty bytes of data"), frame(b"and twenty more....")] {
+            rx.release();
+            assert!(rx.wants_scratch());
+            rx.refill(&wire);
+            let found = rx.poll(&mut conn).unwrap().unwrap();
+            let Event::Data(d) = rx.event(found) else {
+                panic!()
+            };
+            assert_eq!(d.payload.len(), wire.len() - 6);
+            rx.release();
+            assert!(rx.buf.capacity() > 0 && rx.buf.capacity() <= KEEP_SMALL);
+            let ptr = rx.buf.as_ptr();
+            assert_eq!(*at.get_or_insert(ptr), ptr, "refilled in place");
+        }
+        rx.refill(&frame(&[7u8; 1000]));
+        rx.poll(&mut conn).unwrap().unwrap();
+        rx.release();
+        assert_eq!(rx.buf.capacity(), 0, "a large storage is let go");
     }
 
     /// After a large frame, the next input after a pause goes straight
