@@ -57,7 +57,10 @@ impl Core {
         } else {
             None
         };
-        earlier(earlier(ping, self.timers.pong_deadline), self.closing.deadline())
+        earlier(
+            earlier(ping, self.timers.pong_deadline),
+            self.closing.deadline(),
+        )
     }
 
     /// The clock reached (or passed) [`Core::poll_timeout`]: queues a

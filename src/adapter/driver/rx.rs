@@ -445,7 +445,8 @@ impl RxBuf<bytes::BytesMut> {
     /// [`space`](Self::space) would make it.
     #[cfg(feature = "tokio")]
     pub(crate) fn hinted(&self) -> Option<usize> {
-        (self.is_released() && self.hint > 0).then(|| self.size.min(self.hint.saturating_add(SLACK)))
+        (self.is_released() && self.hint > 0)
+            .then(|| self.size.min(self.hint.saturating_add(SLACK)))
     }
 
     /// Input read while the storage was given back, into `buf` (of
@@ -625,7 +626,10 @@ mod tests {
         let mut rx = RxBuf::lazy(&[], 64 << 10);
         let mut conn = Connection::server(Config::HOST, Instant::ZERO);
         let mut at = None;
-        for wire in [frame(b"twenty bytes of data"), frame(b"and twenty more....")] {
+        for wire in [
+            frame(b"twenty bytes of data"),
+            frame(b"and twenty more...."),
+        ] {
             rx.release();
             assert!(rx.wants_scratch());
             rx.refill(&wire);

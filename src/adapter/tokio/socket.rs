@@ -118,10 +118,10 @@ pub(crate) fn poll_fill<R: AsyncRead + Unpin + ?Sized>(
     deadline: Option<StdInstant>,
 ) -> Result<Option<Filled>, Error> {
     loop {
-        // A quiet connection holds no read buffer: what comes after a
-        // pause (all read input used up) is read here first (not zeroed:
-        // `ReadBuf` hands out only what the read filled), and kept in a
-        // buffer just as large.
+        // A quiet connection holds no read buffer (at most a small one,
+        // emptied): what comes after a pause (all read input used up) is
+        // read here first (not zeroed: `ReadBuf` hands out only what the
+        // read filled), and kept in a buffer just as large.
         rx.release();
         let read = if let Some(size) = rx.hinted() {
             // Large frames came last time: straight into a buffer as
