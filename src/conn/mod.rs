@@ -281,6 +281,20 @@ impl<K: MaskKeys> Connection<K> {
             .send_message(DataKind::Binary, data, out, &mut self.keys)
     }
 
+    /// [`send_text`](Self::send_text) or [`send_binary`](Self::send_binary)
+    /// as `kind` says, for host adapters whose text is already known to be
+    /// UTF-8 (a [`Message::Text`](crate::message::Message::Text)).
+    #[cfg(feature = "std")]
+    #[inline]
+    pub(crate) fn send_whole(
+        &mut self,
+        kind: DataKind,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
+        self.core.send_message(kind, data, out, &mut self.keys)
+    }
+
     /// Writes one fragment of a message produced piece by piece: the first
     /// call opens a message of type `kind`, later ones continue it (the same
     /// `kind` is required), and `fin` ends it. This is what

@@ -93,6 +93,7 @@ impl Alarm {
 }
 
 /// The earlier of two optional instants.
+#[inline]
 pub(crate) fn earliest(a: Option<StdInstant>, b: Option<StdInstant>) -> Option<StdInstant> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
