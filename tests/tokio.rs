@@ -811,3 +811,41 @@ fn lazy_ponger_round_trips(mut s: std::net::TcpStream, time: Duration) -> usize 
     s.write_all(&frame(0x8, &1000u16.to_be_bytes())).unwrap();
     pings
 }
+
+/// A read whose first poll found the task's coop budget used up (the
+/// alarm's sleep then turned away without keeping the waker) still gets
+/// its keepalive timer: a silent peer is pinged and dropped by the pong
+/// timeout. Before the fix the read waited past 3 s.
+#[tokio::test(flavor = "current_thread")]
+async fn keepalive_fires_after_a_poll_without_coop_budget() {
+    let o = Options {
+        config: Config {
+            ping_interval: Some(Duration::from_millis(100).into()),
+            pong_timeout: Duration::from_millis(200).into(),
+            ..Config::HOST
+        },
+        ..Options::default()
+    };
+    // In a spawned task: its waker is the same from poll to poll.
+    tokio::spawn(async move {
+        let (a, _peer) = tokio::io::duplex(4096);
+        let mut server =
+            WebSocket::from_raw(a, sansws::conn::Role::Server, &o, &[], Box::new(|| [0; 4]));
+        let mut first = true;
+        let read = std::future::poll_fn(|cx| {
+            if first {
+                first = false;
+                for _ in 0..1000 {
+                    let _ = std::pin::pin!(tokio::task::consume_budget())
+                        .as_mut()
+                        .poll(cx);
+                }
+            }
+            std::pin::pin!(server.read()).as_mut().poll(cx)
+        });
+        let r = tokio::time::timeout(Duration::from_secs(3), read).await;
+        assert!(r.is_ok(), "no keepalive ping and no pong timeout in 3 s");
+    })
+    .await
+    .unwrap();
+}

@@ -48,8 +48,6 @@ const SCRATCH: usize = 2048;
 pub(crate) struct Alarm {
     sleep: Option<Pin<Box<Sleep>>>,
     at: Option<StdInstant>,
-    /// The waker the sleep was last polled with (the one it wakes).
-    waker: Option<Waker>,
 }
 
 impl Alarm {
@@ -57,18 +55,14 @@ impl Alarm {
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>, at: StdInstant) -> bool {
         // Already set for `at` and not come: no clock read (the common
         // case: a connection waits with the same keepalive instant message
-        // after message), and no poll either if the sleep already holds
-        // this task's waker.
+        // after message). The sleep is polled every time: a poll that
+        // tokio's coop budget turned away left it without this task's
+        // waker, so skipping it could lose the timer for good.
         if self.at == Some(at)
             && let Some(s) = &mut self.sleep
+            && s.as_mut().poll(cx).is_pending()
         {
-            if !s.is_elapsed() && self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                return false;
-            }
-            if s.as_mut().poll(cx).is_pending() {
-                self.waker = Some(cx.waker().clone());
-                return false;
-            }
+            return false;
         }
         if StdInstant::now() >= at {
             return true;
@@ -79,16 +73,9 @@ impl Alarm {
             None => self.sleep = Some(Box::pin(::tokio::time::sleep_until(deadline))),
         }
         self.at = Some(at);
-        let Some(s) = &mut self.sleep else {
-            return false;
-        };
-        if s.as_mut().poll(cx).is_ready() {
-            return true;
-        }
-        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            self.waker = Some(cx.waker().clone());
-        }
-        false
+        self.sleep
+            .as_mut()
+            .is_some_and(|s| s.as_mut().poll(cx).is_ready())
     }
 }
 
