@@ -48,35 +48,60 @@ const SCRATCH: usize = 2048;
 pub(crate) struct Alarm {
     sleep: Option<Pin<Box<Sleep>>>,
     at: Option<StdInstant>,
+    /// The waker the sleep holds: the one its last pending poll registered.
+    waker: Option<Waker>,
 }
 
 impl Alarm {
     /// Whether `at` has come; if not, the task is woken when it does.
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>, at: StdInstant) -> bool {
-        // Already set for `at` and not come: no clock read (the common
-        // case: a connection waits with the same keepalive instant message
-        // after message). The sleep is polled every time: a poll that
-        // tokio's coop budget turned away left it without this task's
-        // waker, so skipping it could lose the timer for good.
         if self.at == Some(at)
             && let Some(s) = &mut self.sleep
-            && s.as_mut().poll(cx).is_pending()
         {
-            return false;
+            // Set for `at`, not come, and holding this task's waker (the
+            // common case: a connection waits with the same keepalive
+            // instant message after message): nothing to do.
+            if !s.is_elapsed() && self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                return false;
+            }
+            if poll_sleep(s, cx).is_pending() {
+                self.waker = Some(cx.waker().clone());
+                return false;
+            }
         }
         if StdInstant::now() >= at {
             return true;
         }
         let deadline = ::tokio::time::Instant::from_std(at);
-        match &mut self.sleep {
-            Some(s) => s.as_mut().reset(deadline),
-            None => self.sleep = Some(Box::pin(::tokio::time::sleep_until(deadline))),
-        }
+        let s = match &mut self.sleep {
+            Some(s) => {
+                s.as_mut().reset(deadline);
+                s
+            }
+            None => self
+                .sleep
+                .insert(Box::pin(::tokio::time::sleep_until(deadline))),
+        };
         self.at = Some(at);
-        self.sleep
-            .as_mut()
-            .is_some_and(|s| s.as_mut().poll(cx).is_ready())
+        if poll_sleep(s, cx).is_ready() {
+            return true;
+        }
+        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            self.waker = Some(cx.waker().clone());
+        }
+        false
     }
+}
+
+/// Polls `sleep` outside tokio's coop budget. A poll the budget turns away
+/// returns `Pending` without registering the waker (and only wakes the
+/// task to come back); [`Alarm::poll`] skips later polls once the sleep
+/// holds the waker, so its polls must always register it.
+fn poll_sleep(sleep: &mut Pin<Box<Sleep>>, cx: &mut Context<'_>) -> Poll<()> {
+    pin!(::tokio::task::unconstrained(poll_fn(|cx| sleep
+        .as_mut()
+        .poll(cx))))
+    .poll(cx)
 }
 
 /// The earlier of two optional instants.
