@@ -219,6 +219,10 @@ impl Out {
 
     /// The queue when it is one run of bytes (the usual lone reply),
     /// to write without gathering slices.
+    #[cfg_attr(
+        not(feature = "tokio"),
+        allow(dead_code, reason = "the tokio adapter's")
+    )]
     pub(crate) fn single(&self) -> Option<&[u8]> {
         match (self.segs.len(), self.tail.is_empty()) {
             (0, _) => Some(&self.tail),
