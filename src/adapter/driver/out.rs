@@ -249,6 +249,16 @@ impl Out {
     /// Drops `n` written bytes from the front.
     pub(crate) fn advance(&mut self, mut n: usize) {
         self.len -= n;
+        if self.len == 0 {
+            // All written: back to the front of the buffer for the next
+            // batch (advancing first would move its start, which the next
+            // frame's reserve then moves back).
+            if !self.segs.is_empty() {
+                self.segs.clear();
+            }
+            self.tail.clear();
+            return;
+        }
         while n > 0 {
             let Some(front) = self.segs.front_mut() else {
                 self.tail.advance(n);
@@ -260,10 +270,6 @@ impl Out {
             }
             n -= front.len();
             self.segs.pop_front();
-        }
-        if self.len == 0 {
-            // Back to the front of its buffer for the next batch.
-            self.tail.clear();
         }
     }
 }
@@ -358,6 +364,48 @@ mod tests {
                         assert_eq!(queued(&fast), queued(&slow), "{what}, then another");
                     }
                 }
+            }
+        }
+    }
+
+    /// Written a piece at a time, by every split, the queue gives back its
+    /// bytes in order and ends empty; frames queued after it was emptied
+    /// come out alone, whether the last write took a shared segment or
+    /// part of the tail.
+    #[test]
+    fn advancing_by_any_split_keeps_order_and_empties_the_queue() {
+        let shared = Bytes::from(std::vec![7u8; SHARE_MIN]);
+        for with_shared in [false, true] {
+            let queue = || {
+                let mut conn =
+                    Connection::with_keys(Role::Server, Config::HOST, || [0; 4], Instant::ZERO);
+                let mut out = Out::default();
+                out.message(&mut conn, DataKind::Binary, b"first", None)
+                    .unwrap();
+                if with_shared {
+                    out.message(&mut conn, DataKind::Binary, &shared, Some(&shared))
+                        .unwrap();
+                }
+                out.message(&mut conn, DataKind::Text, b"last", None)
+                    .unwrap();
+                (conn, out)
+            };
+            let all = queued(&queue().1);
+            for step in (1..=24).chain([all.len() / 2, all.len() - 1, all.len()]) {
+                let (mut conn, mut out) = queue();
+                let mut got = Vec::new();
+                while !out.is_empty() {
+                    let q = queued(&out);
+                    assert_eq!(q.len(), out.len());
+                    let n = step.min(q.len());
+                    got.extend_from_slice(&q[..n]);
+                    out.advance(n);
+                }
+                assert_eq!(got, all, "shared {with_shared}, step {step}");
+                assert!(queued(&out).is_empty());
+                out.message(&mut conn, DataKind::Binary, b"again", None)
+                    .unwrap();
+                assert_eq!(queued(&out), [0x82, 5, b'a', b'g', b'a', b'i', b'n']);
             }
         }
     }
