@@ -77,11 +77,12 @@ pub(crate) trait Io {
     fn flush_owed(&mut self) -> Result<(), Error>;
     /// The connection's clock.
     fn epoch(&self) -> StdInstant;
-    /// Reads once from the stream into `rx` (see [`ReadStream::fill`]).
+    /// Reads once from the stream into `rx` (see [`ReadStream::fill`]),
+    /// waiting at most until `deadline` or the connection's next timer
+    /// ([`next_timer`], read by the implementation only if it waits).
     fn fill(
         &mut self,
         rx: &mut RxBuf<BytesMut>,
-        timer: Option<StdInstant>,
         deadline: Option<StdInstant>,
     ) -> Result<Filled, Error>;
     /// Ends the transport as `ending` says.
@@ -140,7 +141,14 @@ impl Reading {
                 return Ok(None);
             }
             let rx = &mut self.rx;
-            match io.with_conn(|c| rx.poll(c)) {
+            // Nothing buffered, nothing to decode: no call into the
+            // connection.
+            let found = if rx.has_input() {
+                io.with_conn(|c| rx.poll(c))
+            } else {
+                Ok(None)
+            };
+            match found {
                 Ok(Some(found)) => {
                     // A pong or close echo that cannot be written latches
                     // (`write_error`) and ends the connection: the next
@@ -158,12 +166,10 @@ impl Reading {
                 self.finish(io);
                 return Ok(None);
             }
-            let epoch = io.epoch();
-            let timer = io.with_conn(|c| next_timer(c, epoch));
-            match io.fill(&mut self.rx, timer, deadline)? {
+            match io.fill(&mut self.rx, deadline)? {
                 Filled::Data => {}
                 Filled::Timer => {
-                    let now = since(epoch);
+                    let now = since(io.epoch());
                     io.with_conn(|c| c.handle_timeout(now));
                     let _ = io.flush_owed();
                 }
@@ -625,13 +631,13 @@ impl<S: Transport> Io for Writer<S> {
     fn fill(
         &mut self,
         rx: &mut RxBuf<BytesMut>,
-        timer: Option<StdInstant>,
         deadline: Option<StdInstant>,
     ) -> Result<Filled, Error> {
         if !self.batch.is_empty() && self.write_batch().is_err() {
             // Latched: the connection ended, which the read side sees.
             return Ok(Filled::Timer);
         }
+        let timer = next_timer(&self.conn, self.epoch);
         self.io.fill(rx, timer, deadline)
     }
 

@@ -783,9 +783,10 @@ impl<R: Transport> Io for ReadIo<R> {
     fn fill(
         &mut self,
         rx: &mut RxBuf<BytesMut>,
-        timer: Option<StdInstant>,
         deadline: Option<StdInstant>,
     ) -> Result<Filled, Error> {
+        let epoch = self.shared.epoch;
+        let timer = self.with_conn(|c| next_timer(c, epoch));
         if !self.session {
             return self.input.fill(rx, timer, deadline);
         }

@@ -16,7 +16,7 @@ use ::tokio::time::Sleep;
 use bytes::BytesMut;
 
 use crate::adapter::driver::{Ending, Latch, RxBuf};
-use crate::adapter::std_net::socket::{Failure, Io, Reading, since, write_error};
+use crate::adapter::std_net::socket::{Failure, Io, Reading, next_timer, since, write_error};
 use crate::adapter::std_net::transport::{Filled, is_gone};
 use crate::adapter::std_net::{Error, Keys, Options};
 use crate::conn::{Connection, DataKind, End, Event, Instant, MessagePart, Role, State};
@@ -127,9 +127,11 @@ pub(crate) fn poll_fill<R: AsyncRead + Unpin + ?Sized>(
     cx: &mut Context<'_>,
     rx: &mut RxBuf<BytesMut>,
     alarm: &mut Alarm,
-    timer: Option<StdInstant>,
+    mut timer: impl FnMut() -> Option<StdInstant>,
     deadline: Option<StdInstant>,
 ) -> Result<Option<Filled>, Error> {
+    // The connection's next timer, read once the stream is not ready.
+    let mut next: Option<Option<StdInstant>> = None;
     loop {
         // A quiet connection holds no read buffer (at most a small one,
         // emptied): what comes after a pause (all read input used up) is
@@ -169,6 +171,7 @@ pub(crate) fn poll_fill<R: AsyncRead + Unpin + ?Sized>(
             Poll::Ready(Err(e)) => return Err(e.into()),
             Poll::Pending => rx.release(),
         }
+        let timer = *next.get_or_insert_with(&mut timer);
         let Some(wake) = earliest(timer, deadline) else {
             return Ok(None);
         };
@@ -410,7 +413,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io for Link<S> {
     fn fill(
         &mut self,
         rx: &mut RxBuf<BytesMut>,
-        timer: Option<StdInstant>,
         deadline: Option<StdInstant>,
     ) -> Result<Filled, Error> {
         self.in_task(|link, cx| {
@@ -422,7 +424,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io for Link<S> {
                     return Ok(Filled::Timer);
                 }
             }
-            let timer = earliest(timer, link.write_deadline);
+            // The timers are read only if the stream is not ready.
+            let (conn, epoch, write_deadline) = (&link.conn, link.epoch, link.write_deadline);
+            let timer = || earliest(next_timer(conn, epoch), write_deadline);
             match poll_fill(&mut link.stream, cx, rx, &mut link.alarm, timer, deadline)? {
                 Some(f) => Ok(f),
                 None => {

@@ -15,7 +15,7 @@ use ::tokio::sync::Notify;
 use bytes::BytesMut;
 
 use crate::adapter::driver::{Ending, Latch, RxBuf};
-use crate::adapter::std_net::socket::{Failure, Io, Reading, since, write_error};
+use crate::adapter::std_net::socket::{Failure, Io, Reading, next_timer, since, write_error};
 use crate::adapter::std_net::transport::Filled;
 use crate::adapter::std_net::{Error, Keys};
 use crate::conn::{Connection, DataKind, End, Event, Instant, MessagePart, State};
@@ -323,14 +323,22 @@ impl<S: AsyncRead> Io for ReadIo<S> {
     fn fill(
         &mut self,
         rx: &mut RxBuf<BytesMut>,
-        timer: Option<StdInstant>,
         deadline: Option<StdInstant>,
     ) -> Result<Filled, Error> {
         let Some(waker) = self.waker.clone() else {
             return Err(io::Error::other("internal error: polled without a task").into());
         };
         let mut cx = Context::from_waker(&waker);
-        match poll_fill(&mut self.rd, &mut cx, rx, &mut self.alarm, timer, deadline)? {
+        let epoch = self.shared.epoch;
+        let timer = self.with_conn(|c| next_timer(c, epoch));
+        match poll_fill(
+            &mut self.rd,
+            &mut cx,
+            rx,
+            &mut self.alarm,
+            || timer,
+            deadline,
+        )? {
             Some(f) => Ok(f),
             None => {
                 self.pending = true;
