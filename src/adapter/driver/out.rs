@@ -250,9 +250,9 @@ impl Out {
     pub(crate) fn advance(&mut self, mut n: usize) {
         self.len -= n;
         if self.len == 0 {
-            // All written: back to the front of the buffer for the next
-            // batch (advancing first would move its start, which the next
-            // frame's reserve then moves back).
+            // All written: emptied in place, its start left where it is
+            // (advancing over it first would move the start on, which the
+            // next frame's reserve then moves back).
             if !self.segs.is_empty() {
                 self.segs.clear();
             }
@@ -368,14 +368,14 @@ mod tests {
         }
     }
 
-    /// Written a piece at a time, by every split, the queue gives back its
-    /// bytes in order and ends empty; frames queued after it was emptied
-    /// come out alone, whether the last write took a shared segment or
-    /// part of the tail.
+    /// Written a piece at a time, by every small split (and by halves, and
+    /// whole), the queue gives back its bytes in order and ends empty,
+    /// whether it ends in the tail or in a shared segment; frames queued
+    /// after it was emptied come out alone.
     #[test]
     fn advancing_by_any_split_keeps_order_and_empties_the_queue() {
         let shared = Bytes::from(std::vec![7u8; SHARE_MIN]);
-        for with_shared in [false, true] {
+        for (with_shared, with_last) in [(false, true), (true, true), (true, false)] {
             let queue = || {
                 let mut conn =
                     Connection::with_keys(Role::Server, Config::HOST, || [0; 4], Instant::ZERO);
@@ -386,8 +386,10 @@ mod tests {
                     out.message(&mut conn, DataKind::Binary, &shared, Some(&shared))
                         .unwrap();
                 }
-                out.message(&mut conn, DataKind::Text, b"last", None)
-                    .unwrap();
+                if with_last {
+                    out.message(&mut conn, DataKind::Text, b"last", None)
+                        .unwrap();
+                }
                 (conn, out)
             };
             let all = queued(&queue().1);
@@ -401,7 +403,10 @@ mod tests {
                     got.extend_from_slice(&q[..n]);
                     out.advance(n);
                 }
-                assert_eq!(got, all, "shared {with_shared}, step {step}");
+                assert_eq!(
+                    got, all,
+                    "shared {with_shared}, last {with_last}, step {step}"
+                );
                 assert!(queued(&out).is_empty());
                 out.message(&mut conn, DataKind::Binary, b"again", None)
                     .unwrap();

@@ -78,8 +78,9 @@ pub(crate) trait Io {
     /// The connection's clock.
     fn epoch(&self) -> StdInstant;
     /// Reads once from the stream into `rx` (see [`ReadStream::fill`]),
-    /// waiting at most until `deadline` or the connection's next timer
-    /// ([`next_timer`], read by the implementation only if it waits).
+    /// waiting at most until `deadline` or the connection's next timer,
+    /// which each implementation reads itself ([`next_timer`]; the tokio
+    /// socket only once the stream is not ready).
     fn fill(
         &mut self,
         rx: &mut RxBuf<BytesMut>,

@@ -48,7 +48,8 @@ const SCRATCH: usize = 2048;
 pub(crate) struct Alarm {
     sleep: Option<Pin<Box<Sleep>>>,
     at: Option<StdInstant>,
-    /// The waker the sleep holds: the one its last pending poll registered.
+    /// The waker the sleep holds until it fires: the one its last pending
+    /// poll registered.
     waker: Option<Waker>,
 }
 
@@ -121,7 +122,9 @@ pub(crate) fn not_ready() -> Error {
 }
 
 /// Reads once from `stream` into `rx`, or sees a timer come: the async
-/// [`Io::fill`]. `Ok(None)`: not ready (the task will be woken).
+/// [`Io::fill`]. `timer` gives the connection's next timer; it is called
+/// (once) only if the stream is not ready. `Ok(None)`: not ready (the
+/// task will be woken).
 pub(crate) fn poll_fill<R: AsyncRead + Unpin + ?Sized>(
     stream: &mut R,
     cx: &mut Context<'_>,
