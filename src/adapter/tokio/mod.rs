@@ -80,7 +80,10 @@
 //! A [`WebSocket`] is used from one task; its reads and sends are cancel
 //! safe (see [`WebSocket`]). To read in one task and send from others,
 //! [`split`](WebSocket::split) it into a [`Reader`] and a cloneable
-//! [`Sender`], with the blocking adapter's slow-peer policy: senders only
+//! [`Sender`] (on the `Box` that [`accept`] gives, write `(*ws).split()`:
+//! with `futures_util::StreamExt` in scope, as in the example above,
+//! `ws.split()` is that trait's split into a `SplitSink` and a
+//! `SplitStream`), with the blocking adapter's slow-peer policy: senders only
 //! encode into the connection's outgoing queue (under a lock held for the
 //! encoding only, never across an await), and a writer task writes it
 //! out. [`Sender::try_send`] never waits: when the queue would pass
