@@ -67,6 +67,30 @@ pub(crate) fn next_timer(conn: &Connection<Keys>, epoch: StdInstant) -> Option<S
         .map(|t| epoch + StdDuration::from_millis(t.0))
 }
 
+/// [`next_timer`], remembered: the std instant is worked out again only
+/// when the connection's timer moved (it stays put message after message,
+/// until the keepalive ping is sent).
+#[cfg(feature = "tokio")]
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct NextTimer {
+    of: Option<Instant>,
+    at: Option<StdInstant>,
+}
+
+#[cfg(feature = "tokio")]
+impl NextTimer {
+    /// `conn`'s next timer as a std instant.
+    #[inline]
+    pub(crate) fn get(&mut self, conn: &Connection<Keys>, epoch: StdInstant) -> Option<StdInstant> {
+        let t = conn.poll_timeout();
+        if t != self.of {
+            self.of = t;
+            self.at = t.map(|t| epoch + StdDuration::from_millis(t.0));
+        }
+        self.at
+    }
+}
+
 /// What the read side needs of the rest: the connection, a way to send
 /// the control frames it owes, the stream to read, and the end of the
 /// transport.

@@ -16,7 +16,7 @@ use ::tokio::time::Sleep;
 use bytes::BytesMut;
 
 use crate::adapter::driver::{Ending, Latch, RxBuf};
-use crate::adapter::std_net::socket::{Failure, Io, Reading, next_timer, since, write_error};
+use crate::adapter::std_net::socket::{Failure, Io, NextTimer, Reading, since, write_error};
 use crate::adapter::std_net::transport::{Filled, is_gone};
 use crate::adapter::std_net::{Error, Keys, Options};
 use crate::conn::{Connection, DataKind, End, Event, Instant, MessagePart, Role, State};
@@ -172,7 +172,8 @@ pub(crate) fn poll_fill<R: AsyncRead + Unpin + ?Sized>(
             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
             Poll::Ready(Err(e)) if is_gone(&e) => return Ok(Some(Filled::Eof)),
             Poll::Ready(Err(e)) => return Err(e.into()),
-            Poll::Pending => rx.release(),
+            // Not ready: `rx` is as the release above left it.
+            Poll::Pending => {}
         }
         let timer = *next.get_or_insert_with(&mut timer);
         let Some(wake) = earliest(timer, deadline) else {
@@ -204,6 +205,7 @@ pub(crate) struct Link<S> {
     /// When the write waiting now must be done (armed while it waits).
     write_deadline: Option<StdInstant>,
     alarm: Alarm,
+    next_timer: NextTimer,
     /// The waker of the task polling now, for [`Io`]'s calls.
     waker: Option<Waker>,
     /// A read was not ready: the error the read side returned is not one.
@@ -242,6 +244,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             write_timeout: opts.write_timeout,
             write_deadline: None,
             alarm: Alarm::default(),
+            next_timer: NextTimer::default(),
             waker: None,
             pending: false,
             ending: None,
@@ -429,7 +432,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io for Link<S> {
             }
             // The timers are read only if the stream is not ready.
             let (conn, epoch, write_deadline) = (&link.conn, link.epoch, link.write_deadline);
-            let timer = || earliest(next_timer(conn, epoch), write_deadline);
+            let memo = &mut link.next_timer;
+            let timer = || earliest(memo.get(conn, epoch), write_deadline);
             match poll_fill(&mut link.stream, cx, rx, &mut link.alarm, timer, deadline)? {
                 Some(f) => Ok(f),
                 None => {
