@@ -633,6 +633,24 @@ fn server_with_stalled_client(o: Options) -> (std_net::WebSocket<TcpStream>, Tcp
     (server.join().unwrap(), client)
 }
 
+/// The kernel's socket on the other end of a client (in this process),
+/// by the two ends' addresses (`client.peer_addr()`, `client.local_addr()`,
+/// taken while connected): its TCP state and bytes unsent, from
+/// `/proc/net/tcp`; `None` once it is gone.
+#[cfg(target_os = "linux")]
+fn kernel_socket(ends: (std::net::SocketAddr, std::net::SocketAddr)) -> Option<(String, u64)> {
+    let at = |a: std::net::SocketAddr| format!("0100007F:{:04X}", a.port());
+    let (local, remote) = (at(ends.0), at(ends.1));
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        (f[1] == local && f[2] == remote).then(|| {
+            let tx = f[4].split(':').next().unwrap();
+            (f[3].to_string(), u64::from_str_radix(tx, 16).unwrap())
+        })
+    })
+}
+
 /// Parses every frame a client read, unmasked: `(opcode, payload len)`s,
 /// and fails on anything that is not a well-formed frame (a header inside
 /// a cut payload would be).
@@ -694,13 +712,14 @@ fn a_write_that_times_out_latches_and_nothing_follows_the_cut_frame() {
         assert_eq!(kind(&ws.ping(b"p").unwrap_err()), first);
     }
     // The peer reads what was written: whole binary frames, then the cut
-    // one, then nothing (no text, no ping after it).
-    drop(ws);
+    // one, then the end of the stream (no text, no ping after it). It
+    // reads while the socket is open: once it is dropped, the reset
+    // that ends it may discard what the peer had not read yet.
     client
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
     let mut wire = Vec::new();
-    let _ = client.read_to_end(&mut wire);
+    client.read_to_end(&mut wire).unwrap();
     let frames = frames_of(&wire);
     assert!(!frames.is_empty());
     assert!(
@@ -708,6 +727,35 @@ fn a_write_that_times_out_latches_and_nothing_follows_the_cut_frame() {
             .iter()
             .all(|&(op, len)| op == OpCode::Binary && len == 1 << 20)
     );
+    drop(ws);
+}
+
+/// A socket whose write timed out is reset when dropped: the kernel frees
+/// it and its send buffer at once, instead of holding them in `FIN-WAIT-1`
+/// behind the megabytes that a peer which stopped reading never takes
+/// (for as long as the peer keeps its window shut).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_socket_whose_write_timed_out_does_not_hold_the_unsent_data() {
+    let o = Options {
+        write_timeout: Some(Duration::from_millis(300)),
+        ..opts()
+    };
+    let (mut ws, client) = server_with_stalled_client(o);
+    let ends = (client.peer_addr().unwrap(), client.local_addr().unwrap());
+    let big = vec![7u8; 1 << 20];
+    let started = Instant::now();
+    while ws.send_binary(&big).is_ok() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never timed out"
+        );
+    }
+    let (state, unsent) = kernel_socket(ends).expect("the socket is open");
+    assert!(unsent > 0, "{state}: nothing unsent, nothing to free");
+    drop(ws);
+    assert_eq!(kernel_socket(ends), None, "the dropped socket lingers");
+    drop(client);
 }
 
 /// One stalled peer never slows a broadcast: `try_send` never blocks (it

@@ -208,6 +208,13 @@ impl<E: Clone> Latch<E> {
         }
         conn.handle_eof();
     }
+
+    /// How to end the transport: as the policy says ([`ending`]), unless a
+    /// write failed, which resets it ([`Ending::Abort`]).
+    #[cfg(feature = "std")]
+    pub(crate) fn ending(&self, ending: Ending) -> Ending {
+        if self.is_set() { Ending::Abort } else { ending }
+    }
 }
 
 /// What to do with the transport once the connection is over.
@@ -222,6 +229,10 @@ pub(crate) enum Ending {
     DrainThenClose,
     /// Close at once: the peer is gone or did not answer in time.
     Now,
+    /// Reset at once: a write failed (the peer stopped reading), so the
+    /// stream was cut mid-frame and what is unsent must not hold the
+    /// socket (see [`Latch::ending`]).
+    Abort,
 }
 
 /// The end-of-connection policy, the same in every adapter: after a clean

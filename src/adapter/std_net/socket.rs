@@ -462,10 +462,16 @@ impl<S: Transport> Writer<S> {
         self.check(r)
     }
 
+    /// A failure latches, and resets the stream at once
+    /// ([`Transport::abort`]): it was cut mid-frame, and a socket dropped
+    /// later must not hold what the peer never took. The error is the
+    /// one every later send gets.
     fn check(&mut self, r: io::Result<()>) -> Result<(), Error> {
         r.map_err(|e| {
-            self.latch.set(&mut self.conn, Failure::new(&e));
-            e.into()
+            let failure = Failure::new(&e);
+            self.latch.set(&mut self.conn, failure.clone());
+            let _ = self.io.stream.abort();
+            failure.error()
         })
     }
 
@@ -667,7 +673,7 @@ impl<S: Transport> Io for Writer<S> {
     }
 
     fn end_transport(&mut self, ending: Ending, wait: StdDuration) {
-        end_transport(&mut self.io.stream, ending, wait);
+        end_transport(&mut self.io.stream, self.latch.ending(ending), wait);
     }
 }
 

@@ -444,7 +444,9 @@ fn writer<W: Transport>(shared: Arc<Shared>, mut stream: W) {
             state.queued = 0;
             state.control = 0;
             state.writer_gone = true;
-            let _ = stream.shutdown(Shutdown::Both);
+            // Cut mid-frame: reset, so a peer that stopped reading does
+            // not keep the socket's buffers (`Transport::abort`).
+            let _ = stream.abort();
             drop(st);
             shared.room.notify_all();
             return;
@@ -795,17 +797,19 @@ impl<R: Transport> Io for ReadIo<R> {
 
     /// Lets the writer send what is queued (the close frame last) within
     /// `wait`, unless the peer is gone, then ends the transport.
-    fn end_transport(&mut self, ending: Ending, wait: StdDuration) {
+    fn end_transport(&mut self, mut ending: Ending, wait: StdDuration) {
         let deadline = StdInstant::now() + wait;
         {
             let mut st = self.shared.lock();
+            ending = st.latch.ending(ending);
             st.done = true;
             // Over TLS, the session's end (`close_notify`) after the
             // queue, and the writer waited for until it has written it.
             let tls = st.session.is_some();
-            st.close_session = tls && ending != Ending::Now;
+            let now = matches!(ending, Ending::Now | Ending::Abort);
+            st.close_session = tls && !now;
             self.shared.work.notify_all();
-            while ending != Ending::Now && !st.writer_gone && (st.queued > 0 || tls) {
+            while !now && !st.writer_gone && (st.queued > 0 || tls) {
                 match self.shared.wait_room(st, deadline) {
                     Ok(g) => st = g,
                     Err(_) => break,

@@ -215,6 +215,12 @@ impl Transport for Stream {
         }
         self.tcp.shutdown(how)
     }
+
+    /// Over TLS too, a reset: no `close_notify` can follow a record cut
+    /// off mid-way.
+    fn abort(&mut self) -> io::Result<()> {
+        super::transport::abort_tcp(&self.tcp)
+    }
 }
 
 impl Split for Stream {

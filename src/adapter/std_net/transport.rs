@@ -36,6 +36,18 @@ pub trait Transport: Read + Write {
         let _ = how;
         Ok(())
     }
+
+    /// Ends the stream at once after a write failed (the peer stopped
+    /// reading: [`Options::write_timeout`](super::Options::write_timeout)
+    /// ran out), dropping what is unsent: the stream was cut mid-frame,
+    /// and nothing more can follow. TCP resets the connection
+    /// (`SO_LINGER` 0): once closed, the socket and its send buffer are
+    /// freed at once, not held in `FIN-WAIT-1` behind data that a slow or
+    /// hostile peer will never take. The default: a
+    /// [`shutdown`](Self::shutdown) both ways.
+    fn abort(&mut self) -> io::Result<()> {
+        self.shutdown(Shutdown::Both)
+    }
 }
 
 impl Transport for TcpStream {
@@ -50,6 +62,19 @@ impl Transport for TcpStream {
     fn shutdown(&mut self, how: Shutdown) -> io::Result<()> {
         TcpStream::shutdown(self, how)
     }
+
+    fn abort(&mut self) -> io::Result<()> {
+        abort_tcp(self)
+    }
+}
+
+/// [`Transport::abort`] for TCP: zero linger (the close sends a reset),
+/// then a shutdown both ways, which wakes a read blocked on the stream in
+/// another thread.
+pub(crate) fn abort_tcp(stream: &TcpStream) -> io::Result<()> {
+    #[cfg(any(unix, windows))]
+    socket2::SockRef::from(stream).set_linger(Some(StdDuration::ZERO))?;
+    stream.shutdown(Shutdown::Both)
 }
 
 /// A transport that can be split into a half to read from and a half to
@@ -308,6 +333,9 @@ pub(crate) fn end_transport<T: Transport>(stream: &mut T, ending: Ending, wait: 
         Ending::DrainThenClose => linger(stream, false, wait),
         Ending::Now => {
             let _ = stream.shutdown(Shutdown::Both);
+        }
+        Ending::Abort => {
+            let _ = stream.abort();
         }
     }
 }

@@ -297,15 +297,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
     }
 
     /// A write failure latches: the connection ends, and the transport is
-    /// ended at once.
+    /// ended at once. The error is the one every later send gets.
     fn check(&mut self, r: io::Result<()>) -> Result<(), Error> {
         r.map_err(|e| {
-            self.latch.set(&mut self.conn, Failure::new(&e));
+            let failure = Failure::new(&e);
+            self.latch.set(&mut self.conn, failure.clone());
             self.out = Out::default();
             if self.ending.is_none() {
                 self.ending = Some((Ending::Now, StdDuration::ZERO));
             }
-            e.into()
+            failure.error()
         })
     }
 
@@ -546,6 +547,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// The write failure that ended the connection, if one did (kind
     /// `TimedOut` after [`Options::write_timeout`]).
+    ///
+    /// The stream was then cut mid-frame. Over TCP, what the peer never
+    /// took stays in the kernel's send buffer after the socket is dropped
+    /// (`FIN-WAIT-1`, for as long as the peer keeps its window shut). The
+    /// blocking adapter resets such a socket itself; this one cannot reach
+    /// the socket under `S`, so reset it before dropping it, e.g.
+    /// `ws.get_ref().set_zero_linger()` for a `TcpStream` (tokio 1.50), or
+    /// `socket2::SockRef::from(ws.get_ref()).set_linger(Some(Duration::ZERO))`.
     pub fn write_error(&self) -> Option<io::Error> {
         write_error(&self.link.latch)
     }
