@@ -552,7 +552,11 @@ fn encode(runs: usize, count: usize, len: usize) {
             let mut total = 0;
             for _ in 0..count {
                 let n = conn
-                    .encode_in_place(sansws::conn::MessagePart::Whole(DataKind::Binary), black_box(&mut own[..]), &mut hdr)
+                    .encode_in_place(
+                        sansws::conn::MessagePart::Whole(DataKind::Binary),
+                        black_box(&mut own[..]),
+                        &mut hdr,
+                    )
                     .unwrap();
                 black_box(&hdr);
                 total += n + own.len();
@@ -561,20 +565,33 @@ fn encode(runs: usize, count: usize, len: usize) {
         },
     );
 
-    g.add("sansws (std_net, write)", bytes, || {
-        use sansws::adapter::std_net::{Options, WebSocket};
-        use sansws::conn::Role;
-        let opts = Options {
-            config: sansws::conn::Config::HOST,
-            ..Options::default()
-        };
-        let mut ws =
-            WebSocket::from_raw(Mem::new(&[]), Role::Server, &opts, &[], Box::new(|| [0; 4]));
-        for _ in 0..count {
-            ws.send_binary(black_box(&payload)).unwrap();
-        }
-        ws.get_ref().written()
-    });
+    // The blocking adapter's sends, with its default write timeout (each
+    // send reads the clock once, for the deadline of the writes after its
+    // first) and without one.
+    for (name, write_timeout) in [
+        (
+            "sansws (std_net, write)",
+            sansws::adapter::std_net::Options::default().write_timeout,
+        ),
+        ("sansws (std_net, write, no write timeout)", None),
+    ] {
+        let payload = &payload;
+        g.add(name, bytes, move || {
+            use sansws::adapter::std_net::{Options, WebSocket};
+            use sansws::conn::Role;
+            let opts = Options {
+                config: sansws::conn::Config::HOST,
+                write_timeout,
+                ..Options::default()
+            };
+            let mut ws =
+                WebSocket::from_raw(Mem::new(&[]), Role::Server, &opts, &[], Box::new(|| [0; 4]));
+            for _ in 0..count {
+                ws.send_binary(black_box(payload)).unwrap();
+            }
+            ws.get_ref().written()
+        });
+    }
 
     g.add("tungstenite 0.30", bytes, || {
         use tungstenite::protocol::{Message, Role, WebSocket};
