@@ -555,6 +555,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// the socket under `S`, so reset it before dropping it, e.g.
     /// `ws.get_ref().set_zero_linger()` for a `TcpStream` (tokio 1.50), or
     /// `socket2::SockRef::from(ws.get_ref()).set_linger(Some(Duration::ZERO))`.
+    /// A [split](Self::split) socket's stream is out of reach; the
+    /// kernel's limits on orphaned sockets (`tcp_orphan_retries`,
+    /// `tcp_max_orphans` on Linux) bound how long it is held.
     pub fn write_error(&self) -> Option<io::Error> {
         write_error(&self.link.latch)
     }
