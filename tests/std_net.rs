@@ -756,6 +756,24 @@ fn a_socket_whose_write_timed_out_does_not_hold_the_unsent_data() {
     drop(ws);
     assert_eq!(kernel_socket(ends), None, "the dropped socket lingers");
     drop(client);
+
+    // The same through a split socket, whose writer thread sees the
+    // failure.
+    let o = Options {
+        write_timeout: Some(Duration::from_millis(300)),
+        ..opts()
+    };
+    let (ws, client) = server_with_stalled_client(o);
+    let ends = (client.peer_addr().unwrap(), client.local_addr().unwrap());
+    let (reader, sender) = ws.split().unwrap();
+    let started = Instant::now();
+    while sender.send(&Message::Binary(big.clone().into())).is_ok() {
+        assert!(started.elapsed() < Duration::from_secs(30), "never timed out");
+    }
+    assert!(sender.write_error().is_some());
+    drop((reader, sender));
+    assert_eq!(kernel_socket(ends), None, "the dropped split socket lingers");
+    drop(client);
 }
 
 /// One stalled peer never slows a broadcast: `try_send` never blocks (it
