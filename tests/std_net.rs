@@ -768,11 +768,18 @@ fn a_socket_whose_write_timed_out_does_not_hold_the_unsent_data() {
     let (reader, sender) = ws.split().unwrap();
     let started = Instant::now();
     while sender.send(&Message::Binary(big.clone().into())).is_ok() {
-        assert!(started.elapsed() < Duration::from_secs(30), "never timed out");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never timed out"
+        );
     }
     assert!(sender.write_error().is_some());
     drop((reader, sender));
-    assert_eq!(kernel_socket(ends), None, "the dropped split socket lingers");
+    assert_eq!(
+        kernel_socket(ends),
+        None,
+        "the dropped split socket lingers"
+    );
     drop(client);
 }
 
