@@ -730,6 +730,38 @@ fn a_write_that_times_out_latches_and_nothing_follows_the_cut_frame() {
     drop(ws);
 }
 
+/// A peer that keepalive drops (it answers no ping: it stopped reading)
+/// is reset too: what was queued for it is not held in `FIN-WAIT-1`
+/// after the socket is dropped.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_peer_dropped_by_keepalive_does_not_hold_the_unsent_data() {
+    let o = Options {
+        config: Config {
+            ping_interval: Some(Duration::from_millis(100).into()),
+            pong_timeout: Duration::from_millis(200).into(),
+            ..Config::HOST
+        },
+        ..opts()
+    };
+    let (mut ws, client) = server_with_stalled_client(o);
+    let ends = (client.peer_addr().unwrap(), client.local_addr().unwrap());
+    // Queued in the kernel, not taken: the peer reads nothing.
+    let big = vec![7u8; 256 << 10];
+    ws.send_binary(&big).unwrap();
+    ws.send_binary(&big).unwrap();
+    let started = Instant::now();
+    while let Ok(Some(_)) = ws.read() {
+        assert!(started.elapsed() < Duration::from_secs(10), "never dropped");
+    }
+    assert_eq!(ws.end(), Some(End::PongTimeout));
+    let (state, unsent) = kernel_socket(ends).expect("the socket is open");
+    assert!(unsent > 0, "{state}: nothing unsent, nothing to free");
+    drop(ws);
+    assert_eq!(kernel_socket(ends), None, "the dropped socket lingers");
+    drop(client);
+}
+
 /// A socket whose write timed out is reset when dropped: the kernel frees
 /// it and its send buffer at once, instead of holding them in `FIN-WAIT-1`
 /// behind the megabytes that a peer which stopped reading never takes
@@ -804,7 +836,11 @@ fn a_stalled_peer_never_slows_a_broadcast_and_is_dropped_by_keepalive() {
         deflate: None,
         ..opts()
     };
-    let (stalled_ws, _stalled_client) = server_with_stalled_client(o.clone());
+    let (stalled_ws, stalled_client) = server_with_stalled_client(o.clone());
+    let ends = (
+        stalled_client.peer_addr().unwrap(),
+        stalled_client.local_addr().unwrap(),
+    );
     let (mut stalled_reader, stalled) = stalled_ws.split().unwrap();
     let stalled_done = thread::spawn(move || {
         let started = Instant::now();
@@ -885,6 +921,19 @@ fn a_stalled_peer_never_slows_a_broadcast_and_is_dropped_by_keepalive() {
     assert!(took < Duration::from_secs(5), "dropped after {took:?}");
     assert!(!stalled.is_connected());
     assert!(stalled.try_send(&frame).is_err());
+    // Timed out, it was reset: its socket does not hold what it never
+    // read once the last handle is gone (its writer thread ends on its
+    // own, soon after).
+    drop(stalled);
+    #[cfg(target_os = "linux")]
+    {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while kernel_socket(ends).is_some() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(kernel_socket(ends), None, "the timed-out socket lingers");
+    }
+    drop(stalled_client);
 }
 
 /// The split `Reader` streams events, and its callback runs without the

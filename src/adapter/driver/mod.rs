@@ -227,24 +227,39 @@ pub(crate) enum Ending {
     /// Wait (bounded by the close timeout) for the peer to close first,
     /// then close: a client after a clean close (RFC 6455 section 7.1.1).
     DrainThenClose,
-    /// Close at once: the peer is gone or did not answer in time.
+    /// Close at once: the peer is gone.
     Now,
-    /// Reset at once: a write failed (the peer stopped reading), so the
-    /// stream was cut mid-frame and what is unsent must not hold the
-    /// socket (see [`Latch::ending`]).
+    /// Reset at once, where the transport can (TCP: `SO_LINGER` 0): the
+    /// peer did not answer in time or stopped reading (a write failed, see
+    /// [`Latch::ending`]), so what is unsent may never be taken, and must
+    /// not hold the socket and its buffers after it is closed (nginx's
+    /// `reset_timedout_connection`, always on). Where it cannot: [`Now`](Self::Now).
     Abort,
+}
+
+impl Ending {
+    /// This ending for a transport that cannot be reset: an abort is a
+    /// plain close.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn without_abort(self) -> Self {
+        match self {
+            Self::Abort => Self::Now,
+            e => e,
+        }
+    }
 }
 
 /// The end-of-connection policy, the same in every adapter: after a clean
 /// close a server closes TCP first and a client lets the server; after our
-/// error close both half-close and drain; a peer that timed out or
-/// vanished gets no wait.
+/// error close both half-close and drain; a peer that vanished gets no
+/// wait, and one that timed out is reset.
 #[cfg(feature = "std")]
 pub(crate) fn ending(end: Option<End>, role: Role) -> Ending {
     super::diag::ended(end);
     match end {
         Some(End::Clean) if role == Role::Client => Ending::DrainThenClose,
         Some(End::Clean) | Some(End::Failed(_)) | None => Ending::HalfCloseThenDrain,
-        Some(End::PongTimeout | End::CloseTimeout | End::Abnormal) => Ending::Now,
+        Some(End::PongTimeout | End::CloseTimeout) => Ending::Abort,
+        Some(End::Abnormal) => Ending::Now,
     }
 }

@@ -450,8 +450,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io for Link<S> {
     }
 
     fn end_transport(&mut self, ending: Ending, wait: StdDuration) {
+        // `S` cannot be reset from here (see `WebSocket::write_error`).
         if self.ending.is_none() {
-            self.ending = Some((ending, wait));
+            self.ending = Some((ending.without_abort(), wait));
         }
     }
 }

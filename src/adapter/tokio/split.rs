@@ -348,6 +348,8 @@ impl<S: AsyncRead> Io for ReadIo<S> {
     }
 
     fn end_transport(&mut self, ending: Ending, wait: StdDuration) {
+        // `S` cannot be reset from here (see `WebSocket::write_error`).
+        let ending = ending.without_abort();
         if self.ending.is_none() {
             self.ending = Some((ending, wait));
             self.shared.lock().ending.get_or_insert(ending);
