@@ -71,10 +71,13 @@
 //! [`Options::write_timeout`](Options::write_timeout), or the
 //! keepalive ping goes unanswered for the pong timeout. Either ends the
 //! connection; every later send returns the error, and
-//! [`Sender::write_error`] says which write failed. The stream is shut
-//! down (a FIN behind what the kernel still holds): the peer, if it reads
-//! again, sees a cut frame, then the end. [`Sender::stop`] does the same
-//! on demand.
+//! [`Sender::write_error`] says which write failed. The TCP connection is
+//! reset (`SO_LINGER` 0, [`Transport::abort`]): a FIN would wait behind
+//! what the kernel still holds for a peer that takes none of it, and keep
+//! the socket and its send buffer (megabytes) in `FIN-WAIT-1` long after
+//! the connection is dropped. The peer, if it reads again, may see a cut
+//! frame, then the reset. [`Sender::stop`] shuts the stream down on
+//! demand.
 
 pub(crate) mod client;
 #[cfg(feature = "deflate")]
