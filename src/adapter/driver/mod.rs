@@ -208,13 +208,6 @@ impl<E: Clone> Latch<E> {
         }
         conn.handle_eof();
     }
-
-    /// How to end the transport: as the policy says ([`ending`]), unless a
-    /// write failed, which resets it ([`Ending::Abort`]).
-    #[cfg(feature = "std")]
-    pub(crate) fn ending(&self, ending: Ending) -> Ending {
-        if self.is_set() { Ending::Abort } else { ending }
-    }
 }
 
 /// What to do with the transport once the connection is over.
@@ -227,13 +220,16 @@ pub(crate) enum Ending {
     /// Wait (bounded by the close timeout) for the peer to close first,
     /// then close: a client after a clean close (RFC 6455 section 7.1.1).
     DrainThenClose,
-    /// Close at once: the peer is gone.
+    /// Close at once: the peer is gone (or the connection was stopped,
+    /// or, in an adapter that cannot reset its transport, any [`Abort`](Self::Abort)).
     Now,
-    /// Reset at once, where the transport can (TCP: `SO_LINGER` 0): the
-    /// peer did not answer in time or stopped reading (a write failed, see
-    /// [`Latch::ending`]), so what is unsent may never be taken, and must
-    /// not hold the socket and its buffers after it is closed (nginx's
-    /// `reset_timedout_connection`, always on). Where it cannot: [`Now`](Self::Now).
+    /// Reset at once, where the transport and the platform can (TCP:
+    /// `SO_LINGER` 0, on unix and Windows): the peer did not answer in
+    /// time or stopped reading (a write failed), so what is unsent may
+    /// never be taken, and must not hold the socket and its buffers after
+    /// it is closed (nginx's `reset_timedout_connection`, always on).
+    /// Elsewhere, and in the tokio adapter (which cannot reach the socket
+    /// under its stream), a plain close: [`Now`](Self::Now).
     Abort,
 }
 
@@ -252,7 +248,8 @@ impl Ending {
 /// The end-of-connection policy, the same in every adapter: after a clean
 /// close a server closes TCP first and a client lets the server; after our
 /// error close both half-close and drain; a peer that vanished gets no
-/// wait, and one that timed out is reset.
+/// wait, and one that timed out is reset (where the transport can be: see
+/// [`Ending::Abort`]; a failed write resets it too).
 #[cfg(feature = "std")]
 pub(crate) fn ending(end: Option<End>, role: Role) -> Ending {
     super::diag::ended(end);

@@ -27,13 +27,27 @@ use super::{error::*, transport::*};
 pub(crate) struct Failure {
     kind: io::ErrorKind,
     what: Arc<str>,
+    /// A write failed (not a stop or a dropped reader): the stream was
+    /// cut mid-frame, and is reset ([`ending`]).
+    wrote: bool,
 }
 
 impl Failure {
+    /// A write that failed.
     pub(crate) fn new(e: &io::Error) -> Self {
         Self {
             kind: e.kind(),
             what: std::string::ToString::to_string(e).into(),
+            wrote: true,
+        }
+    }
+
+    /// The connection was ended on purpose (a stop, a dropped reader):
+    /// no write failed.
+    pub(crate) fn stopped(e: &io::Error) -> Self {
+        Self {
+            wrote: false,
+            ..Self::new(e)
         }
     }
 
@@ -42,6 +56,23 @@ impl Failure {
             self.kind,
             std::format!("the connection ended when a write failed: {}", self.what),
         ))
+    }
+}
+
+/// How to end the transport: as the policy says ([`driver::ending`]),
+/// unless a write failed, which resets it ([`Ending::Abort`]).
+pub(crate) fn ending(latch: &Latch<Failure>, ending: Ending) -> Ending {
+    match latch.check() {
+        Err(f) if f.wrote => Ending::Abort,
+        _ => ending,
+    }
+}
+
+/// The error of the failure latched (the first one, if several came).
+pub(crate) fn latched(latch: &Latch<Failure>) -> Error {
+    match latch.check() {
+        Err(f) => f.error(),
+        Ok(()) => Error::Io(io::ErrorKind::Other.into()),
     }
 }
 
@@ -468,10 +499,9 @@ impl<S: Transport> Writer<S> {
     /// one every later send gets.
     fn check(&mut self, r: io::Result<()>) -> Result<(), Error> {
         r.map_err(|e| {
-            let failure = Failure::new(&e);
-            self.latch.set(&mut self.conn, failure.clone());
+            self.latch.set(&mut self.conn, Failure::new(&e));
             let _ = self.io.stream.abort();
-            failure.error()
+            latched(&self.latch)
         })
     }
 
@@ -673,7 +703,7 @@ impl<S: Transport> Io for Writer<S> {
     }
 
     fn end_transport(&mut self, ending: Ending, wait: StdDuration) {
-        end_transport(&mut self.io.stream, self.latch.ending(ending), wait);
+        end_transport(&mut self.io.stream, self::ending(&self.latch, ending), wait);
     }
 }
 

@@ -204,7 +204,7 @@ impl Shared {
         {
             let mut st = self.lock();
             let st = &mut *st;
-            st.latch.set(&mut st.conn, Failure::new(&why));
+            st.latch.set(&mut st.conn, Failure::stopped(&why));
             // Nothing queued will be written, not even the frame the
             // writer has in hand (its write fails once the stream is cut).
             st.queue.clear();
@@ -801,7 +801,7 @@ impl<R: Transport> Io for ReadIo<R> {
         let deadline = StdInstant::now() + wait;
         {
             let mut st = self.shared.lock();
-            ending = st.latch.ending(ending);
+            ending = super::socket::ending(&st.latch, ending);
             st.done = true;
             // Over TLS, the session's end (`close_notify`) after the
             // queue, and the writer waited for until it has written it.

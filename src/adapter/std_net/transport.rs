@@ -37,13 +37,15 @@ pub trait Transport: Read + Write {
         Ok(())
     }
 
-    /// Ends the stream at once after a write failed (the peer stopped
-    /// reading: [`Options::write_timeout`](super::Options::write_timeout)
-    /// ran out), dropping what is unsent: the stream was cut mid-frame,
-    /// and nothing more can follow. TCP resets the connection
-    /// (`SO_LINGER` 0): once closed, the socket and its send buffer are
-    /// freed at once, not held in `FIN-WAIT-1` behind data that a slow or
-    /// hostile peer will never take. The default: a
+    /// Ends the stream at once, dropping what is unsent: after a write
+    /// failed (the peer stopped reading:
+    /// [`Options::write_timeout`](super::Options::write_timeout) ran out;
+    /// the stream was cut mid-frame, and nothing more can follow), and
+    /// when keepalive's pong timeout or the close timeout drops the peer.
+    /// TCP resets the connection (`SO_LINGER` 0, on unix and Windows):
+    /// once closed, the socket and its send buffer are freed at once, not
+    /// held in `FIN-WAIT-1` behind data that a slow or hostile peer will
+    /// never take. The default, and TCP where the option cannot be set: a
     /// [`shutdown`](Self::shutdown) both ways.
     fn abort(&mut self) -> io::Result<()> {
         self.shutdown(Shutdown::Both)
@@ -70,10 +72,11 @@ impl Transport for TcpStream {
 
 /// [`Transport::abort`] for TCP: zero linger (the close sends a reset),
 /// then a shutdown both ways, which wakes a read blocked on the stream in
-/// another thread.
+/// another thread. The shutdown happens even if the option cannot be set
+/// (a stack without it, as lwIP often is; a socket already shut down).
 pub(crate) fn abort_tcp(stream: &TcpStream) -> io::Result<()> {
     #[cfg(any(unix, windows))]
-    socket2::SockRef::from(stream).set_linger(Some(StdDuration::ZERO))?;
+    let _ = socket2::SockRef::from(stream).set_linger(Some(StdDuration::ZERO));
     stream.shutdown(Shutdown::Both)
 }
 

@@ -16,7 +16,9 @@ use ::tokio::time::Sleep;
 use bytes::BytesMut;
 
 use crate::adapter::driver::{Ending, Latch, RxBuf};
-use crate::adapter::std_net::socket::{Failure, Io, NextTimer, Reading, since, write_error};
+use crate::adapter::std_net::socket::{
+    Failure, Io, NextTimer, Reading, latched, since, write_error,
+};
 use crate::adapter::std_net::transport::{Filled, is_gone};
 use crate::adapter::std_net::{Error, Keys, Options};
 use crate::conn::{Connection, DataKind, End, Event, Instant, MessagePart, Role, State};
@@ -172,7 +174,8 @@ pub(crate) fn poll_fill<R: AsyncRead + Unpin + ?Sized>(
             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
             Poll::Ready(Err(e)) if is_gone(&e) => return Ok(Some(Filled::Eof)),
             Poll::Ready(Err(e)) => return Err(e.into()),
-            // Not ready: `rx` is as the release above left it.
+            // Not ready: a released `rx` is as the release above left it
+            // (the other reads hold input, which a release keeps).
             Poll::Pending => {}
         }
         let timer = *next.get_or_insert_with(&mut timer);
@@ -300,13 +303,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
     /// ended at once. The error is the one every later send gets.
     fn check(&mut self, r: io::Result<()>) -> Result<(), Error> {
         r.map_err(|e| {
-            let failure = Failure::new(&e);
-            self.latch.set(&mut self.conn, failure.clone());
+            self.latch.set(&mut self.conn, Failure::new(&e));
             self.out = Out::default();
             if self.ending.is_none() {
                 self.ending = Some((Ending::Now, StdDuration::ZERO));
             }
-            failure.error()
+            latched(&self.latch)
         })
     }
 
@@ -341,8 +343,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             .get_or_insert_with(|| StdInstant::now() + wait);
         loop {
             let step = self.closing.unwrap_or(match ending {
-                Ending::Now => Closing::Shutdown,
-                _ => Closing::Flush,
+                Ending::Now | Ending::Abort => Closing::Shutdown,
+                Ending::HalfCloseThenDrain | Ending::DrainThenClose => Closing::Flush,
             });
             self.closing = Some(step);
             let next = match step {
@@ -556,9 +558,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// the socket under `S`, so reset it before dropping it, e.g.
     /// `ws.get_ref().set_zero_linger()` for a `TcpStream` (tokio 1.50), or
     /// `socket2::SockRef::from(ws.get_ref()).set_linger(Some(Duration::ZERO))`.
-    /// A [split](Self::split) socket's stream is out of reach; the
-    /// kernel's limits on orphaned sockets (`tcp_orphan_retries`,
-    /// `tcp_max_orphans` on Linux) bound how long it is held.
+    /// The same holds for a peer that keepalive dropped ([`End::PongTimeout`]:
+    /// it answered no ping, so it is likely not reading either). A
+    /// [split](Self::split) socket's stream is out of reach; the kernel's
+    /// limits on orphaned sockets (`tcp_orphan_retries`, `tcp_max_orphans`
+    /// on Linux) bound how long it is held.
     pub fn write_error(&self) -> Option<io::Error> {
         write_error(&self.link.latch)
     }
