@@ -233,10 +233,10 @@ pub(crate) enum Ending {
     Abort,
 }
 
+#[cfg(feature = "tokio")]
 impl Ending {
     /// This ending for a transport that cannot be reset: an abort is a
     /// plain close.
-    #[cfg(feature = "tokio")]
     pub(crate) fn without_abort(self) -> Self {
         match self {
             Self::Abort => Self::Now,
