@@ -762,6 +762,44 @@ fn a_peer_dropped_by_keepalive_does_not_hold_the_unsent_data() {
     drop(client);
 }
 
+/// A peer that closes (a close frame) but then neither reads nor closes
+/// TCP within the close timeout is reset as well: the polite end (our
+/// FIN, a wait for the peer's) must not leave what it never took in
+/// `FIN-WAIT-1`.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_peer_that_closes_but_never_reads_does_not_hold_the_unsent_data() {
+    let o = Options {
+        config: Config {
+            close_timeout: Duration::from_millis(300).into(),
+            ..Config::HOST
+        },
+        ..opts()
+    };
+    let (mut ws, mut client) = server_with_stalled_client(o);
+    let ends = (client.peer_addr().unwrap(), client.local_addr().unwrap());
+    let big = vec![7u8; 256 << 10];
+    ws.send_binary(&big).unwrap();
+    ws.send_binary(&big).unwrap();
+    // A masked close (1000), and then nothing: no reading, no FIN.
+    let key = [1u8, 2, 3, 4];
+    let code = 1000u16.to_be_bytes();
+    client
+        .write_all(&[0x88, 0x82, 1, 2, 3, 4, code[0] ^ key[0], code[1] ^ key[1]])
+        .unwrap();
+    let started = Instant::now();
+    while let Ok(Some(_)) = ws.read() {
+        assert!(started.elapsed() < Duration::from_secs(10), "never ended");
+    }
+    assert_eq!(
+        ws.connection().remote_close().map(|(c, _)| c),
+        Some(CloseCode::NORMAL)
+    );
+    drop(ws);
+    assert_eq!(kernel_socket(ends), None, "the dropped socket lingers");
+    drop(client);
+}
+
 /// A socket whose write timed out is reset when dropped: the kernel frees
 /// it and its send buffer at once, instead of holding them in `FIN-WAIT-1`
 /// behind the megabytes that a peer which stopped reading never takes

@@ -72,12 +72,20 @@
 //! keepalive ping goes unanswered for the pong timeout. Either ends the
 //! connection; every later send returns the error, and
 //! [`Sender::write_error`] says which write failed. The TCP connection is
-//! reset (`SO_LINGER` 0, [`Transport::abort`]): a FIN would wait behind
-//! what the kernel still holds for a peer that takes none of it, and keep
-//! the socket and its send buffer (megabytes) in `FIN-WAIT-1` long after
-//! the connection is dropped. The peer, if it reads again, may see a cut
-//! frame, then the reset. [`Sender::stop`] shuts the stream down on
-//! demand.
+//! then reset (`SO_LINGER` 0, [`Transport::abort`]), as it is when a peer
+//! that sent a close, or got ours, neither closes nor reads within the
+//! close timeout: a FIN would wait behind what the kernel still holds for
+//! a peer that takes none of it, and keep the socket and its send buffer
+//! (megabytes) in `FIN-WAIT-1` long after the connection is dropped. On
+//! the wire the peer gets a FIN after what it had been sent (the stream
+//! is shut down first, which wakes the other half's thread) and a reset
+//! when the socket is closed; what it had not read by then is lost to
+//! it, perhaps with a cut frame. A peer that reads, but too slowly to
+//! drain what is queued before keepalive's ping (which waits behind it)
+//! and the pong timeout run out, is dropped the same way: on slow links,
+//! raise the pong timeout with the write timeout. A clean close, our
+//! error close, the peer's end of the stream and [`Sender::stop`] end
+//! with a FIN, as before.
 
 pub(crate) mod client;
 #[cfg(feature = "deflate")]

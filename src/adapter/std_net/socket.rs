@@ -52,9 +52,14 @@ impl Failure {
     }
 
     pub(crate) fn error(&self) -> Error {
+        let what = &self.what;
         Error::Io(io::Error::new(
             self.kind,
-            std::format!("the connection ended when a write failed: {}", self.what),
+            if self.wrote {
+                std::format!("the connection ended when a write failed: {what}")
+            } else {
+                std::format!("the connection was ended: {what}")
+            },
         ))
     }
 }

@@ -324,26 +324,35 @@ impl<R: Transport> ReadStream<R> {
 }
 
 /// Ends a transport politely: optionally half-closes first, then reads
-/// (and drops) until the peer's EOF or `timeout`, then shuts down.
+/// (and drops) until the peer's EOF or `timeout`, then shuts down. A peer
+/// that has not closed by then is not reading either (or it would have
+/// seen our close, and our FIN): it is reset ([`Transport::abort`]), so
+/// that what it never took is not held after the close.
 pub(crate) fn linger<T: Transport>(stream: &mut T, half_close_first: bool, timeout: StdDuration) {
     if half_close_first {
         let _ = stream.shutdown(Shutdown::Write);
     }
     let deadline = StdInstant::now() + timeout;
     let mut scratch = [0u8; 512];
-    loop {
+    let ended = loop {
         let now = StdInstant::now();
         if now >= deadline || stream.set_read_timeout(Some(deadline - now)).is_err() {
-            break;
+            break false;
         }
         match stream.read(&mut scratch) {
-            Ok(0) => break,
+            Ok(0) => break true,
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => break,
+            // The read timeout was the time left: it ran out.
+            Err(e) if is_timeout(&e) => break false,
+            Err(_) => break true,
         }
-    }
-    let _ = stream.shutdown(Shutdown::Both);
+    };
+    let _ = if ended {
+        stream.shutdown(Shutdown::Both)
+    } else {
+        stream.abort()
+    };
 }
 
 /// Ends the transport as the driver's end-of-connection policy says.
