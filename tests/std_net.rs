@@ -651,6 +651,18 @@ fn kernel_socket(ends: (std::net::SocketAddr, std::net::SocketAddr)) -> Option<(
     })
 }
 
+/// Waits (up to 5 s: a split socket's writer thread lets its handle go
+/// on its own, soon after) until the kernel has freed the socket at
+/// `ends` ([`kernel_socket`]).
+#[cfg(target_os = "linux")]
+fn assert_freed(ends: (std::net::SocketAddr, std::net::SocketAddr), what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while kernel_socket(ends).is_some() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(kernel_socket(ends), None, "{what} lingers");
+}
+
 /// Parses every frame a client read, unmasked: `(opcode, payload len)`s,
 /// and fails on anything that is not a well-formed frame (a header inside
 /// a cut payload would be).
@@ -758,7 +770,7 @@ fn a_peer_dropped_by_keepalive_does_not_hold_the_unsent_data() {
     let (state, unsent) = kernel_socket(ends).expect("the socket is open");
     assert!(unsent > 0, "{state}: nothing unsent, nothing to free");
     drop(ws);
-    assert_eq!(kernel_socket(ends), None, "the dropped socket lingers");
+    assert_freed(ends, "the dropped socket");
     drop(client);
 }
 
@@ -796,7 +808,7 @@ fn a_peer_that_closes_but_never_reads_does_not_hold_the_unsent_data() {
         Some(CloseCode::NORMAL)
     );
     drop(ws);
-    assert_eq!(kernel_socket(ends), None, "the dropped socket lingers");
+    assert_freed(ends, "the dropped socket");
     drop(client);
 }
 
@@ -824,7 +836,7 @@ fn a_socket_whose_write_timed_out_does_not_hold_the_unsent_data() {
     let (state, unsent) = kernel_socket(ends).expect("the socket is open");
     assert!(unsent > 0, "{state}: nothing unsent, nothing to free");
     drop(ws);
-    assert_eq!(kernel_socket(ends), None, "the dropped socket lingers");
+    assert_freed(ends, "the dropped socket");
     drop(client);
 
     // The same through a split socket, whose writer thread sees the
@@ -845,16 +857,7 @@ fn a_socket_whose_write_timed_out_does_not_hold_the_unsent_data() {
     }
     assert!(sender.write_error().is_some());
     drop((reader, sender));
-    // The writer thread lets its handle go on its own, soon after.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while kernel_socket(ends).is_some() && Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(
-        kernel_socket(ends),
-        None,
-        "the dropped split socket lingers"
-    );
+    assert_freed(ends, "the dropped split socket");
     drop(client);
 }
 
@@ -970,13 +973,7 @@ fn a_stalled_peer_never_slows_a_broadcast_and_is_dropped_by_keepalive() {
     // own, soon after).
     drop(stalled);
     #[cfg(target_os = "linux")]
-    {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while kernel_socket(ends).is_some() && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(20));
-        }
-        assert_eq!(kernel_socket(ends), None, "the timed-out socket lingers");
-    }
+    assert_freed(ends, "the timed-out socket");
     drop(stalled_client);
 }
 

@@ -249,7 +249,7 @@ impl Ending {
 /// close a server closes TCP first and a client lets the server; after our
 /// error close both half-close and drain; a peer that vanished gets no
 /// wait, and one that timed out is reset (where the transport can be: see
-/// [`Ending::Abort`]; a failed write resets it too).
+/// [`Ending::Abort`]; an adapter resets it where a write fails, too).
 #[cfg(feature = "std")]
 pub(crate) fn ending(end: Option<End>, role: Role) -> Ending {
     super::diag::ended(end);

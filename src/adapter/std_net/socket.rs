@@ -28,7 +28,7 @@ pub(crate) struct Failure {
     kind: io::ErrorKind,
     what: Arc<str>,
     /// A write failed (not a stop or a dropped reader): the stream was
-    /// cut mid-frame, and is reset ([`ending`]).
+    /// cut mid-frame (and reset where it failed: [`Transport::abort`]).
     wrote: bool,
 }
 
@@ -61,15 +61,6 @@ impl Failure {
                 std::format!("the connection was ended: {what}")
             },
         ))
-    }
-}
-
-/// How to end the transport: as the policy says ([`driver::ending`]),
-/// unless a write failed, which resets it ([`Ending::Abort`]).
-pub(crate) fn ending(latch: &Latch<Failure>, ending: Ending) -> Ending {
-    match latch.check() {
-        Err(f) if f.wrote => Ending::Abort,
-        _ => ending,
     }
 }
 
@@ -708,7 +699,7 @@ impl<S: Transport> Io for Writer<S> {
     }
 
     fn end_transport(&mut self, ending: Ending, wait: StdDuration) {
-        end_transport(&mut self.io.stream, self::ending(&self.latch, ending), wait);
+        end_transport(&mut self.io.stream, ending, wait);
     }
 }
 

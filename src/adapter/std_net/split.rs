@@ -797,11 +797,10 @@ impl<R: Transport> Io for ReadIo<R> {
 
     /// Lets the writer send what is queued (the close frame last) within
     /// `wait`, unless the peer is gone, then ends the transport.
-    fn end_transport(&mut self, mut ending: Ending, wait: StdDuration) {
+    fn end_transport(&mut self, ending: Ending, wait: StdDuration) {
         let deadline = StdInstant::now() + wait;
         {
             let mut st = self.shared.lock();
-            ending = super::socket::ending(&st.latch, ending);
             st.done = true;
             // Over TLS, the session's end (`close_notify`) after the
             // queue, and the writer waited for until it has written it.
