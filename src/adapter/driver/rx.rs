@@ -406,7 +406,20 @@ impl RxBuf<bytes::BytesMut> {
     /// it); the next [`space`](Self::space) makes it again, or
     /// [`refill`](Self::refill) a small one.
     #[cfg(feature = "tokio")]
+    #[inline]
     pub(crate) fn release(&mut self) {
+        // Already given back (a small storage emptied, no large frames
+        // last): nothing to do. Every read that is not ready calls this,
+        // so it stays inline and the rest out of line.
+        if self.buf.is_empty() && self.hint == 0 && self.buf.capacity() <= KEEP_SMALL {
+            return;
+        }
+        self.release_storage();
+    }
+
+    #[cfg(feature = "tokio")]
+    #[inline(never)]
+    fn release_storage(&mut self) {
         if self.start == self.end && self.pin.is_none() && self.buf.capacity() > 0 {
             // Most of it unused (the messages handed out split theirs
             // off): large frames no longer, back to the scratch.
@@ -428,6 +441,7 @@ impl RxBuf<bytes::BytesMut> {
     /// Whether the storage was given back ([`release`](Self::release)):
     /// none, or a small one emptied.
     #[cfg(feature = "tokio")]
+    #[inline]
     pub(crate) fn is_released(&self) -> bool {
         self.buf.is_empty()
     }
@@ -436,6 +450,7 @@ impl RxBuf<bytes::BytesMut> {
     /// (and [`refill`](Self::refill)ed), rather than straight into
     /// [`space`](Self::space), sized for the large frames of last time.
     #[cfg(feature = "tokio")]
+    #[inline]
     pub(crate) fn wants_scratch(&self) -> bool {
         self.is_released() && self.hint == 0
     }
@@ -444,6 +459,7 @@ impl RxBuf<bytes::BytesMut> {
     /// buffer to read the next input into ([`adopt`](Self::adopt)), as
     /// [`space`](Self::space) would make it.
     #[cfg(feature = "tokio")]
+    #[inline]
     pub(crate) fn hinted(&self) -> Option<usize> {
         (self.is_released() && self.hint > 0)
             .then(|| self.size.min(self.hint.saturating_add(SLACK)))

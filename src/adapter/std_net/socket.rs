@@ -180,9 +180,10 @@ impl Reading {
     }
 
     /// Reads until the connection yields an event (its payload left in the
-    /// buffer: [`RxBuf::event`]); `Ok(None)` once it is over. Owed control
-    /// frames are sent, timers run, the transport is ended when the
-    /// connection is.
+    /// buffer: [`RxBuf::event`]); `Ok(None)` once it is over, or when an
+    /// async `fill` was not ready ([`Filled::Pending`], which its `Io`
+    /// flags for the caller). Owed control frames are sent, timers run,
+    /// the transport is ended when the connection is.
     fn poll<I: Io>(
         &mut self,
         io: &mut I,
@@ -226,6 +227,9 @@ impl Reading {
                     let _ = io.flush_owed();
                 }
                 Filled::Eof => io.with_conn(|c| c.handle_eof()),
+                // The caller tells this from the end by the flag its `Io`
+                // set (an async socket, polled), and returns `Pending`.
+                Filled::Pending => return Ok(None),
             }
         }
     }
@@ -314,6 +318,7 @@ impl Reading {
     }
 
     /// When the read timeout, if any, runs out for a call starting now.
+    #[inline]
     pub(crate) fn deadline(&self) -> Option<StdInstant> {
         self.read_timeout.map(|t| StdInstant::now() + t)
     }
@@ -329,8 +334,8 @@ impl Reading {
 
     /// [`read`](Self::read) within `deadline` (see
     /// [`read_event_until`](Self::read_event_until)). It can be called
-    /// again after it returned an error that the transport's `fill` made
-    /// (an async read not ready): a message kept in place, being
+    /// again after it returned for an async read not ready (or an error
+    /// the transport's `fill` made): a message kept in place, being
     /// assembled or inflated goes on.
     #[inline(always)]
     pub(crate) fn read_until<I: Io>(

@@ -756,7 +756,7 @@ impl<R: Transport> ReadIo<R> {
             self.raw_at = 0;
             match filled {
                 Filled::Data => {}
-                Filled::Timer => return Ok(Filled::Timer),
+                f @ (Filled::Timer | Filled::Pending) => return Ok(f),
                 Filled::Eof => {
                     self.raw_ended = true;
                     if let Some(session) = self.shared.lock().session.as_deref_mut() {

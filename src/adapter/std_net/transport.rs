@@ -249,6 +249,10 @@ pub(crate) enum Filled {
     Data,
     Timer,
     Eof,
+    /// Not ready (an async stream, polled): the read is given up for now,
+    /// its waker left with the stream and the timers. The blocking
+    /// adapter waits instead and never gives this.
+    Pending,
 }
 
 /// The stream a connection reads, with the read timeout last set on it

@@ -57,16 +57,26 @@ pub(crate) struct Alarm {
 
 impl Alarm {
     /// Whether `at` has come; if not, the task is woken when it does.
+    #[inline]
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>, at: StdInstant) -> bool {
+        // Set for `at`, not come, and holding this task's waker (the
+        // common case: a connection waits with the same keepalive instant
+        // message after message): nothing to do, inline.
+        if self.at == Some(at)
+            && let Some(s) = &self.sleep
+            && !s.is_elapsed()
+            && self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            return false;
+        }
+        self.poll_slow(cx, at)
+    }
+
+    #[inline(never)]
+    fn poll_slow(&mut self, cx: &mut Context<'_>, at: StdInstant) -> bool {
         if self.at == Some(at)
             && let Some(s) = &mut self.sleep
         {
-            // Set for `at`, not come, and holding this task's waker (the
-            // common case: a connection waits with the same keepalive
-            // instant message after message): nothing to do.
-            if !s.is_elapsed() && self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                return false;
-            }
             if poll_sleep(s, cx).is_pending() {
                 self.waker = Some(cx.waker().clone());
                 return false;
@@ -114,13 +124,6 @@ pub(crate) fn earliest(a: Option<StdInstant>, b: Option<StdInstant>) -> Option<S
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
-}
-
-/// The error [`Io::fill`] returns when the stream is not ready: the read
-/// is given up for now and polled again (the flag tells it from a real
-/// `WouldBlock`).
-pub(crate) fn not_ready() -> Error {
-    Error::Io(io::ErrorKind::WouldBlock.into())
 }
 
 /// Reads once from `stream` into `rx`, or sees a timer come: the async
@@ -417,8 +420,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io for Link<S> {
     }
 
     /// Writes the replies gathered while buffered input lasted (a batch),
-    /// then reads; not ready: [`not_ready`], the waker left with the
-    /// stream and the timers.
+    /// then reads; not ready: [`Filled::Pending`] (and the flag set), the
+    /// waker left with the stream and the timers.
     fn fill(
         &mut self,
         rx: &mut RxBuf<BytesMut>,
@@ -444,7 +447,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io for Link<S> {
                     // too, unless small.
                     link.out.trim(IDLE_KEEP);
                     link.pending = true;
-                    Err(not_ready())
+                    Ok(Filled::Pending)
                 }
             }
         })
@@ -659,11 +662,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Writes the queue unless the peer's next frames are already read
     /// (then the next read writes it with the replies to them).
-    async fn flush_unless_batching(&mut self) -> Result<(), Error> {
+    fn poll_flush_unless_batching(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         if self.r.rx.has_input() && self.link.out.len() < BATCH {
-            return Ok(());
+            return Poll::Ready(Ok(()));
         }
-        self.flush().await
+        self.link.poll_flush_out(cx)
     }
 
     /// Sends any [`Message`]: text and binary as whole messages (in
@@ -672,8 +675,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// handshake that the next reads see through. Written at once, or
     /// with the batch the next read writes (see [Batching](Self#batching)).
     pub async fn send(&mut self, msg: &Message) -> Result<(), Error> {
-        poll_fn(|cx| self.poll_queue(cx, msg)).await?;
-        self.flush_unless_batching().await
+        // One poll function, not two futures awaited in turn: a lone
+        // reply is queued and written in one poll, with no state machine
+        // between (cancel safety is the same: once queued, never again).
+        let mut queued = false;
+        poll_fn(|cx| {
+            if !queued {
+                ready!(self.poll_queue(cx, msg))?;
+                queued = true;
+            }
+            self.poll_flush_unless_batching(cx)
+        })
+        .await
     }
 
     /// Sends a text message.
@@ -707,7 +720,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             MessagePart::Fragment { kind, fin },
             data,
         )?;
-        self.flush_unless_batching().await
+        poll_fn(|cx| self.poll_flush_unless_batching(cx)).await
     }
 
     /// Sends a ping.

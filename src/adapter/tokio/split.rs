@@ -24,7 +24,7 @@ use crate::wire::{CloseCode, FrameHeader};
 
 use super::WebSocket;
 use super::out::{encode, encode_fragment, poll_write};
-use super::socket::{Alarm, not_ready, poll_fill};
+use super::socket::{Alarm, poll_fill};
 use crate::adapter::driver::out::Out;
 
 /// What the reader, the senders and the writer task share.
@@ -342,7 +342,7 @@ impl<S: AsyncRead> Io for ReadIo<S> {
             Some(f) => Ok(f),
             None => {
                 self.pending = true;
-                Err(not_ready())
+                Ok(Filled::Pending)
             }
         }
     }
