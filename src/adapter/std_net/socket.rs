@@ -317,6 +317,21 @@ impl Reading {
         true
     }
 
+    /// Whether the next read can do nothing but read the stream: not
+    /// finished, nothing buffered or kept in place, nothing inflated
+    /// waiting. An async socket then polls its stream first, and a read
+    /// that is not ready returns at once ([`Io::fill`] given the result
+    /// of one that was).
+    #[cfg(feature = "tokio")]
+    #[inline]
+    pub(crate) fn only_reads(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        if self.inflating.is_pending() {
+            return false;
+        }
+        !self.finished && !self.rx.has_input() && !self.rx.is_pinned()
+    }
+
     /// When the read timeout, if any, runs out for a call starting now.
     #[inline]
     pub(crate) fn deadline(&self) -> Option<StdInstant> {

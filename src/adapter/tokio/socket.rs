@@ -50,9 +50,21 @@ const SCRATCH: usize = 2048;
 pub(crate) struct Alarm {
     sleep: Option<Pin<Box<Sleep>>>,
     at: Option<StdInstant>,
-    /// The waker the sleep holds until it fires: the one its last pending
-    /// poll registered.
-    waker: Option<Waker>,
+    /// Which waker the sleep holds until it fires: the one its last
+    /// pending poll registered, as `Waker::will_wake` tells one (its data
+    /// and vtable pointers). The waker given, not a clone: a clone may
+    /// carry another copy of the same vtable (a waker made by a generic
+    /// function, as a runtime's `block_on` makes them), which no later
+    /// poll's waker would equal, so the sleep would be polled again at
+    /// every wait. The sleep's own clone keeps the waker's data alive
+    /// while it holds it, so the pointers name no other waker meanwhile.
+    holder: Option<(usize, usize)>,
+}
+
+/// What [`Alarm::holder`] keeps of a waker.
+#[inline]
+fn waker_id(w: &Waker) -> (usize, usize) {
+    (w.data() as usize, core::ptr::from_ref(w.vtable()) as usize)
 }
 
 impl Alarm {
@@ -65,7 +77,7 @@ impl Alarm {
         if self.at == Some(at)
             && let Some(s) = &self.sleep
             && !s.is_elapsed()
-            && self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()))
+            && self.holder == Some(waker_id(cx.waker()))
         {
             return false;
         }
@@ -78,7 +90,7 @@ impl Alarm {
             && let Some(s) = &mut self.sleep
         {
             if poll_sleep(s, cx).is_pending() {
-                self.waker = Some(cx.waker().clone());
+                self.holder = Some(waker_id(cx.waker()));
                 return false;
             }
         }
@@ -99,9 +111,7 @@ impl Alarm {
         if poll_sleep(s, cx).is_ready() {
             return true;
         }
-        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            self.waker = Some(cx.waker().clone());
-        }
+        self.holder = Some(waker_id(cx.waker()));
         false
     }
 }
@@ -214,8 +224,12 @@ pub(crate) struct Link<S> {
     next_timer: NextTimer,
     /// The waker of the task polling now, for [`Io`]'s calls.
     waker: Option<Waker>,
-    /// A read was not ready: the error the read side returned is not one.
+    /// A read was not ready: the `Ok(None)` the read side returned is
+    /// not the end.
     pending: bool,
+    /// What a read made before the read side ran (see
+    /// [`WebSocket::poll_reading`]), for its [`Io::fill`] to return.
+    filled: Option<Result<Filled, Error>>,
     /// The read side ended the connection: how to end the transport.
     ending: Option<(Ending, StdDuration)>,
     /// The ending under way, and when it must be over.
@@ -253,6 +267,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             next_timer: NextTimer::default(),
             waker: None,
             pending: false,
+            filled: None,
             ending: None,
             closing: None,
             end_deadline: None,
@@ -427,6 +442,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io for Link<S> {
         rx: &mut RxBuf<BytesMut>,
         deadline: Option<StdInstant>,
     ) -> Result<Filled, Error> {
+        if let Some(filled) = self.filled.take() {
+            return filled;
+        }
         self.in_task(|link, cx| {
             if !link.out.is_empty() && !link.latch.is_set() {
                 // Pending: the rest goes with a later read or send. A
@@ -580,13 +598,44 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         self.r.read_timeout = timeout;
     }
 
-    /// Runs the read side once: `f` over [`Reading`] and the link, with
-    /// the transport ended when the read side says so.
+    /// Runs the read side once: `f` over [`Reading`] and the link (with
+    /// `deadline`, the read's), with the transport ended when the read
+    /// side says so.
     fn poll_reading<T>(
         &mut self,
         cx: &mut Context<'_>,
+        deadline: Option<StdInstant>,
         mut f: impl FnMut(&mut Reading, &mut Link<S>) -> Result<Option<T>, Error>,
     ) -> Poll<Result<Option<T>, Error>> {
+        // The poll after a reply, with nothing buffered (one per echo):
+        // the read the read side would make, made here first, and a read
+        // that is not ready returns at once. Anything else it read goes
+        // to the read side, through `fill`.
+        if self.link.ending.is_none()
+            && self.link.out.is_empty()
+            && self.r.only_reads()
+            && !self.link.conn.is_closed()
+        {
+            let link = &mut self.link;
+            let (conn, epoch) = (&link.conn, link.epoch);
+            let (memo, write_deadline) = (&mut link.next_timer, link.write_deadline);
+            let timer = || earliest(memo.get(conn, epoch), write_deadline);
+            match poll_fill(
+                &mut link.stream,
+                cx,
+                &mut self.r.rx,
+                &mut link.alarm,
+                timer,
+                deadline,
+            ) {
+                Ok(None) => {
+                    link.out.trim(IDLE_KEEP);
+                    return Poll::Pending;
+                }
+                Ok(Some(Filled::Data)) => {}
+                other => link.filled = Some(other.map(|f| f.unwrap_or(Filled::Pending))),
+            }
+        }
         self.link.register(cx);
         if self.link.ending.is_some() {
             ready!(self.link.poll_end(cx));
@@ -619,7 +668,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// without a copy. Cancel safe.
     pub async fn read(&mut self) -> Result<Option<Message>, Error> {
         let deadline = self.r.deadline();
-        poll_fn(|cx| self.poll_reading(cx, |r, link| r.read_until(link, deadline))).await
+        poll_fn(|cx| self.poll_reading(cx, deadline, |r, link| r.read_until(link, deadline))).await
     }
 
     /// Reads until one event and hands it to `f` (streaming: data arrives
@@ -631,8 +680,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         mut f: impl FnMut(Event<'_>) -> R,
     ) -> Result<Option<R>, Error> {
         let deadline = self.r.deadline();
-        poll_fn(|cx| self.poll_reading(cx, |r, link| r.read_event_until(link, deadline, &mut f)))
-            .await
+        poll_fn(|cx| {
+            self.poll_reading(cx, deadline, |r, link| {
+                r.read_event_until(link, deadline, &mut f)
+            })
+        })
+        .await
     }
 
     /// Queues `msg`'s frames (waiting first while the queue holds
@@ -773,7 +826,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         let deadline = *self
             .stream_deadline
             .get_or_insert_with(|| self.r.deadline());
-        let r = ready!(self.poll_reading(cx, |r, link| r.read_until(link, deadline)));
+        let r = ready!(self.poll_reading(cx, deadline, |r, link| r.read_until(link, deadline)));
         self.stream_deadline = None;
         Poll::Ready(r.transpose())
     }
