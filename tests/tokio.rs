@@ -849,3 +849,111 @@ async fn keepalive_fires_after_a_poll_without_coop_budget() {
     .await
     .unwrap();
 }
+
+/// Takes what is written in pieces of at most `piece` bytes, turning
+/// every other write away (`Pending`, woken at once) if `stall`; reads
+/// nothing (never ready).
+struct Trickle {
+    wire: Vec<u8>,
+    piece: usize,
+    stall: bool,
+    turned: bool,
+}
+
+impl AsyncRead for Trickle {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        _: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Poll::Pending
+    }
+}
+
+impl AsyncWrite for Trickle {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        if self.stall {
+            self.turned = !self.turned;
+            if self.turned {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+        }
+        let n = buf.len().min(self.piece);
+        self.wire.extend_from_slice(&buf[..n]);
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A lone short message is framed on the stack and written straight to
+/// the stream (`send`); every other message goes through the queue (the
+/// `Sink`). Both must put the same bytes on the wire, for both roles,
+/// every length around the direct path's bound, and streams that take a
+/// frame whole, in pieces, or only after turning writes away.
+#[tokio::test]
+async fn a_short_message_sent_directly_is_what_the_queue_sends() {
+    use sansws::conn::Role;
+    async fn wire(
+        role: Role,
+        msgs: &[Message],
+        direct: bool,
+        piece: usize,
+        stall: bool,
+    ) -> Vec<u8> {
+        let stream = Trickle {
+            wire: Vec::new(),
+            piece,
+            stall,
+            turned: false,
+        };
+        let mut key = 0u8;
+        let keys: sansws::adapter::std_net::Keys = Box::new(move || {
+            key = key.wrapping_add(1);
+            [key, 0x5a, key ^ 0xff, 0x07]
+        });
+        let mut ws = WebSocket::from_raw(stream, role, &Options::default(), &[], keys);
+        for m in msgs {
+            if direct {
+                ws.send(m).await.unwrap();
+            } else {
+                SinkExt::send(&mut ws, m.clone()).await.unwrap();
+            }
+        }
+        ws.get_ref().wire.clone()
+    }
+    let payload: Vec<u8> = (0..300u32).map(|i| (i * 7 + 1) as u8).collect();
+    for role in [Role::Server, Role::Client] {
+        for (piece, stall) in [
+            (usize::MAX, false),
+            (3, false),
+            (usize::MAX, true),
+            (5, true),
+        ] {
+            for len in (0..=40).chain(120..=130).chain(250..=262).chain([300]) {
+                let msgs = [
+                    Message::Binary(payload[..len].to_vec().into()),
+                    Message::text("é".repeat(len / 2)),
+                ];
+                let direct = wire(role, &msgs, true, piece, stall).await;
+                let queued = wire(role, &msgs, false, piece, stall).await;
+                assert_eq!(
+                    direct, queued,
+                    "{role:?}, {len} bytes, pieces of {piece}, stall {stall}"
+                );
+                assert!(direct.len() > len, "{role:?}, {len} bytes: nothing written");
+            }
+        }
+    }
+}

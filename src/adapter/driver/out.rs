@@ -45,7 +45,9 @@ impl Out {
         self.len == 0
     }
 
-    fn push(&mut self, bytes: &[u8]) {
+    /// Queues `bytes`, the rest of frames already encoded (what a direct
+    /// write did not get out).
+    pub(crate) fn push(&mut self, bytes: &[u8]) {
         self.tail.extend_from_slice(bytes);
         self.len += bytes.len();
     }

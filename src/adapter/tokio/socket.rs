@@ -32,6 +32,15 @@ use crate::adapter::driver::out::Out;
 /// read buffer, before it writes them (a batch's bound).
 const BATCH: usize = 64 << 10;
 
+/// A data message this short, sent with nothing queued and none of the
+/// peer's frames read ahead (a lone reply), is framed on the stack and
+/// written straight to the stream, not through the queue; what the
+/// stream does not take at once is queued as usual.
+const DIRECT: usize = 256;
+
+/// The stack buffer of a direct send: the payload and the longest header.
+const DIRECT_FRAME: usize = DIRECT + crate::wire::FrameHeader::MAX_LEN;
+
 /// A queue this large, once written, is given back at once; a smaller
 /// one when the connection next waits for input.
 const KEEP: usize = 16 << 10;
@@ -734,12 +743,67 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         let mut queued = false;
         poll_fn(|cx| {
             if !queued {
+                if let Some(sent) = self.poll_send_direct(cx, msg) {
+                    queued = true;
+                    return sent;
+                }
                 ready!(self.poll_queue(cx, msg))?;
                 queued = true;
             }
             self.poll_flush_unless_batching(cx)
         })
         .await
+    }
+
+    /// A short data message sent with nothing queued and nothing read
+    /// ahead ([`DIRECT`]): framed by the connection on the stack, as
+    /// [`Out::message`] frames it into the queue, and written to the
+    /// stream at once; the rest of it, if the stream took only part,
+    /// queued and written as [`flush`](Self::flush) writes. `None`: not
+    /// such a message (the caller queues it). Once it returned, the
+    /// frame is sent or queued, whole.
+    fn poll_send_direct(
+        &mut self,
+        cx: &mut Context<'_>,
+        msg: &Message,
+    ) -> Option<Poll<Result<(), Error>>> {
+        let (kind, data) = match msg {
+            Message::Text(t) => (DataKind::Text, t.as_bytes()),
+            Message::Binary(b) => (DataKind::Binary, &b[..]),
+            _ => return None,
+        };
+        let link = &mut self.link;
+        #[cfg(feature = "deflate")]
+        if link.conn.deflate().is_some() {
+            return None;
+        }
+        if data.len() > DIRECT
+            || !link.out.is_empty()
+            || link.latch.is_set()
+            || self.r.rx.has_input()
+            || link.conn.message_len(data.len()) > DIRECT_FRAME
+        {
+            return None;
+        }
+        let mut frame = [0u8; DIRECT_FRAME];
+        let n = match link.conn.send_whole(kind, data, &mut frame) {
+            Ok(n) => n,
+            Err(e) => return Some(Poll::Ready(Err(e.into()))),
+        };
+        let frame = &frame[..n];
+        match Pin::new(&mut link.stream).poll_write(cx, frame) {
+            Poll::Ready(Ok(k)) if k == frame.len() => {}
+            Poll::Ready(Ok(0)) => {
+                let e = io::ErrorKind::WriteZero.into();
+                return Some(Poll::Ready(link.check(Err(e))));
+            }
+            Poll::Ready(Ok(k)) => link.out.push(&frame[k..]),
+            Poll::Ready(Err(e)) => return Some(Poll::Ready(link.check(Err(e)))),
+            Poll::Pending => link.out.push(frame),
+        }
+        // Written whole (a queue that stayed empty: the flush alone), or
+        // the rest queued: the queue's write, its timeout included.
+        Some(link.poll_flush_out(cx))
     }
 
     /// Sends a text message.
