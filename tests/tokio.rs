@@ -888,6 +888,20 @@ impl AsyncWrite for Trickle {
         Poll::Ready(Ok(n))
     }
 
+    /// Gathers up to a piece across the slices (a socket's `writev`).
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let all: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+        self.as_mut().poll_write(cx, &all)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Poll::Ready(Ok(()))
     }
@@ -897,11 +911,13 @@ impl AsyncWrite for Trickle {
     }
 }
 
-/// A lone short message is framed on the stack and written straight to
-/// the stream (`send`); every other message goes through the queue (the
-/// `Sink`). Both must put the same bytes on the wire, for both roles,
-/// every length around the direct path's bound, and streams that take a
-/// frame whole, in pieces, or only after turning writes away.
+/// A lone message is written straight to the stream (`send`): a short
+/// one framed on the stack, a server's longer one as its header and its
+/// payload in one vectored write. Every other message goes through the
+/// queue (the `Sink`). Both must put the same bytes on the wire, for both
+/// roles, every length around the bounds (the direct path's, the queue's
+/// for sharing a payload, one frame's), and streams that take a frame
+/// whole, in pieces, or only after turning writes away.
 #[tokio::test]
 async fn a_short_message_sent_directly_is_what_the_queue_sends() {
     use sansws::conn::Role;
@@ -933,15 +949,20 @@ async fn a_short_message_sent_directly_is_what_the_queue_sends() {
         }
         ws.get_ref().wire.clone()
     }
-    let payload: Vec<u8> = (0..300u32).map(|i| (i * 7 + 1) as u8).collect();
+    let payload: Vec<u8> = (0..70_000u32).map(|i| (i * 7 + 1) as u8).collect();
     for role in [Role::Server, Role::Client] {
         for (piece, stall) in [
             (usize::MAX, false),
             (3, false),
             (usize::MAX, true),
             (5, true),
+            (4099, false),
+            (4099, true),
         ] {
-            for len in (0..=40).chain(120..=130).chain(250..=262).chain([300]) {
+            let long = [
+                300, 1000, 4095, 4096, 4097, 5000, 20_000, 65_535, 65_536, 70_000,
+            ];
+            for len in (0..=40).chain(120..=130).chain(250..=262).chain(long) {
                 let msgs = [
                     Message::Binary(payload[..len].to_vec().into()),
                     Message::text("é".repeat(len / 2)),

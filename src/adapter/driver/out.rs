@@ -52,6 +52,31 @@ impl Out {
         self.len += bytes.len();
     }
 
+    /// Queues what is left of one frame, `head` and then `body` (`shared`:
+    /// the same bytes as `body`, held by reference), after the first
+    /// `written` bytes of the two went out in a direct write.
+    #[cfg_attr(
+        not(feature = "tokio"),
+        allow(dead_code, reason = "the tokio adapter's")
+    )]
+    pub(crate) fn push_rest(
+        &mut self,
+        head: &[u8],
+        body: &[u8],
+        shared: Option<&Bytes>,
+        written: usize,
+    ) {
+        let body_from = written.saturating_sub(head.len());
+        if let Some(rest) = head.get(written..) {
+            self.push(rest);
+        }
+        let rest = &body[body_from..];
+        match shared {
+            Some(b) if rest.len() >= SHARE_MIN => self.push_shared(b.slice(body_from..)),
+            _ => self.push(rest),
+        }
+    }
+
     fn push_shared(&mut self, bytes: Bytes) {
         if !self.tail.is_empty() {
             self.segs.push_back(self.tail.split().freeze());

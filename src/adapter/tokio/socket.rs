@@ -4,7 +4,7 @@
 
 use std::boxed::Box;
 use std::future::{Future, poll_fn};
-use std::io;
+use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
 use std::pin::{Pin, pin};
 use std::string::String;
@@ -15,7 +15,7 @@ use ::tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use ::tokio::time::Sleep;
 use bytes::BytesMut;
 
-use crate::adapter::driver::{Ending, Latch, RxBuf};
+use crate::adapter::driver::{Ending, FrameOut, Latch, RxBuf};
 use crate::adapter::std_net::socket::{
     Failure, Io, NextTimer, Reading, latched, since, write_error,
 };
@@ -767,9 +767,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         cx: &mut Context<'_>,
         msg: &Message,
     ) -> Option<Poll<Result<(), Error>>> {
-        let (kind, data) = match msg {
-            Message::Text(t) => (DataKind::Text, t.as_bytes()),
-            Message::Binary(b) => (DataKind::Binary, &b[..]),
+        let (kind, data, shared) = match msg {
+            Message::Text(t) => (DataKind::Text, t.as_bytes(), t.payload().as_shared()),
+            Message::Binary(b) => (DataKind::Binary, &b[..], b.as_shared()),
             _ => return None,
         };
         let link = &mut self.link;
@@ -777,13 +777,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         if link.conn.deflate().is_some() {
             return None;
         }
-        if data.len() > DIRECT
-            || !link.out.is_empty()
-            || link.latch.is_set()
-            || self.r.rx.has_input()
-            || link.conn.message_len(data.len()) > DIRECT_FRAME
-        {
+        if !link.out.is_empty() || link.latch.is_set() || self.r.rx.has_input() {
             return None;
+        }
+        if data.len() > DIRECT || link.conn.message_len(data.len()) > DIRECT_FRAME {
+            return Self::poll_send_frame(link, cx, kind, data, shared);
         }
         let mut frame = [0u8; DIRECT_FRAME];
         let n = match link.conn.send_whole(kind, data, &mut frame) {
@@ -803,6 +801,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
         // Written whole (a queue that stayed empty: the flush alone), or
         // the rest queued: the queue's write, its timeout included.
+        Some(link.poll_flush_out(cx))
+    }
+
+    /// [`poll_send_direct`](Self::poll_send_direct) for a longer message
+    /// that a server sends in one frame: its header and its payload, as it
+    /// is (not masked), in one vectored write, as the queue would write
+    /// them; the rest queued (a large shared payload by reference).
+    /// `None` for a client's message (masked in the queue) or one of
+    /// several frames.
+    fn poll_send_frame(
+        link: &mut Link<S>,
+        cx: &mut Context<'_>,
+        kind: DataKind,
+        data: &[u8],
+        shared: Option<&bytes::Bytes>,
+    ) -> Option<Poll<Result<(), Error>>> {
+        if link.conn.role() == Role::Client || data.len() > link.conn.config().max_send_frame_len {
+            return None;
+        }
+        let part = MessagePart::Whole(kind);
+        let mut frame = match FrameOut::begin(&mut link.conn, part, data.len()) {
+            Ok(f) => f,
+            Err(e) => return Some(Poll::Ready(Err(e.into()))),
+        };
+        let (head, body) = match frame.next_chunk(&mut link.conn, data, &mut []) {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => return Some(link.poll_flush_out(cx)),
+            Err(e) => return Some(Poll::Ready(Err(e.into()))),
+        };
+        let slices = [IoSlice::new(head), IoSlice::new(body)];
+        let written = match Pin::new(&mut link.stream).poll_write_vectored(cx, &slices) {
+            Poll::Ready(Ok(0)) => {
+                let e = io::ErrorKind::WriteZero.into();
+                return Some(Poll::Ready(link.check(Err(e))));
+            }
+            Poll::Ready(Ok(k)) => k,
+            Poll::Ready(Err(e)) => return Some(Poll::Ready(link.check(Err(e)))),
+            Poll::Pending => 0,
+        };
+        if written < head.len() + body.len() {
+            link.out.push_rest(head, body, shared, written);
+        }
         Some(link.poll_flush_out(cx))
     }
 
