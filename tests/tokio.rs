@@ -962,7 +962,7 @@ async fn a_short_message_sent_directly_is_what_the_queue_sends() {
             let long = [
                 300, 1000, 4095, 4096, 4097, 5000, 20_000, 65_535, 65_536, 70_000,
             ];
-            for len in (0..=40).chain(120..=130).chain(250..=262).chain(long) {
+            for len in (0..=40).chain(105..=135).chain(250..=262).chain(long) {
                 let msgs = [
                     Message::Binary(payload[..len].to_vec().into()),
                     Message::text("é".repeat(len / 2)),
