@@ -252,6 +252,10 @@ pub(crate) enum Filled {
     /// Not ready (an async stream, polled): the read is given up for now,
     /// its waker left with the stream and the timers. The blocking
     /// adapter waits instead and never gives this.
+    #[cfg_attr(
+        not(feature = "tokio"),
+        allow(dead_code, reason = "the tokio adapter's")
+    )]
     Pending,
 }
 

@@ -98,13 +98,13 @@ impl Alarm {
 
     #[inline(never)]
     fn poll_slow(&mut self, cx: &mut Context<'_>, at: StdInstant) -> bool {
+        // Set for `at`, but not holding this task's waker (or come).
         if self.at == Some(at)
             && let Some(s) = &mut self.sleep
+            && poll_sleep(s, cx).is_pending()
         {
-            if poll_sleep(s, cx).is_pending() {
-                self.holder = Some(waker_id(cx.waker()));
-                return false;
-            }
+            self.holder = Some(waker_id(cx.waker()));
+            return false;
         }
         if StdInstant::now() >= at {
             return true;
