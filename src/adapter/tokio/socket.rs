@@ -515,7 +515,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io for Link<S> {
 /// A send made while the peer's next frames already wait in the read
 /// buffer (the peer sent many at once) is queued, not written: the next
 /// read writes the whole batch in one vectored write when the buffer runs
-/// dry, before it waits. A lone message is written at once, as before.
+/// dry, before it waits. A lone message is written at once; with nothing
+/// queued it skips the queue: a short one is framed on the stack, a
+/// server's longer one goes out as its header and payload in one
+/// vectored write (only what the stream does not take is queued).
 /// [`flush`](Self::flush) writes the queue now.
 pub struct WebSocket<S> {
     pub(crate) link: Link<S>,
