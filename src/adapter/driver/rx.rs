@@ -148,6 +148,13 @@ pub(crate) struct RxBuf<S> {
     /// (0: small messages, read through the caller's scratch).
     #[cfg(feature = "tokio")]
     hint: usize,
+    /// The last read (tokio) with no input buffered found nothing yet.
+    #[cfg(feature = "tokio")]
+    waited: bool,
+    /// The last such read made right after a message found more (the
+    /// peer streams): that read is then made as after a wait.
+    #[cfg(feature = "tokio")]
+    streaming: bool,
 }
 
 impl<S: Storage> RxBuf<S> {
@@ -169,6 +176,12 @@ impl<S: Storage> RxBuf<S> {
             compressed: false,
             #[cfg(feature = "tokio")]
             hint: 0,
+            // As if after a wait: the first input says nothing of how
+            // the peer sends.
+            #[cfg(feature = "tokio")]
+            waited: true,
+            #[cfg(feature = "tokio")]
+            streaming: false,
         }
     }
 
@@ -449,8 +462,7 @@ impl RxBuf<bytes::BytesMut> {
     /// Whether input after a pause is best read through a small scratch
     /// (and [`refill`](Self::refill)ed), rather than straight into
     /// [`space`](Self::space), sized for the large frames of last time.
-    #[cfg(feature = "tokio")]
-    #[inline]
+    #[cfg(all(test, feature = "tokio"))]
     pub(crate) fn wants_scratch(&self) -> bool {
         self.is_released() && self.hint == 0
     }
@@ -463,6 +475,29 @@ impl RxBuf<bytes::BytesMut> {
     pub(crate) fn hinted(&self) -> Option<usize> {
         (self.is_released() && self.hint > 0)
             .then(|| self.size.min(self.hint.saturating_add(SLACK)))
+    }
+
+    /// Whether the next read (all input used up) most likely finds
+    /// nothing yet: the read before it got input, and the read right
+    /// after a message last time found nothing (request-response). Such a read is made
+    /// through the small scratch even when [`hinted`](Self::hinted)
+    /// says large frames came: a buffer that large, made for a read
+    /// that is not ready, would be made and freed for nothing.
+    #[cfg(feature = "tokio")]
+    #[inline]
+    pub(crate) fn expects_wait(&self) -> bool {
+        !self.waited && !self.streaming
+    }
+
+    /// What a read made with all input used up found: input (`true`) or
+    /// nothing yet.
+    #[cfg(feature = "tokio")]
+    #[inline]
+    pub(crate) fn note_read(&mut self, got: bool) {
+        if !self.waited {
+            self.streaming = got;
+        }
+        self.waited = !got;
     }
 
     /// Input read while the storage was given back, into `buf` (of

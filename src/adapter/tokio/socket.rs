@@ -168,7 +168,10 @@ pub(crate) fn poll_fill<R: AsyncRead + Unpin + ?Sized>(
         // read here first (not zeroed: `ReadBuf` hands out only what the
         // read filled), and kept in a buffer just as large.
         rx.release();
-        let read = if let Some(size) = rx.hinted() {
+        // All input used up: how this read goes tells the next one's
+        // buffer (`expects_wait`). Reads of the rest of a frame do not.
+        let fresh = rx.is_released();
+        let read = if let Some(size) = rx.hinted().filter(|_| !rx.expects_wait()) {
             // Large frames came last time: straight into a buffer as
             // large, whose spare capacity `read_buf` fills without
             // zeroing it first.
@@ -178,7 +181,10 @@ pub(crate) fn poll_fill<R: AsyncRead + Unpin + ?Sized>(
                 rx.adopt(buf);
             }
             r
-        } else if rx.wants_scratch() {
+        } else if rx.is_released() {
+            // Small messages, or a read that most likely finds nothing
+            // yet (if it finds the start of a large frame, the buffer
+            // grows to it as the frame comes).
             let mut scratch = [MaybeUninit::<u8>::uninit(); SCRATCH];
             let mut buf = ReadBuf::uninit(&mut scratch);
             let r = Pin::new(&mut *stream).poll_read(cx, &mut buf);
@@ -193,6 +199,11 @@ pub(crate) fn poll_fill<R: AsyncRead + Unpin + ?Sized>(
             rx.filled(n);
             r.map_ok(|()| n)
         };
+        match &read {
+            Poll::Ready(Ok(n)) if fresh => rx.note_read(*n > 0),
+            Poll::Pending if fresh => rx.note_read(false),
+            _ => {}
+        }
         match read {
             Poll::Ready(Ok(0)) => return Ok(Some(Filled::Eof)),
             Poll::Ready(Ok(_)) => return Ok(Some(Filled::Data)),
@@ -989,5 +1000,141 @@ impl<S: AsyncRead + AsyncWrite + Unpin> futures_sink::Sink<Message> for WebSocke
             this.link.out.control(&mut this.link.conn, now, &close)?;
         }
         this.link.poll_flush_out(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conn::{Config, NoMasking};
+    use std::vec::Vec;
+
+    /// Hands out `frames` one per read, each after a read that is not
+    /// ready if `pause` (request-response), back to back otherwise
+    /// (streaming); records the room each read was given.
+    struct Frames {
+        frames: Vec<Vec<u8>>,
+        pos: usize,
+        pause: bool,
+        paused: bool,
+        rooms: Vec<usize>,
+    }
+
+    impl AsyncRead for Frames {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            self.rooms.push(buf.remaining());
+            if self.pos == 0 && self.pause && !self.paused {
+                self.paused = true;
+                return Poll::Pending;
+            }
+            self.paused = false;
+            let this = &mut *self;
+            if let Some(f) = this.frames.first() {
+                let n = buf.remaining().min(f.len() - this.pos);
+                buf.put_slice(&f[this.pos..this.pos + n]);
+                this.pos += n;
+                if this.pos == f.len() {
+                    this.frames.remove(0);
+                    this.pos = 0;
+                }
+            }
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// A client's masked binary frame of `payload`.
+    fn frame(payload: &[u8]) -> Vec<u8> {
+        let mut f = Vec::from([0x82u8, 0xfe]);
+        f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        f.extend_from_slice(&[0; 4]);
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// Reads `n` messages from `stream` through `poll_fill` as the read
+    /// side does; the room of every read made.
+    fn rooms(mut stream: Frames, n: usize, len: usize) -> Vec<usize> {
+        let mut rx = RxBuf::lazy(&[], 64 << 10);
+        let mut conn =
+            Connection::with_keys(Role::Server, Config::HOST, NoMasking(()), Instant::ZERO);
+        let mut alarm = Alarm::default();
+        let mut cx = Context::from_waker(Waker::noop());
+        for _ in 0..n {
+            loop {
+                if let Some(found) = rx.poll(&mut conn).unwrap() {
+                    if let Event::Data(d) = rx.event(found) {
+                        let (end, frame_len) = (d.is_frame_end(), d.frame_len);
+                        if end {
+                            if !rx.is_pinned() {
+                                rx.pin_last();
+                            }
+                            assert_eq!(rx.take_payload().len(), len);
+                            break;
+                        }
+                        if !rx.is_pinned() {
+                            rx.pin_last();
+                            rx.reserve_pinned(frame_len);
+                        }
+                    }
+                    continue;
+                }
+                match poll_fill(&mut stream, &mut cx, &mut rx, &mut alarm, || None, None) {
+                    Ok(None | Some(Filled::Data)) => {}
+                    other => panic!("{:?}", other.map(|f| f.map(|_| ()))),
+                }
+            }
+        }
+        stream.rooms
+    }
+
+    /// After large frames, a read that follows a message in
+    /// request-response traffic (which finds nothing yet) is given the
+    /// small scratch, not a buffer as large as the frames: none is made
+    /// and freed for nothing. The read after the wait gets one large
+    /// enough for the whole frame (one read). A peer that streams gets
+    /// the large buffer for every read after its first frames.
+    #[test]
+    fn a_read_that_most_likely_finds_nothing_makes_no_large_buffer() {
+        let big = [7u8; 16 << 10];
+        let frames = || (0..6).map(|_| frame(&big)).collect::<Vec<_>>();
+        let rr = rooms(
+            Frames {
+                frames: frames(),
+                pos: 0,
+                pause: true,
+                paused: false,
+                rooms: Vec::new(),
+            },
+            6,
+            big.len(),
+        );
+        // Per message after the first: the read that is not ready, then
+        // the one after it, whole.
+        let first = rr.len() - 10;
+        assert!(first <= 3, "{rr:?}");
+        for (i, pair) in rr[first..].chunks(2).enumerate() {
+            assert_eq!(pair[0], SCRATCH, "message {}: {rr:?}", i + 2);
+            assert!(pair[1] > big.len(), "message {}: {rr:?}", i + 2);
+        }
+        let streamed = rooms(
+            Frames {
+                frames: frames(),
+                pos: 0,
+                pause: false,
+                paused: false,
+                rooms: Vec::new(),
+            },
+            6,
+            big.len(),
+        );
+        assert!(
+            streamed.iter().skip(4).all(|&r| r > big.len()),
+            "{streamed:?}"
+        );
+        assert!(streamed.len() <= 9, "{streamed:?}");
     }
 }
