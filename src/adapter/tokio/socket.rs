@@ -181,7 +181,7 @@ pub(crate) fn poll_fill<R: AsyncRead + Unpin + ?Sized>(
                 rx.adopt(buf);
             }
             r
-        } else if rx.is_released() {
+        } else if fresh {
             // Small messages, or a read that most likely finds nothing
             // yet (if it finds the start of a large frame, the buffer
             // grows to it as the frame comes).
@@ -772,13 +772,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         .await
     }
 
-    /// A short data message sent with nothing queued and nothing read
-    /// ahead ([`DIRECT`]): framed by the connection on the stack, as
-    /// [`Out::message`] frames it into the queue, and written to the
-    /// stream at once; the rest of it, if the stream took only part,
-    /// queued and written as [`flush`](Self::flush) writes. `None`: not
-    /// such a message (the caller queues it). Once it returned, the
-    /// frame is sent or queued, whole.
+    /// A lone data message, sent with nothing queued and nothing read
+    /// ahead, written to the stream at once instead of through the queue:
+    /// a short one ([`DIRECT`]) framed by the connection on the stack, as
+    /// [`Out::message`] frames it into the queue; a server's longer one in
+    /// one frame as its header and its payload (not masked), in one
+    /// vectored write, as the queue would write them. What the stream does
+    /// not take is queued (a large shared payload by reference) and
+    /// written as [`flush`](Self::flush) writes. `None`: not such a
+    /// message (the caller queues it; a client's longer one is masked in
+    /// the queue). Once it returned, the frame is sent or queued, whole.
     fn poll_send_direct(
         &mut self,
         cx: &mut Context<'_>,
@@ -797,58 +800,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         if !link.out.is_empty() || link.latch.is_set() || self.r.rx.has_input() {
             return None;
         }
-        if data.len() > DIRECT || link.conn.message_len(data.len()) > DIRECT_FRAME {
-            return Self::poll_send_frame(link, cx, kind, data, shared);
-        }
-        let mut frame = [0u8; DIRECT_FRAME];
-        let n = match link.conn.send_whole(kind, data, &mut frame) {
-            Ok(n) => n,
-            Err(e) => return Some(Poll::Ready(Err(e.into()))),
+        let mut stack = [0u8; DIRECT_FRAME];
+        let mut long;
+        let (head, body): (&[u8], &[u8]) =
+            if data.len() <= DIRECT && link.conn.message_len(data.len()) <= DIRECT_FRAME {
+                match link.conn.send_whole(kind, data, &mut stack) {
+                    Ok(n) => (&stack[..n], &[]),
+                    Err(e) => return Some(Poll::Ready(Err(e.into()))),
+                }
+            } else {
+                let max = link.conn.config().max_send_frame_len;
+                if link.conn.role() == Role::Client || data.len() > max {
+                    return None;
+                }
+                long = match FrameOut::begin(&mut link.conn, MessagePart::Whole(kind), data.len()) {
+                    Ok(f) => f,
+                    Err(e) => return Some(Poll::Ready(Err(e.into()))),
+                };
+                match long.next_chunk(&mut link.conn, data, &mut []) {
+                    Ok(Some(chunk)) => chunk,
+                    Ok(None) => return Some(link.poll_flush_out(cx)),
+                    Err(e) => return Some(Poll::Ready(Err(e.into()))),
+                }
+            };
+        let stream = Pin::new(&mut link.stream);
+        let write = if body.is_empty() {
+            stream.poll_write(cx, head)
+        } else {
+            stream.poll_write_vectored(cx, &[IoSlice::new(head), IoSlice::new(body)])
         };
-        let frame = &frame[..n];
-        match Pin::new(&mut link.stream).poll_write(cx, frame) {
-            Poll::Ready(Ok(k)) if k == frame.len() => {}
-            Poll::Ready(Ok(0)) => {
-                let e = io::ErrorKind::WriteZero.into();
-                return Some(Poll::Ready(link.check(Err(e))));
-            }
-            Poll::Ready(Ok(k)) => link.out.push(&frame[k..]),
-            Poll::Ready(Err(e)) => return Some(Poll::Ready(link.check(Err(e)))),
-            Poll::Pending => link.out.push(frame),
-        }
-        // Written whole (a queue that stayed empty: the flush alone), or
-        // the rest queued: the queue's write, its timeout included.
-        Some(link.poll_flush_out(cx))
-    }
-
-    /// [`poll_send_direct`](Self::poll_send_direct) for a longer message
-    /// that a server sends in one frame: its header and its payload, as it
-    /// is (not masked), in one vectored write, as the queue would write
-    /// them; the rest queued (a large shared payload by reference).
-    /// `None` for a client's message (masked in the queue) or one of
-    /// several frames.
-    fn poll_send_frame(
-        link: &mut Link<S>,
-        cx: &mut Context<'_>,
-        kind: DataKind,
-        data: &[u8],
-        shared: Option<&bytes::Bytes>,
-    ) -> Option<Poll<Result<(), Error>>> {
-        if link.conn.role() == Role::Client || data.len() > link.conn.config().max_send_frame_len {
-            return None;
-        }
-        let part = MessagePart::Whole(kind);
-        let mut frame = match FrameOut::begin(&mut link.conn, part, data.len()) {
-            Ok(f) => f,
-            Err(e) => return Some(Poll::Ready(Err(e.into()))),
-        };
-        let (head, body) = match frame.next_chunk(&mut link.conn, data, &mut []) {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => return Some(link.poll_flush_out(cx)),
-            Err(e) => return Some(Poll::Ready(Err(e.into()))),
-        };
-        let slices = [IoSlice::new(head), IoSlice::new(body)];
-        let written = match Pin::new(&mut link.stream).poll_write_vectored(cx, &slices) {
+        let written = match write {
             Poll::Ready(Ok(0)) => {
                 let e = io::ErrorKind::WriteZero.into();
                 return Some(Poll::Ready(link.check(Err(e))));
@@ -860,6 +841,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         if written < head.len() + body.len() {
             link.out.push_rest(head, body, shared, written);
         }
+        // Written whole (a queue that stayed empty: the flush alone), or
+        // the rest queued: the queue's write, its timeout included.
         Some(link.poll_flush_out(cx))
     }
 
