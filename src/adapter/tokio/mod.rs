@@ -94,6 +94,22 @@
 //! [`Options::write_timeout`], or when the keepalive ping goes
 //! unanswered; every later send then says so, and [`Sender::end`] says
 //! why ([`Sender::write_error`] the write failure, if that was it).
+//! With `Options::default()` that is a write stuck for 10 s, or a ping
+//! (sent every 10 s) unanswered for 10 s more.
+//!
+//! # How a connection ends
+//!
+//! The loop in the example stops at any of the three, and
+//! [`WebSocket::end`] then says how it went:
+//!
+//! - the close handshake, the peer vanishing, or keepalive dropping it:
+//!   [`read`](WebSocket::read) returns `Ok(None)` (`end()`: `Clean`,
+//!   `Abnormal`, `PongTimeout`, ...);
+//! - a protocol error by the peer: `read` returns `Err(Error::Protocol(..))`
+//!   after the close frame with its code went out (1002, 1007, 1009, ...);
+//! - a write that failed or timed out: `send` returns `Err(Error::Io(..))`
+//!   (kind `TimedOut` after the write timeout), as does every later send
+//!   ([`WebSocket::write_error`]).
 
 mod handshake;
 mod out;
