@@ -636,7 +636,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         // The poll after a reply, with nothing buffered (one per echo):
         // the read the read side would make, made here first, and a read
         // that is not ready returns at once. Anything else it read goes
-        // to the read side, through `fill`.
+        // to the read side, through `fill`. (The timers are read as
+        // `Link::fill` reads them; one helper for both cost a 20-byte echo
+        // 54 to 121 more instructions, however it was inlined.)
         if self.link.ending.is_none()
             && self.link.out.is_empty()
             && self.r.only_reads()
