@@ -249,6 +249,10 @@ fn events_in_order_across_a_server_cut_mid_message_and_back() {
                 w.send_fragment(DataKind::Binary, &message(99)[..1000], false)
                     .await
                     .unwrap();
+                // A fragment that is not the last is not flushed by its
+                // send: flushed here, it has reached the client when the
+                // connection is cut (an abort drops what is unsent).
+                w.flush().await.unwrap();
                 w.io().abort();
                 let _ = w.io().flush().await;
             }

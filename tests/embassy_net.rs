@@ -166,7 +166,12 @@ where
 
 /// One whole message (or control frame); `None` once the connection is
 /// over.
-async fn read_msg<K: MaskKeys>(w: &mut Ws<'_, '_, K>) -> Option<Got> {
+async fn read_msg<T, K>(w: &mut WebSocket<'_, T, K>) -> Option<Got>
+where
+    T: Read + Write,
+    T::Error: core::fmt::Debug,
+    K: MaskKeys,
+{
     let mut c = Collector::default();
     loop {
         let r = next(w, |e| c.on_event(e)).await.unwrap();
@@ -638,4 +643,92 @@ fn over_a_cut_link_tick_writes_its_ping_then_waits_in_embassy_nets_flush() {
         };
         beside_a_silent_client(b, server).await;
     });
+}
+
+// ---- 5. Batched replies (issue 16): messages sent together are echoed
+// with one flush, not one wait for the peer's ACK each. ----
+
+/// A TCP socket that counts the flushes asked of it.
+struct Counting<'d> {
+    sock: TcpSocket<'d>,
+    flushes: usize,
+}
+
+impl embedded_io_async::ErrorType for Counting<'_> {
+    type Error = embassy_net::tcp::Error;
+}
+
+impl Read for Counting<'_> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        self.sock.read(buf).await
+    }
+}
+
+impl Write for Counting<'_> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        self.sock.write(buf).await
+    }
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        self.flushes += 1;
+        self.sock.flush().await
+    }
+}
+
+#[test]
+fn messages_sent_together_are_echoed_in_order_with_their_replies_flushed_together() {
+    const N: usize = 64;
+    let msg = |i: usize| format!("message {i:02}").into_bytes();
+    let (flushes, took) = on_net(10_000, async |a, b, _link| {
+        let server = async {
+            let (mut trx, mut ttx) = ([0u8; 4096], [0u8; 4096]);
+            let sock = tcp_accept(a, &mut trx, &mut ttx).await;
+            let (mut rx, mut tx) = ([0u8; 2048], [0u8; 256]);
+            let Ok(Accepted::WebSocket(mut w)) = ws::accept(
+                Counting { sock, flushes: 0 },
+                &mut rx,
+                &mut tx,
+                sopts(Config::DEFAULT),
+                |_| Decision::Accept(None),
+                |_| HttpResponse::new(404),
+            )
+            .await
+            else {
+                panic!("not accepted")
+            };
+            let before = w.io().flushes;
+            for _ in 0..N {
+                let Some(Got::Binary(m)) = read_msg(&mut w).await else {
+                    panic!("expected a binary message")
+                };
+                w.send_binary(&m).await.unwrap();
+            }
+            w.io().flushes - before
+        };
+        let client = async {
+            let (mut trx, mut ttx) = ([0u8; 4096], [0u8; 4096]);
+            let sock = tcp_connect(b, &mut trx, &mut ttx).await;
+            let (mut rx, mut tx) = ([0u8; 2048], [0u8; 256]);
+            let mut w = ws::connect(sock, &mut rx, &mut tx, copts(Config::DEFAULT))
+                .await
+                .unwrap();
+            // All N frames in one write, as a browser's burst arrives.
+            let burst: Vec<u8> = (0..N)
+                .flat_map(|i| support::cframe(sansws::wire::OpCode::Binary, true, &msg(i)))
+                .collect();
+            let t = StdInstant::now();
+            w.io().write_all(&burst).await.unwrap();
+            for i in 0..N {
+                assert_eq!(
+                    read_msg(&mut w).await,
+                    Some(Got::Binary(msg(i))),
+                    "echo {i}"
+                );
+            }
+            t.elapsed()
+        };
+        join(server, client).await
+    });
+    println!("{N} echoes of a burst: {flushes} flushes, {took:?}");
+    // One flush per batch the server read, not one per reply.
+    assert!(flushes <= 8, "{flushes} flushes for {N} replies");
 }

@@ -717,3 +717,92 @@ fn the_callers_sha1_does_the_handshake_on_both_sides() {
         }
     }
 }
+
+// ---- Issue 16: batched replies. ----
+
+/// What `peer` has been sent: `n` bytes, waiting for them.
+fn take(peer: &mut Pipe, n: usize) -> Vec<u8> {
+    let mut got = vec![0; n];
+    embedded_io::Read::read_exact(peer, &mut got).unwrap();
+    got
+}
+
+#[test]
+fn replies_to_messages_sent_together_are_flushed_once_and_a_lone_reply_at_once() {
+    use support::sframe;
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let (mut peer, mut s) = accepted(&mut rx, &mut tx, sopts(Config::DEFAULT));
+    let send = |peer: &mut Pipe, msgs: &[&[u8]]| {
+        let batch: Vec<u8> = msgs
+            .iter()
+            .flat_map(|m| cframe(OpCode::Binary, true, m))
+            .collect();
+        embedded_io::Write::write_all(peer, &batch).unwrap();
+    };
+    let echo = |m: &[u8]| sframe(OpCode::Binary, true, m);
+
+    // A lone message: its send flushes.
+    send(&mut peer, &[b"lone"]);
+    let base = s.io().flushes;
+    assert_eq!(read_msg(&mut s), Some(Got::Binary(b"lone".to_vec())));
+    s.send_binary(b"lone").unwrap();
+    assert_eq!(s.io().flushes, base + 1);
+    assert_eq!(take(&mut peer, echo(b"lone").len()), echo(b"lone"));
+
+    // Three together, read at once: the first two replies are held, the
+    // third (nothing read is left) flushes all three.
+    send(&mut peer, &[b"a", b"bb", b"ccc"]);
+    for (i, m) in [&b"a"[..], b"bb", b"ccc"].into_iter().enumerate() {
+        assert_eq!(read_msg(&mut s), Some(Got::Binary(m.to_vec())));
+        s.send_binary(m).unwrap();
+        assert_eq!(s.io().flushes, base + 1 + usize::from(i == 2), "after {i}");
+    }
+    let all: Vec<u8> = [&b"a"[..], b"bb", b"ccc"]
+        .into_iter()
+        .flat_map(echo)
+        .collect();
+    assert_eq!(take(&mut peer, all.len()), all);
+
+    // A reply held, then the next message is not answered: the read that
+    // would wait flushes it first.
+    send(&mut peer, &[b"held", b"unanswered"]);
+    assert_eq!(read_msg(&mut s), Some(Got::Binary(b"held".to_vec())));
+    s.send_binary(b"held").unwrap();
+    assert_eq!(s.io().flushes, base + 2);
+    assert_eq!(read_msg(&mut s), Some(Got::Binary(b"unanswered".to_vec())));
+    assert_eq!(s.io().flushes, base + 2);
+    s.io().read_timeout = Some(StdDuration::from_millis(10));
+    s.set_read_timeout(Some(Duration::from_millis(30)));
+    assert_eq!(s.read_event(|_| ()), Err(Error::ReadTimeout));
+    assert_eq!(s.io().flushes, base + 3);
+    assert_eq!(take(&mut peer, echo(b"held").len()), echo(b"held"));
+    // Nothing held: reading again flushes nothing.
+    assert_eq!(s.read_event(|_| ()), Err(Error::ReadTimeout));
+    assert_eq!(s.io().flushes, base + 3);
+
+    // `flush` sends a held reply without reading again.
+    send(&mut peer, &[b"now", b"later"]);
+    assert_eq!(read_msg(&mut s), Some(Got::Binary(b"now".to_vec())));
+    s.send_binary(b"now").unwrap();
+    assert_eq!(s.io().flushes, base + 3);
+    s.flush().unwrap();
+    assert_eq!(s.io().flushes, base + 4);
+    s.flush().unwrap();
+    assert_eq!(s.io().flushes, base + 4, "nothing held: no flush");
+    assert_eq!(take(&mut peer, echo(b"now").len()), echo(b"now"));
+    assert_eq!(read_msg(&mut s), Some(Got::Binary(b"later".to_vec())));
+
+    // A message in fragments: only the last flushes.
+    s.send_fragment(DataKind::Text, b"frag", false).unwrap();
+    s.send_fragment(DataKind::Text, b"ment", false).unwrap();
+    assert_eq!(s.io().flushes, base + 4);
+    s.send_fragment(DataKind::Text, b"ed", true).unwrap();
+    assert_eq!(s.io().flushes, base + 5);
+    let frags = [
+        sframe(OpCode::Text, false, b"frag"),
+        sframe(OpCode::Continuation, false, b"ment"),
+        sframe(OpCode::Continuation, true, b"ed"),
+    ]
+    .concat();
+    assert_eq!(take(&mut peer, frags.len()), frags);
+}

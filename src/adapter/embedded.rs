@@ -328,6 +328,11 @@ pub struct WebSocket<'b, T: Read + Write, K: MaskKeys> {
     /// transport to its last. Still set at the start of a call, the call
     /// that wrote it was cancelled (its future dropped) mid-frame.
     writing: bool,
+    /// Frames were written and not flushed: sends made while the peer's
+    /// next frames were already read (a batch), flushed together before
+    /// the next read from the transport, by [`Self::flush`] or
+    /// [`Self::tick`].
+    unflushed: bool,
     /// permessage-deflate's receive side, if it was agreed.
     #[cfg(feature = "deflate")]
     inflating: Option<crate::adapter::driver::inflate::Inflating<'b>>,
@@ -359,6 +364,7 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
             clock,
             read_timeout,
             writing: false,
+            unflushed: false,
             #[cfg(feature = "deflate")]
             inflating,
         }
@@ -436,11 +442,33 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
         self.check_cut();
         let now = self.now();
         self.s.conn.handle_timeout(now);
-        self.flush_owed()$($aw)*
+        self.flush_owed()$($aw)*?;
+        self.flush_held()$($aw)*
     }
 
-    $($async)? fn flush(&mut self) -> Res<(), T> {
+    /// Flushes the transport if sends were held back: the replies of a
+    /// batch ([`Self::send_text`]) go out by themselves once the frames
+    /// read are used up and [`Self::read_event`] reads again; call this
+    /// to send them now instead (before a long pause in reading).
+    pub $($async)? fn flush(&mut self) -> Res<(), T> {
+        self.check_failed()?;
+        self.flush_owed()$($aw)*?;
+        self.flush_held()$($aw)*
+    }
+
+    /// Flushes the transport if sends were held back.
+    $($async)? fn flush_held(&mut self) -> Res<(), T> {
+        if !self.unflushed {
+            return Ok(());
+        }
+        self.flush_io()$($aw)*
+    }
+
+    $($async)? fn flush_io(&mut self) -> Res<(), T> {
         let r = self.io.flush()$($aw)*.map_err(Error::Io);
+        if r.is_ok() {
+            self.unflushed = false;
+        }
         self.latch_on(r)
     }
 
@@ -471,7 +499,7 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
             wrote = true;
         }
         if wrote {
-            self.flush()$($aw)*?;
+            self.flush_io()$($aw)*?;
         }
         Ok(())
     }
@@ -549,6 +577,9 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
             if self.s.conn.is_closed() {
                 return Ok(None);
             }
+            // The frames read are used up: a batch's replies go out before
+            // the read waits.
+            self.flush_held()$($aw)*?;
             if deadline.is_some_and(|d| now >= d) {
                 return Err(Error::ReadTimeout);
             }
@@ -591,27 +622,39 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
             self.latch_on(r)?;
         }
         self.writing = false;
-        if !flush {
+        // Batched: while the peer's next frames are already read (their
+        // replies follow), or a message's fragments are streaming, the
+        // transport is not flushed at each frame (embassy-net's `flush`
+        // waits until the peer acknowledged every byte, a delayed ACK's
+        // time for every frame): it is before the next read waits.
+        if !flush || self.s.rx.has_input() {
+            self.unflushed = true;
             return Ok(());
         }
-        self.flush()$($aw)*
+        self.flush_io()$($aw)*
     }
 
-    /// Sends a text message in one frame, streamed through `tx`.
+    /// Sends a text message in one frame, streamed through `tx`, and
+    /// flushes the transport unless the peer's next frames are already
+    /// read (their replies are then flushed together: the module docs'
+    /// Batching).
     pub $($async)? fn send_text(&mut self, text: &str) -> Res<(), T> {
         self.send_frame(MessagePart::Whole(DataKind::Text), text.as_bytes())$($aw)*
     }
 
-    /// Sends a binary message in one frame, streamed through `tx`.
+    /// Sends a binary message in one frame, streamed through `tx`; flushed
+    /// as [`Self::send_text`] is.
     pub $($async)? fn send_binary(&mut self, data: &[u8]) -> Res<(), T> {
         self.send_frame(MessagePart::Whole(DataKind::Binary), data)$($aw)*
     }
 
     /// Sends one fragment of a message produced piece by piece
     /// (esp_websocket_client's `send_text_partial` / `send_cont_msg` /
-    /// `send_fin`).
+    /// `send_fin`). Only the last fragment (`fin`) flushes the transport,
+    /// as [`Self::send_text`] does; the others are flushed with it, before
+    /// the next read waits, or by [`Self::flush`].
     pub $($async)? fn send_fragment(&mut self, kind: DataKind, data: &[u8], fin: bool) -> Res<(), T> {
-        self.send_frame(MessagePart::Fragment { kind, fin }, data)$($aw)*
+        self.send_frame_then(MessagePart::Fragment { kind, fin }, data, fin)$($aw)*
     }
 
     /// Sends a ping.

@@ -86,6 +86,22 @@
 //! ends at once ([`WebSocket::is_connected`] turns false, [`WebSocket::end`]
 //! is [`End::Abnormal`]) and every later send returns [`Error::Failed`]
 //! with the first error's kind; nothing more is written.
+//!
+//! # Batching
+//!
+//! A send writes its frame to the transport at once, and flushes the
+//! transport after it (embassy-net's `flush` waits until the peer has
+//! acknowledged every byte) unless the peer's next frames are already in
+//! `rx`: a peer that sent many messages together gets their replies
+//! written one after the other and flushed once, when
+//! [`WebSocket::read_event`] has used up what was read and is about to
+//! read the transport again. A lone message is flushed at once, as
+//! before. The fragments of a message ([`WebSocket::send_fragment`] with
+//! `fin` false) are not flushed each either: the last one is. To send held
+//! replies without reading again, call [`WebSocket::flush`] (or
+//! [`WebSocket::tick`], which flushes them too). A transport that sends
+//! what it is given without a flush (embassy-net, lwIP, a std stream)
+//! sends them either way; only the wait for each is saved.
 
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
 
@@ -431,6 +447,8 @@ pub mod testing {
         /// Writes fail with [`ErrorKind::BrokenPipe`] once this many more
         /// bytes were written (the last write that fits is cut short).
         pub write_limit: Option<usize>,
+        /// How many times `flush` was called on this end.
+        pub flushes: usize,
     }
 
     impl Pipe {
@@ -449,6 +467,7 @@ pub mod testing {
                 read_timeout: None,
                 capacity: usize::MAX,
                 write_limit: None,
+                flushes: 0,
             }
         }
 
@@ -581,6 +600,7 @@ pub mod testing {
             }
         }
         fn flush(&mut self) -> Result<(), Self::Error> {
+            self.flushes += 1;
             Ok(())
         }
     }
@@ -615,6 +635,7 @@ pub mod testing {
             core::future::poll_fn(|cx| self.poll_write(cx, buf)).await
         }
         async fn flush(&mut self) -> Result<(), Self::Error> {
+            self.flushes += 1;
             Ok(())
         }
     }

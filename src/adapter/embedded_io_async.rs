@@ -72,6 +72,18 @@
 //!   ([`WebSocket::is_connected`] false at once, later sends return
 //!   [`Error::Failed`] with `ErrorKind::Interrupted`). So a timeout around
 //!   a send is safe, but costs the connection if it fires mid-frame.
+//! - Flushing, a cancelled call loses nothing: the frames were written
+//!   whole, and what was held back is flushed by the next call that
+//!   flushes.
+//!
+//! # Batching
+//!
+//! As in the [blocking adapter](super::embedded_io#batching): the replies
+//! to messages the peer sent together are flushed once, by the
+//! [`WebSocket::read_event`] that has used up what was read, before it
+//! reads the transport again (so that call may first wait in the
+//! transport's `flush`, embassy-net's for the peer's ACK); a lone message
+//! is flushed by its send.
 
 use embedded_io::ErrorKind;
 use embedded_io_async::{ErrorType, Read, Write};

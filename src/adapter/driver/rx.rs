@@ -290,7 +290,6 @@ impl<S: Storage> RxBuf<S> {
 
     /// Whether input is buffered that the connection has not seen (more
     /// frames of a batch the peer sent together).
-    #[cfg(feature = "std")]
     #[inline]
     pub(crate) fn has_input(&self) -> bool {
         self.start < self.end
