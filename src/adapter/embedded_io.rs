@@ -73,10 +73,10 @@
 //! [`WebSocket::read_event`], [`WebSocket::close`] and [`accept`] waiting
 //! for ever.
 //!
-//! - lwIP: [`Netconn::set_recv_timeout`](super::lwip::Netconn::set_recv_timeout)
+//! - lwIP (feature `lwip`): `adapter::lwip::Netconn::set_recv_timeout`
 //!   makes `netconn_recv` give `ERR_TIMEOUT`, which is `TimedOut` already;
-//!   [`lwip::accept`](super::lwip::accept) and
-//!   [`lwip::connect`](super::lwip::connect) set one if none is.
+//!   `adapter::lwip::accept` and `adapter::lwip::connect` set one if none
+//!   is.
 //! - std streams on a host: `std::net::TcpStream::set_read_timeout` makes
 //!   reads fail with `WouldBlock` (Unix) or `TimedOut` (Windows), and
 //!   embedded-io-adapters maps `WouldBlock` to `Other`: wrap the stream in
@@ -102,6 +102,65 @@
 //! [`WebSocket::tick`], which flushes them too). A transport that sends
 //! what it is given without a flush (embassy-net, lwIP, a std stream)
 //! sends them either way; only the wait for each is saved.
+//!
+//! Held frames are flushed before `read_event` reads the transport, so
+//! they are out by the time it returns `Ok(None)` for the peer's end of
+//! stream or close; [`WebSocket::into_io`] hands the transport back as it
+//! is (call [`WebSocket::flush`] first if it buffers).
+//!
+//! An echo loop: an event borrows `rx`, so a message's chunks are gathered
+//! and the reply is sent once `read_event` has returned.
+//!
+//! ```
+//! use sansws::adapter::embedded_io::{self as ws, Decision, ServerOptions};
+//! use sansws::conn::{DataKind, Event};
+//! # use sansws::adapter::embedded_io::testing::Pipe;
+//! # let (client_io, server_io) = Pipe::pair();
+//! # let t = std::thread::spawn(move || {
+//! #     let (mut rx, mut tx) = ([0u8; 1024], [0u8; 256]);
+//! #     let req = sansws::handshake::ClientRequest::new("device", "/ws");
+//! #     let opts = ws::ClientOptions::new(req, [7; 16], || [1, 2, 3, 4], ws::std_clock);
+//! #     let mut c = ws::connect(client_io, &mut rx, &mut tx, opts).unwrap();
+//! #     c.send_text("ON").unwrap();
+//! #     c.send_binary(&[1, 2, 3]).unwrap();
+//! #     let mut got = Vec::new();
+//! #     while got.len() < 5 {
+//! #         c.read_event(|e| if let Event::Data(d) = e { got.extend_from_slice(d.payload) }).unwrap();
+//! #     }
+//! #     assert_eq!(got, b"ON\x01\x02\x03");
+//! #     c.close(sansws::wire::CloseCode::NORMAL, "").unwrap();
+//! # });
+//! let (mut rx, mut tx) = ([0u8; 1024], [0u8; 256]);
+//! let accepted = ws::accept(server_io, &mut rx, &mut tx, ServerOptions::new(ws::std_clock),
+//!     |_req| Decision::Accept(None), |_page| sansws::handshake::HttpResponse::new(404))?;
+//! let ws::Accepted::WebSocket(mut server) = accepted else { unreachable!() };
+//! // Where a message is gathered (no alloc: a static buffer, or a
+//! // heapless::Vec, as large as the largest message to echo).
+//! let mut msg = Vec::new();
+//! loop {
+//!     let mut done = None;
+//!     let event = server.read_event(|e| {
+//!         if let Event::Data(d) = e {
+//!             msg.extend_from_slice(d.payload);
+//!             if d.is_message_end() {
+//!                 done = Some(d.kind);
+//!             }
+//!         }
+//!     })?;
+//!     if event.is_none() {
+//!         break; // over: server.end() says how
+//!     }
+//!     match done {
+//!         // Checked as UTF-8 by the connection already.
+//!         Some(DataKind::Text) => server.send_text(core::str::from_utf8(&msg).unwrap_or(""))?,
+//!         Some(DataKind::Binary) => server.send_binary(&msg)?,
+//!         None => continue,
+//!     }
+//!     msg.clear();
+//! }
+//! # t.join().unwrap();
+//! # Ok::<(), sansws::adapter::embedded_io::Error<embedded_io::ErrorKind>>(())
+//! ```
 
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
 

@@ -162,8 +162,8 @@ pub struct Options {
     /// with the send, but a send only waits once the kernel's send buffer
     /// (up to a few MB on Linux) is full, so a peer that stops reading is
     /// dropped some seconds after that. In the tokio adapter, a timer
-    /// bounds each write of a [`WebSocket`](crate::adapter::tokio::WebSocket)
-    /// (from its first `Pending` on), and each batch its split writer task
+    /// bounds each write of a `WebSocket` (feature `tokio`; from its first
+    /// `Pending` on), and each batch its split writer task
     /// writes; the failure ends the connection the same way.
     pub write_timeout: Option<StdDuration>,
     /// Bytes a split [`Sender`] may have queued and not yet written
