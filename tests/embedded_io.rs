@@ -806,3 +806,40 @@ fn replies_to_messages_sent_together_are_flushed_once_and_a_lone_reply_at_once()
     .concat();
     assert_eq!(take(&mut peer, frags.len()), frags);
 }
+
+#[test]
+fn a_servers_frame_that_fits_in_tx_is_one_write() {
+    use support::sframe;
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let (mut peer, mut s) = accepted(&mut rx, &mut tx, sopts(Config::DEFAULT));
+    // Up to what fits in `tx` with its header (2 bytes up to 125 of
+    // payload, 4 from 126): one write; past it, the header and the
+    // payload.
+    for (len, writes) in [
+        (0, 1),
+        (20, 1),
+        (125, 1),
+        (126, 1),
+        (252, 1),
+        (253, 2),
+        (4000, 2),
+    ] {
+        let m: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let before = s.io().writes;
+        s.send_binary(&m).unwrap();
+        assert_eq!(s.io().writes - before, writes, "{len} bytes");
+        let f = sframe(OpCode::Binary, true, &m);
+        assert_eq!(take(&mut peer, f.len()), f, "{len} bytes");
+    }
+    // Fragments alike.
+    let before = s.io().writes;
+    s.send_fragment(DataKind::Text, b"two ", false).unwrap();
+    s.send_fragment(DataKind::Text, b"frames", true).unwrap();
+    assert_eq!(s.io().writes - before, 2);
+    let f = [
+        sframe(OpCode::Text, false, b"two "),
+        sframe(OpCode::Continuation, true, b"frames"),
+    ]
+    .concat();
+    assert_eq!(take(&mut peer, f.len()), f);
+}

@@ -508,6 +508,9 @@ pub mod testing {
         pub write_limit: Option<usize>,
         /// How many times `flush` was called on this end.
         pub flushes: usize,
+        /// How many writes moved bytes (or none, for an empty buffer) on
+        /// this end.
+        pub writes: usize,
     }
 
     impl Pipe {
@@ -527,6 +530,7 @@ pub mod testing {
                 capacity: usize::MAX,
                 write_limit: None,
                 flushes: 0,
+                writes: 0,
             }
         }
 
@@ -560,6 +564,7 @@ pub mod testing {
             if let Some(left) = &mut self.write_limit {
                 *left -= n;
             }
+            self.writes += 1;
             Some(Ok(n))
         }
 

@@ -130,7 +130,10 @@ impl FrameOut {
 
     /// The next bytes of the frame to write, as two slices to write in
     /// order (one vectored write where the transport has it). A server's
-    /// frame is its header and `data` as they are, in one go; a client's
+    /// frame is its header and `data` as they are, in one go, or copied
+    /// together into `tx` if they fit there (for transports without
+    /// vectored writes: one write, one segment on lwIP or a std stream,
+    /// not two; hosts pass an empty `tx`); a client's
     /// payload is copied into `tx` and masked there chunk by chunk, the
     /// header in front of the first. The connection counts each chunk as
     /// written when it is handed out: if the write fails, the caller must
@@ -148,6 +151,12 @@ impl FrameOut {
             self.header_sent = true;
             if !data.is_empty() {
                 conn.payload_written(data.len())?;
+            }
+            let n = self.header_len + data.len();
+            if n <= tx.len() {
+                tx[..self.header_len].copy_from_slice(&self.header[..self.header_len]);
+                tx[self.header_len..n].copy_from_slice(data);
+                return Ok(Some((&tx[..n], &[])));
             }
             return Ok(Some((&self.header[..self.header_len], data)));
         }
