@@ -843,3 +843,89 @@ fn a_servers_frame_that_fits_in_tx_is_one_write() {
     .concat();
     assert_eq!(take(&mut peer, f.len()), f);
 }
+
+#[test]
+fn over_a_transport_that_sends_only_when_flushed_no_reply_is_stranded() {
+    use support::sframe;
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let (mut peer, mut s) = accepted(&mut rx, &mut tx, sopts(Config::DEFAULT));
+    s.io().until_flush = true;
+    // A reply that never comes fails the test instead of hanging it.
+    peer.read_timeout = Some(StdDuration::from_secs(2));
+    let send = |peer: &mut Pipe, msgs: &[&[u8]]| {
+        let batch: Vec<u8> = msgs
+            .iter()
+            .flat_map(|m| cframe(OpCode::Binary, true, m))
+            .collect();
+        embedded_io::Write::write_all(peer, &batch).unwrap();
+    };
+    let echo = |m: &[u8]| sframe(OpCode::Binary, true, m);
+
+    // A batch: out with the last reply.
+    send(&mut peer, &[b"a", b"b", b"c"]);
+    for m in [&b"a"[..], b"b", b"c"] {
+        assert_eq!(read_msg(&mut s), Some(Got::Binary(m.to_vec())));
+        s.send_binary(m).unwrap();
+    }
+    let all: Vec<u8> = [&b"a"[..], b"b", b"c"].into_iter().flat_map(echo).collect();
+    assert_eq!(take(&mut peer, all.len()), all);
+
+    // A held reply, then `tick` instead of a read: out.
+    send(&mut peer, &[b"held", b"unanswered"]);
+    assert_eq!(read_msg(&mut s), Some(Got::Binary(b"held".to_vec())));
+    s.send_binary(b"held").unwrap();
+    assert_eq!(read_msg(&mut s), Some(Got::Binary(b"unanswered".to_vec())));
+    s.tick().unwrap();
+    assert_eq!(take(&mut peer, echo(b"held").len()), echo(b"held"));
+
+    // Sending on without reading while input waits: at most HOLD_MAX (4
+    // KiB) of payload is held; past it a send flushes all.
+    send(&mut peer, &[b"x", b"y"]);
+    assert_eq!(read_msg(&mut s), Some(Got::Binary(b"x".to_vec())));
+    let m = [7u8; 100];
+    for _ in 0..100 {
+        s.send_binary(&m).unwrap();
+    }
+    // Flushed at the 41st (4,100 bytes held) and the 82nd.
+    let out: Vec<u8> = (0..82).flat_map(|_| echo(&m)).collect();
+    assert_eq!(take(&mut peer, out.len()), out);
+    s.flush().unwrap();
+    let out: Vec<u8> = (0..18).flat_map(|_| echo(&m)).collect();
+    assert_eq!(take(&mut peer, out.len()), out);
+    assert_eq!(read_msg(&mut s), Some(Got::Binary(b"y".to_vec())));
+
+    // A reply held when the peer's close comes in the same batch: the
+    // reply, then the close's answer.
+    let mut batch = cframe(OpCode::Binary, true, b"last");
+    batch.extend(cframe(OpCode::Close, true, &1000u16.to_be_bytes()));
+    embedded_io::Write::write_all(&mut peer, &batch).unwrap();
+    assert_eq!(read_msg(&mut s), Some(Got::Binary(b"last".to_vec())));
+    s.send_binary(b"last").unwrap();
+    while s.read_event(|_| ()).unwrap().is_some() {}
+    let mut want = echo(b"last");
+    want.extend(sframe(OpCode::Close, true, &1000u16.to_be_bytes()));
+    assert_eq!(take(&mut peer, want.len()), want);
+    assert_eq!(s.end(), Some(End::Clean));
+}
+
+#[test]
+fn a_failed_connection_flushes_nothing_more() {
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let (mut peer, mut s) = accepted(&mut rx, &mut tx, sopts(Config::DEFAULT));
+    let batch: Vec<u8> = [&b"held"[..], b"next"]
+        .iter()
+        .flat_map(|m| cframe(OpCode::Binary, true, m))
+        .collect();
+    embedded_io::Write::write_all(&mut peer, &batch).unwrap();
+    assert_eq!(read_msg(&mut s), Some(Got::Binary(b"held".to_vec())));
+    s.send_binary(b"held").unwrap();
+    // The next write fails mid-frame: the connection ends, and the held
+    // frame is not flushed after it (nor by `tick`).
+    s.io().write_limit = Some(1);
+    assert!(s.send_binary(b"cut").is_err());
+    let flushes = s.io().flushes;
+    let _ = s.tick();
+    assert!(s.flush().is_err());
+    assert_eq!(s.io().flushes, flushes);
+    assert!(!s.is_connected());
+}

@@ -25,6 +25,12 @@ fn gone<E: embedded_io::Error>(e: &E) -> bool {
     )
 }
 
+/// The most payload bytes a batch's replies may hold unflushed: a send
+/// past it flushes them all, so a caller that goes on sending without
+/// reading leaves at most this much in a transport that sends only when
+/// flushed (embedded-tls's record buffer).
+const HOLD_MAX: usize = 4 << 10;
+
 /// Whether `clock` reached `deadline`.
 fn passed(clock: fn() -> Instant, deadline: Option<Instant>) -> bool {
     deadline.is_some_and(|d| clock() >= d)
@@ -328,11 +334,16 @@ pub struct WebSocket<'b, T: Read + Write, K: MaskKeys> {
     /// transport to its last. Still set at the start of a call, the call
     /// that wrote it was cancelled (its future dropped) mid-frame.
     writing: bool,
-    /// Frames were written and not flushed: sends made while the peer's
-    /// next frames were already read (a batch), flushed together before
-    /// the next read from the transport, by [`Self::flush`] or
-    /// [`Self::tick`].
+    /// Frames were written and not flushed yet: set as each is written,
+    /// cleared by a flush that succeeds (so a flush cancelled or failed is
+    /// made again). Sends made while the peer's next frames were already
+    /// read (a batch) and fragments that are not the last leave it set;
+    /// the next read from the transport, [`Self::flush`], [`Self::tick`]
+    /// and any control frame flush them.
     unflushed: bool,
+    /// Payload bytes written since the last flush (at most [`HOLD_MAX`]
+    /// held for a batch).
+    held: usize,
     /// permessage-deflate's receive side, if it was agreed.
     #[cfg(feature = "deflate")]
     inflating: Option<crate::adapter::driver::inflate::Inflating<'b>>,
@@ -365,6 +376,7 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
             read_timeout,
             writing: false,
             unflushed: false,
+            held: 0,
             #[cfg(feature = "deflate")]
             inflating,
         }
@@ -435,9 +447,10 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
     }
 
     /// Runs the timers that are due on the clock (keepalive ping, pong and
-    /// close deadlines) and sends what they owe. [`Self::read_event`] does
-    /// this as it reads; call `tick` when not reading, at
-    /// [`Self::poll_timeout`] or every so often.
+    /// close deadlines), sends what they owe and flushes frames held back
+    /// (the module docs' Batching). [`Self::read_event`] does this as it
+    /// reads; call `tick` when not reading, at [`Self::poll_timeout`] or
+    /// every so often.
     pub $($async)? fn tick(&mut self) -> Res<(), T> {
         self.check_cut();
         let now = self.now();
@@ -456,9 +469,12 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
         self.flush_held()$($aw)*
     }
 
-    /// Flushes the transport if sends were held back.
+    /// Flushes the transport if frames were written and not flushed, on a
+    /// connection that has not ended: a failed one writes nothing more,
+    /// and an ended one's peer has its close or is gone (a flush to a
+    /// vanished peer would wait for ever on embassy-net).
     $($async)? fn flush_held(&mut self) -> Res<(), T> {
-        if !self.unflushed {
+        if !self.unflushed || self.latch.is_set() || self.s.conn.is_closed() {
             return Ok(());
         }
         self.flush_io()$($aw)*
@@ -468,6 +484,7 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
         let r = self.io.flush()$($aw)*.map_err(Error::Io);
         if r.is_ok() {
             self.unflushed = false;
+            self.held = 0;
         }
         self.latch_on(r)
     }
@@ -496,6 +513,7 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
             let r = write_all(&mut self.io, frame)$($aw)*;
             self.latch_on(r)?;
             self.writing = false;
+            self.unflushed = true;
             wrote = true;
         }
         if wrote {
@@ -622,13 +640,15 @@ impl<'b, T: Read + Write, K: MaskKeys> WebSocket<'b, T, K> {
             self.latch_on(r)?;
         }
         self.writing = false;
+        self.unflushed = true;
+        self.held = self.held.saturating_add(data.len());
         // Batched: while the peer's next frames are already read (their
-        // replies follow), or a message's fragments are streaming, the
-        // transport is not flushed at each frame (embassy-net's `flush`
-        // waits until the peer acknowledged every byte, a delayed ACK's
-        // time for every frame): it is before the next read waits.
-        if !flush || self.s.rx.has_input() {
-            self.unflushed = true;
+        // replies follow; up to HOLD_MAX), or a message's fragments are
+        // streaming, the transport is not flushed at each frame
+        // (embassy-net's `flush` waits until the peer acknowledged every
+        // byte, a delayed ACK's time for every frame): it is before the
+        // next read waits.
+        if !flush || (self.s.rx.has_input() && self.held <= HOLD_MAX) {
             return Ok(());
         }
         self.flush_io()$($aw)*

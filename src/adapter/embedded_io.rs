@@ -91,22 +91,30 @@
 //!
 //! A send writes its frame to the transport at once, and flushes the
 //! transport after it (embassy-net's `flush` waits until the peer has
-//! acknowledged every byte) unless the peer's next frames are already in
-//! `rx`: a peer that sent many messages together gets their replies
-//! written one after the other and flushed once, when
+//! acknowledged every byte) unless input the connection has not seen is
+//! already in `rx` (the peer sent many messages together): then the
+//! replies are written one after the other and flushed once, when
 //! [`WebSocket::read_event`] has used up what was read and is about to
-//! read the transport again. A lone message is flushed at once, as
-//! before. The fragments of a message ([`WebSocket::send_fragment`] with
-//! `fin` false) are not flushed each either: the last one is. To send held
-//! replies without reading again, call [`WebSocket::flush`] (or
-//! [`WebSocket::tick`], which flushes them too). A transport that sends
-//! what it is given without a flush (embassy-net, lwIP, a std stream)
-//! sends them either way; only the wait for each is saved.
+//! read the transport again, or as soon as more than 4 KiB of payload is
+//! held. A lone message is flushed by its send. The fragments of a
+//! message ([`WebSocket::send_fragment`] with `fin` false) are not
+//! flushed each either: the last one is. A control frame (a ping, pong
+//! or close, and those the connection owes) flushes what is held with
+//! it; so do [`WebSocket::flush`], to send held replies without reading
+//! again, and [`WebSocket::tick`]. A connection that failed or ended
+//! (its peer has its close, or is gone) flushes nothing more.
 //!
-//! Held frames are flushed before `read_event` reads the transport, so
-//! they are out by the time it returns `Ok(None)` for the peer's end of
-//! stream or close; [`WebSocket::into_io`] hands the transport back as it
-//! is (call [`WebSocket::flush`] first if it buffers).
+//! A transport that sends what it is given without a flush (embassy-net,
+//! lwIP, a std stream) sends held frames either way; only the wait for
+//! each is saved. One that sends only when flushed (embedded-tls's record
+//! buffer, a `BufWriter`) keeps them until one of the above: a caller that
+//! goes on sending without reading while input waits leaves at most 4 KiB
+//! there, and should call `flush` when it stops. Held frames are flushed
+//! before `read_event` reads the transport, so they are out by the time it
+//! returns `Ok(None)` for the peer's end of stream or close; that flush
+//! may wait (embassy-net: for the peer's ACK) before the read timeout is
+//! checked. [`WebSocket::into_io`] hands the transport back as it is
+//! (call `flush` first if it buffers).
 //!
 //! An echo loop: an event borrows `rx`, so a message's chunks are gathered
 //! and the reply is sent once `read_event` has returned.
@@ -511,6 +519,11 @@ pub mod testing {
         /// How many writes moved bytes (or none, for an empty buffer) on
         /// this end.
         pub writes: usize,
+        /// Writes are kept on this end until `flush` (as a TLS session
+        /// keeps a record, or a `BufWriter`): the other end sees nothing
+        /// before. The other knobs do not apply to bytes kept so.
+        pub until_flush: bool,
+        kept: Vec<u8>,
     }
 
     impl Pipe {
@@ -531,6 +544,8 @@ pub mod testing {
                 write_limit: None,
                 flushes: 0,
                 writes: 0,
+                until_flush: false,
+                kept: Vec::new(),
             }
         }
 
@@ -544,6 +559,24 @@ pub mod testing {
             buf[..n].copy_from_slice(&flow.data[..n]);
             flow.data.drain(..n);
             Some(n)
+        }
+
+        /// An `until_flush` write: kept, all of it.
+        fn keep(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+            self.kept.extend_from_slice(buf);
+            self.writes += 1;
+            Ok(buf.len())
+        }
+
+        /// A flush: what was kept goes to the other end.
+        fn deliver(&mut self) {
+            self.flushes += 1;
+            if !self.kept.is_empty() {
+                let tx = self.tx.clone();
+                let mut flow = lock(&tx);
+                flow.data.append(&mut self.kept);
+                notify(&tx, &mut flow, true);
+            }
         }
 
         /// Moves what fits of `buf` in: `None` when there is no room yet.
@@ -653,6 +686,9 @@ pub mod testing {
 
     impl embedded_io::Write for Pipe {
         fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+            if self.until_flush {
+                return self.keep(buf);
+            }
             let tx = self.tx.clone();
             let mut flow = lock(&tx);
             loop {
@@ -664,7 +700,7 @@ pub mod testing {
             }
         }
         fn flush(&mut self) -> Result<(), Self::Error> {
-            self.flushes += 1;
+            self.deliver();
             Ok(())
         }
     }
@@ -696,10 +732,13 @@ pub mod testing {
     #[cfg(feature = "embedded-io-async")]
     impl embedded_io_async::Write for Pipe {
         async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+            if self.until_flush {
+                return self.keep(buf);
+            }
             core::future::poll_fn(|cx| self.poll_write(cx, buf)).await
         }
         async fn flush(&mut self) -> Result<(), Self::Error> {
-            self.flushes += 1;
+            self.deliver();
             Ok(())
         }
     }

@@ -610,9 +610,13 @@ impl<S: Transport> Writer<S> {
             }
         }
         let mut out = core::mem::take(&mut self.out);
+        // A server's frame goes out as header and payload in one vectored
+        // write: no `tx` to gather them in.
+        let masked = frame.is_masked();
         let mut limit = WriteLimit::new(self.write_timeout);
         let r = loop {
-            match frame.next_chunk(&mut self.conn, data, &mut out) {
+            let tx: &mut [u8] = if masked { &mut out } else { &mut [] };
+            match frame.next_chunk(&mut self.conn, data, tx) {
                 Ok(Some((a, b))) => {
                     if let Err(e) = self.write(&mut limit, a, b) {
                         break Err(e);
