@@ -104,12 +104,12 @@ fn copts(config: Config) -> ClientOptions<'static, TestKeys> {
     }
 }
 
-async fn ws_accept<'b, 'd>(
-    sock: TcpSocket<'d>,
+async fn ws_accept<'b, T: Read + Write>(
+    sock: T,
     rx: &'b mut [u8],
     tx: &'b mut [u8],
     config: Config,
-) -> Ws<'b, 'd, NoMasking> {
+) -> WebSocket<'b, T, NoMasking> {
     let accepted = ws::accept(
         sock,
         rx,
@@ -683,18 +683,13 @@ fn messages_sent_together_are_echoed_in_order_with_their_replies_flushed_togethe
             let (mut trx, mut ttx) = ([0u8; 4096], [0u8; 4096]);
             let sock = tcp_accept(a, &mut trx, &mut ttx).await;
             let (mut rx, mut tx) = ([0u8; 2048], [0u8; 256]);
-            let Ok(Accepted::WebSocket(mut w)) = ws::accept(
+            let mut w = ws_accept(
                 Counting { sock, flushes: 0 },
                 &mut rx,
                 &mut tx,
-                sopts(Config::DEFAULT),
-                |_| Decision::Accept(None),
-                |_| HttpResponse::new(404),
+                Config::DEFAULT,
             )
-            .await
-            else {
-                panic!("not accepted")
-            };
+            .await;
             let before = w.io().flushes;
             for _ in 0..N {
                 let Some(Got::Binary(m)) = read_msg(&mut w).await else {

@@ -727,19 +727,25 @@ fn take(peer: &mut Pipe, n: usize) -> Vec<u8> {
     got
 }
 
+/// The peer sends `msgs` as binary messages in one write.
+fn send(peer: &mut Pipe, msgs: &[&[u8]]) {
+    let batch: Vec<u8> = msgs
+        .iter()
+        .flat_map(|m| cframe(OpCode::Binary, true, m))
+        .collect();
+    embedded_io::Write::write_all(peer, &batch).unwrap();
+}
+
+/// The server's echo of binary message `m`, as on the wire.
+fn echo(m: &[u8]) -> Vec<u8> {
+    support::sframe(OpCode::Binary, true, m)
+}
+
 #[test]
 fn replies_to_messages_sent_together_are_flushed_once_and_a_lone_reply_at_once() {
     use support::sframe;
     let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
     let (mut peer, mut s) = accepted(&mut rx, &mut tx, sopts(Config::DEFAULT));
-    let send = |peer: &mut Pipe, msgs: &[&[u8]]| {
-        let batch: Vec<u8> = msgs
-            .iter()
-            .flat_map(|m| cframe(OpCode::Binary, true, m))
-            .collect();
-        embedded_io::Write::write_all(peer, &batch).unwrap();
-    };
-    let echo = |m: &[u8]| sframe(OpCode::Binary, true, m);
 
     // A lone message: its send flushes.
     send(&mut peer, &[b"lone"]);
@@ -852,14 +858,6 @@ fn over_a_transport_that_sends_only_when_flushed_no_reply_is_stranded() {
     s.io().until_flush = true;
     // A reply that never comes fails the test instead of hanging it.
     peer.read_timeout = Some(StdDuration::from_secs(2));
-    let send = |peer: &mut Pipe, msgs: &[&[u8]]| {
-        let batch: Vec<u8> = msgs
-            .iter()
-            .flat_map(|m| cframe(OpCode::Binary, true, m))
-            .collect();
-        embedded_io::Write::write_all(peer, &batch).unwrap();
-    };
-    let echo = |m: &[u8]| sframe(OpCode::Binary, true, m);
 
     // A batch: out with the last reply.
     send(&mut peer, &[b"a", b"b", b"c"]);
@@ -912,11 +910,7 @@ fn over_a_transport_that_sends_only_when_flushed_no_reply_is_stranded() {
 fn a_failed_connection_flushes_nothing_more() {
     let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
     let (mut peer, mut s) = accepted(&mut rx, &mut tx, sopts(Config::DEFAULT));
-    let batch: Vec<u8> = [&b"held"[..], b"next"]
-        .iter()
-        .flat_map(|m| cframe(OpCode::Binary, true, m))
-        .collect();
-    embedded_io::Write::write_all(&mut peer, &batch).unwrap();
+    send(&mut peer, &[b"held", b"next"]);
     assert_eq!(read_msg(&mut s), Some(Got::Binary(b"held".to_vec())));
     s.send_binary(b"held").unwrap();
     // The next write fails mid-frame: the connection ends, and the held
